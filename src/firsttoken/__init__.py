@@ -1,0 +1,5 @@
+"""firsttoken: fast Claude-powered web endpoints."""
+
+from ._version import __version__
+
+__all__ = ["__version__"]
