@@ -1,0 +1,157 @@
+"""`Emulator`: the ASGI app served by uvicorn on a loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from types import TracebackType
+from typing import Any, Literal
+
+import uvicorn
+
+from .app import EmulatorApp, create_app
+from .config import EmulatorConfig
+
+__all__ = ["Emulator", "make_server"]
+
+# Seconds stop() lets open streams finish before uvicorn cuts them; long streams at time-scale 1
+# would otherwise hold shutdown for as long as their answers last.
+GRACEFUL_SHUTDOWN_SECONDS = 1
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def make_server(app: EmulatorApp, *, access_log: bool = False, log_level: str = "warning") -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        access_log=access_log,
+        log_level=log_level,
+        # The emulator needs raw speed over an event loop choice; httptools is the fast parser.
+        http="httptools",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        backlog=2048,
+    )
+    return uvicorn.Server(config)
+
+
+class Emulator:
+    """A running emulator: `start()` it, point the SDK at `base_url`, `stop()` it.
+
+    Accepts an `EmulatorConfig` or the config's keyword arguments (`time_scale=0.0, seed=0, ...`).
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_log: bool = False,
+        **options: Any,
+    ) -> None:
+        if config is not None and options:
+            raise TypeError("pass either an EmulatorConfig or keyword options, not both")
+        self.config = config if config is not None else EmulatorConfig(**options)
+        self.app = create_app(self.config)
+        self.host = host
+        self._requested_port = port
+        self._access_log = access_log
+        self._state: Literal["unopened", "open", "closed"] = "unopened"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> Emulator:
+        if self._state == "open":
+            return self
+        if self._state == "closed":
+            raise RuntimeError("this Emulator was stopped; create a new one")
+        sock = bind_socket(self.host, self._requested_port)
+        self._port = sock.getsockname()[1]
+        server = make_server(self.app, access_log=self._access_log)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve(sockets=[sock]))
+            except BaseException as exc:  # surfaced to the starting thread below
+                failure.append(exc)
+            finally:
+                sock.close()
+
+        self._server = server
+        self._thread = threading.Thread(target=run, name=f"firsttoken-emulator:{self._port}", daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        waited = 0.0
+        while not server.started and self._thread.is_alive() and waited < timeout:
+            deadline.wait(0.005)
+            waited += 0.005
+        if not server.started:
+            self._state = "closed"
+            server.should_exit = True
+            raise RuntimeError(
+                f"emulator failed to start on {self.host}:{self._port}: {failure or 'timeout'}"
+            )
+        self._state = "open"
+        return self
+
+    def stop(self) -> None:
+        if self._state != "open":
+            self._state = "closed"
+            return
+        self._state = "closed"
+        assert self._server is not None
+        assert self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=GRACEFUL_SHUTDOWN_SECONDS + 10)
+
+    close = stop
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- where and what --------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._state != "open" or self._port is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stats(self) -> dict[str, Any]:
+        return self.app.stats()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.app.requests
+
+    def reset(self) -> None:
+        self.app.reset()
+
+    def set_faults(self, faults: list[str] | tuple[object, ...] | list[Any]) -> None:
+        self.app.set_faults(list(faults))
+
+    def __repr__(self) -> str:
+        where = f" {self.base_url}" if self._state == "open" else ""
+        return f"<Emulator {self._state}{where} time_scale={self.config.time_scale}>"

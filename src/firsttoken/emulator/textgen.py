@@ -1,0 +1,452 @@
+"""Deterministic answers that read like prose: text, stop reasons and tool calls.
+
+The answer is a function of the prompt (model, system, messages, tools, tool_choice, sampling
+parameters) and the seed, and deliberately NOT of `max_tokens`, `stop_sequences` or `stream`:
+lowering `max_tokens` truncates the same text, a stop sequence cuts the same text, and the
+streamed answer equals the non-streamed one.
+
+One output token is one word piece carrying its leading space; words longer than eight letters
+are split in two pieces, roughly as a BPE tokenizer would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .protocol import MessageRequest
+from .tokens import canonical
+
+__all__ = ["Answer", "TextPlan", "ToolPlan", "generate", "request_rng"]
+
+_NOUNS = [
+    "system",
+    "request",
+    "model",
+    "answer",
+    "latency",
+    "cache",
+    "prompt",
+    "token",
+    "stream",
+    "server",
+    "client",
+    "response",
+    "user",
+    "question",
+    "result",
+    "detail",
+    "process",
+    "pattern",
+    "method",
+    "approach",
+    "value",
+    "idea",
+    "example",
+    "design",
+    "change",
+    "step",
+    "signal",
+    "budget",
+    "window",
+    "buffer",
+    "queue",
+    "network",
+    "service",
+    "endpoint",
+    "connection",
+    "session",
+    "context",
+    "document",
+    "record",
+    "report",
+    "feature",
+    "option",
+    "limit",
+    "target",
+    "reason",
+    "path",
+    "structure",
+    "layer",
+    "interface",
+]
+_ADJS = [
+    "simple",
+    "careful",
+    "fast",
+    "small",
+    "large",
+    "clear",
+    "useful",
+    "common",
+    "important",
+    "reliable",
+    "practical",
+    "stable",
+    "consistent",
+    "gradual",
+    "direct",
+    "typical",
+    "efficient",
+    "robust",
+    "modest",
+    "predictable",
+    "quiet",
+    "steady",
+]
+_VERBS = [
+    "improves",
+    "reduces",
+    "explains",
+    "supports",
+    "shapes",
+    "handles",
+    "measures",
+    "follows",
+    "changes",
+    "affects",
+    "limits",
+    "describes",
+    "balances",
+    "protects",
+    "guides",
+    "reveals",
+    "captures",
+    "preserves",
+]
+_ADVS = [
+    "usually",
+    "often",
+    "quickly",
+    "carefully",
+    "rarely",
+    "generally",
+    "mostly",
+    "clearly",
+    "slightly",
+    "naturally",
+]
+_CONNECTIVES = (
+    "However,",
+    "In practice,",
+    "For example,",
+    "As a result,",
+    "In short,",
+    "Meanwhile,",
+    "Overall,",
+)
+_TEMPLATES = (
+    "The {adj} {noun} {verb} the {noun2} in a {adj2} way.",
+    "{Conn} a {adj} {noun} {adv} {verb} each {noun2}.",
+    "When the {topic} is {adj}, the {noun} {adv} {verb} the {noun2}.",
+    "It helps to think of the {topic} as a {adj} {noun} that {verb} the {noun2}.",
+    "{Conn} the {topic} {verb} how the {noun} and the {noun2} work together.",
+    "A {adj} {noun} {adv} {verb} the {topic}, which keeps the {noun2} {adj2}.",
+    "This is why the {noun} matters for the {topic}.",
+    "Each {noun} {verb} the {adj} {noun2} before the {topic} {verb2} it.",
+)
+_STOPWORDS = set(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "because",
+        "before",
+        "being",
+        "below",
+        "between",
+        "could",
+        "does",
+        "doing",
+        "during",
+        "each",
+        "from",
+        "further",
+        "have",
+        "having",
+        "here",
+        "into",
+        "itself",
+        "just",
+        "more",
+        "most",
+        "other",
+        "over",
+        "same",
+        "should",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "under",
+        "until",
+        "very",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "whom",
+        "with",
+        "would",
+        "your",
+        "yours",
+        "please",
+        "tell",
+        "explain",
+        "write",
+        "give",
+    ]
+)
+_CITIES = ("Paris, France", "San Francisco, CA", "Tokyo, Japan", "Berlin, Germany", "Lisbon, Portugal")
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# The guide's answers run from a sentence or two to a few paragraphs.
+NATURAL_LENGTH = (60, 250)
+
+
+@dataclass
+class TextPlan:
+    tokens: list[str]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+
+@dataclass
+class ToolPlan:
+    id: str
+    name: str
+    input: dict[str, Any]
+    chunks: list[str]
+
+
+@dataclass
+class Answer:
+    blocks: list[TextPlan | ToolPlan] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+    stop_sequence: str | None = None
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(len(b.tokens) if isinstance(b, TextPlan) else len(b.chunks) for b in self.blocks)
+
+    def content(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for b in self.blocks:
+            if isinstance(b, TextPlan):
+                out.append({"type": "text", "text": b.text, "citations": None})
+            else:
+                out.append({"type": "tool_use", "id": b.id, "name": b.name, "input": b.input, "caller": None})
+        return out
+
+
+def request_rng(req: MessageRequest, seed: int, salt: str) -> random.Random:
+    raw = req.raw
+    key = {
+        k: raw.get(k) for k in ("model", "system", "messages", "tools", "tool_choice", "temperature", "top_p")
+    }
+    digest = hashlib.sha256(f"{seed}|{salt}|{canonical(key)}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:16], "big"))
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+
+
+def _last_user_text(req: MessageRequest) -> str:
+    for msg in reversed(req.messages):
+        if msg["role"] == "user":
+            return _text_of(msg["content"])
+    return ""
+
+
+def _topics(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for word in re.findall(r"[A-Za-z][A-Za-z'-]{3,}", text):
+        lowered = word.lower()
+        if lowered not in _STOPWORDS:
+            seen.setdefault(lowered)
+    return list(seen)
+
+
+def _pieces(word: str) -> list[str]:
+    core = word.lstrip()
+    lead = word[: len(word) - len(core)]
+    letters = len(re.sub(r"[^A-Za-z]", "", core))
+    if letters > 8:
+        cut = 4 + (letters - 8) // 2
+        return [lead + core[:cut], core[cut:]]
+    return [word]
+
+
+def _sentence(rng: random.Random, topics: list[str]) -> str:
+    template = rng.choice(_TEMPLATES)
+    topic = rng.choice(topics) if topics and rng.random() < 0.6 else rng.choice(_NOUNS)
+    return template.format(
+        adj=rng.choice(_ADJS),
+        adj2=rng.choice(_ADJS),
+        noun=rng.choice(_NOUNS),
+        noun2=rng.choice(_NOUNS),
+        verb=rng.choice(_VERBS),
+        verb2=rng.choice(_VERBS),
+        adv=rng.choice(_ADVS),
+        topic=topic,
+        Conn=rng.choice(_CONNECTIVES),
+    )
+
+
+def _prose(rng: random.Random, topics: list[str], length: int, first_space: bool) -> list[str]:
+    tokens: list[str] = []
+    sentences = 0
+    while len(tokens) < length:
+        words = _sentence(rng, topics).split(" ")
+        words[0] = words[0][:1].upper() + words[0][1:]
+        for i, word in enumerate(words):
+            if i == 0 and sentences and sentences % 4 == 0 and rng.random() < 0.7:
+                lead = "\n\n"
+            elif i == 0 and not tokens:
+                lead = " " if first_space else ""
+            else:
+                lead = " "
+            tokens.extend(_pieces(lead + word))
+        sentences += 1
+    return tokens
+
+
+def _wants_tool(req: MessageRequest, user_text: str) -> dict[str, Any] | None:
+    if not req.tools:
+        return None
+    choice = req.tool_choice or {"type": "auto"}
+    if choice["type"] == "none":
+        return None
+    if choice["type"] == "tool":
+        return next(t for t in req.tools if t["name"] == choice.get("name"))
+    lowered = user_text.lower()
+    for tool in req.tools:
+        if tool["name"].lower() in lowered:
+            return tool
+    if choice["type"] == "any" or re.search(r"\bweather\b", lowered):
+        return next((t for t in req.tools if "weather" in t["name"].lower()), req.tools[0])
+    return None
+
+
+def _value_for(name: str, schema: Any, rng: random.Random, topics: list[str]) -> Any:
+    schema = schema if isinstance(schema, dict) else {}
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return rng.choice(schema["enum"])
+    kind = schema.get("type", "string")
+    if kind == "integer":
+        return rng.randint(1, 10)
+    if kind == "number":
+        return round(rng.uniform(1, 100), 1)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    if any(hint in name.lower() for hint in ("location", "city", "place")):
+        return rng.choice(_CITIES)
+    return rng.choice(topics) if topics else "example"
+
+
+def _tool_plan(tool: dict[str, Any], rng: random.Random, topics: list[str]) -> ToolPlan:
+    schema = tool.get("input_schema") or {}
+    props = schema.get("properties") or {} if isinstance(schema, dict) else {}
+    required = schema.get("required") or [] if isinstance(schema, dict) else []
+    args = {name: _value_for(name, props.get(name), rng, topics) for name in required}
+    encoded = json.dumps(args)
+    chunks: list[str] = []
+    pos = 0
+    while pos < len(encoded):
+        step = rng.randint(3, 8)
+        chunks.append(encoded[pos : pos + step])
+        pos += step
+    tool_id = "toolu_01" + "".join(rng.choice(_ID_ALPHABET) for _ in range(22))
+    return ToolPlan(id=tool_id, name=tool["name"], input=args, chunks=chunks)
+
+
+def _apply_stops(tokens: list[str], stops: list[str]) -> tuple[list[str], str | None]:
+    text = "".join(tokens)
+    best: tuple[int, str] | None = None
+    for stop in stops:
+        at = text.find(stop)
+        if at >= 0 and (best is None or at < best[0]):
+            best = (at, stop)
+    if best is None:
+        return tokens, None
+    cut, kept, pos = best[0], [], 0
+    for token in tokens:
+        if pos + len(token) <= cut:
+            kept.append(token)
+            pos += len(token)
+            continue
+        if cut > pos:
+            kept.append(token[: cut - pos])
+        break
+    return kept, best[1]
+
+
+def generate(req: MessageRequest, seed: int, forced_length: int | None = None) -> Answer:
+    """The answer to `req`: the same for a given prompt and seed, cut by max_tokens and stops."""
+    rng = request_rng(req, seed, "text")
+    user_text = _last_user_text(req)
+    topics = _topics(user_text)
+    last = req.messages[-1]
+    prefill = _text_of(last["content"]) if last["role"] == "assistant" else ""
+    first_space = bool(prefill) and not prefill[-1].isspace() and prefill[-1] not in "([{\"'"
+    tool = _wants_tool(req, user_text)
+    if tool is not None:
+        choice_type = (req.tool_choice or {"type": "auto"})["type"]
+        preamble: list[str] = []
+        if choice_type == "auto":
+            preamble = _pieces("I'll" if not first_space else " I'll") + [
+                f" {w}" for w in f"use the {tool['name']} tool for this.".split()
+            ]
+        plan = _tool_plan(tool, rng, topics)
+        return _finish(req, preamble, plan)
+    if forced_length is not None:
+        return _finish(req, _prose(rng, topics, forced_length, first_space)[:forced_length], None)
+    # A natural answer ends on a full sentence, so it runs a few tokens past the drawn length.
+    return _finish(req, _prose(rng, topics, rng.randint(*NATURAL_LENGTH), first_space), None)
+
+
+def _finish(req: MessageRequest, tokens: list[str], tool: ToolPlan | None) -> Answer:
+    budget = req.max_tokens
+    answer = Answer()
+    within = tokens[:budget]
+    kept, stop = _apply_stops(within, req.stop_sequences)
+    if kept:
+        answer.blocks.append(TextPlan(kept))
+    if stop is not None:
+        answer.stop_reason, answer.stop_sequence = "stop_sequence", stop
+        return answer
+    if len(tokens) > budget:
+        answer.stop_reason = "max_tokens"
+        return answer
+    if tool is not None:
+        if len(tokens) + len(tool.chunks) > budget:
+            # A call cut mid-JSON is useless to the client; the real API also ends on max_tokens.
+            answer.stop_reason = "max_tokens"
+            return answer
+        answer.blocks.append(tool)
+        answer.stop_reason = "tool_use"
+    return answer

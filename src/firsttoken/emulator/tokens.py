@@ -1,0 +1,47 @@
+"""The token approximation shared by usage, caching, rate limits and `count_tokens`.
+
+There is no tokenizer offline, so counts follow a documented rule of thumb:
+
+* a text block (or a string `content`/`system`) costs `ceil(len(text) / 4)` tokens;
+* any other block (image, tool_use, tool_result, document) and each tool definition costs
+  `ceil(len(canonical_json) / 4)` tokens, canonical JSON being sorted keys, no spaces, with
+  `cache_control` left out (it marks a block, it is not prompt text);
+* each message adds `MESSAGE_OVERHEAD` tokens (role markers), charged to its first block.
+
+Output tokens are counted exactly: one emitted word piece (or JSON fragment) is one token.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["MESSAGE_OVERHEAD", "block_tokens", "canonical", "text_tokens"]
+
+MESSAGE_OVERHEAD = 3
+
+
+def canonical(value: Any) -> str:
+    """Stable JSON for hashing and counting; `cache_control` is stripped from dict levels."""
+    return json.dumps(_strip(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def text_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def block_tokens(block: Any) -> int:
+    if isinstance(block, str):
+        return text_tokens(block)
+    if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+        return text_tokens(block["text"])
+    return text_tokens(canonical(block))
