@@ -1,0 +1,149 @@
+"""The process's shared SDK clients (guide step 4): created lazily, one pool per process and event loop.
+
+A fork (gunicorn/uWSGI prefork, multiprocessing) copies the parent's open sockets; two processes
+reading one TLS connection corrupt each other, so a child never touches the parent's clients. It
+forgets them (closing would send the parent's connections a close-notify) and builds its own.
+
+An async client's connections belong to the event loop that opened them. Code that runs on several
+loops (Django's `async_to_sync`, tests, several apps) gets one async client per loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from typing import Any
+
+import anthropic
+import httpx2
+
+from .errors import EngineClosedError
+
+__all__ = ["ClientPool"]
+
+_pools: weakref.WeakSet[ClientPool] = weakref.WeakSet()
+
+
+def _forget_all_after_fork() -> None:
+    for pool in list(_pools):
+        pool._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_all_after_fork)
+
+
+class ClientPool:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        connect_timeout: float,
+        max_retries: int,
+        max_connections: int,
+        max_keepalive_connections: int,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "max_retries": max_retries,
+            "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
+        }
+        self._limits = httpx2.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+        )
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._sync: anthropic.Anthropic | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anthropic.AsyncAnthropic] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The client made outside any running loop, for users who build one at import time.
+        self._async_unbound: anthropic.AsyncAnthropic | None = None
+        self.closed = False
+        self.created = 0
+        _pools.add(self)
+
+    def _forget_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._sync = None
+        self._async = weakref.WeakKeyDictionary()
+        self._async_unbound = None
+
+    def _check(self) -> None:
+        if self.closed:
+            raise EngineClosedError("this firsttoken engine is closed; build a new Engine to make calls")
+        if self._pid != os.getpid():
+            # A fork that bypassed os.register_at_fork (a raw syscall from C code).
+            self._forget_after_fork()
+
+    @property
+    def sync(self) -> anthropic.Anthropic:
+        self._check()
+        client = self._sync
+        if client is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = anthropic.Anthropic(
+                        **self._options, http_client=anthropic.DefaultHttpxClient(limits=self._limits)
+                    )
+                    self.created += 1
+                client = self._sync
+        return client
+
+    @property
+    def async_(self) -> anthropic.AsyncAnthropic:
+        self._check()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            if loop is None:
+                if self._async_unbound is None:
+                    self._async_unbound = self._new_async()
+                return self._async_unbound
+            client = self._async.get(loop)
+            if client is None:
+                client = self._new_async()
+                self._async[loop] = client
+            return client
+
+    def _new_async(self) -> anthropic.AsyncAnthropic:
+        self.created += 1
+        return anthropic.AsyncAnthropic(
+            **self._options, http_client=anthropic.DefaultAsyncHttpxClient(limits=self._limits)
+        )
+
+    def close(self) -> None:
+        """Close the sync client; async clients are closed by `aclose()` on their own loop."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._pid != os.getpid():
+            return
+        if self._sync is not None:
+            self._sync.close()
+        self._sync = None
+
+    async def aclose(self) -> None:
+        if self._pid != os.getpid():
+            self.closed = True
+            return
+        loop = asyncio.get_running_loop()
+        mine = self._async.pop(loop, None)
+        others = list(self._async.items())
+        unbound, self._async_unbound = self._async_unbound, None
+        self._async = weakref.WeakKeyDictionary()
+        self.close()
+        for client in (mine, unbound):
+            if client is not None:
+                await client.close()
+        for other_loop, client in others:
+            # Connections of another loop can only be closed on it; a closed loop took them with it.
+            if not other_loop.is_closed() and other_loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.close(), other_loop)

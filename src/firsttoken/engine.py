@@ -1,0 +1,310 @@
+"""The engine: one per app, holding the shared clients, profiles, metrics and advice."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import anthropic
+from anthropic.types import Message
+
+from .advisor import Advisor
+from .clients import ClientPool
+from .errors import EngineClosedError
+from .latency import expected_seconds
+from .metrics import CallRecord, Metrics
+from .profiles import Profile
+from .settings import Settings
+from .streams import AsyncTextStream, TextStream
+from .upstream import Upstream, resolve_upstream
+from .web import Relay
+
+__all__ = ["Engine"]
+
+_PROFILE_FIELDS = frozenset({"model", "max_tokens", "temperature", "speed", "timeout", "concise"})
+
+State = Literal["unopened", "open", "closed"]
+
+
+class Engine:
+    """Builds calls from profiles and makes them on the process's shared clients.
+
+    Every call takes a profile name, per-call overrides of any profile field (`model`,
+    `max_tokens`, ...) and the Messages API's own arguments (`system`, `tools`, `metadata`, ...).
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.upstream: Upstream = resolve_upstream(self.settings)
+        s = self.settings
+        self._pool = ClientPool(
+            api_key=self.upstream.api_key,
+            base_url=self.upstream.base_url,
+            timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
+            max_retries=s.max_retries,
+            max_connections=s.max_connections,
+            max_keepalive_connections=s.max_keepalive_connections,
+        )
+        self.metrics = Metrics(window=s.metrics_window)
+        self.advisor = Advisor(enabled=s.advisor)
+        self._close_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Engine {self.state} upstream={self.upstream.kind} profiles={sorted(self.settings.profiles)}>"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Engine:
+        """Settings from `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` and `FIRSTTOKEN_*`, plus keyword overrides."""
+        return cls(Settings.from_env(environ, **overrides))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Engine:
+        return cls(Settings.from_mapping(data))
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """The metrics snapshot plus which upstream answers (for a metrics endpoint or a page banner)."""
+        return {**self.metrics.snapshot(), "upstream": self.upstream.describe()}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        if self._pool.closed:
+            return "closed"
+        return "open" if self._pool.created else "unopened"
+
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The process's shared sync client (rebuilt after a fork)."""
+        return self._pool.sync
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic:
+        """The shared async client of the running event loop."""
+        return self._pool.async_
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._pool.closed:
+                return
+            self._pool.close()
+            self._stop_emulator()
+
+    async def aclose(self) -> None:
+        if self._pool.closed:
+            return
+        await self._pool.aclose()
+        self._stop_emulator()
+
+    def _stop_emulator(self) -> None:
+        if self.upstream.emulator is not None:
+            self.upstream.emulator.stop()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- building a call -------------------------------------------------------------------------
+
+    def profile(self, name: str | None) -> Profile:
+        return self.settings.profile(name or self.settings.default_profile)
+
+    def prepare(self, *, profile: str | None = None, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        """The profile's name and the Messages API arguments a call with these arguments sends."""
+        name = profile or self.settings.default_profile
+        chosen = self.settings.profile(name)
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in _PROFILE_FIELDS}
+        if overrides:
+            chosen = chosen.replace(**overrides)
+        if "messages" not in kwargs:
+            raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
+        params: dict[str, Any] = {"model": chosen.model, "max_tokens": chosen.max_tokens, **kwargs}
+        if chosen.temperature is not None:
+            params.setdefault("temperature", chosen.temperature)
+        if chosen.speed is not None:
+            params.setdefault("speed", chosen.speed)
+        params.setdefault("timeout", chosen.timeout or self.settings.timeout)
+        if chosen.concise:
+            params["system"] = _with_instruction(params.get("system"), chosen.concise)
+        return name, params
+
+    def _finish(self, record: CallRecord) -> None:
+        self.metrics.record(record)
+        self.advisor.observe(record)
+
+    def _failed(self, name: str, params: Mapping[str, Any], exc: BaseException) -> None:
+        self._advise_error(name, params, type(exc).__name__)
+
+    def _advise_error(self, name: str, params: Mapping[str, Any], error: str | None) -> None:
+        if error in ("APITimeoutError", "timeout_error"):
+            self.advisor.timed_out(name, str(params["model"]), float(params["timeout"]))
+        elif error in ("OverloadedError", "overloaded_error"):
+            self.advisor.overloaded(name, str(params["model"]), has_fallback=False)
+
+    # -- streaming (guide step 1) ---------------------------------------------------------------
+
+    def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream:
+        """A stream of text deltas; use it as a context manager so it is always closed."""
+        name, params = self.prepare(profile=profile, **kwargs)
+        client = self.client
+
+        def opener() -> Any:
+            return client.messages.with_streaming_response.create(stream=True, **params)
+
+        return TextStream(opener, profile=name, model=params["model"], on_finish=self._streamed(name, params))
+
+    def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
+        name, params = self.prepare(profile=profile, **kwargs)
+        client = self.async_client
+
+        def opener() -> Any:
+            return client.messages.with_streaming_response.create(stream=True, **params)
+
+        return AsyncTextStream(opener, profile=name, model=params["model"], on_finish=self._streamed(name, params))
+
+    def _streamed(self, name: str, params: Mapping[str, Any]) -> Callable[[CallRecord], None]:
+        def finish(record: CallRecord) -> None:
+            self._finish(record)
+            self._advise_error(name, params, record.error)
+
+        return finish
+
+    def relay(self, *, format: str = "sse", **kwargs: Any) -> Relay:
+        """A browser response in one of the wire formats (see `firsttoken.web.Relay`)."""
+        return Relay(self, format=format, **kwargs)
+
+    # -- one-shot calls --------------------------------------------------------------------------
+
+    def _guard_nonstreaming(self, name: str, params: Mapping[str, Any]) -> None:
+        # The guide's "Timeouts: long generation + default timeout". We refuse rather than silently
+        # stream: a caller of create() expects one Message and the latency that comes with it.
+        expected = expected_seconds(str(params["model"]), int(params["max_tokens"]))
+        timeout = float(params["timeout"])
+        if expected > timeout:
+            raise ValueError(
+                f"profile {name!r}: max_tokens={params['max_tokens']} on {params['model']} can take about "
+                f"{expected:.0f}s, longer than the {timeout:g}s timeout; use engine.stream() for long "
+                "answers, or lower max_tokens / raise the profile's timeout"
+            )
+
+    def create(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+        """A non-streaming call; for answers a person waits on, prefer `stream()`."""
+        name, params = self.prepare(profile=profile, **kwargs)
+        self._guard_nonstreaming(name, params)
+        started = perf_counter()
+        try:
+            raw = self.client.messages.with_raw_response.create(**params)
+        except anthropic.APIError as exc:
+            self._failed(name, params, exc)
+            self._finish(_failure(name, params, started, exc))
+            raise
+        message = cast(Message, raw.parse())
+        self._finish(_record(name, message, started, raw.retries_taken))
+        return message
+
+    async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+        name, params = self.prepare(profile=profile, **kwargs)
+        self._guard_nonstreaming(name, params)
+        started = perf_counter()
+        try:
+            raw = await self.async_client.messages.with_raw_response.create(**params)
+        except anthropic.APIError as exc:
+            self._failed(name, params, exc)
+            self._finish(_failure(name, params, started, exc))
+            raise
+        message = cast(Message, await raw.parse())
+        self._finish(_record(name, message, started, raw.retries_taken))
+        return message
+
+    # -- parallel calls (guide step 5) -----------------------------------------------------------
+
+    def gather(
+        self, calls: Sequence[Mapping[str, Any]], *, concurrency: int | None = None
+    ) -> list[Message | BaseException]:
+        """Run independent calls at once from sync code (a WSGI worker thread included).
+
+        Results come back in order; a failed call leaves its exception in its place.
+        """
+        if not calls:
+            return []
+        if self.closed:
+            raise EngineClosedError("this firsttoken engine is closed")
+        workers = min(concurrency or self.settings.gather_concurrency, len(calls))
+
+        def one(call: Mapping[str, Any]) -> Message | BaseException:
+            try:
+                return self.create(**call)
+            except Exception as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="firsttoken-gather") as pool:
+            return list(pool.map(one, calls))
+
+    async def agather(
+        self, calls: Sequence[Mapping[str, Any]], *, concurrency: int | None = None
+    ) -> list[Message | BaseException]:
+        if self.closed:
+            raise EngineClosedError("this firsttoken engine is closed")
+        limit = asyncio.Semaphore(concurrency or self.settings.gather_concurrency)
+
+        async def one(call: Mapping[str, Any]) -> Message | BaseException:
+            async with limit:
+                try:
+                    return await self.acreate(**call)
+                except Exception as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+def _with_instruction(system: Any, instruction: str) -> Any:
+    if system is None or system == "":
+        return instruction
+    if isinstance(system, str):
+        return f"{system}\n\n{instruction}"
+    # A list of blocks: the instruction goes last, after any cache breakpoint, so it never changes
+    # the cached prefix.
+    return [*system, {"type": "text", "text": instruction}]
+
+
+def _record(name: str, message: Message, started: float, retries: int) -> CallRecord:
+    usage = message.usage
+    return CallRecord(
+        profile=name,
+        model=message.model,
+        streamed=False,
+        total=perf_counter() - started,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+        retries=retries,
+    )
+
+
+def _failure(name: str, params: Mapping[str, Any], started: float, exc: BaseException) -> CallRecord:
+    return CallRecord(
+        profile=name, model=str(params["model"]), streamed=False, total=perf_counter() - started, error=type(exc).__name__
+    )

@@ -1,0 +1,90 @@
+"""Named call profiles: which model, how many output tokens, how concise (guide steps 3 and 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import SettingsError
+
+__all__ = ["DEFAULT_PROFILES", "Profile"]
+
+Speed = Literal["standard", "fast"]
+
+# The newest model of each family that the installed SDK's `ModelParam` lists; aliases (no date)
+# so a pinned firsttoken keeps following Anthropic's point releases.
+FAST_MODEL = "claude-haiku-5-5"
+CHAT_MODEL = "claude-sonnet-5-5"
+DEEP_MODEL = "claude-opus-5-5"
+
+CONCISE = "Be concise: answer in as few words as the question needs; use short bullet points, not paragraphs."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """What one kind of call sends; every field can be overridden per call."""
+
+    model: str
+    # Tight budgets are the guide's step 6: fewer output tokens is the cheapest speed-up there is.
+    max_tokens: int
+    temperature: float | None = None
+    speed: Speed | None = None
+    # Seconds for the whole call; None takes `Settings.timeout`.
+    timeout: float | None = None
+    # Appended to the system prompt; None sends the system prompt untouched.
+    concise: str | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def replace(self, **changes: Any) -> Profile:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, base: Profile | None, key: str) -> Profile:
+        """Build a profile from user config; `key` names it in errors (for example `PROFILES["chat"]`)."""
+        if not isinstance(data, Mapping):
+            raise SettingsError(key, f"must be a mapping of profile fields, not {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SettingsError(f"{key}[{unknown[0]!r}]", f"unknown profile field; known: {', '.join(sorted(names))}")
+        merged = {**(dataclasses.asdict(base) if base else {}), **data}
+        missing = sorted(n for n in ("model", "max_tokens") if n not in merged)
+        if missing:
+            raise SettingsError(f"{key}[{missing[0]!r}]", "is required for a new profile")
+        try:
+            return cls(**merged)
+        except SettingsError as exc:
+            raise SettingsError(f"{key}[{exc.key!r}]", exc.message) from None
+
+
+def _validate(p: Profile) -> None:
+    if not isinstance(p.model, str) or not p.model.strip():
+        raise SettingsError("model", "must be a non-empty model id such as 'claude-sonnet-5-5'")
+    if isinstance(p.max_tokens, bool) or not isinstance(p.max_tokens, int) or p.max_tokens < 1:
+        raise SettingsError("max_tokens", f"must be a positive integer, not {p.max_tokens!r}")
+    if p.temperature is not None and (
+        isinstance(p.temperature, bool)
+        or not isinstance(p.temperature, int | float)
+        or not 0.0 <= p.temperature <= 1.0
+    ):
+        raise SettingsError("temperature", f"must be a number from 0 to 1, not {p.temperature!r}")
+    if p.speed not in (None, "standard", "fast"):
+        raise SettingsError("speed", f"must be 'standard' or 'fast', not {p.speed!r}")
+    if p.timeout is not None and (
+        isinstance(p.timeout, bool) or not isinstance(p.timeout, int | float) or p.timeout <= 0
+    ):
+        raise SettingsError("timeout", f"must be a positive number of seconds, not {p.timeout!r}")
+    if p.concise is not None and not isinstance(p.concise, str):
+        raise SettingsError("concise", f"must be an instruction string or None, not {p.concise!r}")
+
+
+DEFAULT_PROFILES: Mapping[str, Profile] = {
+    # Classification, extraction, routing: the guide's Haiku path, with a budget to match.
+    "fast": Profile(model=FAST_MODEL, max_tokens=256, concise=CONCISE),
+    "chat": Profile(model=CHAT_MODEL, max_tokens=1024),
+    "deep": Profile(model=DEEP_MODEL, max_tokens=4096),
+}

@@ -1,0 +1,70 @@
+"""A lean decoder for the Messages API's server-sent events.
+
+The SDK's `messages.stream()` helper builds a pydantic model per event and re-validates a snapshot
+of the whole message on each one; for a relay that only forwards text that is most of the CPU a
+token costs (see BENCHMARKS.md). This decoder yields `(event, data)` pairs of plain JSON, and
+`accumulator.py` folds them into the same `Message` the SDK would build (tests prove it equal).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["SSEDecoder"]
+
+_loads = json.loads
+
+
+class SSEDecoder:
+    """Feed it raw bytes in any chunking; it yields complete events as `(name, data)` pairs."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[str, Any]]:
+        if b"\r" in chunk:
+            # The spec allows CRLF and lone CR; the API sends LF. Normalising only when needed keeps
+            # the common path free of a copy per chunk.
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer = self._buffer + chunk if self._buffer else chunk
+        start = 0
+        while True:
+            end = buffer.find(b"\n\n", start)
+            if end < 0:
+                break
+            block = buffer[start:end]
+            start = end + 2
+            event = _parse_block(block)
+            if event is not None:
+                yield event
+        self._buffer = buffer[start:]
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._buffer.strip())
+
+
+def _parse_block(block: bytes) -> tuple[str, Any] | None:
+    name = "message"
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line[0] == 58:  # b":" starts a comment
+            continue
+        field, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if field == b"event":
+            name = value.decode()
+        elif field == b"data":
+            data.append(value)
+    if not data:
+        return (name, None) if name != "message" else None
+    payload = b"\n".join(data) if len(data) > 1 else data[0]
+    try:
+        return name, _loads(payload)
+    except ValueError:
+        return name, payload.decode("utf-8", "replace")
