@@ -1,0 +1,89 @@
+"""`FirstTokenMiddleware`: owns one engine for an app's lifetime and hands it to every request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from firsttoken import Engine, Settings
+
+from .handle import STATE_KEY, FirstToken
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["FirstTokenMiddleware"]
+
+
+class FirstTokenMiddleware:
+    """Pure ASGI middleware: `Middleware(FirstTokenMiddleware, settings={"timeout": 60})`.
+
+    `settings`: a `Settings`, or a mapping of setting names merged over `Settings.from_env()`
+    (so `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` and `FIRSTTOKEN_*` still apply); a bad one
+    fails when the app starts, naming the key. `engine`: share one engine between several apps
+    instead; the middleware then never closes it, since it does not own it.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Mapping[str, Any] | Settings | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        if engine is not None and settings is not None:
+            raise TypeError("pass settings= or engine=, not both: a given engine has its own settings")
+        self.app = app
+        self._given = engine
+        # Built now, not at the first request: Starlette builds its middleware at startup, so
+        # a wrong key or value stops the app there rather than on some later request.
+        if engine is not None:
+            self.settings = engine.settings
+        elif isinstance(settings, Settings):
+            self.settings = settings
+        else:
+            self.settings = Settings.from_env(**dict(settings or {}))
+        self._handle: FirstToken | None = None if engine is None else FirstToken(engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, built on first use when the server never ran the app's lifespan."""
+        return self._ensure().engine
+
+    def _ensure(self) -> FirstToken:
+        handle = self._handle
+        if handle is None or (handle.engine.closed and self._given is None):
+            # No await between the check and the assignment: concurrent first requests on
+            # one event loop cannot both build an engine. A closed owned engine (a second
+            # lifespan cycle, as test clients run) is replaced by a fresh one.
+            handle = self._handle = FirstToken(Engine(self.settings))
+        return handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            handle = self._ensure()
+            # A copy, not the server's dict: a mounted app with its own middleware must not
+            # overwrite the outer app's handle for the rest of the outer request.
+            scope = {**scope, "state": {**scope.get("state", {}), STATE_KEY: handle}}
+            await self.app(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_startup() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # Raising here makes the app report `lifespan.startup.failed` with the reason.
+                self._ensure()
+            return message
+
+        async def send_shutdown(message: Message) -> None:
+            ending = message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed")
+            if ending and self._given is None and self._handle is not None:
+                await self._handle.engine.aclose()
+            await send(message)
+
+        await self.app(scope, receive_startup, send_shutdown)

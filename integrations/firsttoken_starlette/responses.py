@@ -1,0 +1,130 @@
+"""The streaming response: relay bytes, idle heartbeats and a disconnect listener in one task group.
+
+Whichever of the three ends first cancels the others, and the upstream stream is closed at once,
+so a browser that goes away stops the model generating within one event-loop turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+try:
+    import anyio
+    from starlette.responses import Response, StreamingResponse
+except ImportError as exc:  # pragma: no cover - exercised by the no-framework import test
+    from ._missing import StarletteNotInstalled
+
+    raise StarletteNotInstalled() from exc
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
+    from firsttoken import Relay, RelayStart
+
+__all__ = ["RelayResponse", "error_response"]
+
+
+def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def error_response(start: RelayStart) -> Response:
+    """The core's JSON refusal (overload, rate limit, bad gateway) with its status and headers."""
+    body = start.body or b""
+    response = Response(body, status_code=start.status)
+    # The core already chose every header; Response's own content-type guess would duplicate it.
+    response.raw_headers = [*_raw(start.headers), (b"content-length", str(len(body)).encode())]
+    return response
+
+
+class RelayResponse(StreamingResponse):
+    """A `StreamingResponse` whose body is an opened `Relay` (`await relay.aopen()` returned 200)."""
+
+    def __init__(self, relay: Relay, start: RelayStart, *, heartbeat_interval: float) -> None:
+        self.relay = relay
+        self.status_code = start.status
+        self.background = None
+        self.body_iterator = relay.__aiter__()
+        self.raw_headers = _raw(start.headers)
+        self.heartbeat_interval = heartbeat_interval
+        # Set when the browser went away before the answer ended (for tests and logs).
+        self.disconnected = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks = self.body_iterator
+        beat = self.relay.format.heartbeat()
+        interval = self.heartbeat_interval
+        # Heartbeats and tokens share one connection: a lock keeps a beat from landing after the
+        # final (more_body=False) message, which the server would reject.
+        lock = anyio.Lock()
+        clock = anyio.current_time
+        last_sent = clock()
+        finished = False
+
+        async def produce() -> None:
+            nonlocal last_sent, finished
+            try:
+                async with lock:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": self.status_code,
+                            "headers": self.raw_headers,
+                        }
+                    )
+                async for chunk in chunks:
+                    async with lock:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        last_sent = clock()
+                async with lock:
+                    finished = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                # ASGI 2.4 servers raise on a send to a closed connection instead of saying so on
+                # receive(); either way the browser is gone.
+                self.disconnected = True
+
+        async def heartbeat() -> None:
+            nonlocal last_sent
+            while True:
+                idle = clock() - last_sent
+                if idle < interval:
+                    await anyio.sleep(interval - idle)
+                    continue
+                async with lock:
+                    if finished:
+                        return
+                    await send({"type": "http.response.body", "body": beat, "more_body": True})
+                    last_sent = clock()
+
+        async def listen() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    self.disconnected = not finished
+                    return
+
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def first_to_end(job: Callable[[], Awaitable[None]]) -> None:
+                    await job()
+                    group.cancel_scope.cancel()
+
+                group.start_soon(first_to_end, listen)
+                if beat:
+                    group.start_soon(first_to_end, heartbeat)
+                await first_to_end(produce)
+        except BaseExceptionGroup as group_error:
+            # One failing job is the common case; raise it as itself so error middleware and
+            # logs see the real exception, not a group wrapping it.
+            if len(group_error.exceptions) == 1:
+                raise group_error.exceptions[0] from None
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                await self.relay.aclose()
