@@ -1,0 +1,21 @@
+"""`python -m example_projects.flask_chat`: the Werkzeug server, threaded, on 127.0.0.1:$PORT."""
+
+from __future__ import annotations
+
+import os
+
+from . import create_app, firsttoken
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    app = create_app()
+    with app.app_context():
+        upstream = firsttoken.engine.upstream.describe()["description"]
+    print(f"firsttoken Flask chat on http://127.0.0.1:{port} (answers from {upstream})", flush=True)
+    # threaded: one stream must not hold the only thread while other requests wait.
+    app.run(host="127.0.0.1", port=port, threaded=True, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The example's routes, per EXAMPLE_CONTRACT.md: the same app as the Starlette and Django examples."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+
+from firsttoken import BadRequest, parse_chat_request
+from firsttoken_flask import FirstToken
+
+__all__ = ["CHAT_PAGE", "create_app", "firsttoken"]
+
+# The one chat page all three examples serve.
+CHAT_PAGE = Path(__file__).resolve().parent.parent / "chat_page"
+
+firsttoken = FirstToken()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    # Flask's own static route would serve from flask_chat/static; the page lives in chat_page/.
+    app = Flask(__name__, static_folder=None)
+    app.config.update(config or {})
+    firsttoken.init_app(app)
+
+    @app.get("/")
+    def index() -> Response:
+        return send_from_directory(CHAT_PAGE, "index.html")
+
+    @app.get("/static/<path:filename>")
+    def static_file(filename: str) -> Response:
+        return send_from_directory(CHAT_PAGE, filename)
+
+    @app.post("/api/chat")
+    def chat() -> Response | tuple[Response, int]:
+        engine = firsttoken.engine
+        try:
+            body = parse_chat_request(
+                request.get_data(),
+                protocol=request.args.get("protocol"),
+                profiles=engine.settings.profiles,
+            )
+        except BadRequest as exc:
+            return jsonify(error=str(exc)), 400
+        return firsttoken.chat_response(body)
+
+    @app.get("/api/metrics")
+    def metrics() -> Response:
+        return jsonify(firsttoken.engine.metrics_snapshot())
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(ok=True)
+
+    return app

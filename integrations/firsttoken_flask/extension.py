@@ -1,0 +1,132 @@
+"""`FirstToken`: the Flask extension object, one engine per app that registers it."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+try:
+    from flask import current_app, has_app_context
+except ImportError:  # pragma: no cover - exercised only without Flask
+    from .errors import FlaskNotInstalled
+
+    raise FlaskNotInstalled() from None
+
+from firsttoken import ChatRequest, Engine
+
+from .cli import firsttoken_cli
+from .config import settings_from_config
+from .responses import relay_response
+
+if TYPE_CHECKING:
+    import anthropic
+    from flask import Flask, Response
+
+__all__ = ["EXTENSION_KEY", "FirstToken"]
+
+EXTENSION_KEY = "firsttoken"
+
+
+class FirstToken:
+    """Claude streaming for Flask apps: `FirstToken(app)`, or `FirstToken()` then `init_app(app)`.
+
+    One extension object can serve several apps; each app gets its own engine (clients, profiles,
+    metrics), found through `current_app`, so handlers use `firsttoken.engine` in any of them.
+    """
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Build the app's engine from its config and register it as `app.extensions["firsttoken"]`.
+
+        Each key is read from `app.config`, else the environment variable of the same name, else
+        its default (filled into `app.config` with `setdefault`, except the two `ANTHROPIC_*` keys,
+        which are never copied there):
+
+        - `ANTHROPIC_API_KEY`: the API key (default: none).
+        - `ANTHROPIC_BASE_URL`: another endpoint, such as `firsttoken emulate` (default: none).
+        - `FIRSTTOKEN_EMULATOR`: `"auto"` starts the embedded emulator when neither of the above is
+          set, `"off"` refuses to start then, `"always"` uses it even with a key (default `"auto"`).
+        - `FIRSTTOKEN_EMULATOR_TIME_SCALE`: the embedded emulator's delays, 1 is real time (1.0).
+        - `FIRSTTOKEN_TIMEOUT`: seconds for a whole call (120.0).
+        - `FIRSTTOKEN_CONNECT_TIMEOUT`: seconds to connect (5.0).
+        - `FIRSTTOKEN_MAX_RETRIES`: the SDK's retries of 429/529/5xx (2).
+        - `FIRSTTOKEN_MAX_CONNECTIONS`: the per-process connection pool's size (1000).
+        - `FIRSTTOKEN_MAX_KEEPALIVE_CONNECTIONS`: idle connections kept open (100).
+        - `FIRSTTOKEN_PROFILES`: `{name: {model, max_tokens, temperature, speed, timeout, concise}}`,
+          each merged over the built-in profile of that name (`fast`, `chat`, `deep`).
+        - `FIRSTTOKEN_DEFAULT_PROFILE`: the profile of calls that name none (`"chat"`).
+        - `FIRSTTOKEN_HEARTBEAT_INTERVAL`: seconds between heartbeats of an idle stream (15.0).
+        - `FIRSTTOKEN_GATHER_CONCURRENCY`: parallel calls at once in `engine.gather` (8).
+        - `FIRSTTOKEN_METRICS_WINDOW`: calls kept per model and profile for percentiles (1024).
+        - `FIRSTTOKEN_ADVISOR`: log the performance guide's advice when a cause shows up (True).
+
+        A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
+        request. The engine is closed when the app is garbage-collected, at interpreter exit, or
+        by `close(app)`; not per request, since its connection pool outlives every request.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                f"firsttoken is already registered on the app {app.name!r}; call init_app once per app"
+            )
+        engine = Engine(settings_from_config(app.config))
+        app.extensions[EXTENSION_KEY] = engine
+        # A finalizer rather than atexit.register(engine.close): it holds no reference to the app,
+        # so apps built and dropped (tests, app factories) release their engines early.
+        weakref.finalize(app, engine.close)
+        app.cli.add_command(firsttoken_cli)
+
+    # -- reaching the current app's engine ------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The current app's engine (requires an app context, as in a view or a CLI command)."""
+        if not has_app_context():
+            raise RuntimeError(
+                "firsttoken.engine needs an application context: use it inside a view or a CLI "
+                "command, or wrap the code in `with app.app_context():`"
+            )
+        return engine_of(current_app)
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The process's shared sync `anthropic.Anthropic` of the current app."""
+        return self.engine.client
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic:
+        """The shared `anthropic.AsyncAnthropic` of the running event loop (for async views)."""
+        return self.engine.async_client
+
+    def close(self, app: Flask | None = None) -> None:
+        """Close the engine of `app` (default: the current app) now; idempotent."""
+        engine = engine_of(app) if app is not None else self.engine
+        engine.close()
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def stream_response(self, *, format: str = "sse", **call: Any) -> Response:
+        """Stream one call in a wire format (`sse`, `ai-sdk`, `ndjson`, `text`).
+
+        `call` takes `messages`, `profile`, profile overrides and the Messages API's arguments.
+        An upstream refusal before the first token answers its status (529 -> 503, 429 -> 429)
+        with `{"error": ...}`; a failure after it ends the stream with the format's error event.
+        """
+        return relay_response(self.engine.relay(format=format, **call))
+
+    def chat_response(self, chat: ChatRequest) -> Response:
+        """Stream the answer to a body parsed by `firsttoken.parse_chat_request`."""
+        return self.stream_response(format=chat.format, **chat.call_kwargs())
+
+
+def engine_of(app: Flask) -> Engine:
+    """The engine `init_app` registered on `app`."""
+    engine = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(engine, Engine):
+        raise RuntimeError(
+            f"firsttoken is not registered on the app {app.name!r}; did you forget to call "
+            "firsttoken.init_app(app)?"
+        )
+    return engine
