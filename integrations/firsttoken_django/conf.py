@@ -1,0 +1,73 @@
+"""`settings.FIRSTTOKEN` (upper-case keys) mapped onto the core's `Settings`, over the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings as django_settings
+
+from firsttoken import Profile, Settings
+
+__all__ = ["KNOWN_KEYS", "SETTING", "key_name", "load_settings", "raw_config", "to_core_mapping"]
+
+SETTING = "FIRSTTOKEN"
+KNOWN_KEYS = tuple(f.name.upper() for f in dataclasses.fields(Settings))
+PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
+
+
+def key_name(key: str) -> str:
+    """How the user wrote a key, for error messages: `FIRSTTOKEN["TIMEOUT"]`."""
+    return f'{SETTING}["{key.upper()}"]' if key else SETTING
+
+
+def raw_config() -> Any:
+    """`settings.FIRSTTOKEN` as written (absent means {}); not validated."""
+    return getattr(django_settings, SETTING, None) or {}
+
+
+def _profile_fields(fields: Any) -> Any:
+    # Django settings spell nested keys either way (DATABASES uses upper case); profile fields are
+    # lower-case in the core, so upper-case spellings of them are folded, anything else passes
+    # through untouched for the core to reject by name.
+    if not isinstance(fields, Mapping):
+        return fields
+    return {
+        k.lower() if isinstance(k, str) and k.lower() in PROFILE_FIELDS else k: v for k, v in fields.items()
+    }
+
+
+def to_core_mapping(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Upper-case Django keys to the core's lower-case field names (unknown keys kept, for the error)."""
+    data: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.lower() if isinstance(key, str) else key
+        if name == "profiles" and isinstance(value, Mapping):
+            value = {pname: _profile_fields(fields) for pname, fields in value.items()}
+        data[name] = value
+    return data
+
+
+def _environment() -> dict[str, Any]:
+    """What the environment sets (`ANTHROPIC_*`, `FIRSTTOKEN_*`) as core values; errors name the variable."""
+    env = Settings.from_env()
+    defaults = Settings()
+    return {
+        f.name: getattr(env, f.name)
+        for f in dataclasses.fields(Settings)
+        if getattr(env, f.name) != getattr(defaults, f.name)
+    }
+
+
+def load_settings(raw: Any = None) -> Settings:
+    """`FIRSTTOKEN` merged over the environment and the defaults; raises `SettingsError` naming the key."""
+    raw = raw_config() if raw is None else raw
+    if not isinstance(raw, Mapping):
+        return Settings.from_mapping(raw, key_name=key_name)  # raises, naming FIRSTTOKEN
+    data = to_core_mapping(raw)
+    env = _environment()
+    if "profiles" in env and isinstance(data.get("profiles"), Mapping):
+        # Profiles the environment defines survive unless FIRSTTOKEN redefines them by name.
+        data["profiles"] = {**env["profiles"], **data["profiles"]}
+    return Settings.from_mapping({**env, **data}, key_name=key_name)

@@ -1,0 +1,35 @@
+"""`FirstTokenMiddleware`: attaches `request.firsttoken` without forcing a sync/async switch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from .handle import FirstToken
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+__all__ = ["FirstTokenMiddleware"]
+
+GetResponse = Callable[["HttpRequest"], Any]
+
+
+class FirstTokenMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        # Django hands us the kind of get_response that matches the chain; answering in kind means
+        # no thread hop (sync) or event loop (async) is added on any request.
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        request.firsttoken = FirstToken(request)  # type: ignore[attr-defined]
+        # Async chain: this returns the coroutine of the next layer, awaited by Django as ours.
+        return self.get_response(request)

@@ -1,0 +1,61 @@
+"""The process's engine, built from the settings at start-up and rebuilt when they change."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from firsttoken import Engine, FirstTokenError, Settings
+
+from .conf import load_settings
+
+__all__ = ["close_engine", "get_engine", "get_settings", "reload_engine"]
+
+logger = logging.getLogger("firsttoken_django")
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+# Why the last build failed; raised again on every use so a bad setting cannot be missed, while
+# `ready()` stays quiet and lets the system checks explain it.
+_failure: FirstTokenError | None = None
+
+
+def reload_engine() -> None:
+    """Build a new engine from the current settings and close the old one (idempotent on failure)."""
+    global _engine, _failure
+    with _lock:
+        old, _engine, _failure = _engine, None, None
+        try:
+            _engine = Engine(load_settings())
+        except FirstTokenError as exc:
+            _failure = exc
+            logger.debug("firsttoken engine not built: %s", exc)
+    if old is not None:
+        old.close()
+
+
+def get_engine() -> Engine:
+    """The engine built from `settings.FIRSTTOKEN`; raises the settings error if that failed."""
+    engine = _engine
+    if engine is not None:
+        return engine
+    with _lock:
+        if _engine is not None:
+            return _engine
+        if _failure is not None:
+            raise _failure
+    # Used before the app's ready() ran (a script that calls django.setup() later, say).
+    reload_engine()
+    return get_engine()
+
+
+def get_settings() -> Settings:
+    return get_engine().settings
+
+
+def close_engine() -> None:
+    global _engine
+    with _lock:
+        engine, _engine = _engine, None
+    if engine is not None:
+        engine.close()
