@@ -78,9 +78,7 @@ class MessageAccumulator:
             self.done = True
         elif event == "error":
             error = data.get("error", {}) if isinstance(data, dict) else {}
-            raise UpstreamFailure(
-                str(error.get("type", "api_error")), str(error.get("message", data))
-            )
+            raise UpstreamFailure(str(error.get("type", "api_error")), str(error.get("message", data)))
         return None
 
     def _snapshot(self) -> dict[str, Any]:

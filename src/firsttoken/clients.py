@@ -14,6 +14,7 @@ import asyncio
 import os
 import threading
 import weakref
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anthropic
@@ -22,6 +23,8 @@ import httpx2
 from .errors import EngineClosedError
 
 __all__ = ["ClientPool"]
+
+_LoopClient = tuple[anthropic.AsyncAnthropic, AsyncGenerator[None, None]]
 
 _pools: weakref.WeakSet[ClientPool] = weakref.WeakSet()
 
@@ -58,7 +61,7 @@ class ClientPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._sync: anthropic.Anthropic | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anthropic.AsyncAnthropic] = (
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
             weakref.WeakKeyDictionary()
         )
         # The client made outside any running loop, for users who build one at import time.
@@ -107,11 +110,12 @@ class ClientPool:
                 if self._async_unbound is None:
                     self._async_unbound = self._new_async()
                 return self._async_unbound
-            client = self._async.get(loop)
-            if client is None:
+            entry = self._async.get(loop)
+            if entry is None:
                 client = self._new_async()
-                self._async[loop] = client
-            return client
+                entry = (client, _close_with_loop(loop, client))
+                self._async[loop] = entry
+            return entry[0]
 
     def _new_async(self) -> anthropic.AsyncAnthropic:
         self.created += 1
@@ -135,8 +139,8 @@ class ClientPool:
             self.closed = True
             return
         loop = asyncio.get_running_loop()
-        mine = self._async.pop(loop, None)
-        others = list(self._async.items())
+        mine = self._async.pop(loop, (None, None))[0]
+        others = [(other, entry[0]) for other, entry in self._async.items()]
         unbound, self._async_unbound = self._async_unbound, None
         self._async = weakref.WeakKeyDictionary()
         self.close()
@@ -147,3 +151,25 @@ class ClientPool:
             # Connections of another loop can only be closed on it; a closed loop took them with it.
             if not other_loop.is_closed() and other_loop.is_running():
                 asyncio.run_coroutine_threadsafe(client.close(), other_loop)
+
+
+def _close_with_loop(
+    loop: asyncio.AbstractEventLoop, client: anthropic.AsyncAnthropic
+) -> AsyncGenerator[None, None]:
+    """Close `client` when its loop shuts down, as `asyncio.run()` and asgiref's loops do.
+
+    A loop made for one call (Flask async views, `async_to_sync` under WSGI) would otherwise
+    leave the client's sockets open after it closed. `loop.shutdown_asyncgens()` finalizes
+    every started async generator, so one that awaits `client.close()` in its `finally` is a
+    shutdown hook. The pool keeps the generator alive; only the loop's shutdown ends it.
+    """
+
+    async def guard() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await client.close()
+
+    agen = guard()
+    loop.create_task(agen.__anext__())
+    return agen

@@ -117,7 +117,9 @@ class AISDKFormat(WireFormat):
         return b"data: " + _dumps(part).encode() + b"\n\n"
 
     def start(self) -> bytes:
-        return self._part({"type": "start", "messageId": self._message_id}) + self._part({"type": "start-step"})
+        return self._part({"type": "start", "messageId": self._message_id}) + self._part(
+            {"type": "start-step"}
+        )
 
     def token(self, text: str) -> bytes:
         delta = self._part({"type": "text-delta", "id": self._text_id, "delta": text})
@@ -147,9 +149,7 @@ class AISDKFormat(WireFormat):
         return b": ping\n\n"
 
 
-FORMATS: dict[str, type[WireFormat]] = {
-    f.name: f for f in (SSEFormat, NDJSONFormat, TextFormat, AISDKFormat)
-}
+FORMATS: dict[str, type[WireFormat]] = {f.name: f for f in (SSEFormat, NDJSONFormat, TextFormat, AISDKFormat)}
 
 
 def get_format(name: str) -> WireFormat:

@@ -1,0 +1,133 @@
+"""One shared client per process and loop (guide step 4), fork safety, and the engine's lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+
+import pytest
+
+from firsttoken import Engine, EngineClosedError, Settings
+from firsttoken.emulator import Emulator
+
+from .conftest import USER
+
+
+def test_the_sync_client_is_shared(engine: Engine) -> None:
+    assert engine.state == "unopened"
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(engine.client)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen}) == 1
+    assert engine.state == "open"
+    assert engine.client.max_retries == 0
+
+
+def test_settings_size_the_pool_and_timeout(emulator: Emulator) -> None:
+    settings = Settings(base_url=emulator.base_url, timeout=33.0, max_retries=4, max_connections=7)
+    with Engine(settings) as engine:
+        client = engine.client
+        assert client.max_retries == 4
+        assert client.timeout.read == 33.0  # type: ignore[union-attr]
+        pool = client._client._transport._pool  # type: ignore[attr-defined]
+        assert pool._max_connections == 7
+
+
+def test_each_event_loop_gets_its_own_async_client(engine: Engine) -> None:
+    async def one_call() -> tuple[int, str]:
+        message = await engine.acreate(messages=USER, profile="fast")
+        return id(engine.async_client), message.stop_reason or ""
+
+    # asyncio.run makes a new loop each time, as Django's async_to_sync and test runners do.
+    first = asyncio.run(one_call())
+    second = asyncio.run(one_call())
+    assert first[1] == second[1] == "end_turn"
+    assert first[0] != second[0]
+
+    async def same_loop() -> set[int]:
+        return {id(engine.async_client) for _ in range(3)}
+
+    assert len(asyncio.run(same_loop())) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_builds_its_own_client(engine: Engine) -> None:
+    parent_client = engine.client
+    with engine.stream(messages=USER, profile="fast") as s:
+        s.text()  # the pool now holds a live keep-alive connection
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            child_client = engine.client
+            with engine.stream(messages=USER, profile="fast") as s:
+                text = s.text()
+            report = {"same": child_client is parent_client, "text": bool(text), "pid": os.getpid()}
+            os.write(write, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        report = json.loads(pipe.read())
+    assert status == 0
+    assert report == {"same": False, "text": True, "pid": pid}
+    # The parent's client and its pooled connection still work after the child used its own.
+    assert engine.client is parent_client
+    with engine.stream(messages=USER, profile="fast") as s:
+        assert s.text()
+
+
+def test_close_is_idempotent_and_a_closed_engine_says_so(emulator: Emulator) -> None:
+    engine = Engine(Settings(base_url=emulator.base_url))
+    engine.client  # noqa: B018 - opens it
+    engine.close()
+    engine.close()
+    assert engine.state == "closed"
+    with pytest.raises(EngineClosedError, match="closed"):
+        engine.stream(messages=USER)
+    with pytest.raises(EngineClosedError):
+        engine.gather([{"messages": USER}])
+
+
+async def test_aclose_is_idempotent(emulator: Emulator) -> None:
+    engine = Engine(Settings(base_url=emulator.base_url))
+    await engine.acreate(messages=USER, profile="fast")
+    await engine.aclose()
+    await engine.aclose()
+    with pytest.raises(EngineClosedError):
+        engine.async_client  # noqa: B018
+
+
+def test_the_embedded_emulator_starts_without_key_or_url(caplog: pytest.LogCaptureFixture) -> None:
+    with Engine(Settings(emulator_time_scale=0.0)) as engine:
+        assert engine.upstream.kind == "emulator"
+        assert "embedded emulator" in caplog.text
+        with engine.stream(messages=USER, profile="fast") as s:
+            assert s.text()
+        emulator = engine.upstream.emulator
+        assert emulator is not None
+    with pytest.raises(RuntimeError, match="not running"):
+        emulator.base_url  # noqa: B018 - closing the engine stopped it
+
+
+def test_the_api_key_is_never_in_repr_or_description() -> None:
+    secret = "sk-ant-secret-value-123"
+    settings = Settings(api_key=secret)
+    engine = Engine(settings)
+    try:
+        assert engine.upstream.kind == "anthropic"
+        for text in (
+            repr(settings),
+            repr(engine),
+            repr(engine.upstream),
+            json.dumps(engine.metrics_snapshot()),
+        ):
+            assert secret not in text
+    finally:
+        engine.close()

@@ -1,0 +1,156 @@
+"""Every wire format, parsed back; errors before the first token as statuses, after it as events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from firsttoken import Engine
+from firsttoken.sse import SSEDecoder
+
+from .conftest import USER
+
+FAULT = "x-emulator-fault"
+
+
+def _run(engine: Engine, fmt: str, **call: Any) -> tuple[int, dict[str, str], bytes]:
+    relay = engine.relay(format=fmt, messages=USER, **call)
+    start = relay.open()
+    if start.body is not None:
+        return start.status, dict(start.headers), start.body
+    body = b"".join(relay)
+    assert relay.closed
+    return start.status, dict(start.headers), body
+
+
+def _sse(body: bytes) -> list[tuple[str, Any]]:
+    return list(SSEDecoder().feed(body))
+
+
+def test_sse_format(engine: Engine) -> None:
+    status, headers, body = _run(engine, "sse")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/event-stream")
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Accel-Buffering"] == "no"
+    assert headers["Server-Timing"].startswith("upstream;dur=")
+    assert body.startswith(b": ping\n\n")
+    events = _sse(body)
+    tokens = [data["text"] for name, data in events if name == "token"]
+    assert tokens and all(isinstance(t, str) for t in tokens)
+    name, done = events[-1]
+    assert name == "done"
+    assert set(done) >= {"model", "stop_reason", "usage", "ttft_ms", "tps"}
+    assert set(done["usage"]) == {
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    }
+    assert done["usage"]["output_tokens"] == len(tokens)
+    assert done["stop_reason"] == "end_turn"
+    assert done["ttft_ms"] > 0
+
+
+def test_ndjson_format(engine: Engine) -> None:
+    status, headers, body = _run(engine, "ndjson")
+    assert status == 200 and headers["Content-Type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in body.splitlines()]
+    kinds = {line["type"] for line in lines}
+    assert kinds == {"ping", "token", "done"}
+    assert lines[-1]["type"] == "done" and lines[-1]["model"]
+    text = "".join(line["text"] for line in lines if line["type"] == "token")
+    assert text.strip()
+
+
+def test_text_format(engine: Engine) -> None:
+    with engine.stream(messages=USER) as stream:
+        expected = stream.text()
+    status, headers, body = _run(engine, "text")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert body.decode() == expected
+
+
+def test_ai_sdk_format(engine: Engine) -> None:
+    _, headers, body = _run(engine, "ai-sdk")
+    assert headers["x-vercel-ai-ui-message-stream"] == "v1"
+    parts = [data for _, data in _sse(body)]
+    assert parts[-1] == "[DONE]"
+    kinds = [p["type"] for p in parts[:-1]]
+    assert kinds[:3] == ["start", "start-step", "text-start"]
+    assert kinds[-3:] == ["text-end", "finish-step", "finish"]
+    assert set(kinds[3:-3]) == {"text-delta"}
+    ids = {p["id"] for p in parts[:-1] if p["type"].startswith("text-")}
+    assert len(ids) == 1
+    assert parts[-2]["messageMetadata"]["stop_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "kind"),
+    [
+        ("overloaded", 503, "overloaded_error"),
+        ("rate_limit", 429, "rate_limit_error"),
+        ("server_error", 502, "api_error"),
+    ],
+)
+def test_refusal_before_the_first_token_is_an_http_status(
+    engine: Engine, fault: str, status: int, kind: str
+) -> None:
+    got, headers, body = _run(engine, "sse", extra_headers={FAULT: fault})
+    assert got == status
+    assert headers["Content-Type"] == "application/json"
+    payload = json.loads(body)
+    assert payload["type"] == kind and payload["error"]
+    if fault == "rate_limit":
+        assert int(headers["Retry-After"]) >= 0
+
+
+@pytest.mark.parametrize("fmt", ["sse", "ndjson", "ai-sdk", "text"])
+def test_failure_after_the_first_token_is_an_error_event(engine: Engine, fmt: str) -> None:
+    status, _, body = _run(engine, fmt, extra_headers={FAULT: "midstream_overloaded"})
+    assert status == 200
+    if fmt == "sse":
+        events = _sse(body)
+        assert events[-1][0] == "error"
+        assert events[-1][1]["type"] == "overloaded_error"
+        assert any(name == "token" for name, _ in events)
+    elif fmt == "ndjson":
+        last = json.loads(body.splitlines()[-1])
+        assert last["type"] == "error" and last["error"]["type"] == "overloaded_error"
+    elif fmt == "ai-sdk":
+        parts = [data for _, data in _sse(body)]
+        assert parts[-1] == "[DONE]" and parts[-2]["type"] == "error"
+        assert "overloaded_error" in parts[-2]["errorText"]
+    else:
+        assert body.decode().rstrip().splitlines()[-1].startswith("[error] overloaded_error")
+
+
+def test_a_dropped_upstream_ends_with_an_error_event(engine: Engine) -> None:
+    status, _, body = _run(engine, "sse", extra_headers={FAULT: "drop"})
+    assert status == 200
+    name, data = _sse(body)[-1]
+    assert name == "error" and data["type"] == "api_connection_error"
+
+
+async def test_async_relay_matches_the_sync_relay(engine: Engine) -> None:
+    _, _, sync_body = _run(engine, "ndjson")
+    relay = engine.relay(format="ndjson", messages=USER)
+    start = await relay.aopen()
+    assert start.ok and start.status == 200
+    body = b"".join([chunk async for chunk in relay])
+
+    def text(raw: bytes) -> str:
+        return "".join(json.loads(line).get("text", "") for line in raw.splitlines())
+
+    assert text(body) == text(sync_body)
+    refused = engine.relay(messages=USER, extra_headers={FAULT: "overloaded"})
+    start = await refused.aopen()
+    assert start.status == 503 and refused.closed
+    await engine.aclose()
+
+
+def test_unknown_format_is_refused(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="unknown wire format 'xml'"):
+        engine.relay(format="xml", messages=USER)
