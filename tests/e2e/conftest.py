@@ -1,0 +1,104 @@
+"""Contract and browser tests that drive every example app from outside, over real HTTP.
+
+Each example in `EXAMPLE_APPS` is started as its own server process (exactly what
+`python -m example_projects.<name>` runs) and pointed at an emulator started by the tests through
+`ANTHROPIC_BASE_URL`. Every test that takes the `example` fixture runs once per app.
+
+Adding an example (Flask, Django): append one entry to `EXAMPLE_APPS`, for instance
+
+    ExampleApp("flask", ("-m", "example_projects.flask_chat"), requires="flask"),
+
+`argv` is what follows `python` (run from the repo root with `PORT` set); `env` adds variables;
+`requires` is a module the app needs, skipped with a reason when it is not installed. The app must
+answer `GET /healthz` with 200 once it is ready. Nothing else changes: the contract tests
+(`test_contract.py`) and the browser test (`test_browser.py`) pick the new entry up.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import httpx2
+import pytest
+
+from firsttoken.emulator import Emulator
+
+from .servers import Server, run_server
+
+
+@dataclass(frozen=True)
+class ExampleApp:
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    requires: str | None = None
+
+
+EXAMPLE_APPS: list[ExampleApp] = [
+    ExampleApp("starlette", ("-m", "example_projects.starlette_chat"), requires="starlette"),
+    ExampleApp(
+        "fastapi", ("-m", "example_projects.starlette_chat"), env={"APP": "fastapi"}, requires="fastapi"
+    ),
+]
+
+
+@dataclass
+class RunningExample:
+    app: ExampleApp
+    server: Server
+    emulator: Emulator
+    client: httpx2.Client
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def _start(app: ExampleApp, emulator: Emulator) -> Iterator[RunningExample]:
+    if app.requires and importlib.util.find_spec(app.requires) is None:
+        pytest.skip(f"the {app.name} example needs {app.requires}, which is not installed")
+    # The emulator answers any key; retries off so a refused call answers at once, as asserted.
+    env = {
+        **app.env,
+        "ANTHROPIC_BASE_URL": emulator.base_url,
+        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+        "FIRSTTOKEN_MAX_RETRIES": "0",
+    }
+    with (
+        run_server(app.argv, env=env) as server,
+        httpx2.Client(base_url=server.url, timeout=30.0) as client,
+    ):
+        yield RunningExample(app, server, emulator, client)
+
+
+@pytest.fixture(scope="session")
+def contract_emulator() -> Iterator[Emulator]:
+    with Emulator(time_scale=0.0, seed=0) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session", params=EXAMPLE_APPS, ids=lambda app: app.name)
+def example(request: pytest.FixtureRequest, contract_emulator: Emulator) -> Iterator[RunningExample]:
+    """One example app per parameter, at time-scale 0; faults are cleared around every use."""
+    yield from _start(request.param, contract_emulator)
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "example" in request.fixturenames:
+        request.getfixturevalue("contract_emulator").set_faults([])
+
+
+@pytest.fixture(scope="module")
+def realtime_emulator() -> Iterator[Emulator]:
+    """The guide's latencies (time-scale 1), for tests that watch an answer stream in."""
+    with Emulator(time_scale=1.0, seed=0) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
+def realtime_example(request: pytest.FixtureRequest, realtime_emulator: Emulator) -> Iterator[RunningExample]:
+    yield from _start(request.param, realtime_emulator)

@@ -1,0 +1,98 @@
+"""Real server processes for tests: start one on a free loopback port, wait until it answers, stop it.
+
+Shared by the browser/contract tests here and the framework tests under `tests/integrations/`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx2
+
+ROOT = Path(__file__).resolve().parents[2]
+# Generous: two shared cores, and the first start imports the SDK, pydantic and a framework.
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
+@contextmanager
+def run_server(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    ready_path: str = "/healthz",
+) -> Iterator[Server]:
+    """Run `python <argv>` from the repo root with `PORT` set; yields once `ready_path` answers 200.
+
+    The process is always terminated (then killed) on exit, whatever the test did.
+    """
+    port = port or free_port()
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}), "PORT": str(port)}
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, *argv], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+        server = Server(process, port, log)
+        try:
+            _wait_ready(server, ready_path)
+            yield server
+        finally:
+            _stop(process)
+
+
+def _wait_ready(server: Server, path: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with httpx2.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.output()}")
+            try:
+                if client.get(server.url + path).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not answer {path} within {START_TIMEOUT}s:\n{server.output()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
