@@ -40,7 +40,8 @@ def test_message_shape_and_headers(client: anthropic.Anthropic) -> None:
     assert msg.content[0].type == "text"
     text = msg.content[0].text
     assert 60 <= msg.usage.output_tokens <= 300
-    assert text[0].isupper() and text.rstrip().endswith(".")
+    assert text[0].isupper()
+    assert text.rstrip().endswith(".")
     assert msg.usage.service_tier == "standard"
     assert msg.usage.speed == "standard"
     assert msg.usage.cache_creation is not None
@@ -161,12 +162,14 @@ def test_more_than_four_breakpoints(client: anthropic.Anthropic) -> None:
 
 def test_malformed_json_and_auth_and_404(emu: Emulator) -> None:
     status, headers, body = _raw(emu, "POST", "/v1/messages", b"{nope", {"x-api-key": "k"})
-    assert status == 400 and body["error"]["type"] == "invalid_request_error"
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
     assert body["request_id"] == headers["request-id"]
     status, _, body = _raw(emu, "POST", "/v1/messages", b"{}", {"authorization": "Bearer abc"})
     assert status == 400  # bearer auth accepted, then validation
     status, _, body = _raw(emu, "GET", "/v1/nothing", None, {"x-api-key": "k"})
-    assert status == 404 and body["error"]["type"] == "not_found_error"
+    assert status == 404
+    assert body["error"]["type"] == "not_found_error"
 
 
 def test_missing_or_empty_key_is_401(emu: Emulator) -> None:
@@ -178,25 +181,27 @@ def test_missing_or_empty_key_is_401(emu: Emulator) -> None:
 
 
 def test_body_too_large_is_413() -> None:
-    with Emulator(time_scale=0.0, max_body_bytes=2048) as emu:
-        with anthropic.Anthropic(base_url=emu.base_url, api_key="t", max_retries=0) as c:
-            with pytest.raises(anthropic.RequestTooLargeError):
-                c.messages.create(
-                    model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x" * 4096}]
-                )
+    with (
+        Emulator(time_scale=0.0, max_body_bytes=2048) as emu,
+        anthropic.Anthropic(base_url=emu.base_url, api_key="t", max_retries=0) as c,
+    ):
+        with pytest.raises(anthropic.RequestTooLargeError):
+            c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x" * 4096}])
 
 
 def test_rate_limit_accounting() -> None:
     from firsttoken.emulator import RateLimit
 
-    with Emulator(time_scale=0.0, rate_limits=[RateLimit(requests_per_minute=2)]) as emu:
-        with anthropic.Anthropic(base_url=emu.base_url, api_key="t", max_retries=0) as c:
-            first = c.messages.with_raw_response.create(model=MODEL, max_tokens=1, messages=USER)
-            assert first.headers["anthropic-ratelimit-requests-limit"] == "2"
-            assert first.headers["anthropic-ratelimit-requests-remaining"] == "1"
+    with (
+        Emulator(time_scale=0.0, rate_limits=[RateLimit(requests_per_minute=2)]) as emu,
+        anthropic.Anthropic(base_url=emu.base_url, api_key="t", max_retries=0) as c,
+    ):
+        first = c.messages.with_raw_response.create(model=MODEL, max_tokens=1, messages=USER)
+        assert first.headers["anthropic-ratelimit-requests-limit"] == "2"
+        assert first.headers["anthropic-ratelimit-requests-remaining"] == "1"
+        c.messages.create(model=MODEL, max_tokens=1, messages=USER)
+        with pytest.raises(anthropic.RateLimitError) as info:
             c.messages.create(model=MODEL, max_tokens=1, messages=USER)
-            with pytest.raises(anthropic.RateLimitError) as info:
-                c.messages.create(model=MODEL, max_tokens=1, messages=USER)
     assert int(info.value.response.headers["retry-after"]) >= 1
 
 

@@ -102,6 +102,14 @@ class _Conn:
     # Set just before the final send: uvicorn reports http.disconnect once a response completes,
     # which must not count as the client going away.
     done: bool = False
+    # Called just before the final send so stats are complete by the time the client has the answer.
+    before_last: Callable[[int], None] | None = None
+
+    def finishing(self, tokens: int) -> None:
+        self.done = True
+        if self.before_last is not None:
+            self.before_last(tokens)
+
     sent: int = 0  # output tokens handed to the server so far
 
 
@@ -115,6 +123,7 @@ class _Request:
     send: Send
     request_id: str
     entry: dict[str, Any]
+    finish: Callable[[_Outcome], None]
 
 
 @dataclass
@@ -178,13 +187,28 @@ class EmulatorApp:
             await self._control(path, method, headers, receive, send)
             return
         entry: dict[str, Any] = {"id": request_id, "method": method, "path": path, "model": None}
-        outcome = _Outcome(status=500)
+        recorded = False
+
+        def finish(outcome: _Outcome) -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            entry.update(
+                status=outcome.status,
+                fault=outcome.fault,
+                output_tokens=outcome.output_tokens,
+                disconnected=outcome.disconnected,
+            )
+            entry.setdefault("stream", False)
+            self._stats.record(entry)
+
         try:
             query = scope.get("query_string", b"").decode("latin-1")
-            http = _Request(method, path, query, headers, receive, send, request_id, entry)
-            outcome = await self._api(http)
+            http = _Request(method, path, query, headers, receive, send, request_id, entry, finish)
+            finish(await self._api(http))
         except ApiError as err:
-            outcome = _Outcome(status=err.status, fault=entry.get("fault"))
+            finish(_Outcome(status=err.status, fault=entry.get("fault")))
             await self._send_json(
                 send,
                 err.status,
@@ -194,15 +218,7 @@ class EmulatorApp:
                 err.headers,
             )
         except _ClientGone:
-            outcome = _Outcome(status=499, disconnected=True)
-        entry.update(
-            status=outcome.status,
-            fault=outcome.fault,
-            output_tokens=outcome.output_tokens,
-            disconnected=outcome.disconnected,
-        )
-        entry.setdefault("stream", False)
-        self._stats.record(entry)
+            finish(_Outcome(status=499, disconnected=True))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -436,6 +452,8 @@ class EmulatorApp:
             message["diagnostics"] = {"cache_miss_reason": diagnosis} if diagnosis else None
         extra_headers = self._headers(rid, req.model, None)
         conn = _Conn()
+        fault_kind = fault.kind if fault else None
+        conn.before_last = lambda tokens: http.finish(_Outcome(200, fault_kind, tokens))
         if req.stream:
             self._stats.stream_opened()
             producer = self._stream(send, conn, req, answer, message, schedule, arrived, fault, extra_headers)
@@ -500,9 +518,9 @@ class EmulatorApp:
             # Half a body then no end: uvicorn closes the socket and the client sees a cut connection.
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             return 0
-        conn.done = True
-        await send({"type": "http.response.body", "body": body, "more_body": False})
         self._stats.add_tokens(n, after_disconnect=conn.disconnected)
+        conn.finishing(n)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
         conn.sent = n
         return n
 
@@ -562,14 +580,15 @@ class EmulatorApp:
                     j += 1
             if j > i:
                 last = j == n and finish
-                conn.done = last
-                await send(
-                    {"type": "http.response.body", "body": b"".join(events[i:j]), "more_body": not last}
-                )
                 tokens = sum(carries[i:j])
                 total += tokens
                 conn.sent = total
                 self._stats.add_tokens(tokens, after_disconnect=conn.disconnected)
+                if last:
+                    conn.finishing(total)
+                await send(
+                    {"type": "http.response.body", "body": b"".join(events[i:j]), "more_body": not last}
+                )
                 i = j
                 if scale == 0:
                     # Let the disconnect watcher run between batches even when nothing sleeps.
@@ -583,7 +602,7 @@ class EmulatorApp:
                 continue
             await asyncio.sleep(wake - now)
         if n == 0 and finish:
-            conn.done = True
+            conn.finishing(total)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         return total
 
