@@ -1,0 +1,1 @@
+"""The chat example on Django; `python -m example_projects.django_chat` serves it."""

@@ -1,0 +1,27 @@
+"""`python -m example_projects.django_chat`: Django's development server on 127.0.0.1:$PORT, no reloader."""
+
+from __future__ import annotations
+
+import os
+
+import django
+from django.core.management import call_command
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_projects.django_chat.settings")
+    django.setup()
+    from firsttoken_django import get_engine
+
+    port = int(os.environ.get("PORT", "8000"))
+    engine = get_engine()
+    print(f"firsttoken chat on http://127.0.0.1:{port}/", flush=True)
+    print(f"answers come from {engine.upstream.describe()['description']}", flush=True)
+    try:
+        call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, verbosity=0)
+    finally:
+        engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""ASGI entry point: `uvicorn example_projects.django_chat.asgi:application`."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_projects.django_chat.settings")
+
+from firsttoken_django.asgi import get_asgi_application
+
+application = get_asgi_application()

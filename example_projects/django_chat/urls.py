@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.page),
+    path("api/chat", views.chat),
+    path("api/metrics", views.metrics),
+    path("healthz", views.healthz),
+    path("static/<path:path>", views.static),
+]

@@ -1,0 +1,51 @@
+"""The chat example's views: the page, `POST /api/chat`, `GET /api/metrics`, `GET /healthz`.
+
+Every view is a few lines: parsing, wire formats, error statuses and metrics are firsttoken's.
+Async views: under ASGI a stream costs no thread; under WSGI they still work (Django runs them
+in a loop per request, and firsttoken hands back a stream the WSGI server can iterate).
+"""
+
+from __future__ import annotations
+
+from django.contrib.staticfiles.views import serve
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
+
+from firsttoken import BadRequest, parse_chat_request
+
+
+async def page(request: HttpRequest) -> HttpResponseBase:
+    return _static(request, "index.html")
+
+
+async def static(request: HttpRequest, path: str) -> HttpResponseBase:
+    return _static(request, path)
+
+
+def _static(request: HttpRequest, path: str) -> HttpResponseBase:
+    # Through the staticfiles finders (STATICFILES_DIRS), whatever DEBUG says: the example must
+    # serve its page under gunicorn and uvicorn too, and adds no dependency to do it.
+    return serve(request, path, insecure=True)
+
+
+async def chat(request: HttpRequest) -> HttpResponseBase:
+    # Checked here rather than with @require_POST, which wraps async views as sync on Django 4.2.
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    firsttoken = request.firsttoken  # type: ignore[attr-defined]
+    try:
+        body = parse_chat_request(
+            request.body,
+            protocol=request.GET.get("protocol"),
+            profiles=firsttoken.settings.profiles,
+        )
+    except BadRequest as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return await firsttoken.achat_response(body)
+
+
+async def metrics(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse(request.firsttoken.metrics_snapshot())  # type: ignore[attr-defined]
+
+
+async def healthz(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse({"ok": True})
