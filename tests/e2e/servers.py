@@ -55,7 +55,8 @@ def run_server(
     port: int | None = None,
     ready_path: str = "/healthz",
 ) -> Iterator[Server]:
-    """Run `python <argv>` from the repo root with `PORT` set; yields once `ready_path` answers 200.
+    """Run `python <argv>` from the repo root with `PORT` set (and `{port}` in `argv` replaced by
+    it); yields once `ready_path` answers 200.
 
     The process is always terminated (then killed) on exit, whatever the test did.
     """
@@ -63,7 +64,11 @@ def run_server(
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}), "PORT": str(port)}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, *argv], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, *(arg.replace("{port}", str(port)) for arg in argv)],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         server = Server(process, port, log)
         try:

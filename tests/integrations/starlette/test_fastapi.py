@@ -1,0 +1,58 @@
+"""FastAPI's dependencies: `Depends(get_engine)` and `Depends(get_firsttoken)`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx2
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi import Depends, FastAPI
+from starlette.middleware import Middleware
+from starlette.responses import Response
+
+from firsttoken import Engine
+from firsttoken.pytest_plugin import EmulatorHandle
+from firsttoken_starlette import FirstToken, FirstTokenMiddleware
+from firsttoken_starlette.fastapi import get_engine, get_firsttoken
+
+from .lifespan import lifespan
+
+
+def make_app(**options: object) -> FastAPI:
+    app = FastAPI(middleware=[Middleware(FirstTokenMiddleware, **options)] if options else [])
+
+    @app.get("/engine")
+    async def engine_info(engine: Annotated[Engine, Depends(get_engine)]) -> dict[str, object]:
+        return {"engine": id(engine), "upstream": engine.upstream.kind}
+
+    @app.get("/answer")
+    async def answer(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
+        return await firsttoken.stream_response(
+            messages=[{"role": "user", "content": "hi"}], profile="fast", format="ndjson"
+        )
+
+    return app
+
+
+async def test_dependencies_hand_out_the_apps_engine_and_handle(anthropic_emulator: EmulatorHandle) -> None:
+    app = make_app(settings={"base_url": anthropic_emulator.base_url})
+    transport = httpx2.ASGITransport(app=app)
+    async with lifespan(app), httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = (await client.get("/engine")).json()
+        second = (await client.get("/engine")).json()
+        answer = await client.get("/answer")
+    assert first == second
+    assert first["upstream"] == "base_url"
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/x-ndjson"
+    assert answer.text.splitlines()[-1].startswith('{"type":"done"')
+
+
+async def test_dependency_without_the_middleware_says_what_to_add() -> None:
+    transport = httpx2.ASGITransport(app=make_app())
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        with pytest.raises(RuntimeError, match="FirstTokenMiddleware"):
+            await client.get("/engine")
