@@ -11,6 +11,7 @@ from django.contrib.staticfiles.views import serve
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 
 from firsttoken import BadRequest, parse_chat_request
+from firsttoken_django import FirstToken
 
 
 async def page(request: HttpRequest) -> HttpResponseBase:
@@ -31,7 +32,7 @@ async def chat(request: HttpRequest) -> HttpResponseBase:
     # Checked here rather than with @require_POST, which wraps async views as sync on Django 4.2.
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    firsttoken = request.firsttoken  # type: ignore[attr-defined]
+    firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
     try:
         body = parse_chat_request(
             request.body,
