@@ -62,6 +62,17 @@ class FirstToken:
         - `FIRSTTOKEN_GATHER_CONCURRENCY`: parallel calls at once in `engine.gather` (8).
         - `FIRSTTOKEN_METRICS_WINDOW`: calls kept per model and profile for percentiles (1024).
         - `FIRSTTOKEN_ADVISOR`: log the performance guide's advice when a cause shows up (True).
+        - `FIRSTTOKEN_BREAKER_FAILURES`: overloads of a model within the window that make calls
+          skip it for the cooldown (5).
+        - `FIRSTTOKEN_BREAKER_WINDOW`: seconds over which those overloads are counted (30.0).
+        - `FIRSTTOKEN_BREAKER_COOLDOWN`: seconds an overloaded model is skipped (30.0).
+        - `FIRSTTOKEN_CLASSIFY_CACHE_TTL`: seconds `engine.classify()` remembers an answer (300.0).
+        - `FIRSTTOKEN_CLASSIFY_CACHE_SIZE`: answers it remembers (1024).
+        - `FIRSTTOKEN_CACHE_MIN_TOKENS`: per model family, the minimum cacheable prompt length ({}).
+        - `FIRSTTOKEN_PRICING`: per model family, input $/MTok for the cache savings report ({}).
+        - `FIRSTTOKEN_CACHE_DEBUG`: ask the API why a conversation missed the prompt cache (False).
+        - `FIRSTTOKEN_WARM_LOCK_DIR`: where the one-cache-warmer-per-machine locks live (None: the
+          temporary directory).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or

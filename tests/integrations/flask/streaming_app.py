@@ -36,8 +36,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             headers["x-emulator-output-tokens"] = str(body["tokens"])
         if body.get("fault"):
             headers["x-emulator-fault"] = body["fault"]
+        overrides = {"max_tokens": body["tokens"]} if body.get("tokens") else {}
         return firsttoken.stream_response(
             format=fmt,
+            **overrides,
             profile=body.get("profile", "fast"),
             messages=[{"role": "user", "content": body.get("prompt", "Say something.")}],
             extra_headers=headers,
@@ -52,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 profile="fast", max_tokens=5, messages=[{"role": "user", "content": "Two calls, one view."}]
             )
             texts.append(message.content[0].text)  # type: ignore[union-attr]
-        return jsonify(texts=texts, client=id(firsttoken.async_client))
+        return jsonify(texts=texts)
 
     @app.get("/whoami")
     def whoami() -> Response:
