@@ -41,6 +41,7 @@ EXAMPLE_APPS: list[ExampleApp] = [
     ExampleApp(
         "fastapi", ("-m", "example_projects.starlette_chat"), env={"APP": "fastapi"}, requires="fastapi"
     ),
+    ExampleApp("django", ("-m", "example_projects.django_chat"), requires="django"),
 ]
 
 
