@@ -14,6 +14,7 @@ import anthropic
 from anthropic.types import Message
 
 from .advisor import Advisor
+from .caching import CacheManager, WarmResult
 from .clients import ClientPool
 from .errors import EngineClosedError
 from .latency import expected_seconds
@@ -53,6 +54,9 @@ class Engine:
         )
         self.metrics = Metrics(window=s.metrics_window)
         self.advisor = Advisor(enabled=s.advisor)
+        # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
+        self.caching = CacheManager(self)
+        self.metrics.savings = self.caching.saved
         self._close_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -69,7 +73,16 @@ class Engine:
 
     def metrics_snapshot(self) -> dict[str, Any]:
         """The metrics snapshot plus which upstream answers (for a metrics endpoint or a page banner)."""
-        return {**self.metrics.snapshot(), "upstream": self.upstream.describe()}
+        snapshot = {**self.metrics.snapshot(), "upstream": self.upstream.describe()}
+        return {**snapshot, "caching": self.caching.stats()}
+
+    def warm(self) -> list[WarmResult]:
+        """Pre-warm the profiles' registered prefixes; adapters call it (or `awarm()`) at start-up."""
+        return self.caching.warm()
+
+    async def awarm(self) -> list[WarmResult]:
+        return await self.caching.awarm()
+
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -97,12 +110,14 @@ class Engine:
         with self._close_lock:
             if self._pool.closed:
                 return
+            self.caching.close()
             self._pool.close()
             self._stop_emulator()
 
     async def aclose(self) -> None:
         if self._pool.closed:
             return
+        self.caching.close()
         await self._pool.aclose()
         self._stop_emulator()
 
@@ -148,7 +163,7 @@ class Engine:
         params.setdefault("timeout", chosen.timeout or self.settings.timeout)
         if chosen.concise:
             params["system"] = _with_instruction(params.get("system"), chosen.concise)
-        return name, params
+        return name, self.caching.apply(name, chosen, params)
 
     def _finish(self, record: CallRecord) -> None:
         self.metrics.record(record)
@@ -173,7 +188,13 @@ class Engine:
         def opener() -> Any:
             return client.messages.with_streaming_response.create(stream=True, **params)
 
-        return TextStream(opener, profile=name, model=params["model"], on_finish=self._streamed(name, params))
+        stream = TextStream(
+            opener,
+            profile=name,
+            model=params["model"],
+            on_finish=self._streamed(name, params, lambda: stream),
+        )
+        return stream
 
     def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
         name, params = self.prepare(profile=profile, **kwargs)
@@ -182,12 +203,22 @@ class Engine:
         def opener() -> Any:
             return client.messages.with_streaming_response.create(stream=True, **params)
 
-        return AsyncTextStream(opener, profile=name, model=params["model"], on_finish=self._streamed(name, params))
+        stream = AsyncTextStream(
+            opener,
+            profile=name,
+            model=params["model"],
+            on_finish=self._streamed(name, params, lambda: stream),
+        )
+        return stream
 
-    def _streamed(self, name: str, params: Mapping[str, Any]) -> Callable[[CallRecord], None]:
+    def _streamed(
+        self, name: str, params: Mapping[str, Any], stream: Callable[[], TextStream | AsyncTextStream]
+    ) -> Callable[[CallRecord], None]:
         def finish(record: CallRecord) -> None:
             self._finish(record)
             self._advise_error(name, params, record.error)
+            self.caching.finished(name, params, record, lambda: stream().message)
+
 
         return finish
 
@@ -221,7 +252,9 @@ class Engine:
             self._finish(_failure(name, params, started, exc))
             raise
         message = cast(Message, raw.parse())
-        self._finish(_record(name, message, started, raw.retries_taken))
+        record = _record(name, message, started, raw.retries_taken)
+        self._finish(record)
+        self.caching.finished(name, params, record, lambda: message)
         return message
 
     async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
@@ -235,7 +268,9 @@ class Engine:
             self._finish(_failure(name, params, started, exc))
             raise
         message = cast(Message, await raw.parse())
-        self._finish(_record(name, message, started, raw.retries_taken))
+        record = _record(name, message, started, raw.retries_taken)
+        self._finish(record)
+        self.caching.finished(name, params, record, lambda: message)
         return message
 
     # -- parallel calls (guide step 5) -----------------------------------------------------------

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import metrics as otel
 
 from ._version import __version__
+from .caching.stats import CacheWindow
 
 __all__ = ["CallRecord", "Metrics", "percentile"]
 
@@ -49,15 +51,17 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 class _Window:
-    __slots__ = ("cache_read", "cache_write", "count", "errors", "input", "output", "retries", "tps", "ttft")
+    __slots__ = ("cache", "cache_read", "cache_write", "count", "errors", "input", "output", "retries", "tps", "ttft")
 
     def __init__(self, size: int) -> None:
         self.ttft: deque[float] = deque(maxlen=size)
         self.tps: deque[float] = deque(maxlen=size)
         self.count = self.errors = self.retries = 0
         self.input = self.output = self.cache_read = self.cache_write = 0
+        self.cache = CacheWindow(size)
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord, saved: float = 0.0) -> None:
+        self.cache.add(record, saved)
         self.count += 1
         self.retries += record.retries
         if record.error is not None and record.error != "cancelled":
@@ -88,12 +92,15 @@ class _Window:
             "cache_read_input_tokens": self.cache_read,
             "cache_creation_input_tokens": self.cache_write,
             "cache_read_ratio": round(self.cache_read / prompt, 4) if prompt else None,
+            **self.cache.summary(),
         }
 
 
 class Metrics:
     def __init__(self, *, window: int = 1024) -> None:
         self._window = window
+        # Estimated dollars a call's caching saved; the engine plugs in its pricing table.
+        self.savings: Callable[[CallRecord], float] | None = None
         self._lock = threading.Lock()
         self._models: dict[str, _Window] = {}
         self._profiles: dict[str, _Window] = {}
@@ -110,13 +117,14 @@ class Metrics:
         )
 
     def record(self, record: CallRecord) -> None:
+        saved = self.savings(record) if self.savings is not None and record.error is None else 0.0
         with self._lock:
             for groups, key in ((self._models, record.model), (self._profiles, record.profile)):
                 window = groups.get(key)
                 if window is None:
                     window = groups[key] = _Window(self._window)
-                window.add(record)
-            self._all.add(record)
+                window.add(record, saved)
+            self._all.add(record, saved)
         attributes: dict[str, str] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": "anthropic",

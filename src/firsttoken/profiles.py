@@ -7,11 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .caching.validate import validate_profile_caching
 from .errors import SettingsError
 
 __all__ = ["DEFAULT_PROFILES", "Profile"]
 
 Speed = Literal["standard", "fast"]
+CachingMode = Literal["auto", "off", "explicit"]
+CacheTtl = Literal["5m", "1h"]
 
 # The newest model of each family that the installed SDK's `ModelParam` lists; aliases (no date)
 # so a pinned firsttoken keeps following Anthropic's point releases.
@@ -35,9 +38,22 @@ class Profile:
     timeout: float | None = None
     # Appended to the system prompt; None sends the system prompt untouched.
     concise: str | None = None
+    # Prompt caching (firsttoken/caching): "auto" marks the static prefix and the growing
+    # conversation, "explicit" only the registered prefix, "off" nothing; user breakpoints stay.
+    caching: CachingMode = "auto"
+    # 5 minutes: writes cost 1.25x, not 2x; choose "1h" for prefixes used less than every 5 minutes.
+    cache_ttl: CacheTtl = "5m"
+    # A static prefix sent first on every call of this profile, shared by all users and warmed by
+    # engine.warm(); keep_warm None means on for "5m" and off for "1h" (a 1h entry rarely lapses).
+    prefix_system: str | None = None
+    prefix_tools: tuple[Mapping[str, Any], ...] = ()
+    warm: bool = True
+    keep_warm: bool | None = None
+
 
     def __post_init__(self) -> None:
         _validate(self)
+        _validate_caching(self)
 
     def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
@@ -80,6 +96,12 @@ def _validate(p: Profile) -> None:
         raise SettingsError("timeout", f"must be a positive number of seconds, not {p.timeout!r}")
     if p.concise is not None and not isinstance(p.concise, str):
         raise SettingsError("concise", f"must be an instruction string or None, not {p.concise!r}")
+
+
+def _validate_caching(p: Profile) -> None:
+    if isinstance(p.prefix_tools, list):
+        object.__setattr__(p, "prefix_tools", tuple(p.prefix_tools))
+    validate_profile_caching(p)
 
 
 DEFAULT_PROFILES: Mapping[str, Profile] = {

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from .caching.validate import validate_cache_settings
 from .errors import SettingsError
 from .profiles import DEFAULT_PROFILES, Profile
 
@@ -53,6 +54,15 @@ class Settings:
     metrics_window: int = 1024
     # Log the guide's error-table advice (each cause once).
     advisor: bool = True
+    # Prompt caching (firsttoken/caching): per-family overrides of the minimum cacheable length
+    # (documented values change between models) and of the approximate $/MTok input prices.
+    cache_min_tokens: Mapping[str, int] = field(default_factory=dict)
+    pricing: Mapping[str, float] = field(default_factory=dict)
+    # Ask the API why a continuing conversation missed the cache, and log it (one more field per call).
+    cache_debug: bool = False
+    # Where the one-warmer-per-machine lock files live; None is <tempdir>/firsttoken-warm.
+    warm_lock_dir: str | None = None
+
 
     def __post_init__(self) -> None:
         self._validate(_plain)
@@ -83,6 +93,7 @@ class Settings:
         positive("heartbeat_interval", self.heartbeat_interval)
         positive("gather_concurrency", self.gather_concurrency, integer=True)
         positive("metrics_window", self.metrics_window, integer=True)
+        validate_cache_settings(self, name)
         if not isinstance(self.advisor, bool):
             raise SettingsError(name("advisor"), f"must be true or false, not {self.advisor!r}")
         if not isinstance(self.profiles, Mapping) or not all(isinstance(p, Profile) for p in self.profiles.values()):
@@ -159,11 +170,11 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
             return int(raw)
         if name in _FLOATS:
             return float(raw)
-        if name == "advisor":
+        if name in ("advisor", "cache_debug"):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes", "on")
-        if name == "profiles":
+        if name in ("profiles", "cache_min_tokens", "pricing"):
             return json.loads(raw)
     except ValueError:
         raise SettingsError(var, f"cannot be parsed: {raw!r}") from None

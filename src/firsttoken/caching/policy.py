@@ -1,0 +1,165 @@
+"""Where cache breakpoints go. Pure functions over the Messages API arguments; nothing is mutated.
+
+The API allows 4 breakpoints per request; the top-level `cache_control` (automatic caching of the
+growing conversation) counts as one. Policy `auto` adds, within what the user left free:
+
+* the top-level `cache_control`, so each turn reads the previous turn's prompt from cache;
+* a breakpoint at the end of the static prefix (tools, then system prompt), so that prefix is one
+  cache entry shared by every user and conversation instead of a private copy per conversation.
+
+Policy `explicit` adds only the second, and only for a prefix the profile registered; `off` adds
+nothing. A breakpoint the user set is never moved or dropped, and nothing is added to a prompt
+below the model's minimum cacheable length: the API would ignore it and the slot is better unused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .estimate import messages_tokens, prefix_tokens, system_blocks
+from .pricing import Ttl
+
+__all__ = ["MAX_BREAKPOINTS", "Mode", "Placement", "count_breakpoints", "place"]
+
+Mode = Literal["auto", "off", "explicit"]
+MAX_BREAKPOINTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    params: dict[str, Any]
+    # Which breakpoints firsttoken added: "prefix" and/or "conversation".
+    added: tuple[str, ...]
+    prefix_tokens: int
+    total_tokens: int
+    # Why nothing could be cached, for the advisor; None when caching applies.
+    not_cached: str | None = None
+
+
+def _marked(value: object) -> bool:
+    return isinstance(value, Mapping) and value.get("cache_control") is not None
+
+
+def count_breakpoints(params: Mapping[str, Any]) -> int:
+    count = sum(1 for t in params.get("tools") or () if _marked(t))
+    system = params.get("system")
+    if isinstance(system, list | tuple):
+        count += sum(1 for b in system if _marked(b))
+    for message in params.get("messages") or ():
+        content = message.get("content")
+        if isinstance(content, list | tuple):
+            count += sum(1 for b in content if _marked(b))
+    return count + (1 if params.get("cache_control") is not None else 0)
+
+
+def _control(ttl: Ttl) -> dict[str, str]:
+    # "5m" is the API's default; leaving it out keeps requests byte-identical to hand-written ones.
+    return {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
+
+
+def _last_block_marked(messages: Sequence[Mapping[str, Any]]) -> bool:
+    if not messages:
+        return False
+    content = messages[-1].get("content")
+    return isinstance(content, list | tuple) and bool(content) and _marked(content[-1])
+
+
+def _messages_marked(messages: Sequence[Mapping[str, Any]]) -> bool:
+    return any(
+        isinstance(m.get("content"), list | tuple) and any(_marked(b) for b in m["content"]) for m in messages
+    )
+
+
+def place(
+    params: Mapping[str, Any],
+    *,
+    mode: Mode,
+    ttl: Ttl,
+    min_tokens: int,
+    model: str,
+    prefix_end: tuple[Literal["tools", "system"], int] | None = None,
+    prefix_size: int | None = None,
+) -> Placement:
+    """`params` with firsttoken's breakpoints added (a copy where anything changes).
+
+    `prefix_end` is the registered static prefix's last block (`("system", i)` or `("tools", i)`);
+    without one, the static prefix is all the tools and the whole system prompt. `prefix_size`
+    is a token count to use instead of the local estimate (a confirmed `count_tokens` figure).
+    """
+    tools = list(params.get("tools") or ())
+    system = params.get("system")
+    messages: list[Mapping[str, Any]] = list(params.get("messages") or ())
+    if prefix_end is not None:
+        where, index = prefix_end
+        if where == "tools":
+            size = prefix_tokens(tools[: index + 1], None)
+        else:
+            size = prefix_tokens(tools, system_blocks(system)[: index + 1])
+    else:
+        size = prefix_tokens(tools, system)
+    if prefix_size is not None:
+        size = prefix_size
+    total = prefix_tokens(tools, system) + messages_tokens(messages)
+    if prefix_end is None:
+        # The whole prompt is measured: the confirmed figure covers only the prefix part of it.
+        total += max(0, size - prefix_tokens(tools, system))
+    if mode == "off":
+        return Placement(dict(params), (), size, total)
+    if total < min_tokens:
+        reason = (
+            f"about {total} tokens, below {model}'s minimum cacheable length of {min_tokens} tokens; "
+            "nothing is cached until the prompt grows (lower `cache_min_tokens` only if the model's "
+            "documented minimum is lower)"
+        )
+        return Placement(dict(params), (), size, total, not_cached=reason)
+
+    used = count_breakpoints(params)
+    wanted: list[str] = []
+    conversation = mode == "auto" and params.get("cache_control") is None and not _last_block_marked(messages)
+    target = _prefix_target(tools, system, prefix_end) if mode == "auto" or prefix_end is not None else None
+    prefix = target is not None and size >= min_tokens and not _target_marked(tools, system, target)
+    # With one free slot left, the conversation breakpoint is worth more unless the user already
+    # marks messages themselves; then the shared prefix is what is missing.
+    order = ["prefix", "conversation"] if _messages_marked(messages) else ["conversation", "prefix"]
+    for kind in order:
+        if used + len(wanted) >= MAX_BREAKPOINTS:
+            break
+        if (kind == "prefix" and prefix) or (kind == "conversation" and conversation):
+            wanted.append(kind)
+    out = dict(params)
+    if "prefix" in wanted and target is not None:
+        where, index = target
+        if where == "tools":
+            new_tools = list(tools)
+            new_tools[index] = {**new_tools[index], "cache_control": _control(ttl)}
+            out["tools"] = new_tools
+        else:
+            blocks = [{"type": "text", "text": b} if isinstance(b, str) else b for b in system_blocks(system)]
+            blocks[index] = {**blocks[index], "cache_control": _control(ttl)}
+            out["system"] = blocks
+    if "conversation" in wanted:
+        out["cache_control"] = _control(ttl)
+    added = tuple(k for k in ("prefix", "conversation") if k in wanted)
+    return Placement(out, added, size, total)
+
+
+def _prefix_target(
+    tools: list[Any], system: Any, prefix_end: tuple[Literal["tools", "system"], int] | None
+) -> tuple[Literal["tools", "system"], int] | None:
+    if prefix_end is not None:
+        return prefix_end
+    blocks = system_blocks(system)
+    if blocks:
+        return ("system", len(blocks) - 1)
+    if tools:
+        return ("tools", len(tools) - 1)
+    return None
+
+
+def _target_marked(tools: list[Any], system: Any, target: tuple[Literal["tools", "system"], int]) -> bool:
+    where, index = target
+    if where == "tools":
+        return _marked(tools[index])
+    return _marked(system_blocks(system)[index])
