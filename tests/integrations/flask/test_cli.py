@@ -1,0 +1,79 @@
+"""`flask firsttoken check` and `flask firsttoken bench`, run as a user would: the `flask` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from firsttoken.emulator import Emulator
+from tests.e2e.servers import ROOT
+
+SECRET = "sk-ant-cli-test-secret-never-printed"
+
+
+def flask_cli(emulator: Emulator, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "FLASK_APP": "example_projects.flask_chat:create_app",
+        "ANTHROPIC_BASE_URL": emulator.base_url,
+        "ANTHROPIC_API_KEY": SECRET,
+        "FIRSTTOKEN_MAX_RETRIES": "0",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "firsttoken", *args],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_check_reaches_every_profile(emulator: Emulator) -> None:
+    result = flask_cli(emulator, "check")
+    assert result.returncode == 0, result.stderr
+    assert f"the endpoint at {emulator.base_url}" in result.stdout
+    for profile in ("fast", "chat", "deep"):
+        assert f"ok   {profile} (claude-" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_check_fails_clearly_when_the_upstream_refuses(emulator: Emulator) -> None:
+    result = flask_cli(
+        emulator, "check", "--profile", "fast", FIRSTTOKEN_PROFILES='{"fast": {"model": "gpt-4"}}'
+    )
+    assert result.returncode == 1
+    assert "FAIL fast (gpt-4): NotFoundError: HTTP 404" in result.stderr
+    assert "could not reach the upstream" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_check_names_a_bad_setting(emulator: Emulator) -> None:
+    result = flask_cli(emulator, "check", FIRSTTOKEN_TIMEOUT="-5")
+    assert result.returncode != 0
+    assert "FIRSTTOKEN_TIMEOUT" in result.stderr
+
+
+def test_bench_json(emulator: Emulator) -> None:
+    result = flask_cli(
+        emulator, "bench", "-n", "4", "-c", "2", "--profile", "fast", "--max-tokens", "20", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["upstream"]["kind"] == "base_url"
+    (row,) = report["results"]
+    assert row["profile"] == "fast"
+    assert row["requests"] == 4
+    assert row["errors"] == 0
+    assert 0 < row["ttft_p50_ms"] <= row["ttft_p95_ms"]
+    assert row["tps_p50"] > 0
+
+
+def test_bench_table(emulator: Emulator) -> None:
+    result = flask_cli(
+        emulator, "bench", "-n", "2", "--profile", "fast", "--profile", "chat", "--max-tokens", "10"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split()[:4] == ["profile", "model", "n", "errors"]
+    assert lines[3].split()[:4] == ["fast", "claude-haiku-5-5", "2", "0"]
+    assert lines[4].split()[0] == "chat"
