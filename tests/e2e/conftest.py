@@ -42,6 +42,7 @@ EXAMPLE_APPS: list[ExampleApp] = [
         "fastapi", ("-m", "example_projects.starlette_chat"), env={"APP": "fastapi"}, requires="fastapi"
     ),
     ExampleApp("django", ("-m", "example_projects.django_chat"), requires="django"),
+    ExampleApp("flask", ("-m", "example_projects.flask_chat"), requires="flask"),
 ]
 
 
