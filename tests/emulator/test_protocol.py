@@ -184,9 +184,9 @@ def test_body_too_large_is_413() -> None:
     with (
         Emulator(time_scale=0.0, max_body_bytes=2048) as emu,
         anthropic.Anthropic(base_url=emu.base_url, api_key="t", max_retries=0) as c,
+        pytest.raises(anthropic.RequestTooLargeError),
     ):
-        with pytest.raises(anthropic.RequestTooLargeError):
-            c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x" * 4096}])
+        c.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x" * 4096}])
 
 
 def test_rate_limit_accounting() -> None:
