@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import anthropic
 from anthropic.types import Message
@@ -20,6 +21,8 @@ from .errors import EngineClosedError
 from .latency import expected_seconds
 from .metrics import CallRecord, Metrics
 from .profiles import Profile
+from .resilience import Outcome, RateLimited, Resilience
+from .routing import Classification, Router, current_route
 from .settings import Settings
 from .streams import AsyncTextStream, TextStream
 from .upstream import Upstream, resolve_upstream
@@ -54,17 +57,22 @@ class Engine:
         )
         self.metrics = Metrics(window=s.metrics_window)
         self.advisor = Advisor(enabled=s.advisor)
+        # Fallback chains, cooldowns and the rate-limit governor (resilience/); intent routing (routing.py).
+        self.resilience = Resilience(s)
+        self.router = Router(self)
         # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
         self.caching = CacheManager(self)
         self.metrics.savings = self.caching.saved
         self._close_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"<Engine {self.state} upstream={self.upstream.kind} profiles={sorted(self.settings.profiles)}>"
+        return (
+            f"<Engine {self.state} upstream={self.upstream.kind} profiles={sorted(self.settings.profiles)}>"
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Engine:
-        """Settings from `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` and `FIRSTTOKEN_*`, plus keyword overrides."""
+        """Settings from `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `FIRSTTOKEN_*` and keyword overrides."""
         return cls(Settings.from_env(environ, **overrides))
 
     @classmethod
@@ -82,7 +90,6 @@ class Engine:
 
     async def awarm(self) -> list[WarmResult]:
         return await self.caching.awarm()
-
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -166,6 +173,9 @@ class Engine:
         return name, self.caching.apply(name, chosen, params)
 
     def _finish(self, record: CallRecord) -> None:
+        route = current_route.get()
+        if route is not None and record.route is None:
+            record = dataclasses.replace(record, route=route)
         self.metrics.record(record)
         self.advisor.observe(record)
 
@@ -176,39 +186,24 @@ class Engine:
         if error in ("APITimeoutError", "timeout_error"):
             self.advisor.timed_out(name, str(params["model"]), float(params["timeout"]))
         elif error in ("OverloadedError", "overloaded_error"):
-            self.advisor.overloaded(name, str(params["model"]), has_fallback=False)
+            fallbacks = bool(self.profile(name).fallbacks)
+            self.advisor.overloaded(name, str(params["model"]), has_fallback=fallbacks)
 
     # -- streaming (guide step 1) ---------------------------------------------------------------
 
     def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream:
         """A stream of text deltas; use it as a context manager so it is always closed."""
+        policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
-        client = self.client
-
-        def opener() -> Any:
-            return client.messages.with_streaming_response.create(stream=True, **params)
-
-        stream = TextStream(
-            opener,
-            profile=name,
-            model=params["model"],
-            on_finish=self._streamed(name, params, lambda: stream),
-        )
+        finish = self._streamed(name, params, lambda: stream)
+        stream: TextStream = self.resilience.stream(self.client, name, params, policy, finish)
         return stream
 
     def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
+        policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
-        client = self.async_client
-
-        def opener() -> Any:
-            return client.messages.with_streaming_response.create(stream=True, **params)
-
-        stream = AsyncTextStream(
-            opener,
-            profile=name,
-            model=params["model"],
-            on_finish=self._streamed(name, params, lambda: stream),
-        )
+        finish = self._streamed(name, params, lambda: stream)
+        stream: AsyncTextStream = self.resilience.astream(self.async_client, name, params, policy, finish)
         return stream
 
     def _streamed(
@@ -218,7 +213,6 @@ class Engine:
             self._finish(record)
             self._advise_error(name, params, record.error)
             self.caching.finished(name, params, record, lambda: stream().message)
-
 
         return finish
 
@@ -242,36 +236,62 @@ class Engine:
 
     def create(self, *, profile: str | None = None, **kwargs: Any) -> Message:
         """A non-streaming call; for answers a person waits on, prefer `stream()`."""
+        policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
         self._guard_nonstreaming(name, params)
         started = perf_counter()
+        took = Outcome()
         try:
-            raw = self.client.messages.with_raw_response.create(**params)
-        except anthropic.APIError as exc:
+            message = self.resilience.create(self.client, params, policy, took)
+        except (anthropic.APIError, RateLimited) as exc:
             self._failed(name, params, exc)
-            self._finish(_failure(name, params, started, exc))
+            self._finish(took.stamp(_failure(name, params, started, exc)))
             raise
-        message = cast(Message, raw.parse())
-        record = _record(name, message, started, raw.retries_taken)
+        record = took.stamp(_record(name, message, started, took.retries))
         self._finish(record)
         self.caching.finished(name, params, record, lambda: message)
         return message
 
     async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+        policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
         self._guard_nonstreaming(name, params)
         started = perf_counter()
+        took = Outcome()
         try:
-            raw = await self.async_client.messages.with_raw_response.create(**params)
-        except anthropic.APIError as exc:
+            message = await self.resilience.acreate(self.async_client, params, policy, took)
+        except (anthropic.APIError, RateLimited) as exc:
             self._failed(name, params, exc)
-            self._finish(_failure(name, params, started, exc))
+            self._finish(took.stamp(_failure(name, params, started, exc)))
             raise
-        message = cast(Message, await raw.parse())
-        record = _record(name, message, started, raw.retries_taken)
+        record = took.stamp(_record(name, message, started, took.retries))
         self._finish(record)
         self.caching.finished(name, params, record, lambda: message)
         return message
+
+    # -- routing (guide step 3): see routing.py -------------------------------------------------
+
+    def classify(self, text: str, *, labels: Sequence[str], default: str, **call: Any) -> str:
+        """One of `labels` for `text`, from a one-word answer of the fast profile; `default` otherwise."""
+        return self.router.classify(text, labels=labels, default=default, **call).label
+
+    async def aclassify(self, text: str, *, labels: Sequence[str], default: str, **call: Any) -> str:
+        return (await self.router.aclassify(text, labels=labels, default=default, **call)).label
+
+    def classification(
+        self, text: str, *, labels: Sequence[str], default: str, **call: Any
+    ) -> Classification:
+        """`classify()` with how long it took and where the label came from (model, cache, default)."""
+        return self.router.classify(text, labels=labels, default=default, **call)
+
+    def route(self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **call: Any) -> Any:
+        """Classify, then `stream()` (or with `stream=False`, `create()`) on `routes[label]`'s profile."""
+        return self.router.route(text_or_messages, routes=routes, default=default, **call)
+
+    async def aroute(
+        self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **call: Any
+    ) -> Any:
+        return await self.router.aroute(text_or_messages, routes=routes, default=default, **call)
 
     # -- parallel calls (guide step 5) -----------------------------------------------------------
 
@@ -341,5 +361,9 @@ def _record(name: str, message: Message, started: float, retries: int) -> CallRe
 
 def _failure(name: str, params: Mapping[str, Any], started: float, exc: BaseException) -> CallRecord:
     return CallRecord(
-        profile=name, model=str(params["model"]), streamed=False, total=perf_counter() - started, error=type(exc).__name__
+        profile=name,
+        model=str(params["model"]),
+        streamed=False,
+        total=perf_counter() - started,
+        error=type(exc).__name__,
     )

@@ -33,6 +33,9 @@ class CallRecord:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     retries: int = 0
+    # Models passed over before `model` answered (resilience/fallback.py); the label engine.route() chose.
+    fallbacks: int = 0
+    route: str | None = None
     # None for a call that finished; otherwise the error type, or "cancelled" for a client that left.
     error: str | None = None
 
@@ -51,12 +54,26 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 class _Window:
-    __slots__ = ("cache", "cache_read", "cache_write", "count", "errors", "input", "output", "retries", "tps", "ttft")
+    __slots__ = (
+        "cache",
+        "cache_read",
+        "cache_write",
+        "count",
+        "errors",
+        "fallbacks",
+        "input",
+        "output",
+        "retries",
+        "routes",
+        "tps",
+        "ttft",
+    )
 
     def __init__(self, size: int) -> None:
         self.ttft: deque[float] = deque(maxlen=size)
         self.tps: deque[float] = deque(maxlen=size)
-        self.count = self.errors = self.retries = 0
+        self.count = self.errors = self.retries = self.fallbacks = 0
+        self.routes: dict[str, int] = {}
         self.input = self.output = self.cache_read = self.cache_write = 0
         self.cache = CacheWindow(size)
 
@@ -64,6 +81,9 @@ class _Window:
         self.cache.add(record, saved)
         self.count += 1
         self.retries += record.retries
+        self.fallbacks += record.fallbacks
+        if record.route is not None:
+            self.routes[record.route] = self.routes.get(record.route, 0) + 1
         if record.error is not None and record.error != "cancelled":
             self.errors += 1
         if record.ttft is not None:
@@ -84,6 +104,8 @@ class _Window:
             "count": self.count,
             "errors": self.errors,
             "retries": self.retries,
+            "fallbacks": self.fallbacks,
+            "routes": dict(self.routes),
             "ttft_p50_ms": None if p50 is None else round(p50 * 1000, 1),
             "ttft_p95_ms": None if p95 is None else round(p95 * 1000, 1),
             "tps_p50": None if tps is None else round(tps, 1),

@@ -13,6 +13,7 @@ from .errors import SettingsError
 __all__ = ["DEFAULT_PROFILES", "Profile"]
 
 Speed = Literal["standard", "fast"]
+RateLimitPolicy = Literal["queue", "fallback", "fail"]
 CachingMode = Literal["auto", "off", "explicit"]
 CacheTtl = Literal["5m", "1h"]
 
@@ -38,6 +39,16 @@ class Profile:
     timeout: float | None = None
     # Appended to the system prompt; None sends the system prompt untouched.
     concise: str | None = None
+    # Models tried in order when this one stays overloaded or times out (the guide's error table).
+    fallbacks: tuple[str, ...] = ()
+    # Off: once text reached the caller, a failure is the caller's error (a half answer from two
+    # models can read oddly); on: the fallback continues from the partial answer as a prefill.
+    continue_on_fallback: bool = False
+    # When the model's rate-limit budget is spent: wait for it ("queue", up to queue_timeout
+    # seconds), try the next fallback ("fallback"), or answer 429 at once ("fail").
+    on_rate_limit: RateLimitPolicy = "queue"
+    # Two seconds: longer than a budget's refill gap under normal load, shorter than a user's patience.
+    queue_timeout: float = 2.0
     # Prompt caching (firsttoken/caching): "auto" marks the static prefix and the growing
     # conversation, "explicit" only the registered prefix, "off" nothing; user breakpoints stay.
     caching: CachingMode = "auto"
@@ -50,9 +61,11 @@ class Profile:
     warm: bool = True
     keep_warm: bool | None = None
 
-
     def __post_init__(self) -> None:
+        if isinstance(self.fallbacks, list):
+            object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
         _validate(self)
+        _validate_resilience(self)
         _validate_caching(self)
 
     def replace(self, **changes: Any) -> Profile:
@@ -66,7 +79,9 @@ class Profile:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise SettingsError(f"{key}[{unknown[0]!r}]", f"unknown profile field; known: {', '.join(sorted(names))}")
+            raise SettingsError(
+                f"{key}[{unknown[0]!r}]", f"unknown profile field; known: {', '.join(sorted(names))}"
+            )
         merged = {**(dataclasses.asdict(base) if base else {}), **data}
         missing = sorted(n for n in ("model", "max_tokens") if n not in merged)
         if missing:
@@ -96,6 +111,25 @@ def _validate(p: Profile) -> None:
         raise SettingsError("timeout", f"must be a positive number of seconds, not {p.timeout!r}")
     if p.concise is not None and not isinstance(p.concise, str):
         raise SettingsError("concise", f"must be an instruction string or None, not {p.concise!r}")
+
+
+def _validate_resilience(p: Profile) -> None:
+    if not isinstance(p.fallbacks, tuple) or not all(isinstance(m, str) and m.strip() for m in p.fallbacks):
+        raise SettingsError("fallbacks", f"must be a list of model ids, not {p.fallbacks!r}")
+    if not isinstance(p.continue_on_fallback, bool):
+        raise SettingsError("continue_on_fallback", f"must be true or false, not {p.continue_on_fallback!r}")
+    if p.on_rate_limit not in ("queue", "fallback", "fail"):
+        raise SettingsError(
+            "on_rate_limit", f"must be 'queue', 'fallback' or 'fail', not {p.on_rate_limit!r}"
+        )
+    if (
+        isinstance(p.queue_timeout, bool)
+        or not isinstance(p.queue_timeout, int | float)
+        or p.queue_timeout < 0
+    ):
+        raise SettingsError(
+            "queue_timeout", f"must be a non-negative number of seconds, not {p.queue_timeout!r}"
+        )
 
 
 def _validate_caching(p: Profile) -> None:

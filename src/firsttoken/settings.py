@@ -54,6 +54,14 @@ class Settings:
     metrics_window: int = 1024
     # Log the guide's error-table advice (each cause once).
     advisor: bool = True
+    # Cooldown (see resilience/breaker.py): this many overloads of a model within the window skip
+    # it for the cooldown. Five in 30 s is past a blip; 30 s is about how long a capacity dip lasts.
+    breaker_failures: int = 5
+    breaker_window: float = 30.0
+    breaker_cooldown: float = 30.0
+    # engine.classify() answers repeated inputs from memory for this long (seconds), this many kept.
+    classify_cache_ttl: float = 300.0
+    classify_cache_size: int = 1024
     # Prompt caching (firsttoken/caching): per-family overrides of the minimum cacheable length
     # (documented values change between models) and of the approximate $/MTok input prices.
     cache_min_tokens: Mapping[str, int] = field(default_factory=dict)
@@ -62,7 +70,6 @@ class Settings:
     cache_debug: bool = False
     # Where the one-warmer-per-machine lock files live; None is <tempdir>/firsttoken-warm.
     warm_lock_dir: str | None = None
-
 
     def __post_init__(self) -> None:
         self._validate(_plain)
@@ -73,7 +80,9 @@ class Settings:
             ok = isinstance(value, kinds) and not isinstance(value, bool)
             if not ok or (value < 0 if zero else value <= 0):  # type: ignore[operator]
                 what = "integer" if integer else "number"
-                raise SettingsError(name(key), f"must be a {'non-negative' if zero else 'positive'} {what}, not {value!r}")
+                raise SettingsError(
+                    name(key), f"must be a {'non-negative' if zero else 'positive'} {what}, not {value!r}"
+                )
 
         for key in ("api_key", "base_url"):
             value = getattr(self, key)
@@ -81,7 +90,9 @@ class Settings:
                 # The value itself is never echoed: it may be a secret.
                 raise SettingsError(name(key), "must be a non-empty string or None")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
-            raise SettingsError(name("base_url"), f"must start with http:// or https://, not {self.base_url!r}")
+            raise SettingsError(
+                name("base_url"), f"must start with http:// or https://, not {self.base_url!r}"
+            )
         if self.emulator not in get_args(EmulatorMode):
             raise SettingsError(name("emulator"), f"must be one of auto, off, always, not {self.emulator!r}")
         positive("emulator_time_scale", self.emulator_time_scale, zero=True)
@@ -93,22 +104,32 @@ class Settings:
         positive("heartbeat_interval", self.heartbeat_interval)
         positive("gather_concurrency", self.gather_concurrency, integer=True)
         positive("metrics_window", self.metrics_window, integer=True)
+        positive("breaker_failures", self.breaker_failures, integer=True)
+        positive("breaker_window", self.breaker_window)
+        positive("breaker_cooldown", self.breaker_cooldown, zero=True)
+        positive("classify_cache_ttl", self.classify_cache_ttl, zero=True)
+        positive("classify_cache_size", self.classify_cache_size, integer=True, zero=True)
         validate_cache_settings(self, name)
         if not isinstance(self.advisor, bool):
             raise SettingsError(name("advisor"), f"must be true or false, not {self.advisor!r}")
-        if not isinstance(self.profiles, Mapping) or not all(isinstance(p, Profile) for p in self.profiles.values()):
+        if not isinstance(self.profiles, Mapping) or not all(
+            isinstance(p, Profile) for p in self.profiles.values()
+        ):
             raise SettingsError(name("profiles"), "must map profile names to Profile objects")
         if self.default_profile not in self.profiles:
             raise SettingsError(
                 name("default_profile"),
-                f"names no profile: {self.default_profile!r}; profiles are {', '.join(sorted(self.profiles))}",
+                f"names no profile: {self.default_profile!r}; "
+                f"profiles are {', '.join(sorted(self.profiles))}",
             )
 
     def profile(self, name: str) -> Profile:
         try:
             return self.profiles[name]
         except KeyError:
-            raise KeyError(f"unknown profile {name!r}; profiles are {', '.join(sorted(self.profiles))}") from None
+            raise KeyError(
+                f"unknown profile {name!r}; profiles are {', '.join(sorted(self.profiles))}"
+            ) from None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -125,7 +146,9 @@ class Settings:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(k for k in data if k not in known)
         if unknown:
-            raise SettingsError(key_name(unknown[0]), f"unknown setting; known settings: {', '.join(sorted(known))}")
+            raise SettingsError(
+                key_name(unknown[0]), f"unknown setting; known settings: {', '.join(sorted(known))}"
+            )
         values = dict(data)
         if "profiles" in values:
             values["profiles"] = _profiles_from_mapping(values["profiles"], key_name("profiles"))
@@ -155,13 +178,23 @@ class Settings:
         def spell(key: str) -> str:
             if key in overrides:
                 return key
-            return {"api_key": "ANTHROPIC_API_KEY", "base_url": "ANTHROPIC_BASE_URL"}.get(key) or f"FIRSTTOKEN_{key.upper()}"
+            return {"api_key": "ANTHROPIC_API_KEY", "base_url": "ANTHROPIC_BASE_URL"}.get(
+                key
+            ) or f"FIRSTTOKEN_{key.upper()}"
 
         return cls.from_mapping(data, key_name=spell)
 
 
-_INTS = {"max_retries", "max_connections", "max_keepalive_connections", "gather_concurrency", "metrics_window"}
+_INTS = {
+    "max_retries",
+    "max_connections",
+    "max_keepalive_connections",
+    "gather_concurrency",
+    "metrics_window",
+}
 _FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_interval"}
+_INTS |= {"breaker_failures", "classify_cache_size"}
+_FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl"}
 
 
 def _parse_env(var: str, name: str, raw: str) -> Any:
@@ -189,5 +222,7 @@ def _profiles_from_mapping(data: Any, key: str) -> dict[str, Profile]:
         if isinstance(fields, Profile):
             profiles[pname] = fields
             continue
-        profiles[pname] = Profile.from_mapping(fields, base=DEFAULT_PROFILES.get(pname), key=f"{key}[{pname!r}]")
+        profiles[pname] = Profile.from_mapping(
+            fields, base=DEFAULT_PROFILES.get(pname), key=f"{key}[{pname!r}]"
+        )
     return profiles

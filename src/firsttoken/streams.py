@@ -97,6 +97,8 @@ class _StreamState:
                 cache_read_input_tokens=int(usage.get("cache_read_input_tokens") or 0),
                 cache_creation_input_tokens=int(usage.get("cache_creation_input_tokens") or 0),
                 retries=timings.retries,
+                fallbacks=timings.fallbacks,
+                route=timings.route,
                 error=error,
             )
         )
@@ -108,7 +110,9 @@ class _StreamState:
 def _lost(exc: httpx2.TransportError) -> UpstreamFailure:
     if isinstance(exc, httpx2.TimeoutException):
         return UpstreamFailure("timeout_error", "the upstream stream stalled past the read timeout")
-    return UpstreamFailure("api_connection_error", f"the upstream connection was lost mid-stream ({type(exc).__name__})")
+    return UpstreamFailure(
+        "api_connection_error", f"the upstream connection was lost mid-stream ({type(exc).__name__})"
+    )
 
 
 class TextStream(_StreamState):

@@ -19,6 +19,12 @@ class Timings:
     total: float | None = None
     output_tokens: int = 0
     retries: int = 0
+    # The model that answered, and how many models were passed over first (failed or cooling down).
+    served_by: str | None = None
+    fallbacks: int = 0
+    # engine.route(): the label chosen and how long the classification took.
+    route: str | None = None
+    classify_ms: float | None = None
 
     @property
     def tps(self) -> float | None:
@@ -40,4 +46,8 @@ class Timings:
             "tps": None if tps is None else round(tps, 1),
             "output_tokens": self.output_tokens,
             "retries": self.retries,
+            "served_by": self.served_by,
+            "fallbacks": self.fallbacks,
+            "route": self.route,
+            "classify_ms": self.classify_ms,
         }

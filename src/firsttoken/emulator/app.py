@@ -6,7 +6,8 @@ Routes: `POST /v1/messages` (JSON or SSE), `POST /v1/messages/count_tokens`, `GE
 
 Per-request headers: `x-emulator-seed` (int) overrides the seed, `x-emulator-fault` adds faults
 in the `KIND[:RATE][@MODEL]` grammar (comma-separated, checked before the global ones), and
-`x-emulator-output-tokens` (int) forces the answer length (benchmarks use it for long streams).
+`x-emulator-output-tokens` (int) forces the answer length (benchmarks use it for long streams),
+and `x-emulator-reply` (text) makes the answer exactly that text (tests of a classifier use it).
 
 Streaming sends headers and `message_start` at once, pings every 0.5 s (scaled) while the first
 token is due, then every event at its deadline. A concurrent `receive()` watches for
@@ -38,7 +39,7 @@ from .protocol import (
 )
 from .ratelimit import RateLimiter
 from .stats import Stats
-from .textgen import Answer, TextPlan, generate, request_rng
+from .textgen import Answer, TextPlan, canned, generate, request_rng
 from .timing import Schedule, plan_schedule
 
 __all__ = ["EmulatorApp", "create_app"]
@@ -426,7 +427,8 @@ class EmulatorApp:
         )
         usage = self.cache.account(blocks, timing.min_cacheable_tokens)
         self._stats.add_cache(usage.cache_read, usage.cache_creation)
-        answer = generate(req, seed, forced)
+        reply = headers.get("x-emulator-reply")
+        answer = generate(req, seed, forced) if reply is None else canned(req, reply)
         message_id = new_id("msg_")
         self.cache.remember(message_id, req, blocks, usage)
         schedule = plan_schedule(

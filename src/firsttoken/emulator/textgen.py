@@ -21,7 +21,7 @@ from typing import Any
 from .protocol import MessageRequest
 from .tokens import canonical
 
-__all__ = ["Answer", "TextPlan", "ToolPlan", "generate", "request_rng"]
+__all__ = ["Answer", "TextPlan", "ToolPlan", "canned", "generate", "request_rng"]
 
 _NOUNS = [
     "system",
@@ -450,3 +450,15 @@ def _finish(req: MessageRequest, tokens: list[str], tool: ToolPlan | None) -> An
         answer.blocks.append(tool)
         answer.stop_reason = "tool_use"
     return answer
+
+
+def canned(req: MessageRequest, text: str) -> Answer:
+    """Exactly `text` as the answer (the `x-emulator-reply` header), tokenised like the prose.
+
+    max_tokens and stop sequences still cut it, so tests of clients that expect a particular
+    answer (a one-word classification) keep every protocol rule the generated prose keeps.
+    """
+    tokens: list[str] = []
+    for word in re.findall(r"\s*\S+", text):
+        tokens.extend(_pieces(word))
+    return _finish(req, tokens, None)
