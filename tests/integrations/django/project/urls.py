@@ -1,5 +1,4 @@
 from django.urls import path
-
 from example_projects.django_chat.urls import urlpatterns as example_urlpatterns
 
 from . import views
