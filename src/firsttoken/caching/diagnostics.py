@@ -2,7 +2,7 @@
 
 Each answer's message id is remembered under a fingerprint of the prompt that produced it. The
 next turn of that conversation sends the same prompt plus the answer and a new user message, so
-its first `len - 2` messages fingerprint to the previous turn's key; its request carries
+its first `len - 2` messages fingerprint to the previous turn's key (messages only); its request carries
 `diagnostics: {"previous_message_id": ...}` and the API names what changed (system, tools, model,
 messages) when the cache missed.
 """
@@ -25,11 +25,10 @@ logger = logging.getLogger("firsttoken.caching")
 MAX_CONVERSATIONS = 4096
 
 
-def fingerprint(params: Mapping[str, Any], messages: Sequence[Any]) -> str:
+def fingerprint(messages: Sequence[Any]) -> str:
+    # Messages only: a changed system prompt, tool list or model is exactly what the API should
+    # diagnose, so it must not make the turn look like a new conversation.
     h = hashlib.sha256()
-    for part in (params.get("model"), params.get("tools"), params.get("system")):
-        h.update(canonical(part).encode())
-        h.update(b"\0")
     for message in messages:
         h.update(canonical(message).encode())
         h.update(b"\0")
@@ -48,7 +47,7 @@ class ConversationLog:
         messages = list(params.get("messages") or ())
         if len(messages) < 3:
             return None
-        key = fingerprint(params, messages[:-2])
+        key = fingerprint(messages[:-2])
         with self._lock:
             found = self._ids.get(key)
             if found is not None:
@@ -56,7 +55,7 @@ class ConversationLog:
             return found
 
     def remember(self, params: Mapping[str, Any], message_id: str) -> None:
-        key = fingerprint(params, list(params.get("messages") or ()))
+        key = fingerprint(list(params.get("messages") or ()))
         with self._lock:
             self._ids[key] = message_id
             self._ids.move_to_end(key)
