@@ -50,6 +50,7 @@
     line.className = "error";
     line.textContent = message;
     answer.append(line);
+    answer.scrollIntoView({ block: "end" });
   }
 
   function showStats(turn, done) {
@@ -68,6 +69,7 @@
     cache.textContent = hit ? "prompt cache hit" : "prompt cache miss";
     stats.append(`first token ${ttft} · ${tps} · ${done.model || "unknown model"} · `, cache);
     turn.append(stats);
+    turn.scrollIntoView({ block: "end" });
   }
 
   // Yields {event, data} for each complete server-sent event; comments (": ping") are skipped.

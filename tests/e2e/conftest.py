@@ -50,7 +50,7 @@ EXAMPLE_APPS: list[ExampleApp] = [
 class RunningExample:
     app: ExampleApp
     server: Server
-    emulator: Emulator
+    emulator: Emulator | None
     client: httpx2.Client
 
     @property
@@ -58,16 +58,26 @@ class RunningExample:
         return self.server.url
 
 
-def _start(app: ExampleApp, emulator: Emulator) -> Iterator[RunningExample]:
+def _start(app: ExampleApp, emulator: Emulator | None) -> Iterator[RunningExample]:
     if app.requires and importlib.util.find_spec(app.requires) is None:
         pytest.skip(f"the {app.name} example needs {app.requires}, which is not installed")
-    # The emulator answers any key; retries off so a refused call answers at once, as asserted.
-    env = {
-        **app.env,
-        "ANTHROPIC_BASE_URL": emulator.base_url,
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
-        "FIRSTTOKEN_MAX_RETRIES": "0",
-    }
+    env: dict[str, str | None]
+    if emulator is not None:
+        # The emulator answers any key; retries off so a refused call answers at once, as asserted.
+        env = {
+            **app.env,
+            "ANTHROPIC_BASE_URL": emulator.base_url,
+            "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+            "FIRSTTOKEN_MAX_RETRIES": "0",
+        }
+    else:
+        # Neither variable: the example starts its embedded emulator (fast, for page checks).
+        env = {
+            **app.env,
+            "ANTHROPIC_BASE_URL": None,
+            "ANTHROPIC_API_KEY": None,
+            "FIRSTTOKEN_EMULATOR_TIME_SCALE": "0",
+        }
     with (
         run_server(app.argv, env=env) as server,
         httpx2.Client(base_url=server.url, timeout=30.0) as client,
@@ -104,3 +114,9 @@ def realtime_emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
 def realtime_example(request: pytest.FixtureRequest, realtime_emulator: Emulator) -> Iterator[RunningExample]:
     yield from _start(request.param, realtime_emulator)
+
+
+@pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
+def embedded_example(request: pytest.FixtureRequest) -> Iterator[RunningExample]:
+    """An example with no upstream configured, so it runs its own embedded emulator."""
+    yield from _start(request.param, None)

@@ -56,12 +56,13 @@ def run_server(
     ready_path: str = "/healthz",
 ) -> Iterator[Server]:
     """Run `python <argv>` from the repo root with `PORT` set (and `{port}` in `argv` replaced by
-    it); yields once `ready_path` answers 200.
+    it); yields once `ready_path` answers 200. An `env` value of None removes that variable.
 
     The process is always terminated (then killed) on exit, whatever the test did.
     """
     port = port or free_port()
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}), "PORT": str(port)}
+    merged: dict[str, str | None] = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}), "PORT": str(port)}
+    full_env = {k: v for k, v in merged.items() if v is not None}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [sys.executable, *(arg.replace("{port}", str(port)) for arg in argv)],

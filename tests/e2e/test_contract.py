@@ -91,6 +91,7 @@ def test_metrics_count_the_calls(example: RunningExample) -> None:
     model = next(m for m in data["models"] if m.startswith("claude-haiku"))
     for key in ("count", "ttft_p50_ms", "ttft_p95_ms", "tps_p50", "cache_read_ratio"):
         assert key in data["models"][model]
+    assert example.emulator is not None
     assert data["upstream"] == {
         "kind": "base_url",
         "base_url": example.emulator.base_url,
@@ -131,6 +132,7 @@ def test_bad_body_is_400_naming_the_problem(example: RunningExample, body: bytes
 def test_upstream_refusal_before_first_token_is_an_http_status(
     example: RunningExample, fault: str, status: int
 ) -> None:
+    assert example.emulator is not None
     example.emulator.set_faults([fault])
     response = example.client.post("/api/chat", json=HELLO)
     assert response.status_code == status
@@ -139,6 +141,7 @@ def test_upstream_refusal_before_first_token_is_an_http_status(
 
 
 def test_upstream_failure_after_first_token_is_an_error_event(example: RunningExample) -> None:
+    assert example.emulator is not None
     example.emulator.set_faults(["midstream_overloaded"])
     response = example.client.post("/api/chat", json=HELLO)
     assert response.status_code == 200
