@@ -260,12 +260,15 @@ class Router:
         default: str,
         stream: bool = True,
         classify_profile: str = "fast",
+        classify_options: Mapping[str, Any] | None = None,
         **call: Any,
     ) -> TextStream | Message:
         self._routes(routes, default)
         started = perf_counter()
         text, messages = route_text(text_or_messages)
-        choice = self.classify(text, labels=list(routes), default=default, profile=classify_profile)
+        choice = self.classify(
+            text, labels=list(routes), default=default, profile=classify_profile, **(classify_options or {})
+        )
         kwargs = {"profile": routes[choice.label], "messages": messages, **call}
         token = current_route.set(choice.label)
         try:
@@ -285,12 +288,15 @@ class Router:
         default: str,
         stream: bool = True,
         classify_profile: str = "fast",
+        classify_options: Mapping[str, Any] | None = None,
         **call: Any,
     ) -> AsyncTextStream | Message:
         self._routes(routes, default)
         started = perf_counter()
         text, messages = route_text(text_or_messages)
-        choice = await self.aclassify(text, labels=list(routes), default=default, profile=classify_profile)
+        choice = await self.aclassify(
+            text, labels=list(routes), default=default, profile=classify_profile, **(classify_options or {})
+        )
         kwargs = {"profile": routes[choice.label], "messages": messages, **call}
         token = current_route.set(choice.label)
         try:

@@ -8,6 +8,7 @@ the same, and a fix lands in all of them at once.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anthropic
 
 from .errors import BadRequest, UpstreamFailure
+from .resilience.governor import RateLimited
 from .streams import AsyncTextStream, TextStream
 from .wire import WireFormat, get_format
 
@@ -182,6 +184,10 @@ def upstream_error(exc: BaseException) -> RelayStart:
         return error_response(502, message or f"upstream error {exc.status_code}", kind)
     if isinstance(exc, UpstreamFailure):
         return error_response(503 if exc.type == "overloaded_error" else 502, exc.message, exc.type)
+    if isinstance(exc, RateLimited):
+        # The governor refused before any request: the browser may retry once the budget refills.
+        wait = [("Retry-After", str(max(1, math.ceil(exc.retry_after))))]
+        return error_response(429, "rate limited; try again shortly", "rate_limit_error", headers=wait)
     raise exc
 
 
@@ -236,6 +242,9 @@ class Relay:
             "tps": None if tps is None else round(tps, 1),
             "profile": stream.profile,
             "retries": timings.retries,
+            "served_by": timings.served_by or stream.model,
+            "fallbacks": timings.fallbacks,
+            **({"route": timings.route, "classify_ms": timings.classify_ms} if timings.route else {}),
         }
 
     # -- sync --------------------------------------------------------------------------------
@@ -245,7 +254,7 @@ class Relay:
         self._stream = stream
         try:
             stream.open()
-        except anthropic.APIError as exc:
+        except (anthropic.APIError, RateLimited) as exc:
             self.closed = True
             return upstream_error(exc)
         return RelayStart(200, self._headers(stream))
@@ -287,7 +296,7 @@ class Relay:
         self._stream = stream
         try:
             await stream.open()
-        except anthropic.APIError as exc:
+        except (anthropic.APIError, RateLimited) as exc:
             self.closed = True
             return upstream_error(exc)
         return RelayStart(200, self._headers(stream))
