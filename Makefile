@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint types contracts pytest demo bench clean
+.PHONY: install test lint types contracts pytest demo demo-terminal bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,14 @@ pytest: $(STAMP)
 
 test: lint types contracts pytest
 
+# The chat app of APP (starlette, flask or django) on 127.0.0.1:$(PORT), against the embedded
+# emulator unless ANTHROPIC_BASE_URL or ANTHROPIC_API_KEY is set. `make demo-terminal` streams one
+# answer in the terminal instead.
 demo: $(STAMP)
-	PORT=$(PORT) APP=$(APP) $(PY) -m firsttoken.cli demo --app $(APP) --port $(PORT)
+	PORT=$(PORT) $(PY) -m example_projects.$(APP)_chat
+
+demo-terminal: $(STAMP)
+	$(PY) -m firsttoken.cli demo
 
 bench: $(STAMP)
 	$(PY) -m firsttoken.cli bench

@@ -14,10 +14,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    # Imported here so `firsttoken --help` works even while one subcommand's module is broken.
-    from . import emulate
+    from . import bench, demo, emulate
 
-    main.add_command(emulate.emulate)
+    for command in (emulate.emulate, demo.demo, bench.bench):
+        main.add_command(command)
 
 
 _register()

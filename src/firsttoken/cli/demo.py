@@ -1,0 +1,55 @@
+"""`firsttoken demo`: one streamed answer in the terminal, with its latency as it happens."""
+
+from __future__ import annotations
+
+import sys
+from time import perf_counter
+from typing import Any
+
+import click
+
+from ..engine import Engine
+from ..errors import SettingsError
+
+QUESTION = "Why does streaming make a chat app feel fast? Answer in a short paragraph."
+
+
+@click.command()
+@click.option("--prompt", default=QUESTION, show_default=False, help="What to ask.")
+@click.option("--profile", default="chat", show_default=True)
+@click.option(
+    "--time-scale", type=click.FloatRange(min=0), help="The embedded emulator's time scale (default 1)."
+)
+def demo(prompt: str, profile: str, time_scale: float | None) -> None:
+    """Stream one answer and print time to first token and tokens/s as they happen."""
+    overrides: dict[str, Any] = {} if time_scale is None else {"emulator_time_scale": time_scale}
+    try:
+        engine = Engine.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    out = sys.stdout
+    with engine:
+        if profile not in engine.settings.profiles:
+            raise click.BadParameter(f"unknown profile {profile!r}", param_hint="--profile")
+        click.secho(f"upstream: {engine.upstream.describe()['description']}", fg="cyan", err=True)
+        click.secho(f"> {prompt}\n", bold=True, err=True)
+        started = perf_counter()
+        with engine.stream(messages=[{"role": "user", "content": prompt}], profile=profile) as stream:
+            for n, text in enumerate(stream):
+                if n == 0:
+                    click.secho(
+                        f"[first token after {(perf_counter() - started) * 1000:.0f} ms]",
+                        fg="green",
+                        err=True,
+                    )
+                out.write(text)
+                out.flush()
+        t = stream.timings
+        out.write("\n\n")
+        tps = f"{t.tps:.0f} tokens/s" if t.tps else "n/a tokens/s"
+        click.secho(
+            f"{stream.model}: TTFT {(t.ttft or 0) * 1000:.0f} ms, {tps}, {t.output_tokens} tokens, "
+            f"{(t.total or 0):.2f} s total, stop: {stream.stop_reason}",
+            fg="green",
+            err=True,
+        )
