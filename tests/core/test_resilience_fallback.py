@@ -29,7 +29,9 @@ def emu() -> Iterator[Emulator]:
 
 def make_engine(emu: Emulator, *, retries: int = 1, **chat: object) -> Engine:
     profiles = {"chat": {"fallbacks": [FALLBACK], **chat}}
-    return Engine(Settings.from_mapping({"base_url": emu.base_url, "max_retries": retries, "profiles": profiles}))
+    return Engine(
+        Settings.from_mapping({"base_url": emu.base_url, "max_retries": retries, "profiles": profiles})
+    )
 
 
 def calls(emu: Emulator) -> list[tuple[str, int]]:
@@ -38,9 +40,11 @@ def calls(emu: Emulator) -> list[tuple[str, int]]:
 
 def reference_text(emu: Emulator, model: str) -> str:
     """What `model` answers USER with no fault: the seamless fallback must read exactly like it."""
-    with Engine(Settings(base_url=emu.base_url, max_retries=0)) as plain:
-        with plain.stream(messages=USER, model=model) as s:
-            return s.text()
+    with (
+        Engine(Settings(base_url=emu.base_url, max_retries=0)) as plain,
+        plain.stream(messages=USER, model=model) as s,
+    ):
+        return s.text()
 
 
 def test_overloaded_primary_is_served_by_the_fallback_with_the_sdk_retries_counted(emu: Emulator) -> None:
@@ -141,10 +145,15 @@ def test_relay_done_event_names_the_model_that_served(emu: Emulator) -> None:
 def test_overload_after_text_reaches_the_caller_as_an_error(emu: Emulator) -> None:
     with make_engine(emu) as engine:
         received: list[str] = []
-        with engine.stream(messages=USER, **fault(f"midstream_overloaded@{PRIMARY}")) as s:
-            with pytest.raises(UpstreamFailure) as info:
-                for text in s:
-                    received.append(text)
+
+        def read_all() -> None:
+            received.extend(s)
+
+        with (
+            engine.stream(messages=USER, **fault(f"midstream_overloaded@{PRIMARY}")) as s,
+            pytest.raises(UpstreamFailure) as info,
+        ):
+            read_all()
         assert info.value.type == "overloaded_error"
         assert received and s.timings.served_by == PRIMARY
         # No second model was asked: the caller already showed the primary's words.
@@ -170,7 +179,9 @@ def test_overload_after_text_continues_on_the_fallback_when_opted_in(emu: Emulat
         # The fallback was asked to continue the partial answer (an assistant prefill), and its
         # words follow the primary's exactly as a direct prefilled call to it reads.
         prefilled = [*USER, {"role": "assistant", "content": first.rstrip()}]
-        with Engine(Settings(base_url=emu.base_url, max_retries=0)) as plain:
-            with plain.stream(messages=prefilled, model=FALLBACK) as direct:
-                continuation = direct.text()
+        with (
+            Engine(Settings(base_url=emu.base_url, max_retries=0)) as plain,
+            plain.stream(messages=prefilled, model=FALLBACK) as direct,
+        ):
+            continuation = direct.text()
         assert text == first + continuation

@@ -1,0 +1,139 @@
+"""The rate-limit governor: budgets from the API's headers, retry-after, and the per-profile policy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import anthropic
+import pytest
+
+from firsttoken import Engine, Settings
+from firsttoken.emulator import Emulator, RateLimit
+from firsttoken.resilience import RateLimited
+from firsttoken.resilience.governor import _retry_after
+
+FAST = "claude-haiku-5-5"
+CHAT = "claude-sonnet-5-5"
+USER = [{"role": "user", "content": "Say hello."}]
+
+
+def engine_for(emu: Emulator, **fast: object) -> Engine:
+    return Engine(
+        Settings.from_mapping({"base_url": emu.base_url, "max_retries": 0, "profiles": {"fast": fast}})
+    )
+
+
+def statuses(emu: Emulator) -> list[int]:
+    return [r["status"] for r in emu.requests]
+
+
+@pytest.fixture
+def limited() -> Iterator[Emulator]:
+    with Emulator(time_scale=0.0, rate_limits=[RateLimit(model="*haiku*", requests_per_minute=5)]) as emu:
+        yield emu
+
+
+def test_a_concurrent_burst_stays_under_the_limit_with_no_upstream_429(limited: Emulator) -> None:
+    with engine_for(limited, on_rate_limit="fail") as engine:
+        results = engine.gather([{"profile": "fast", "messages": USER, "max_tokens": 5}] * 8, concurrency=8)
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    served = [r for r in results if not isinstance(r, BaseException)]
+    assert (len(served), len(refused)) == (5, 3)
+    assert statuses(limited) == [200] * 5
+    assert all(r.retry_after > 1.0 for r in refused)
+
+
+def test_queue_waits_for_the_budget_to_refill() -> None:
+    limit = RateLimit(model="*haiku*", requests_per_minute=60)
+    with Emulator(time_scale=0.0, rate_limits=[limit]) as emu:
+        with engine_for(emu, on_rate_limit="queue", queue_timeout=5.0) as engine:
+            for _ in range(60):
+                engine.create(profile="fast", messages=USER, max_tokens=1)
+            started = time.monotonic()
+            engine.create(profile="fast", messages=USER, max_tokens=1)
+            waited = time.monotonic() - started
+        # 60 a minute refill one a second; the last call waited for it instead of drawing a 429.
+        assert 0.3 < waited < 3.0
+        assert statuses(emu) == [200] * 61
+
+
+def test_queue_gives_up_after_queue_timeout(limited: Emulator) -> None:
+    with engine_for(limited, on_rate_limit="queue", queue_timeout=0.2) as engine:
+        for _ in range(5):
+            engine.create(profile="fast", messages=USER, max_tokens=5)
+        started = time.monotonic()
+        with pytest.raises(RateLimited):
+            engine.create(profile="fast", messages=USER, max_tokens=5)
+        assert time.monotonic() - started < 2.0
+    assert statuses(limited) == [200] * 5
+
+
+def test_fallback_policy_moves_to_the_next_model(limited: Emulator) -> None:
+    with engine_for(limited, on_rate_limit="fallback", fallbacks=[CHAT]) as engine:
+        models = [engine.create(profile="fast", messages=USER, max_tokens=5).model for _ in range(7)]
+    assert models == [FAST] * 5 + [CHAT] * 2
+    assert 429 not in statuses(limited)
+
+
+def test_the_relay_answers_a_spent_budget_with_429_and_retry_after(limited: Emulator) -> None:
+    with engine_for(limited, on_rate_limit="fail") as engine:
+        for _ in range(5):
+            engine.create(profile="fast", messages=USER, max_tokens=5)
+        relay = engine.relay(profile="fast", messages=USER)
+        start = relay.open()
+    assert start.status == 429
+    assert int(dict(start.headers)["Retry-After"]) >= 1
+    assert 429 not in statuses(limited)
+
+
+def test_retry_after_of_a_429_is_honoured() -> None:
+    # Time-scale 1 so the emulator's retry-after-ms is the real second it announces.
+    with Emulator(time_scale=1.0) as emu, engine_for(emu, on_rate_limit="fail") as engine:
+        with pytest.raises(anthropic.RateLimitError):
+            engine.create(
+                profile="fast", messages=USER, max_tokens=3, extra_headers={"x-emulator-fault": "rate_limit"}
+            )
+        with pytest.raises(RateLimited) as info:
+            engine.create(profile="fast", messages=USER, max_tokens=3)
+        assert 0.5 < info.value.retry_after <= 1.0
+        # Refused locally: the upstream saw only the one request that drew the 429.
+        assert statuses(emu) == [429]
+        time.sleep(info.value.retry_after)
+        assert engine.create(profile="fast", messages=USER, max_tokens=3).model == FAST
+        assert statuses(emu) == [429, 200]
+
+
+async def test_async_calls_queue_behind_retry_after() -> None:
+    with Emulator(time_scale=1.0) as emu:
+        async with engine_for(emu, on_rate_limit="queue", queue_timeout=3.0) as engine:
+            with pytest.raises(anthropic.RateLimitError):
+                await engine.acreate(
+                    profile="fast",
+                    messages=USER,
+                    max_tokens=3,
+                    extra_headers={"x-emulator-fault": "rate_limit"},
+                )
+            started = time.monotonic()
+            message = await engine.acreate(profile="fast", messages=USER, max_tokens=3)
+            assert message.model == FAST and time.monotonic() - started > 0.5
+        assert statuses(emu) == [429, 200]
+
+
+def test_retry_after_forms() -> None:
+    assert _retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert _retry_after({"retry-after": "2"}) == 2.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    seconds = _retry_after({"retry-after": later})
+    assert seconds is not None and 25 < seconds <= 30
+    assert _retry_after({}) is None and _retry_after({"retry-after": "soon"}) is None
+
+
+def test_snapshot_reports_budgets_never_the_key(limited: Emulator) -> None:
+    with engine_for(limited) as engine:
+        engine.create(profile="fast", messages=USER, max_tokens=5)
+        snap = engine.resilience.governor.snapshot()
+    assert snap[FAST]["remaining"]["requests"] == 4 and snap[FAST]["limit"]["requests"] == 5
+    assert "key" not in repr(snap).lower()
