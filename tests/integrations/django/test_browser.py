@@ -1,0 +1,67 @@
+"""The chat page in headless Chromium under uvicorn (ASGI) and gunicorn (WSGI): the answer streams in.
+
+runserver is driven by the shared browser test in tests/e2e; this adds Django's production servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firsttoken.emulator import Emulator
+from tests.e2e.test_browser import CHROMIUM_ARGS, LONG_QUESTION, WATCH
+
+from .servers import django_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(time_scale=1.0, seed=0) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_answer_streams_in(kind, emulator, browser):
+    with django_server(kind, emulator.base_url) as server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(server.url + "/")
+            page.wait_for_function("() => document.readyState === 'complete'")
+            page.evaluate(WATCH)
+            page.fill("#prompt", LONG_QUESTION)
+            page.click("#send")
+            page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
+            seen = page.evaluate("window.__seen")
+            stats = page.locator(".stats")
+            model = stats.get_attribute("data-model") or ""
+        finally:
+            context.close()
+    first = next(s["t"] for s in seen if s["n"] > 0)
+    done = next(s["t"] for s in seen if s["state"] == "done")
+    # Buffered (the wrong iterator kind, or gzip holding tokens), the text would land in one step.
+    assert len({s["n"] for s in seen}) > 20
+    assert first < 0.5 * done, (first, done)
+    assert any(s["state"] == "streaming" and s["n"] > 0 for s in seen)
+    assert model.startswith("claude-sonnet")
