@@ -103,6 +103,10 @@ class RelayResponse(StreamingResponse):
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     self.disconnected = not finished
+                    # Closed here, shielded, before the producer is cancelled: a close that
+                    # cancellation interrupts inside the relay would leave the upstream open.
+                    with anyio.CancelScope(shield=True):
+                        await self.relay.aclose()
                     return
 
         try:
