@@ -179,11 +179,12 @@ class TextStream(_StreamState):
 
     def close(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""
-        cm, self._cm = self._cm, None
+        cm = self._cm
         self._chunks = None
         if cm is not None:
             self._end(None)
             cm.__exit__(None, None, None)
+            self._cm = None
 
     def __enter__(self) -> TextStream:
         return self.open()
@@ -256,11 +257,14 @@ class AsyncTextStream(_StreamState):
         return "".join([t async for t in self])
 
     async def aclose(self) -> None:
-        cm, self._cm = self._cm, None
+        cm = self._cm
         self._chunks = None
         if cm is not None:
             self._end(None)
+            # Forgotten only once closed: a close cancelled halfway (a task group tearing down)
+            # must leave the next aclose() something to close.
             await cm.__aexit__(None, None, None)
+            self._cm = None
 
     async def __aenter__(self) -> AsyncTextStream:
         return await self.open()

@@ -50,7 +50,7 @@ def test_cache_read_ratio(engine: Engine) -> None:
     chat = engine.metrics.snapshot()["profiles"]["chat"]
     assert chat["cache_creation_input_tokens"] > 0
     assert chat["cache_read_input_tokens"] == chat["cache_creation_input_tokens"]
-    assert 0.4 < chat["cache_read_ratio"] < 0.5
+    assert 0.4 < chat["cache_read_ratio"] <= 0.5
 
 
 @pytest.fixture
