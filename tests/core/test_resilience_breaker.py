@@ -115,3 +115,14 @@ def test_when_every_model_cools_down_the_chain_is_still_tried(emu: Emulator) -> 
             engine.resilience.breaker.store.trip(model, engine.resilience.breaker.clock() + 60)
         assert engine.create(messages=USER, max_tokens=5).model == FALLBACK
         assert models_asked(emu) == [PRIMARY, FALLBACK]
+
+
+def test_a_call_in_flight_when_the_breaker_tripped_does_not_end_the_cooldown() -> None:
+    # Regression: a stream opened before the trip succeeded after it and cleared the cooldown, so
+    # under concurrency the overloaded model was never skipped (seen in benchmarks/resilience.py).
+    clock = Clock()
+    breaker = Breaker(failures=1, window=10.0, cooldown=30.0, clock=clock)
+    breaker.failed(PRIMARY)
+    clock.now += 1.0
+    breaker.succeeded(PRIMARY)
+    assert breaker.cooling_down(PRIMARY)

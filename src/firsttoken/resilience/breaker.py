@@ -119,7 +119,9 @@ class Breaker:
             )
 
     def succeeded(self, model: str) -> None:
-        # Only a model that was cooling down has anything worth clearing; skipping the store call
-        # otherwise keeps the happy path free of a (possibly remote) write.
-        if self.store.open_until(model) is not None:
+        # Only a success after the cooldown (the model answering again) clears it: a call that was
+        # already in flight when the breaker tripped says nothing about the model's state now.
+        # Skipping the store write otherwise keeps the happy path free of a (possibly remote) write.
+        until = self.store.open_until(model)
+        if until is not None and self.clock() >= until:
             self.store.clear(model)

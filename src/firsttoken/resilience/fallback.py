@@ -101,7 +101,7 @@ class Resilience:
             store=breaker_store,
             clock=clock,
         )
-        self.governor = Governor(clock=clock)
+        self.governor = Governor(clock=clock, on_overload=self.breaker.failed)
         self._sync: weakref.WeakKeyDictionary[anthropic.Anthropic, anthropic.Anthropic] = (
             weakref.WeakKeyDictionary()
         )
@@ -185,11 +185,8 @@ class Resilience:
             await asyncio.sleep(-step)
 
     def settle(self, model: str, counter: Attempts, outcome: Outcome) -> None:
-        """Count one model's HTTP attempts: SDK retries, and each 529 towards its cooldown."""
+        """Count one model's SDK retries (each 529 already went to the breaker as it arrived)."""
         outcome.retries += max(0, counter.count - 1)
-        for status in counter.statuses:
-            if status == 529:
-                self.breaker.failed(model)
 
     def switch(self, model: str, kind: str, outcome: Outcome, following: str) -> None:
         outcome.fallbacks += 1

@@ -100,8 +100,12 @@ class Admission(NamedTuple):
 
 
 class Governor(Middleware):
-    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, *, clock: Clock = time.monotonic, on_overload: Callable[[str], None] | None = None
+    ) -> None:
         self.clock = clock
+        # Told of every 529 as it arrives, before the SDK's backoff, so a cooldown starts at once.
+        self.on_overload = on_overload
         self._lock = threading.Lock()
         self._models: dict[str, _Model] = {}
 
@@ -195,6 +199,8 @@ class Governor(Middleware):
         model = body.get("model") if isinstance(body, Mapping) else None
         if isinstance(model, str):
             self.observe(model, status, headers, _SEQ.get())
+            if status == 529 and self.on_overload is not None:
+                self.on_overload(model)
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         try:
