@@ -509,9 +509,12 @@ class ResilientAsyncTextStream(AsyncTextStream):
         raise AssertionError("a fallback chain always has a model")
 
     async def _drop_attempt(self) -> None:
-        cm, self._cm, self._chunks = self._cm, None, None
+        cm, self._chunks = self._cm, None
         if cm is not None:
+            # Forgotten only once closed, as AsyncTextStream.aclose() does: a cancelled close must
+            # leave the stream's own aclose() something to close.
             await cm.__aexit__(None, None, None)
+            self._cm = None
 
     async def events(self) -> AsyncIterator[Event]:
         await self.open()
