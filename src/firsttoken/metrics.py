@@ -6,6 +6,7 @@ other GenAI clients work unchanged. Without a configured MeterProvider the API i
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -49,8 +50,8 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
 
 
 class _Window:
@@ -132,10 +133,14 @@ class Metrics:
             "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration"
         )
         self._tokens = meter.create_histogram(
-            "gen_ai.client.token.usage", unit="{token}", description="Measures number of input and output tokens used"
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Measures number of input and output tokens used",
         )
         self._ttft = meter.create_histogram(
-            "gen_ai.client.streaming.time_to_first_token", unit="s", description="Time to the first output token"
+            "gen_ai.client.streaming.time_to_first_token",
+            unit="s",
+            description="Time to the first output token",
         )
 
     def record(self, record: CallRecord) -> None:

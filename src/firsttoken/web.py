@@ -140,7 +140,9 @@ class RelayStart:
         return self.body is None
 
 
-def error_response(status: int, message: str, type: str | None = None, *, headers: list[tuple[str, str]] | None = None) -> RelayStart:
+def error_response(
+    status: int, message: str, type: str | None = None, *, headers: list[tuple[str, str]] | None = None
+) -> RelayStart:
     payload: dict[str, str] = {"error": message}
     if type:
         payload["type"] = type
@@ -176,7 +178,9 @@ def upstream_error(exc: BaseException) -> RelayStart:
         retry = exc.response.headers.get("retry-after")
         extra = [("Retry-After", retry)] if retry else []
         if exc.status_code == 529:
-            return error_response(503, message or "the model is overloaded; try again shortly", kind, headers=extra)
+            return error_response(
+                503, message or "the model is overloaded; try again shortly", kind, headers=extra
+            )
         if exc.status_code == 429:
             return error_response(429, message or "rate limited; try again shortly", kind, headers=extra)
         if exc.status_code in (401, 403):
