@@ -13,37 +13,25 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 from typing import Any
+
+from _support import launch_emulator
 
 BODY_TEMPLATE = {"model": "claude-haiku-5-5", "max_tokens": 4096, "stream": True}
 
 
 def start_emulator(time_scale: float, extra: list[str]) -> tuple[subprocess.Popen[str], int]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "firsttoken.cli",
-        "emulate",
-        "--port",
-        "0",
-        "--time-scale",
-        str(time_scale),
-        *extra,
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if "listening on" not in line:
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
+    try:
+        proc, base_url = launch_emulator(time_scale=time_scale, extra=extra)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(proc.pid, {0})
         cores = os.sched_getaffinity(0)
         if len(cores) > 1:
             os.sched_setaffinity(0, cores - {0})
-    return proc, int(line.rsplit(":", 1)[1])
+    return proc, int(base_url.rsplit(":", 1)[1])
 
 
 def request_bytes(n: int, output_tokens: int) -> bytes:

@@ -28,6 +28,8 @@ import anthropic
 import httpx2
 import psutil
 
+from _support import emulator_process
+
 QUESTION = [{"role": "user", "content": "Explain streaming."}]
 MODEL = "claude-haiku-5-5"
 
@@ -100,31 +102,6 @@ def bare(base_url: str, streams: int, tokens: int, concurrency: int) -> None:
 
 
 # -- processes ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def emulator(time_scale: float, *extra: str) -> Iterator[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "firsttoken.cli",
-        "emulate",
-        "--port",
-        "0",
-        "--time-scale",
-        str(time_scale),
-        *extra,
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        yield line.rsplit(" ", 1)[-1].strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 @contextmanager
@@ -336,7 +313,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it: 1,000 streams
     streams, tokens, concurrency = (40, 200, 8) if args.quick else (200, 500, 8)
     results: dict[str, Any] = {}
-    with emulator(0.0) as base, server(base) as (url, proc):
+    with emulator_process(time_scale=0.0) as base, server(base) as (url, proc):
         relay = asyncio.run(relay_cpu(url, proc, streams, tokens, concurrency))
         sdk = bare_cpu(base, streams, tokens, concurrency)
         results["cpu"] = {
@@ -350,7 +327,10 @@ def main() -> None:
     # minutes without the emulator's own core becoming the bottleneck, and a TTFT measured at
     # the endpoint is all overhead (the guide's 150 tok/s x 1,000 streams is 150,000 events/s).
     probes = 60 if args.quick else 300
-    with emulator(1.0, "--model-profile", "haiku:0.01,0.01,2") as base, server(base) as (url, proc):
+    with (
+        emulator_process(time_scale=1.0, extra=("--model-profile", "haiku:0.01,0.01,2")) as base,
+        server(base) as (url, proc),
+    ):
         results["ttft"] = {str(c): asyncio.run(ttft(url, base, c - 1, probes)) for c in (1, 64, 256)}
         # A fresh server: the one above already grew its heap for 256 streams and would hide the cost.
         with server(base) as (fresh_url, fresh):
