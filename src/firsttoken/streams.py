@@ -103,8 +103,30 @@ class _StreamState:
             )
         )
 
+    def _opened(self, retries: int) -> None:
+        self.timings.upstream = perf_counter() - self.timings.started
+        self.timings.retries = retries
+
+    def _broke_off(self, failure: UpstreamFailure) -> UpstreamFailure:
+        """Record a stream that ended in an error; returns the error to raise."""
+        self._end(failure.type)
+        return failure
+
     def _incomplete(self) -> UpstreamFailure:
         return UpstreamFailure("api_error", "the upstream stream ended before message_stop")
+
+    def _exhausted(self) -> None:
+        if not self._acc.done:
+            raise self._broke_off(self._incomplete())
+        self._end(None)
+
+
+def _text_of(name: str, data: Any) -> str | None:
+    if name == "content_block_delta":
+        delta = data["delta"]
+        if delta["type"] == "text_delta":
+            return str(delta["text"])
+    return None
 
 
 def _lost(exc: httpx2.TransportError) -> UpstreamFailure:
@@ -142,8 +164,7 @@ class TextStream(_StreamState):
             self._end(type(exc).__name__)
             raise
         self._cm = cm
-        self.timings.upstream = perf_counter() - self.timings.started
-        self.timings.retries = response.retries_taken
+        self._opened(response.retries_taken)
         self._chunks = response.http_response.iter_bytes()
         return self
 
@@ -155,24 +176,16 @@ class TextStream(_StreamState):
             for chunk in self._chunks:
                 yield from self._events(chunk)
         except httpx2.TransportError as exc:
-            failure = _lost(exc)
-            self._end(failure.type)
-            raise failure from exc
+            raise self._broke_off(_lost(exc)) from exc
         except UpstreamFailure as exc:
-            self._end(exc.type)
-            raise
-        if not self._acc.done:
-            failure = self._incomplete()
-            self._end(failure.type)
-            raise failure
-        self._end(None)
+            raise self._broke_off(exc) from None
+        self._exhausted()
 
     def __iter__(self) -> Iterator[str]:
         for name, data in self.events():
-            if name == "content_block_delta":
-                delta = data["delta"]
-                if delta["type"] == "text_delta":
-                    yield delta["text"]
+            text = _text_of(name, data)
+            if text is not None:
+                yield text
 
     def text(self) -> str:
         return "".join(self)
@@ -221,8 +234,7 @@ class AsyncTextStream(_StreamState):
             self._end(type(exc).__name__)
             raise
         self._cm = cm
-        self.timings.upstream = perf_counter() - self.timings.started
-        self.timings.retries = response.retries_taken
+        self._opened(response.retries_taken)
         self._chunks = response.http_response.aiter_bytes()
         return self
 
@@ -234,24 +246,16 @@ class AsyncTextStream(_StreamState):
                 for event in self._events(chunk):
                     yield event
         except httpx2.TransportError as exc:
-            failure = _lost(exc)
-            self._end(failure.type)
-            raise failure from exc
+            raise self._broke_off(_lost(exc)) from exc
         except UpstreamFailure as exc:
-            self._end(exc.type)
-            raise
-        if not self._acc.done:
-            failure = self._incomplete()
-            self._end(failure.type)
-            raise failure
-        self._end(None)
+            raise self._broke_off(exc) from None
+        self._exhausted()
 
     async def __aiter__(self) -> AsyncIterator[str]:
         async for name, data in self.events():
-            if name == "content_block_delta":
-                delta = data["delta"]
-                if delta["type"] == "text_delta":
-                    yield delta["text"]
+            text = _text_of(name, data)
+            if text is not None:
+                yield text
 
     async def text(self) -> str:
         return "".join([t async for t in self])

@@ -251,6 +251,16 @@ class Relay:
             **({"route": timings.route, "classify_ms": timings.classify_ms} if timings.route else {}),
         }
 
+    def _encode(self, name: str, data: Any) -> bytes:
+        """The bytes one upstream event becomes on the wire: text and heartbeats; the rest, none."""
+        if name == "content_block_delta":
+            delta = data["delta"]
+            if delta["type"] == "text_delta":
+                return self.format.token(delta["text"])
+        elif name == "ping":
+            return self.format.heartbeat()
+        return b""
+
     # -- sync --------------------------------------------------------------------------------
 
     def open(self) -> RelayStart:
@@ -273,14 +283,9 @@ class Relay:
             if first:
                 yield first
             for name, data in stream.events():
-                if name == "content_block_delta":
-                    delta = data["delta"]
-                    if delta["type"] == "text_delta":
-                        yield fmt.token(delta["text"])
-                elif name == "ping":
-                    beat = fmt.heartbeat()
-                    if beat:
-                        yield beat
+                chunk = self._encode(name, data)
+                if chunk:
+                    yield chunk
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message)
             return
@@ -315,14 +320,9 @@ class Relay:
             if first:
                 yield first
             async for name, data in stream.events():
-                if name == "content_block_delta":
-                    delta = data["delta"]
-                    if delta["type"] == "text_delta":
-                        yield fmt.token(delta["text"])
-                elif name == "ping":
-                    beat = fmt.heartbeat()
-                    if beat:
-                        yield beat
+                chunk = self._encode(name, data)
+                if chunk:
+                    yield chunk
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message)
             return
