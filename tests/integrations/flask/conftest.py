@@ -44,6 +44,10 @@ def werkzeug_server(module: str, emulator: Emulator, **env: str) -> Iterator[Ser
         yield server
 
 
+# Threads per gthread worker; the leak test fills the pools to this bound first.
+THREADS = 8
+
+
 @contextmanager
 def gunicorn_server(
     target: str, emulator: Emulator, *, worker: str = "gthread", workers: int = 2, **env: str
@@ -51,7 +55,7 @@ def gunicorn_server(
     port = free_port()
     argv = [
         "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", worker,
-        "--threads", "8", "--preload", "--graceful-timeout", "2", "--log-level", "warning", target,
+        "--threads", str(THREADS), "--preload", "--graceful-timeout", "2", "--log-level", "warning", target,
     ]  # fmt: skip
     with run_server(argv, env={**server_env(emulator), **env}, port=port) as server:
         yield server

@@ -12,7 +12,7 @@ import pytest
 from firsttoken.emulator import Emulator
 from tests.e2e.servers import Server
 
-from .conftest import TEST_APP, gunicorn_server
+from .conftest import TEST_APP, THREADS, gunicorn_server
 from .rawhttp import drop, open_stream, read_until
 
 
@@ -72,7 +72,22 @@ def _drop_one(server: Server) -> None:
         drop(sock)
 
 
+def _fill_thread_pools(server: Server) -> None:
+    """Grow every worker's gthread pool to its `--threads` bound before the baseline.
+
+    gunicorn starts pool threads on demand, so a drop that overlaps the previous one's clean-up
+    adds a thread once; only growth past the filled pools is a leak.
+    """
+    socks = [open_stream(server.port, "/stream/sse", {"tokens": 2000}) for _ in range(3 * THREADS)]
+    try:
+        time.sleep(1.0)  # every worker's threads pick requests up; the rest queue behind them
+    finally:
+        for sock in socks:
+            drop(sock)
+
+
 def test_no_thread_or_connection_leak_after_200_drops(server: Server, emulator: Emulator) -> None:
+    _fill_thread_pools(server)
     for _ in range(10):
         _drop_one(server)
     time.sleep(0.5)
