@@ -15,6 +15,7 @@ __all__ = ["KNOWN_KEYS", "SETTING", "key_name", "load_settings", "raw_config", "
 SETTING = "FIRSTTOKEN"
 KNOWN_KEYS = tuple(f.name.upper() for f in dataclasses.fields(Settings))
 PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
 
 
 def key_name(key: str) -> str:
@@ -49,25 +50,17 @@ def to_core_mapping(raw: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _environment() -> dict[str, Any]:
-    """What the environment sets (`ANTHROPIC_*`, `FIRSTTOKEN_*`) as core values; errors name the variable."""
-    env = Settings.from_env()
-    defaults = Settings()
-    return {
-        f.name: getattr(env, f.name)
-        for f in dataclasses.fields(Settings)
-        if getattr(env, f.name) != getattr(defaults, f.name)
-    }
-
-
 def load_settings(raw: Any = None) -> Settings:
-    """`FIRSTTOKEN` merged over the environment and the defaults; raises `SettingsError` naming the key."""
+    """`FIRSTTOKEN` merged over the environment and the defaults; raises `SettingsError` naming the key.
+
+    Profiles merge field by field, so `FIRSTTOKEN_PROFILES` in the environment and `PROFILES`
+    here can each set part of one profile.
+    """
     raw = raw_config() if raw is None else raw
     if not isinstance(raw, Mapping):
         return Settings.from_mapping(raw, key_name=key_name)  # raises, naming FIRSTTOKEN
     data = to_core_mapping(raw)
-    env = _environment()
-    if "profiles" in env and isinstance(data.get("profiles"), Mapping):
-        # Profiles the environment defines survive unless FIRSTTOKEN redefines them by name.
-        data["profiles"] = {**env["profiles"], **data["profiles"]}
-    return Settings.from_mapping({**env, **data}, key_name=key_name)
+    if any(name not in _FIELDS for name in data):
+        # from_mapping names the unknown key; as keyword arguments it could collide with from_env's own.
+        return Settings.from_mapping(data, key_name=key_name)
+    return Settings.from_env(key_name=key_name, **data)

@@ -160,29 +160,55 @@ class Settings:
         return settings
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` and `FIRSTTOKEN_<SETTING>` (profiles as JSON)."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, key_name: KeyNamer | None = None, **overrides: Any
+    ) -> Settings:
+        """`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` and `FIRSTTOKEN_<SETTING>` (profiles as JSON),
+        with keyword `overrides` (an adapter's own config) on top.
+
+        `key_name` spells an override's key in errors the way its user wrote it; a key that came
+        from the environment is named by its variable. Profiles merge field by field: an override
+        of `{"chat": {"max_tokens": 300}}` keeps the model `FIRSTTOKEN_PROFILES` gave `chat`.
+        """
         env = os.environ if environ is None else environ
         data: dict[str, Any] = {}
         if env.get("ANTHROPIC_API_KEY"):
             data["api_key"] = env["ANTHROPIC_API_KEY"]
         if env.get("ANTHROPIC_BASE_URL"):
             data["base_url"] = env["ANTHROPIC_BASE_URL"]
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        for name in types:
-            var = f"FIRSTTOKEN_{name.upper()}"
+        for f in dataclasses.fields(cls):
+            var = f"FIRSTTOKEN_{f.name.upper()}"
             if var in env:
-                data[name] = _parse_env(var, name, env[var])
+                data[f.name] = _parse_env(var, f.name, env[var])
+        profiles = _merge_profiles(data.get("profiles"), overrides.get("profiles"))
         data.update(overrides)
+        if profiles is not None:
+            data["profiles"] = profiles
 
         def spell(key: str) -> str:
             if key in overrides:
-                return key
+                return key_name(key) if key_name is not None else key
             return {"api_key": "ANTHROPIC_API_KEY", "base_url": "ANTHROPIC_BASE_URL"}.get(
                 key
             ) or f"FIRSTTOKEN_{key.upper()}"
 
         return cls.from_mapping(data, key_name=spell)
+
+
+def _merge_profiles(below: Any, above: Any) -> Any:
+    """Profile dicts from two layers merged per profile and per field; None when neither has any."""
+    if below is None or above is None:
+        return above if below is None else below
+    if not isinstance(below, Mapping) or not isinstance(above, Mapping):
+        return above  # the wrong type is reported by from_mapping, naming the layer it came from
+    merged = dict(below)
+    for name, fields in above.items():
+        under = merged.get(name)
+        if isinstance(under, Mapping) and isinstance(fields, Mapping):
+            merged[name] = {**under, **fields}
+        else:
+            merged[name] = fields
+    return merged
 
 
 _INTS = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from firsttoken import DEFAULT_PROFILES, Profile, Settings, SettingsError
@@ -124,3 +126,24 @@ def test_unknown_profile_at_call_time(emulator: object) -> None:
         pytest.raises(KeyError, match="unknown profile 'nope'"),
     ):
         engine.stream(messages=[{"role": "user", "content": "x"}], profile="nope")
+
+
+def test_from_env_names_override_keys_the_adapters_way() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({}, key_name=lambda k: f'FIRSTTOKEN["{k.upper()}"]', timeout=-1)
+    assert caught.value.key == 'FIRSTTOKEN["TIMEOUT"]'
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"FIRSTTOKEN_TIMEOUT": "-1"}, key_name=lambda k: f"X_{k}", max_retries=1)
+    assert caught.value.key == "FIRSTTOKEN_TIMEOUT"
+
+
+def test_environment_and_override_profiles_merge_field_by_field() -> None:
+    profiles = {
+        "chat": {"model": "claude-sonnet-4-6"},
+        "tiny": {"model": "claude-haiku-5-5", "max_tokens": 5},
+    }
+    env = {"FIRSTTOKEN_PROFILES": json.dumps(profiles)}
+    s = Settings.from_env(env, profiles={"chat": {"max_tokens": 300}})
+    assert s.profile("chat").model == "claude-sonnet-4-6"
+    assert s.profile("chat").max_tokens == 300
+    assert s.profile("tiny").max_tokens == 5

@@ -85,3 +85,12 @@ def test_the_api_key_is_never_printed():
     report = _check(FIRSTTOKEN={"API_KEY": secret, "EMULATOR": "bogus"}, MIDDLEWARE=MIDDLEWARE)
     assert "firsttoken.E002" in report
     assert secret not in report
+
+
+def test_environment_and_setting_profiles_merge_field_by_field(monkeypatch):
+    from firsttoken_django.conf import load_settings
+
+    monkeypatch.setenv("FIRSTTOKEN_PROFILES", '{"chat": {"model": "claude-sonnet-4-6"}}')
+    settings = load_settings({**OK, "PROFILES": {"chat": {"MAX_TOKENS": 300}}})
+    assert settings.profile("chat").model == "claude-sonnet-4-6"
+    assert settings.profile("chat").max_tokens == 300
