@@ -124,7 +124,12 @@ class ClientPool:
         )
 
     def close(self) -> None:
-        """Close the sync client; async clients are closed by `aclose()` on their own loop."""
+        """Close the sync client now, and each async client on its own loop while that loop runs.
+
+        An async client's connections can only be closed on its loop; one whose loop is not
+        running is closed by that loop's shutdown (`_close_with_loop`), and a closed loop took
+        its connections with it.
+        """
         if self.closed:
             return
         self.closed = True
@@ -133,24 +138,22 @@ class ClientPool:
         if self._sync is not None:
             self._sync.close()
         self._sync = None
+        entries, self._async = list(self._async.items()), weakref.WeakKeyDictionary()
+        for loop, (client, _) in entries:
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(client.close(), loop)
 
     async def aclose(self) -> None:
+        """`close()`, and the running loop's clients closed before it returns."""
         if self._pid != os.getpid():
             self.closed = True
             return
-        loop = asyncio.get_running_loop()
-        mine = self._async.pop(loop, (None, None))[0]
-        others = [(other, entry[0]) for other, entry in self._async.items()]
+        mine = self._async.pop(asyncio.get_running_loop(), (None, None))[0]
         unbound, self._async_unbound = self._async_unbound, None
-        self._async = weakref.WeakKeyDictionary()
         self.close()
         for client in (mine, unbound):
             if client is not None:
                 await client.close()
-        for other_loop, client in others:
-            # Connections of another loop can only be closed on it; a closed loop took them with it.
-            if not other_loop.is_closed() and other_loop.is_running():
-                asyncio.run_coroutine_threadsafe(client.close(), other_loop)
 
 
 def _close_with_loop(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_settings_size_the_pool_and_timeout(emulator: Emulator) -> None:
         client = engine.client
         assert client.max_retries == 4
         assert client.timeout.read == 33.0  # type: ignore[union-attr]
-        pool = client._client._transport._pool  # type: ignore[attr-defined]
+        pool = client._client._transport._pool
         assert pool._max_connections == 7
 
 
@@ -131,3 +132,28 @@ def test_the_api_key_is_never_in_repr_or_description() -> None:
             assert secret not in text
     finally:
         engine.close()
+
+
+def test_close_from_sync_code_closes_async_clients_on_their_running_loop(emulator: Emulator) -> None:
+    engine = Engine(Settings(base_url=emulator.base_url))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+
+        async def use() -> object:
+            await engine.acreate(messages=USER, profile="fast")
+            return engine.async_client
+
+        client = asyncio.run_coroutine_threadsafe(use(), loop).result(timeout=10)
+        assert not client.is_closed()
+        engine.close()  # from this thread, as Django's setting_changed rebuild does
+        deadline = time.monotonic() + 5
+        while not client.is_closed() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.is_closed()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
