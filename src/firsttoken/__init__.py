@@ -5,10 +5,13 @@ The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
 """
 
 from ._version import __version__
+from .caching.manager import WarmResult
 from .engine import Engine
 from .errors import BadRequest, EngineClosedError, FirstTokenError, SettingsError, UpstreamFailure
 from .metrics import CallRecord, Metrics
 from .profiles import DEFAULT_PROFILES, Profile
+from .resilience.governor import RateLimited
+from .routing import Classification
 from .settings import Settings
 from .streams import AsyncTextStream, TextStream
 from .timings import Timings
@@ -21,11 +24,13 @@ __all__ = [
     "BadRequest",
     "CallRecord",
     "ChatRequest",
+    "Classification",
     "Engine",
     "EngineClosedError",
     "FirstTokenError",
     "Metrics",
     "Profile",
+    "RateLimited",
     "Relay",
     "RelayStart",
     "Settings",
@@ -34,6 +39,7 @@ __all__ = [
     "Timings",
     "Upstream",
     "UpstreamFailure",
+    "WarmResult",
     "__version__",
     "parse_chat_request",
 ]
