@@ -10,22 +10,12 @@ from typing import Any
 import pytest
 
 from firsttoken.emulator.config import DEFAULT_TIMINGS
+from tests.browser import chromium
 
 from .conftest import RunningExample
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # With the emulator's seed 0 this question gets a 257-token answer on the chat profile: about
 # 2.9 s at the sonnet family's 90 tokens/s, long enough to tell streaming from buffering.
 LONG_QUESTION = "What makes a web endpoint feel fast?"
@@ -47,16 +37,7 @@ WATCH = """() => {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from chromium()
 
 
 @pytest.fixture

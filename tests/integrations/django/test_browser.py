@@ -6,19 +6,17 @@ runserver is driven by the shared browser test in tests/e2e; this adds Django's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from firsttoken.emulator import Emulator
-from tests.e2e.test_browser import CHROMIUM_ARGS, LONG_QUESTION, WATCH
+from tests.browser import chromium
+from tests.e2e.test_browser import LONG_QUESTION, WATCH
 
 from .servers import django_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +27,7 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from chromium()
 
 
 @pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
