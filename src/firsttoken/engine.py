@@ -21,7 +21,7 @@ from .errors import EngineClosedError
 from .latency import expected_seconds
 from .metrics import CallRecord, Metrics
 from .profiles import Profile
-from .resilience import Outcome, RateLimited, Resilience
+from .resilience import Outcome, Policy, RateLimited, Resilience
 from .routing import Classification, Router, current_route
 from .settings import Settings
 from .streams import AsyncTextStream, TextStream
@@ -236,38 +236,28 @@ class Engine:
 
     def create(self, *, profile: str | None = None, **kwargs: Any) -> Message:
         """A non-streaming call; for answers a person waits on, prefer `stream()`."""
-        policy = self.resilience.policy(self.profile(profile), kwargs)
-        name, params = self.prepare(profile=profile, **kwargs)
-        self._guard_nonstreaming(name, params)
-        started = perf_counter()
-        took = Outcome()
+        call = self._one_shot(profile, kwargs)
         try:
-            message = self.resilience.create(self.client, params, policy, took)
+            message = self.resilience.create(self.client, call.params, call.policy, call.took)
         except (anthropic.APIError, RateLimited) as exc:
-            self._failed(name, params, exc)
-            self._finish(took.stamp(_failure(name, params, started, exc)))
+            call.failed(exc)
             raise
-        record = took.stamp(_record(name, message, started, took.retries))
-        self._finish(record)
-        self.caching.finished(name, params, record, lambda: message)
-        return message
+        return call.done(message)
 
     async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+        call = self._one_shot(profile, kwargs)
+        try:
+            message = await self.resilience.acreate(self.async_client, call.params, call.policy, call.took)
+        except (anthropic.APIError, RateLimited) as exc:
+            call.failed(exc)
+            raise
+        return call.done(message)
+
+    def _one_shot(self, profile: str | None, kwargs: dict[str, Any]) -> _OneShot:
         policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
         self._guard_nonstreaming(name, params)
-        started = perf_counter()
-        took = Outcome()
-        try:
-            message = await self.resilience.acreate(self.async_client, params, policy, took)
-        except (anthropic.APIError, RateLimited) as exc:
-            self._failed(name, params, exc)
-            self._finish(took.stamp(_failure(name, params, started, exc)))
-            raise
-        record = took.stamp(_record(name, message, started, took.retries))
-        self._finish(record)
-        self.caching.finished(name, params, record, lambda: message)
-        return message
+        return _OneShot(self, name, params, policy)
 
     # -- routing (guide step 3): see routing.py -------------------------------------------------
 
@@ -332,6 +322,25 @@ class Engine:
                     return exc
 
         return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+class _OneShot:
+    """What `create` and `acreate` share around their one awaited or blocking line."""
+
+    def __init__(self, engine: Engine, name: str, params: dict[str, Any], policy: Policy) -> None:
+        self.engine, self.name, self.params, self.policy = engine, name, params, policy
+        self.started = perf_counter()
+        self.took = Outcome()
+
+    def failed(self, exc: BaseException) -> None:
+        self.engine._failed(self.name, self.params, exc)
+        self.engine._finish(self.took.stamp(_failure(self.name, self.params, self.started, exc)))
+
+    def done(self, message: Message) -> Message:
+        record = self.took.stamp(_record(self.name, message, self.started, self.took.retries))
+        self.engine._finish(record)
+        self.engine.caching.finished(self.name, self.params, record, lambda: message)
+        return message
 
 
 def _with_instruction(system: Any, instruction: str) -> Any:
