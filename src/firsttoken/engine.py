@@ -24,6 +24,7 @@ from .profiles import Profile
 from .resilience import Outcome, Policy, RateLimited, Resilience
 from .routing import Classification, Router, current_route
 from .settings import Settings
+from .state import ResponseCache, build_state
 from .streams import AsyncTextStream, TextStream
 from .upstream import Upstream, resolve_upstream
 from .web import Relay
@@ -57,11 +58,23 @@ class Engine:
         )
         self.metrics = Metrics(window=s.metrics_window)
         self.advisor = Advisor(enabled=s.advisor)
+        # Where cooldowns, budgets, warm locks, caches and metrics live: this process, or Redis (state/).
+        self.shared = build_state(s, metrics=self.metrics)
+        self.responses = ResponseCache(
+            self.shared.responses,
+            enabled=s.response_cache,
+            api_key=self.upstream.api_key,
+            base_url=self.upstream.base_url,
+            tenant=s.tenant,
+        )
         # Fallback chains, cooldowns and the rate-limit governor (resilience/); intent routing (routing.py).
-        self.resilience = Resilience(s)
-        self.router = Router(self)
+        self.resilience = Resilience(
+            s, breaker_store=self.shared.breaker, clock=self.shared.clock, governor=self.shared.governor
+        )
+        self.router = Router(self, cache=self.shared.classify_cache)
         # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
         self.caching = CacheManager(self)
+        self.caching.lock_factory = self.shared.warm_locks(s.warm_lock_dir)
         self.metrics.savings = self.caching.saved
         self._close_lock = threading.Lock()
 
@@ -81,7 +94,7 @@ class Engine:
 
     def metrics_snapshot(self) -> dict[str, Any]:
         """The metrics snapshot plus which upstream answers (for a metrics endpoint or a page banner)."""
-        snapshot = {**self.metrics.snapshot(), "upstream": self.upstream.describe()}
+        snapshot = {**self.shared.metrics_snapshot(self.metrics), "upstream": self.upstream.describe()}
         return {**snapshot, "caching": self.caching.stats()}
 
     def warm(self) -> list[WarmResult]:
@@ -118,6 +131,7 @@ class Engine:
             if self._pool.closed:
                 return
             self.caching.close()
+            self.shared.close()
             self._pool.close()
             self._stop_emulator()
 
@@ -125,6 +139,7 @@ class Engine:
         if self._pool.closed:
             return
         self.caching.close()
+        await self.shared.aclose()
         await self._pool.aclose()
         self._stop_emulator()
 
@@ -237,27 +252,37 @@ class Engine:
     def create(self, *, profile: str | None = None, **kwargs: Any) -> Message:
         """A non-streaming call; for answers a person waits on, prefer `stream()`."""
         call = self._one_shot(profile, kwargs)
+        hit = self.responses.lookup(call.cache_key)
+        if hit is not None:
+            return hit
         try:
             message = self.resilience.create(self.client, call.params, call.policy, call.took)
         except (anthropic.APIError, RateLimited) as exc:
             call.failed(exc)
             raise
+        self.responses.keep(call.cache_key, message)
         return call.done(message)
 
     async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
         call = self._one_shot(profile, kwargs)
+        hit = await self.responses.alookup(call.cache_key)
+        if hit is not None:
+            return hit
         try:
             message = await self.resilience.acreate(self.async_client, call.params, call.policy, call.took)
         except (anthropic.APIError, RateLimited) as exc:
             call.failed(exc)
             raise
+        await self.responses.akeep(call.cache_key, message)
         return call.done(message)
 
     def _one_shot(self, profile: str | None, kwargs: dict[str, Any]) -> _OneShot:
+        # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
+        tenant = kwargs.pop("tenant", None)
         policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
         self._guard_nonstreaming(name, params)
-        return _OneShot(self, name, params, policy)
+        return _OneShot(self, name, params, policy, self.responses.key(params, tenant))
 
     # -- routing (guide step 3): see routing.py -------------------------------------------------
 
@@ -327,8 +352,11 @@ class Engine:
 class _OneShot:
     """What `create` and `acreate` share around their one awaited or blocking line."""
 
-    def __init__(self, engine: Engine, name: str, params: dict[str, Any], policy: Policy) -> None:
+    def __init__(
+        self, engine: Engine, name: str, params: dict[str, Any], policy: Policy, cache_key: str | None
+    ) -> None:
         self.engine, self.name, self.params, self.policy = engine, name, params, policy
+        self.cache_key = cache_key
         self.started = perf_counter()
         self.took = Outcome()
 

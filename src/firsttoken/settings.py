@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 from .caching.validate import validate_cache_settings
 from .errors import SettingsError
 from .profiles import DEFAULT_PROFILES, Profile
+from .state.validate import validate_state_settings
 
 __all__ = ["EmulatorMode", "Settings"]
 
@@ -70,6 +71,17 @@ class Settings:
     cache_debug: bool = False
     # Where the one-warmer-per-machine lock files live; None is <tempdir>/firsttoken-warm.
     warm_lock_dir: str | None = None
+    # Shared state for many workers and machines (firsttoken/state): None keeps it in process memory.
+    # The URL may hold a password, so it is never printed.
+    redis_url: str | None = field(default=None, repr=False)
+    redis_prefix: str = "firsttoken:"
+    # Per Redis operation; past it the call goes on with process-local state. 50 ms is far above a
+    # loopback or same-zone round trip and far below what a user notices.
+    redis_timeout: float = 0.05
+    # Replay temperature-0 create() answers from a cache keyed by API key, base URL, tenant and request.
+    response_cache: bool = False
+    # The organisation or tenant this deployment answers for; a call's tenant= overrides it.
+    tenant: str | None = None
 
     def __post_init__(self) -> None:
         self._validate(_plain)
@@ -110,6 +122,7 @@ class Settings:
         positive("classify_cache_ttl", self.classify_cache_ttl, zero=True)
         positive("classify_cache_size", self.classify_cache_size, integer=True, zero=True)
         validate_cache_settings(self, name)
+        validate_state_settings(self, name)
         if not isinstance(self.advisor, bool):
             raise SettingsError(name("advisor"), f"must be true or false, not {self.advisor!r}")
         if not isinstance(self.profiles, Mapping) or not all(
@@ -220,7 +233,7 @@ _INTS = {
 }
 _FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_interval"}
 _INTS |= {"breaker_failures", "classify_cache_size"}
-_FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl"}
+_FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl", "redis_timeout"}
 
 
 def _parse_env(var: str, name: str, raw: str) -> Any:
@@ -229,7 +242,7 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
             return int(raw)
         if name in _FLOATS:
             return float(raw)
-        if name in ("advisor", "cache_debug"):
+        if name in ("advisor", "cache_debug", "response_cache"):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes", "on")

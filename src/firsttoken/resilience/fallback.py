@@ -93,6 +93,7 @@ class Resilience:
         *,
         breaker_store: BreakerStore | None = None,
         clock: Callable[[], float] = time.monotonic,
+        governor: Callable[..., Governor] = Governor,
     ) -> None:
         self.breaker = Breaker(
             failures=settings.breaker_failures,
@@ -101,7 +102,8 @@ class Resilience:
             store=breaker_store,
             clock=clock,
         )
-        self.governor = Governor(clock=clock, on_overload=self.breaker.failed)
+        # `governor` builds it: a shared state backend passes one whose budgets live in Redis.
+        self.governor = governor(clock=clock, on_overload=self.breaker.failed)
         self._sync: weakref.WeakKeyDictionary[anthropic.Anthropic, anthropic.Anthropic] = (
             weakref.WeakKeyDictionary()
         )

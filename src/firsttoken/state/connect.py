@@ -1,0 +1,91 @@
+"""Redis clients from the `redis_url` setting: plain, TLS, Unix socket, Sentinel and Cluster.
+
+Every client gets the short `redis_timeout` for connecting and for each reply, and no retries of
+its own: a retry would multiply the time a dead Redis costs a request, and the guard already
+answers from local state instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.sentinel
+import redis.cluster
+import redis.sentinel
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+__all__ = ["async_client", "safe_url", "sync_client"]
+
+SyncClient = Any
+AsyncClient = Any
+
+
+def safe_url(url: str) -> str:
+    """The URL without user name or password, for logs and the metrics."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _options(timeout: float) -> dict[str, Any]:
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry_on_timeout": False,
+        "health_check_interval": 0,
+    }
+
+
+def _sentinel(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
+    """`redis+sentinel://[:password@]host:port[,host:port]/service[/db]` as redis-py's pieces."""
+    parts = urlsplit(url)
+    auth, _, hosts = parts.netloc.rpartition("@")
+    nodes = []
+    for item in hosts.split(","):
+        host, _, port = item.rpartition(":")
+        nodes.append((host or item, int(port) if host else 26379))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError("a redis+sentinel:// URL names the service: redis+sentinel://host:26379/mymaster")
+    extra: dict[str, Any] = {"db": int(path[1]) if len(path) > 1 else 0}
+    if auth:
+        user, _, password = auth.partition(":")
+        extra["password"] = unquote(password) or None
+        if user:
+            extra["username"] = unquote(user)
+    if parse_qs(parts.query).get("ssl") == ["true"]:
+        extra["ssl"] = True
+    return nodes, path[0], extra
+
+
+def sync_client(url: str, timeout: float) -> SyncClient:
+    options = _options(timeout)
+    if url.startswith("redis+sentinel://"):
+        nodes, service, extra = _sentinel(url)
+        sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)  # type: ignore[no-untyped-call]
+        return sentinel.master_for(service, retry=Retry(NoBackoff(), 0))  # type: ignore[no-untyped-call]
+    if url.startswith("redis+cluster://"):
+        return redis.cluster.RedisCluster.from_url(
+            "redis://" + url.removeprefix("redis+cluster://"), **options
+        )
+    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+
+
+def async_client(url: str, timeout: float) -> AsyncClient:
+    from redis.asyncio.retry import Retry as AsyncRetry
+
+    options = _options(timeout)
+    if url.startswith("redis+sentinel://"):
+        nodes, service, extra = _sentinel(url)
+        sentinel = redis.asyncio.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)  # type: ignore[no-untyped-call]
+        return sentinel.master_for(service, retry=AsyncRetry(NoBackoff(), 0))
+    if url.startswith("redis+cluster://"):
+        return redis.asyncio.cluster.RedisCluster.from_url(
+            "redis://" + url.removeprefix("redis+cluster://"), **options
+        )
+    return redis.asyncio.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **options)
