@@ -162,3 +162,34 @@ def test_diagnostics_cache_miss_reason(
     assert streamed.diagnostics is not None
     assert streamed.diagnostics.cache_miss_reason is not None
     assert streamed.diagnostics.cache_miss_reason.type == "previous_message_not_found"
+
+
+def test_a_reshaped_request_draws_the_same_answer(client: anthropic.Anthropic) -> None:
+    """A caching policy turns a string into a marked block; the answer must not change with it."""
+    plain = client.messages.create(
+        model="claude-sonnet-5-5",
+        max_tokens=200,
+        system="You answer questions about latency.",
+        messages=[{"role": "user", "content": "Why stream?"}],
+    )
+    marked = client.messages.create(
+        model="claude-sonnet-5-5",
+        max_tokens=200,
+        system=[
+            {
+                "type": "text",
+                "text": "You answer questions about latency.",
+                "cache_control": {"type": "ephemeral"},
+            }
+        ],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Why stream?"}]}],
+        cache_control={"type": "ephemeral"},
+    )
+    assert [b.model_dump() for b in plain.content] == [b.model_dump() for b in marked.content]
+    other = client.messages.create(
+        model="claude-sonnet-5-5",
+        max_tokens=200,
+        system="You answer questions about latency.",
+        messages=[{"role": "user", "content": "Why cache?"}],
+    )
+    assert [b.model_dump() for b in other.content] != [b.model_dump() for b in plain.content]

@@ -257,12 +257,28 @@ class Answer:
 
 
 def request_rng(req: MessageRequest, seed: int, salt: str) -> random.Random:
+    """The request's own random stream: the same logical request draws the same text and latency.
+
+    "Logical": a string and the one text block holding it are the same prompt to the API, and
+    `cache_control` marks are not prompt content (`canonical` drops them), so a caching policy
+    that only re-shapes the request meets the same draws as the request it re-shaped.
+    """
     raw = req.raw
-    key = {
-        k: raw.get(k) for k in ("model", "system", "messages", "tools", "tool_choice", "temperature", "top_p")
-    }
+    key = {k: raw.get(k) for k in ("model", "tools", "tool_choice", "temperature", "top_p")}
+    key["system"] = _as_blocks(raw.get("system"))
+    key["messages"] = [
+        {"role": m.get("role"), "content": _as_blocks(m.get("content"))}
+        for m in raw.get("messages") or []
+        if isinstance(m, dict)
+    ]
     digest = hashlib.sha256(f"{seed}|{salt}|{canonical(key)}".encode()).digest()
     return random.Random(int.from_bytes(digest[:16], "big"))
+
+
+def _as_blocks(content: Any) -> Any:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return content
 
 
 def _text_of(content: Any) -> str:
