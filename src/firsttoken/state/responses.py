@@ -1,7 +1,8 @@
 """The opt-in exact-response cache: a temperature-0 `create()` asked again is answered from the store.
 
-Only calls that are meant to be repeatable qualify: `temperature` exactly 0, non-streaming, with
-every argument JSON-serialisable. The key is a digest of the API key (hashed first, see
+Only calls that are meant to be repeatable qualify: `temperature` exactly 0 (an argument, or in
+`extra_body` for SDKs whose `create()` no longer takes it), non-streaming, with every argument
+JSON-serialisable. The key is a digest of the API key (hashed first, see
 `keys.request_digest`), the upstream base URL, the tenant and the full request, so different keys,
 organisations or tenants never share an entry, and neither the key nor any prompt text is stored
 as a key. Only successful answers are stored.
@@ -52,7 +53,7 @@ class ResponseCache:
 
     def key(self, params: Mapping[str, Any], tenant: str | None = None) -> str | None:
         """The digest this call is cached under, or None when it does not qualify."""
-        if not self.enabled or params.get("temperature") != 0 or params.get("stream"):
+        if not self.enabled or _temperature(params) != 0 or params.get("stream"):
             return None
         asked = {k: v for k, v in params.items() if k not in _NOT_ASKED}
         return request_digest(
@@ -94,3 +95,10 @@ class ResponseCache:
 
     def describe(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "hits": self.hits, "misses": self.misses, "stored": self.stored}
+
+
+def _temperature(params: Mapping[str, Any]) -> Any:
+    if "temperature" in params:
+        return params["temperature"]
+    extra = params.get("extra_body")
+    return extra.get("temperature") if isinstance(extra, Mapping) else None

@@ -1,0 +1,68 @@
+"""A real redis-server per session (skipped with a reason when the binary is absent), and engines on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from firsttoken import Engine, Settings
+from firsttoken.emulator import Emulator
+from tests.redis.server import RedisServer
+
+API_KEY = "sk-ant-test-never-in-redis-0123456789"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer()
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The session server, restarted if a test killed it, and emptied after each test."""
+    if redis_server.process is None:
+        redis_server.start()
+    yield redis_server.url
+    if redis_server.process is None:
+        redis_server.start()
+    with redis_server.client() as client:
+        client.flushall()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(time_scale=0.0, seed=11) as emu:
+        yield emu
+
+
+@pytest.fixture
+def make_engine(emulator: Emulator, redis_url: str) -> Iterator[Callable[..., Engine]]:
+    """Engines as separate workers would build them (each its own clients and local state)."""
+    emulator.reset()
+    emulator.set_faults([])
+    engines: list[Engine] = []
+
+    def make(**overrides: object) -> Engine:
+        options: dict[str, object] = {
+            "base_url": emulator.base_url,
+            "api_key": API_KEY,
+            "max_retries": 0,
+            "redis_url": redis_url,
+            **overrides,
+        }
+        engine = Engine(Settings(**options))  # type: ignore[arg-type]
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
