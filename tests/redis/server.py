@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import redis
-
 from tests.e2e.servers import free_port
 
 __all__ = ["RedisServer"]
@@ -31,9 +30,8 @@ class RedisServer:
             self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", self._dir.name, "--protected-mode", "no",
         ]  # fmt: skip
-        log = Path(self._dir.name, "redis.log").open("ab")
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with Path(self._dir.name, "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         with redis.Redis.from_url(self.url, socket_timeout=0.5) as client:
             while time.monotonic() < deadline:
