@@ -58,7 +58,10 @@ def _bad_value(exc: SettingsError) -> Error:
 def _key_errors(raw: Mapping[str, Any]) -> list[CheckMessage]:
     """E001 for unknown keys, E002 for each key whose value the core rejects on its own."""
     messages: list[CheckMessage] = []
-    data = to_core_mapping(raw)
+    try:
+        data = to_core_mapping(raw)
+    except SettingsError as exc:  # REDIS_CACHE_ALIAS naming no Redis cache
+        return [_bad_value(exc)]
     for key in raw:
         if not isinstance(key, str) or key.upper() not in KNOWN_KEYS:
             messages.append(

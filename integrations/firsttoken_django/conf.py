@@ -8,12 +8,14 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
-from firsttoken import Profile, Settings
+from firsttoken import Profile, Settings, SettingsError
 
 __all__ = ["KNOWN_KEYS", "SETTING", "key_name", "load_settings", "raw_config", "to_core_mapping"]
 
 SETTING = "FIRSTTOKEN"
-KNOWN_KEYS = tuple(f.name.upper() for f in dataclasses.fields(Settings))
+# REDIS_CACHE_ALIAS is ours, not the core's: it names a CACHES entry whose Redis becomes redis_url.
+KNOWN_KEYS = (*(f.name.upper() for f in dataclasses.fields(Settings)), "REDIS_CACHE_ALIAS")
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
 
@@ -46,8 +48,26 @@ def to_core_mapping(raw: Mapping[str, Any]) -> dict[str, Any]:
         name = key.lower() if isinstance(key, str) else key
         if name == "profiles" and isinstance(value, Mapping):
             value = {pname: _profile_fields(fields) for pname, fields in value.items()}
+        if name == "redis_cache_alias":
+            name, value = "redis_url", redis_url_of_cache(value)
         data[name] = value
     return data
+
+
+def redis_url_of_cache(alias: Any) -> str:
+    """The Redis URL of `CACHES[alias]`, which must use Django's own RedisCache backend."""
+    caches = getattr(django_settings, "CACHES", {})
+    config = caches.get(alias) if isinstance(alias, str) else None
+    if not isinstance(config, Mapping) or config.get("BACKEND") != REDIS_CACHE:
+        raise SettingsError(
+            key_name("REDIS_CACHE_ALIAS"), f"must name a CACHES entry whose BACKEND is {REDIS_CACHE}"
+        )
+    location = config.get("LOCATION")
+    # Django accepts a list (or comma-separated string) of servers, the first being the primary.
+    first = location[0] if isinstance(location, list | tuple) and location else location
+    if not isinstance(first, str) or not first:
+        raise SettingsError(key_name("REDIS_CACHE_ALIAS"), f"CACHES[{alias!r}] has no LOCATION")
+    return first.split(",")[0].strip()
 
 
 def load_settings(raw: Any = None) -> Settings:
