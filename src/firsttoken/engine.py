@@ -179,7 +179,11 @@ class Engine:
             raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
         params: dict[str, Any] = {"model": chosen.model, "max_tokens": chosen.max_tokens, **kwargs}
         if chosen.temperature is not None:
-            params.setdefault("temperature", chosen.temperature)
+            # The installed SDK's `create()` has no `temperature` argument; the API reads it from
+            # the body, so it travels there, unless the caller already put one in `extra_body`.
+            extra = dict(params.get("extra_body") or {})
+            extra.setdefault("temperature", chosen.temperature)
+            params["extra_body"] = extra
         if chosen.speed is not None:
             params.setdefault("speed", chosen.speed)
         params.setdefault("timeout", chosen.timeout or self.settings.timeout)

@@ -157,3 +157,17 @@ def test_concise_profiles_add_their_instruction(engine: Engine) -> None:
     assert len(blocks) == 1  # the caller's list is not mutated
     _, params = engine.prepare(profile="chat", messages=USER)
     assert "system" not in params
+
+
+def test_a_profile_temperature_reaches_the_api_in_the_body(engine: Engine, emulator: object) -> None:
+    _, params = engine.prepare(profile="chat", messages=USER, temperature=0.0)
+    assert "temperature" not in params  # not an argument of the installed SDK's create()
+    assert params["extra_body"] == {"temperature": 0.0}
+    _, params = engine.prepare(
+        profile="chat", messages=USER, temperature=0.5, extra_body={"temperature": 1.0}
+    )
+    assert params["extra_body"] == {"temperature": 1.0}
+    message = engine.create(messages=USER, profile="fast", temperature=0.0)
+    assert message.stop_reason in ("end_turn", "max_tokens")
+    with engine.stream(messages=USER, profile="fast", temperature=0.3) as s:
+        assert s.text()
