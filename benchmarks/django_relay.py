@@ -25,9 +25,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integrations.django.servers import django_server  # noqa: E402
-
 from firsttoken.emulator import Emulator  # noqa: E402
+from tests.integrations.django.servers import django_server  # noqa: E402
 
 BODY = {"messages": [{"role": "user", "content": "Explain streaming in a paragraph."}], "profile": "fast"}
 

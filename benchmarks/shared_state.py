@@ -23,11 +23,10 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.servers import free_port, run_server
-from tests.redis.server import RedisServer
-
 from firsttoken import Engine, Settings
 from firsttoken.emulator import Emulator, RateLimit
+from tests.e2e.servers import free_port, run_server
+from tests.redis.server import RedisServer
 
 WORKERS = 4
 REQUESTS = 240

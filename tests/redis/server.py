@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import redis
+
 from tests.e2e.servers import free_port
 
 __all__ = ["RedisServer"]

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 import redis
+
 from firsttoken import DEFAULT_PROFILES, Engine, Profile
 from firsttoken.emulator import Emulator
 from firsttoken.resilience.governor import Governor

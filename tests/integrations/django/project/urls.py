@@ -1,4 +1,5 @@
 from django.urls import path
+
 from example_projects.django_chat.urls import urlpatterns as example_urlpatterns
 
 from . import views
