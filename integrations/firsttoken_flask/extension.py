@@ -73,6 +73,12 @@ class FirstToken:
         - `FIRSTTOKEN_CACHE_DEBUG`: ask the API why a conversation missed the prompt cache (False).
         - `FIRSTTOKEN_WARM_LOCK_DIR`: where the one-cache-warmer-per-machine locks live (None: the
           temporary directory).
+        - `FIRSTTOKEN_REDIS_URL`: share cooldowns, budgets, warming, caches and metrics across
+          workers and machines through Redis (None: this process's memory).
+        - `FIRSTTOKEN_REDIS_PREFIX`: the namespace of every Redis key ("firsttoken:").
+        - `FIRSTTOKEN_REDIS_TIMEOUT`: seconds each Redis step may take before local state is used (0.05).
+        - `FIRSTTOKEN_RESPONSE_CACHE`: answer a repeated temperature-0 `create()` from the store (False).
+        - `FIRSTTOKEN_TENANT`: keeps this app's cached responses apart from other tenants' (None).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or
