@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint types contracts pytest demo demo-terminal bench clean
+.PHONY: install test lint types contracts pytest demo demo-terminal bench matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ demo: $(STAMP)
 
 demo-terminal: $(STAMP)
 	$(PY) -m firsttoken.cli demo
+
+# Oldest and newest supported Django, Flask and Starlette, each in its own venv (slow; on demand).
+matrix: $(STAMP)
+	$(VENV)/bin/nox
 
 bench: $(STAMP)
 	$(PY) -m firsttoken.cli bench
