@@ -307,6 +307,9 @@ class _Run:
         # Text already handed to the caller (a continuation's prefill).
         self.sent: list[str] = []
         self.prefix: str | None = None
+        # Whether the caller has seen this answer begin (see `release`).
+        self.committed = False
+        self.held: list[Event] = []
 
     @property
     def more(self) -> bool:
@@ -322,6 +325,66 @@ class _Run:
             self.prefix = "".join(self.sent)
             return _continuation(self.params, model, self.prefix, generated)
         return {**self.params, "model": model}
+
+    # What both resilient streams do around their one blocking or awaited line.
+
+    def next_attempt(self) -> tuple[str, dict[str, Any]]:
+        model = self.models.pop(0)
+        return model, self.next_params(model, self.committed, len(self.sent))
+
+    def not_admitted(self, model: str, timings: Any) -> None:
+        self.resilience.switch(model, "rate_limit_error", self.outcome, self.models[0])
+        timings.fallbacks += 1
+
+    def refused(self, model: str, exc: anthropic.APIError, counter: Attempts, timings: Any) -> bool:
+        """After a model refused the call: True to try the next model, False to raise."""
+        self.resilience.settle(model, counter, self.outcome)
+        timings.retries = self.outcome.retries
+        if not self.models or not _switchable(exc, self.policy):
+            return False
+        self.resilience.switch(model, error_type(exc), self.outcome, self.models[0])
+        timings.fallbacks += 1
+        return True
+
+    def accepted(self, model: str, counter: Attempts, timings: Any) -> None:
+        self.resilience.settle(model, counter, self.outcome)
+        timings.retries = self.outcome.retries
+        self.current, timings.served_by = model, model
+        if timings.upstream is None:
+            timings.upstream = perf_counter() - timings.started
+        # With no model left to fall back to, there is nothing to hold events back for.
+        self.committed = self.committed or not self.models
+
+    def release(self, acc: MessageAccumulator, name: str, data: Any) -> tuple[Event, ...] | list[Event]:
+        """The events to hand on now. Until the model has shown it is answering (its first delta,
+        or the end), only pings pass and the rest is held, so a failure before then can still move
+        to the next model without the caller seeing anything of the failed attempt."""
+        _prefill_block(self, acc, name, data)
+        if self.committed or name == "ping":
+            _note_text(self, name, data)
+            return ((name, data),)
+        self.held.append((name, data))
+        if name != "content_block_delta" and name != "message_stop":
+            return ()
+        self.committed = True
+        self.resilience.breaker.succeeded(str(self.current))
+        released, self.held = self.held, []
+        for event in released:
+            _note_text(self, *event)
+        return released
+
+    def broke_off(self, exc: httpx2.TransportError | UpstreamFailure, timings: Any) -> UpstreamFailure | None:
+        """After an attempt failed mid-stream: the failure to raise, or None to open the next model."""
+        failure = _lost(exc) if isinstance(exc, httpx2.TransportError) else exc
+        if not self.can_switch(failure, self.committed):
+            return failure
+        failed = str(self.current)
+        if failure.type == "overloaded_error":
+            self.resilience.breaker.failed(failed)
+        self.resilience.switch(failed, failure.type, self.outcome, self.models[0])
+        timings.fallbacks += 1
+        self.held.clear()
+        return None
 
 
 class ResilientTextStream(TextStream):
@@ -350,22 +413,20 @@ class ResilientTextStream(TextStream):
         if self._cm is not None:
             return self
         try:
-            self._open_next(committed=False)
+            self._open_next()
         except (anthropic.APIError, RateLimited) as exc:
             # The SDK's class name, as a plain TextStream records a refused request.
             self._end(type(exc).__name__ if isinstance(exc, anthropic.APIError) else "rate_limit_error")
             raise
         return self
 
-    def _open_next(self, *, committed: bool) -> None:
+    def _open_next(self) -> None:
         run, timings = self._run, self.timings
         while run.models:
-            model = run.models.pop(0)
-            params = run.next_params(model, committed, len(run.sent))
+            model, params = run.next_attempt()
             seq = run.resilience.admit(model, params, run.policy, last=not run.models)
             if seq is None:
-                run.resilience.switch(model, "rate_limit_error", run.outcome, run.models[0])
-                timings.fallbacks += 1
+                run.not_admitted(model, timings)
                 continue
             counter = Attempts()
             cm = self._client.messages.with_streaming_response.create(stream=True, **params)
@@ -373,18 +434,11 @@ class ResilientTextStream(TextStream):
                 with tracking(seq, counter):
                     response = cm.__enter__()
             except anthropic.APIError as exc:
-                run.resilience.settle(model, counter, run.outcome)
-                timings.retries = run.outcome.retries
-                if not run.models or not _switchable(exc, run.policy):
-                    raise
-                run.resilience.switch(model, error_type(exc), run.outcome, run.models[0])
-                timings.fallbacks += 1
-                continue
-            run.resilience.settle(model, counter, run.outcome)
-            timings.retries = run.outcome.retries
-            self._cm, run.current, timings.served_by = cm, model, model
-            if timings.upstream is None:
-                timings.upstream = perf_counter() - timings.started
+                if run.refused(model, exc, counter, timings):
+                    continue
+                raise
+            run.accepted(model, counter, timings)
+            self._cm = cm
             self._decoder, self._acc = SSEDecoder(), MessageAccumulator()
             self._chunks = response.http_response.iter_bytes()
             return
@@ -398,47 +452,23 @@ class ResilientTextStream(TextStream):
     def events(self) -> Iterator[Event]:
         self.open()
         run = self._run
-        committed = not run.more
-        held: list[Event] = []
         while True:
             assert self._chunks is not None
             try:
                 for chunk in self._chunks:
                     for name, data in self._events(chunk):
-                        _prefill_block(run, self._acc, name, data)
-                        if committed or name == "ping":
-                            _note_text(run, name, data)
-                            yield name, data
-                            continue
-                        held.append((name, data))
-                        if name == "content_block_delta" or name == "message_stop":
-                            committed = True
-                            run.resilience.breaker.succeeded(str(run.current))
-                            for event in held:
-                                _note_text(run, *event)
-                            yield from held
-                            held.clear()
+                        yield from run.release(self._acc, name, data)
                 if not self._acc.done:
                     raise self._incomplete()
             except (httpx2.TransportError, UpstreamFailure) as exc:
-                failure = _lost(exc) if isinstance(exc, httpx2.TransportError) else exc
-                if not run.can_switch(failure, committed):
-                    self._end(failure.type)
-                    raise failure from (exc if exc is not failure else None)
-                failed = str(run.current)
-                if failure.type == "overloaded_error":
-                    run.resilience.breaker.failed(failed)
-                run.resilience.switch(failed, failure.type, run.outcome, run.models[0])
-                self.timings.fallbacks += 1
-                held.clear()
+                failure = run.broke_off(exc, self.timings)
+                if failure is not None:
+                    raise self._broke_off(failure) from (exc if exc is not failure else None)
                 self._drop_attempt()
                 try:
-                    self._open_next(committed=committed)
+                    self._open_next()
                 except (anthropic.APIError, RateLimited) as exc2:
-                    kind = error_type(exc2)
-                    self._end(kind)
-                    raise UpstreamFailure(kind, str(exc2)) from exc2
-                committed = committed or not run.more
+                    raise self._broke_off(UpstreamFailure(error_type(exc2), str(exc2))) from exc2
                 continue
             break
         self._end(None)
@@ -470,22 +500,20 @@ class ResilientAsyncTextStream(AsyncTextStream):
         if self._cm is not None:
             return self
         try:
-            await self._open_next(committed=False)
+            await self._open_next()
         except (anthropic.APIError, RateLimited) as exc:
             # The SDK's class name, as a plain TextStream records a refused request.
             self._end(type(exc).__name__ if isinstance(exc, anthropic.APIError) else "rate_limit_error")
             raise
         return self
 
-    async def _open_next(self, *, committed: bool) -> None:
+    async def _open_next(self) -> None:
         run, timings = self._run, self.timings
         while run.models:
-            model = run.models.pop(0)
-            params = run.next_params(model, committed, len(run.sent))
+            model, params = run.next_attempt()
             seq = await run.resilience.aadmit(model, params, run.policy, last=not run.models)
             if seq is None:
-                run.resilience.switch(model, "rate_limit_error", run.outcome, run.models[0])
-                timings.fallbacks += 1
+                run.not_admitted(model, timings)
                 continue
             counter = Attempts()
             cm = self._client.messages.with_streaming_response.create(stream=True, **params)
@@ -493,18 +521,11 @@ class ResilientAsyncTextStream(AsyncTextStream):
                 with tracking(seq, counter):
                     response = await cm.__aenter__()
             except anthropic.APIError as exc:
-                run.resilience.settle(model, counter, run.outcome)
-                timings.retries = run.outcome.retries
-                if not run.models or not _switchable(exc, run.policy):
-                    raise
-                run.resilience.switch(model, error_type(exc), run.outcome, run.models[0])
-                timings.fallbacks += 1
-                continue
-            run.resilience.settle(model, counter, run.outcome)
-            timings.retries = run.outcome.retries
-            self._cm, run.current, timings.served_by = cm, model, model
-            if timings.upstream is None:
-                timings.upstream = perf_counter() - timings.started
+                if run.refused(model, exc, counter, timings):
+                    continue
+                raise
+            run.accepted(model, counter, timings)
+            self._cm = cm
             self._decoder, self._acc = SSEDecoder(), MessageAccumulator()
             self._chunks = response.http_response.aiter_bytes()
             return
@@ -521,47 +542,24 @@ class ResilientAsyncTextStream(AsyncTextStream):
     async def events(self) -> AsyncIterator[Event]:
         await self.open()
         run = self._run
-        committed = not run.more
-        held: list[Event] = []
         while True:
             assert self._chunks is not None
             try:
                 async for chunk in self._chunks:
                     for name, data in self._events(chunk):
-                        _prefill_block(run, self._acc, name, data)
-                        if committed or name == "ping":
-                            _note_text(run, name, data)
-                            yield name, data
-                            continue
-                        held.append((name, data))
-                        if name == "content_block_delta" or name == "message_stop":
-                            committed = True
-                            run.resilience.breaker.succeeded(str(run.current))
-                            for event in held:
-                                _note_text(run, *event)
-                                yield event
-                            held.clear()
+                        for event in run.release(self._acc, name, data):
+                            yield event
                 if not self._acc.done:
                     raise self._incomplete()
             except (httpx2.TransportError, UpstreamFailure) as exc:
-                failure = _lost(exc) if isinstance(exc, httpx2.TransportError) else exc
-                if not run.can_switch(failure, committed):
-                    self._end(failure.type)
-                    raise failure from (exc if exc is not failure else None)
-                failed = str(run.current)
-                if failure.type == "overloaded_error":
-                    run.resilience.breaker.failed(failed)
-                run.resilience.switch(failed, failure.type, run.outcome, run.models[0])
-                self.timings.fallbacks += 1
-                held.clear()
+                failure = run.broke_off(exc, self.timings)
+                if failure is not None:
+                    raise self._broke_off(failure) from (exc if exc is not failure else None)
                 await self._drop_attempt()
                 try:
-                    await self._open_next(committed=committed)
+                    await self._open_next()
                 except (anthropic.APIError, RateLimited) as exc2:
-                    kind = error_type(exc2)
-                    self._end(kind)
-                    raise UpstreamFailure(kind, str(exc2)) from exc2
-                committed = committed or not run.more
+                    raise self._broke_off(UpstreamFailure(error_type(exc2), str(exc2))) from exc2
                 continue
             break
         self._end(None)
