@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint types contracts pytest demo demo-terminal bench matrix clean
+.PHONY: install test lint types contracts pytest coverage demo demo-terminal bench matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint types contracts pytest
+
+# The suite under coverage, servers it starts included, with the floor in pyproject.toml. Not part
+# of `make test`: tracing slows the real-time tests enough to make their timing checks less sharp.
+coverage: $(STAMP)
+	rm -f .coverage .coverage.*
+	$(VENV)/bin/coverage run -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/coverage combine -q
+	$(VENV)/bin/coverage report
 
 # The chat app of APP (starlette, flask or django) on 127.0.0.1:$(PORT), against the embedded
 # emulator unless ANTHROPIC_BASE_URL or ANTHROPIC_API_KEY is set. `make demo-terminal` streams one
