@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -145,6 +146,7 @@ def test_exported_members() -> None:
         "Emulator",
         "EmulatorApp",
         "EmulatorConfig",
+        "EmulatorProcess",
         "Fault",
         "ModelTiming",
         "RateLimit",
@@ -153,3 +155,21 @@ def test_exported_members() -> None:
         "parse_model_profile",
         "parse_rate_limit",
     }
+
+
+def test_emulator_process_runs_the_cli_in_a_child_process() -> None:
+    from firsttoken.emulator import EmulatorProcess
+
+    emulator = EmulatorProcess(time_scale=0, seed=4)
+    with emulator:
+        assert emulator.pid != os.getpid()
+        with anthropic.Anthropic(base_url=emulator.base_url, api_key="t", max_retries=0) as client:
+            message = client.messages.create(
+                model="claude-haiku-5-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+            )
+        assert message.usage.output_tokens <= 5
+    emulator.stop()  # idempotent
+    with pytest.raises(RuntimeError, match="not running"):
+        emulator.base_url  # noqa: B018
+    with pytest.raises(RuntimeError, match="did not start"):
+        EmulatorProcess(extra=("--time-scale", "-1")).start()

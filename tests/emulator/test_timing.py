@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 import json
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.emulator import Emulator, EmulatorProcess
 from firsttoken.emulator.config import DEFAULT_TIMINGS
 
 pytestmark = pytest.mark.slow
@@ -57,32 +55,10 @@ async def _stream(
 @contextlib.contextmanager
 def _emulator_process(seed: int) -> Iterator[int]:
     """The emulator in its own process, so the measuring client does not share its GIL."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "firsttoken.cli",
-        "emulate",
-        "--port",
-        "0",
-        "--time-scale",
-        "1",
-        "--seed",
-        str(seed),
-        # A near-zero-latency family measures the harness's own delay on a loaded machine.
-        "--model-profile",
-        "calibration:0.001,0.001,100000,1024",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "listening on" in line, line
-        yield int(line.strip().rsplit(":", 1)[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        assert proc.stdout is not None
-        proc.stdout.close()
+    # A near-zero-latency family measures the harness's own delay on a loaded machine.
+    calibration = ("--model-profile", "calibration:0.001,0.001,100000,1024")
+    with EmulatorProcess(time_scale=1, seed=seed, extra=calibration) as emulator:
+        yield int(emulator.base_url.rsplit(":", 1)[1])
 
 
 def _quantile(values: list[float], q: float) -> float:

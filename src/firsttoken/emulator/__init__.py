@@ -8,12 +8,14 @@ with Emulator(time_scale=0.0) as emu:
 from .app import EmulatorApp, create_app
 from .config import EmulatorConfig, ModelTiming, RateLimit, parse_model_profile, parse_rate_limit
 from .faults import Fault, parse_fault
+from .process import EmulatorProcess
 from .server import Emulator
 
 __all__ = [
     "Emulator",
     "EmulatorApp",
     "EmulatorConfig",
+    "EmulatorProcess",
     "Fault",
     "ModelTiming",
     "RateLimit",
