@@ -84,7 +84,10 @@ class _StreamState:
         if error is None and not self._acc.done:
             error = "cancelled"
         self.error = error
-        self._on_finish(
+        # Dropped once called: the engine's callback refers back to this stream, and a cycle would
+        # leave every finished stream to the garbage collector instead of freeing it at once.
+        on_finish, self._on_finish = self._on_finish, _already_finished
+        on_finish(
             CallRecord(
                 profile=self.profile,
                 model=self.model,
@@ -119,6 +122,10 @@ class _StreamState:
         if not self._acc.done:
             raise self._broke_off(self._incomplete())
         self._end(None)
+
+
+def _already_finished(record: CallRecord) -> None:
+    return None
 
 
 def _text_of(name: str, data: Any) -> str | None:

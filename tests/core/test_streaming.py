@@ -7,9 +7,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from firsttoken import Engine, UpstreamFailure
+from firsttoken import AsyncTextStream, Engine, Relay, TextStream, UpstreamFailure
 from firsttoken.emulator import Emulator
 
+from ..garbage import cyclic_garbage
 from .conftest import USER
 
 WEATHER_TOOL = {
@@ -180,3 +181,21 @@ def _settle(emu: Emulator) -> dict[str, Any]:
         time.sleep(0.01)
         stats = emu.stats()
     return stats
+
+
+def test_a_finished_stream_is_freed_without_the_garbage_collector(engine: Engine) -> None:
+    engine.stream(messages=USER, profile="fast").text()  # warm: the pooled client, first imports
+    with cyclic_garbage() as left:
+        for _ in range(5):
+            with engine.stream(messages=USER, profile="fast") as stream:
+                stream.text()
+        assert left((TextStream, Relay)) == []
+
+
+async def test_a_finished_async_stream_is_freed_without_the_garbage_collector(engine: Engine) -> None:
+    await engine.astream(messages=USER, profile="fast").text()
+    with cyclic_garbage() as left:
+        for _ in range(5):
+            async with engine.astream(messages=USER, profile="fast") as stream:
+                await stream.text()
+        assert left((AsyncTextStream, Relay)) == []

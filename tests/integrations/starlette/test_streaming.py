@@ -88,3 +88,13 @@ def test_idle_stream_gets_heartbeats(client: httpx2.Client) -> None:
     # One beat goes with the headers; the rest come from the idle timer, about one per 0.1 s.
     assert beats_before >= 3, (beats_before, elapsed)
     assert all(e.data == "ping" for e in events if e.comment)
+
+
+def test_a_finished_answer_leaves_nothing_to_the_garbage_collector(client: httpx2.Client) -> None:
+    # Heartbeats are on (every 0.1 s here) and several beats pass during each answer: the
+    # heartbeat task must end by being woken, not cancelled, or each request leaves a cycle.
+    client.post("/chat", json={"messages": QUESTION}, headers=SHORT)
+    client.get("/debug/garbage", params={"start": ""})
+    for _ in range(5):
+        assert client.post("/chat", json={"messages": QUESTION}, headers=SHORT).status_code == 200
+    assert client.get("/debug/garbage").json() == {}

@@ -7,7 +7,9 @@ the environment (`ANTHROPIC_BASE_URL`, `FIRSTTOKEN_HEARTBEAT_INTERVAL`, ...).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+from collections import Counter
 from typing import Any
 
 import psutil
@@ -17,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from firsttoken_starlette import FirstToken, FirstTokenMiddleware
+from firsttoken import AsyncTextStream, Relay
+from firsttoken_starlette import FirstToken, FirstTokenMiddleware, RelayResponse
 
 
 async def chat(request: Request) -> Response:
@@ -48,6 +51,24 @@ async def resources(request: Request) -> Response:
     )
 
 
+async def garbage(request: Request) -> Response:
+    """Debug only: `?start` keeps what the collector would free; `?stop` names the relay's share.
+
+    A relay whose objects form a cycle leaves each request to the collector, whose pauses were
+    the slowest requests of a busy worker (see BENCHMARKS.md, Starlette).
+    """
+    if "start" in request.query_params:
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        return JSONResponse({})
+    gc.collect()
+    kinds = (AsyncTextStream, Relay, RelayResponse, asyncio.CancelledError)
+    left = Counter(type(o).__name__ for o in gc.garbage if isinstance(o, kinds))
+    gc.set_debug(0)
+    gc.garbage.clear()
+    return JSONResponse(left)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -56,6 +77,7 @@ app = Starlette(
     routes=[
         Route("/chat", chat, methods=["POST"]),
         Route("/debug/resources", resources),
+        Route("/debug/garbage", garbage),
         Route("/healthz", healthz),
     ],
     middleware=[Middleware(FirstTokenMiddleware)],
