@@ -54,6 +54,9 @@ def workers(upstream: Emulator, redis_server: RedisServer) -> Iterator[Server]:
     argv = [
         "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
         "--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "2", "--log-level", "warning",
+        # At most two connections a worker: a burst spreads over all four instead of whichever
+        # worker wins the accepts (then "shared" would be proven by one process alone).
+        "--worker-connections", "2", "--keep-alive", "0",
         "tests.redis.worker_app:app",
     ]  # fmt: skip
     with run_server(argv, env=env, port=port) as server:
@@ -90,10 +93,13 @@ def test_overloads_seen_by_some_workers_cool_the_model_down_for_all(
         status, answer = _call(http, model=OPUS, fallbacks=[HAIKU], fault="overloaded@*opus*")
         assert (status, answer["model"]) == (200, HAIKU)
     before = upstream.stats()["requests_by_model"].get(OPUS, 0)
-    for _ in range(12):
+    # Sequential calls may all land on one worker; go on until a second one has answered too.
+    for calls in range(200):
         status, answer = _call(http, model=OPUS, fallbacks=[HAIKU])
         assert (status, answer["model"]) == (200, HAIKU)
         pids.add(answer["pid"])
+        if calls >= 11 and len(pids) >= 2:
+            break
     assert len(pids) >= 2
     assert upstream.stats()["requests_by_model"].get(OPUS, 0) == before
 
@@ -108,7 +114,7 @@ def test_workers_draw_on_one_rate_limit_budget(http: httpx2.Client, upstream: Em
     upstream_429 = upstream.stats()["requests_by_status"].get("429", 0) - before
     # About the budget went through; the rest were refused locally, not by the upstream.
     assert SONNET_RPM - 2 <= statuses.count(200) <= SONNET_RPM + 2
-    assert upstream_429 <= 1, upstream_429
+    assert upstream_429 == 0, upstream_429
     assert len({answer["pid"] for _, answer in results}) >= 2
 
 
