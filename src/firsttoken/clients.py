@@ -5,7 +5,8 @@ reading one TLS connection corrupt each other, so a child never touches the pare
 forgets them (closing would send the parent's connections a close-notify) and builds its own.
 
 An async client's connections belong to the event loop that opened them. Code that runs on several
-loops (Django's `async_to_sync`, tests, several apps) gets one async client per loop.
+loops (Django's `async_to_sync`, tests, several apps) gets its own async clients per loop: one
+while few answers stream at once, more shards of it under load (see `shards.py`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import anthropic
 import httpx2
 
 from .errors import EngineClosedError
+from .shards import CountingTransport, LoopClients, Shard, keepalive_options
 
 __all__ = ["ClientPool"]
 
-_LoopClient = tuple[anthropic.AsyncAnthropic, AsyncGenerator[None, None]]
+_LoopEntry = tuple[LoopClients, AsyncGenerator[None, None]]
 
 _pools: weakref.WeakSet[ClientPool] = weakref.WeakSet()
 
@@ -61,7 +63,7 @@ class ClientPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._sync: anthropic.Anthropic | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopEntry] = (
             weakref.WeakKeyDictionary()
         )
         # The client made outside any running loop, for users who build one at import time.
@@ -112,16 +114,19 @@ class ClientPool:
                 return self._async_unbound
             entry = self._async.get(loop)
             if entry is None:
-                client = self._new_async()
-                entry = (client, _close_with_loop(loop, client))
+                clients = LoopClients(self._new_shard, max_connections=self._limits.max_connections or 1)
+                entry = (clients, _close_with_loop(loop, clients))
                 self._async[loop] = entry
-            return entry[0]
+            return entry[0].pick()
 
     def _new_async(self) -> anthropic.AsyncAnthropic:
+        return self._new_shard()[0]
+
+    def _new_shard(self) -> Shard:
         self.created += 1
-        return anthropic.AsyncAnthropic(
-            **self._options, http_client=anthropic.DefaultAsyncHttpxClient(limits=self._limits)
-        )
+        transport = CountingTransport(limits=self._limits, socket_options=keepalive_options())
+        http = anthropic.DefaultAsyncHttpxClient(transport=transport)
+        return anthropic.AsyncAnthropic(**self._options, http_client=http), transport
 
     def close(self) -> None:
         """Close the sync client now, and each async client on its own loop while that loop runs.
@@ -139,9 +144,9 @@ class ClientPool:
             self._sync.close()
         self._sync = None
         entries, self._async = list(self._async.items()), weakref.WeakKeyDictionary()
-        for loop, (client, _) in entries:
+        for loop, (clients, _) in entries:
             if loop.is_running() and not loop.is_closed():
-                asyncio.run_coroutine_threadsafe(client.close(), loop)
+                asyncio.run_coroutine_threadsafe(clients.aclose(), loop)
 
     async def aclose(self) -> None:
         """`close()`, and the running loop's clients closed before it returns."""
@@ -151,18 +156,17 @@ class ClientPool:
         mine = self._async.pop(asyncio.get_running_loop(), (None, None))[0]
         unbound, self._async_unbound = self._async_unbound, None
         self.close()
-        for client in (mine, unbound):
-            if client is not None:
-                await client.close()
+        if mine is not None:
+            await mine.aclose()
+        if unbound is not None:
+            await unbound.close()
 
 
-def _close_with_loop(
-    loop: asyncio.AbstractEventLoop, client: anthropic.AsyncAnthropic
-) -> AsyncGenerator[None, None]:
-    """Close `client` when its loop shuts down, as `asyncio.run()` and asgiref's loops do.
+def _close_with_loop(loop: asyncio.AbstractEventLoop, clients: LoopClients) -> AsyncGenerator[None, None]:
+    """Close `clients` when their loop shuts down, as `asyncio.run()` and asgiref's loops do.
 
     A loop made for one call (Flask async views, `async_to_sync` under WSGI) would otherwise
-    leave the client's sockets open after it closed. `loop.shutdown_asyncgens()` finalizes
+    leave the clients' sockets open after it closed. `loop.shutdown_asyncgens()` finalizes
     every started async generator, so one that awaits `client.close()` in its `finally` is a
     shutdown hook. The pool keeps the generator alive; only the loop's shutdown ends it.
     """
@@ -171,7 +175,7 @@ def _close_with_loop(
         try:
             yield
         finally:
-            await client.close()
+            await clients.aclose()
 
     agen = guard()
     loop.create_task(agen.__anext__())

@@ -12,6 +12,7 @@ import pytest
 
 from firsttoken import Engine, EngineClosedError, Settings
 from firsttoken.emulator import Emulator
+from firsttoken.shards import SHARD_STREAMS
 
 from .conftest import USER
 
@@ -157,3 +158,28 @@ def test_close_from_sync_code_closes_async_clients_on_their_running_loop(emulato
         thread.join(timeout=5)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+async def test_under_load_new_requests_go_to_a_fresh_shard_of_the_pool(realtime_emulator: Emulator) -> None:
+    # httpcore walks every connection of a pool per request; a loop's clients split into shards
+    # of SHARD_STREAMS open responses so that walk stays short (see firsttoken/shards.py).
+    long = {"x-emulator-output-tokens": "2000"}
+    async with Engine(Settings(base_url=realtime_emulator.base_url, max_retries=0)) as engine:
+        first = engine.async_client
+        assert engine.async_client is first  # idle: always the one client
+        streams = [
+            engine.astream(messages=USER, profile="fast", extra_headers=long) for _ in range(SHARD_STREAMS)
+        ]
+        try:
+            await asyncio.gather(*(s.open() for s in streams))
+            second = engine.async_client
+            assert second is not first
+            extra = engine.astream(messages=USER, profile="fast", max_tokens=5)
+            assert (await extra.text()) and engine.async_client is second
+        finally:
+            await asyncio.gather(*(s.aclose() for s in streams))
+        # Answers closed: the first shard has room again and gets the next request.
+        assert engine.async_client is first
+        message = await engine.acreate(messages=USER, profile="fast", max_tokens=5)
+        assert message.stop_reason == "max_tokens"
+    assert first.is_closed() and second.is_closed()
