@@ -154,3 +154,21 @@ async def test_async_relay_matches_the_sync_relay(engine: Engine) -> None:
 def test_unknown_format_is_refused(engine: Engine) -> None:
     with pytest.raises(ValueError, match="unknown wire format 'xml'"):
         engine.relay(format="xml", messages=USER)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"type":"text_delta","text":"caf\xc3\xa9 \\ud83d\\ude00"}',
+        b'{"text":"\\ud83d"}',  # a lone surrogate escape: json accepts it, jiter does not
+        b'{"n":12345678901234567890123,"f":0.1,"e":1e400}',
+        b'{"broken": }',
+        b"not json",
+    ],
+)
+def test_the_decoder_reads_data_as_json_loads_does(data: bytes) -> None:
+    try:
+        expected: Any = json.loads(data)
+    except ValueError:
+        expected = data.decode("utf-8", "replace")
+    assert _sse(b"event: x\ndata: " + data + b"\n\n") == [("x", expected)]
