@@ -1,6 +1,6 @@
-"""The streaming response: relay bytes, idle heartbeats and a disconnect listener in one task group.
+"""The streaming response: the relay's bytes, and one listener for the disconnect and idle heartbeats.
 
-Whichever of the three ends first cancels the others, and the upstream stream is closed at once,
+Whichever of the two ends first cancels the other, and the upstream stream is closed at once,
 so a browser that goes away stops the model generating within one event-loop turn.
 """
 
@@ -63,7 +63,6 @@ class RelayResponse(StreamingResponse):
         clock = anyio.current_time
         last_sent = clock()
         finished = False
-        ended = anyio.Event()
 
         async def produce() -> None:
             nonlocal last_sent, finished
@@ -82,33 +81,35 @@ class RelayResponse(StreamingResponse):
                         last_sent = clock()
                 async with lock:
                     finished = True
-                    ended.set()
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
             except OSError:
                 # ASGI 2.4 servers raise on a send to a closed connection instead of saying so on
                 # receive(); either way the browser is gone.
                 self.disconnected = True
 
-        async def heartbeat() -> None:
-            nonlocal last_sent
-            while not ended.is_set():
-                # Waits on the end instead of sleeping: an answer that ends wakes this task
-                # rather than cancelling it. A cancelled task leaves a CancelledError whose
-                # traceback ties its frames into a cycle only the garbage collector frees, and
-                # those collections were the slowest requests of a busy worker.
-                with anyio.move_on_after(interval - (clock() - last_sent)):
-                    await ended.wait()
-                if ended.is_set() or clock() - last_sent < interval:
-                    continue
-                async with lock:
-                    if finished:
-                        return
-                    await send({"type": "http.response.body", "body": beat, "more_body": True})
-                    last_sent = clock()
-
         async def listen() -> None:
+            # The disconnect listener keeps the heartbeat too, so a stream costs one extra task.
+            # It never sleeps: it waits on the connection until a beat is due, and once the
+            # answer is sent the server wakes it with `http.disconnect`. Ending by being woken
+            # rather than cancelled matters: a cancelled task leaves a CancelledError whose
+            # traceback ties frames into a cycle only the garbage collector frees, and those
+            # collections were the slowest requests of a busy worker (BENCHMARKS.md, Starlette).
+            nonlocal last_sent
             while True:
-                message = await receive()
+                message = None
+                if beat:
+                    with anyio.move_on_after(interval - (clock() - last_sent)):
+                        message = await receive()
+                else:
+                    message = await receive()
+                if message is None:
+                    if clock() - last_sent >= interval:
+                        async with lock:
+                            if finished:
+                                return
+                            await send({"type": "http.response.body", "body": beat, "more_body": True})
+                            last_sent = clock()
+                    continue
                 if message["type"] == "http.disconnect":
                     self.disconnected = not finished
                     # Closed here, shielded, before the producer is cancelled: a close that
@@ -125,8 +126,6 @@ class RelayResponse(StreamingResponse):
                     group.cancel_scope.cancel()
 
                 group.start_soon(first_to_end, listen)
-                if beat:
-                    group.start_soon(first_to_end, heartbeat)
                 await first_to_end(produce)
         except BaseExceptionGroup as group_error:
             # One failing job is the common case; raise it as itself so error middleware and
