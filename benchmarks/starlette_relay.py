@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,9 +29,13 @@ import httpx2
 import psutil
 
 from _support import emulator_process
+from firsttoken import DEFAULT_PROFILES
 
 QUESTION = [{"role": "user", "content": "Explain streaming."}]
 MODEL = "claude-haiku-5-5"
+# The endpoint's `fast` profile adds its concise instruction as the system prompt; the raw SDK calls
+# send it too, so every path makes the same request (the emulator's prefill time depends on it).
+SYSTEM = DEFAULT_PROFILES["fast"].concise or ""
 
 
 # -- the server under test (`--serve PORT`) -----------------------------------------------------
@@ -42,7 +46,7 @@ def serve(port: int) -> None:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
     from firsttoken_starlette import FirstToken, FirstTokenMiddleware
@@ -57,11 +61,42 @@ def serve(port: int) -> None:
             messages=QUESTION, profile="fast", max_tokens=100_000, extra_headers=forwarded
         )
 
+    sdk = anthropic.AsyncAnthropic(api_key="bench", max_retries=0)  # ANTHROPIC_BASE_URL: the emulator
+
+    async def bare_relay(request: Request) -> Response:
+        """The least a Starlette relay on the SDK can do: one token event per upstream chunk holding
+        a delta, no heartbeats, no disconnect listener, no metrics. The floor for `chat`."""
+        await request.body()
+        forwarded = {k: v for k, v in request.headers.items() if k.startswith("x-emulator-")}
+        opened = sdk.messages.with_streaming_response.create(
+            model=MODEL,
+            max_tokens=100_000,
+            messages=QUESTION,  # type: ignore[arg-type]
+            system=SYSTEM,
+            stream=True,
+            extra_headers=forwarded,
+        )
+        upstream = await opened.__aenter__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.http_response.aiter_bytes():
+                    if b"content_block_delta" in chunk:
+                        yield b'event: token\ndata: {"text": "."}\n\n'
+            finally:
+                await opened.__aexit__(None, None, None)
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
     app = Starlette(
-        routes=[Route("/api/chat", chat, methods=["POST"]), Route("/healthz", healthz)],
+        routes=[
+            Route("/api/chat", chat, methods=["POST"]),
+            Route("/api/bare", bare_relay, methods=["POST"]),
+            Route("/healthz", healthz),
+        ],
         middleware=[Middleware(FirstTokenMiddleware)],
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http="httptools", backlog=4096)
@@ -84,6 +119,7 @@ def bare(base_url: str, streams: int, tokens: int, concurrency: int) -> None:
                     model=MODEL,
                     max_tokens=100_000,
                     messages=QUESTION,  # type: ignore[arg-type]
+                    system=SYSTEM,
                     extra_headers={"x-emulator-output-tokens": str(tokens)},
                 ) as stream,
             ):
@@ -212,13 +248,14 @@ async def ttft(url: str, base_url: str, open_alongside: int, probes: int) -> dic
     headers = {"x-emulator-output-tokens": "1"}
     sdk = anthropic.AsyncAnthropic(base_url=base_url, api_key="bench", max_retries=0)
     endpoint_times: list[float] = []
+    bare_times: list[float] = []
     sdk_times: list[float] = []
     port = int(url.rsplit(":", 1)[1])
     async with client(4) as http:
 
-        async def via_endpoint() -> float:
+        async def via_endpoint(path: str = "/api/chat") -> float:
             started = time.perf_counter()
-            async with http.stream("POST", url + "/api/chat", json={}, headers=headers) as response:
+            async with http.stream("POST", url + path, json={}, headers=headers) as response:
                 async for chunk in response.aiter_raw():
                     if b"event: token" in chunk:
                         return time.perf_counter() - started
@@ -230,6 +267,7 @@ async def ttft(url: str, base_url: str, open_alongside: int, probes: int) -> dic
                 model=MODEL,
                 max_tokens=100_000,
                 messages=QUESTION,  # type: ignore[arg-type]
+                system=SYSTEM,
                 stream=True,
                 extra_headers=headers,
             ) as response:
@@ -238,15 +276,17 @@ async def ttft(url: str, base_url: str, open_alongside: int, probes: int) -> dic
                         return time.perf_counter() - started
             raise RuntimeError("no token")
 
-        for _ in range(5):  # warm both pools
+        for _ in range(5):  # warm the pools
             await via_endpoint()
+            await via_endpoint("/api/bare")
             await via_sdk()
         writers = await hold(port, open_alongside)
         try:
-            # Alternating one by one shares the machine's noise between the two sides.
+            # Alternating one by one shares the machine's noise between the three.
             for _ in range(probes):
                 endpoint_times.append(await via_endpoint())
                 sdk_times.append(await via_sdk())
+                bare_times.append(await via_endpoint("/api/bare"))
         finally:
             await release(writers)
     await sdk.close()
@@ -260,9 +300,13 @@ async def ttft(url: str, base_url: str, open_alongside: int, probes: int) -> dic
         "endpoint_p99_ms": pct(endpoint_times, 99),
         "sdk_p50_ms": pct(sdk_times, 50),
         "sdk_p99_ms": pct(sdk_times, 99),
+        "bare_relay_p50_ms": pct(bare_times, 50),
+        "bare_relay_p99_ms": pct(bare_times, 99),
     }
     result["added_p50_ms"] = result["endpoint_p50_ms"] - result["sdk_p50_ms"]
     result["added_p99_ms"] = result["endpoint_p99_ms"] - result["sdk_p99_ms"]
+    result["bare_added_p50_ms"] = result["bare_relay_p50_ms"] - result["sdk_p50_ms"]
+    result["bare_added_p99_ms"] = result["bare_relay_p99_ms"] - result["sdk_p99_ms"]
     return result
 
 
@@ -298,6 +342,10 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     parser.add_argument("--json", action="store_true", help="print only the JSON results")
+    parser.add_argument(
+        "--only", choices=("cpu", "ttft", "memory"), help="run one of the three measures (default: all)"
+    )
+    parser.add_argument("--open", default="1,64,256", help="open streams per TTFT row (default 1,64,256)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -313,52 +361,72 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it: 1,000 streams
     streams, tokens, concurrency = (40, 200, 8) if args.quick else (200, 500, 8)
     results: dict[str, Any] = {}
-    with emulator_process(time_scale=0.0) as base, server(base) as (url, proc):
-        relay = asyncio.run(relay_cpu(url, proc, streams, tokens, concurrency))
-        sdk = bare_cpu(base, streams, tokens, concurrency)
-        results["cpu"] = {
-            "streams": streams,
-            "tokens_per_stream": tokens,
-            "concurrency": concurrency,
-            "relay_us_per_token": relay["cpu_s"] / relay["tokens"] * 1e6,
-            "sdk_stream_us_per_token": sdk["cpu_s"] / sdk["tokens"] * 1e6,
-        }
-    # Real time, but a first token due at once (0.01 ms) and 2 tokens/s: streams stay open for
-    # minutes without the emulator's own core becoming the bottleneck, and a TTFT measured at
-    # the endpoint is all overhead (the guide's 150 tok/s x 1,000 streams is 150,000 events/s).
+    if args.only in (None, "cpu"):
+        with emulator_process(time_scale=0.0) as base, server(base) as (url, proc):
+            relay = asyncio.run(relay_cpu(url, proc, streams, tokens, concurrency))
+            sdk = bare_cpu(base, streams, tokens, concurrency)
+            results["cpu"] = {
+                "streams": streams,
+                "tokens_per_stream": tokens,
+                "concurrency": concurrency,
+                "relay_us_per_token": relay["cpu_s"] / relay["tokens"] * 1e6,
+                "sdk_stream_us_per_token": sdk["cpu_s"] / sdk["tokens"] * 1e6,
+            }
+    # Real time at 2 tokens/s: streams stay open for minutes without the emulator's own core becoming
+    # the bottleneck (the guide's 150 tok/s x 1,000 streams is 150,000 events/s). Two upstream shapes:
+    # "instant", a first token in the same packet as the headers, which puts every step of the relay
+    # on the path to the first token; "20 ms", the API's shape (headers and message_start at once,
+    # the first delta once the model has thought), where setting up the response overlaps that wait.
     probes = 60 if args.quick else 300
-    with (
-        emulator_process(time_scale=1.0, extra=("--model-profile", "haiku:0.01,0.01,2")) as base,
-        server(base) as (url, proc),
-    ):
-        results["ttft"] = {str(c): asyncio.run(ttft(url, base, c - 1, probes)) for c in (1, 64, 256)}
-        # A fresh server: the one above already grew its heap for 256 streams and would hide the cost.
-        with server(base) as (fresh_url, fresh):
-            results["memory"] = asyncio.run(open_streams(fresh_url, fresh, 200 if args.quick else 1000))
+    rows = [int(c) for c in args.open.split(",")]
+    shapes = {"instant": "haiku:0.01,0.01,2", "20 ms": "haiku:20,20,2"}
+    if args.only in (None, "ttft"):
+        results["ttft"] = {}
+        for shape, profile in shapes.items():
+            with (
+                emulator_process(time_scale=1.0, extra=("--model-profile", profile)) as base,
+                server(base) as (url, proc),
+            ):
+                results["ttft"][shape] = {str(c): asyncio.run(ttft(url, base, c - 1, probes)) for c in rows}
+    if args.only in (None, "memory"):
+        with (
+            emulator_process(time_scale=1.0, extra=("--model-profile", shapes["instant"])) as base,
+            server(base) as (url, proc),
+        ):
+            results["memory"] = asyncio.run(open_streams(url, proc, 200 if args.quick else 1000))
 
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    cpu = results["cpu"]
-    print(
-        f"CPU per token ({cpu['streams']} streams x {cpu['tokens_per_stream']} tokens, "
-        f"{cpu['concurrency']} at once)"
-    )
-    print(f"  relay server (uvicorn + Starlette + firsttoken): {cpu['relay_us_per_token']:.1f} us")
-    print(f"  bare SDK messages.stream() consumer:            {cpu['sdk_stream_us_per_token']:.1f} us")
-    print("TTFT of one request while N streams are open, endpoint vs raw SDK (ms)")
-    for c, row in results["ttft"].items():
+    if "cpu" in results:
+        cpu = results["cpu"]
         print(
-            f"  {c:>4} open: p50 {row['endpoint_p50_ms']:.2f} vs {row['sdk_p50_ms']:.2f} "
-            f"(+{row['added_p50_ms']:.2f}); p99 {row['endpoint_p99_ms']:.2f} vs {row['sdk_p99_ms']:.2f} "
-            f"(+{row['added_p99_ms']:.2f}); {row['samples']} samples"
+            f"CPU per token ({cpu['streams']} streams x {cpu['tokens_per_stream']} tokens, "
+            f"{cpu['concurrency']} at once)"
         )
-    mem = results["memory"]
-    print(
-        f"Memory: {mem['streams']} open streams: "
-        f"RSS {mem['rss_idle_mb']:.1f} -> {mem['rss_open_mb']:.1f} MiB, "
-        f"{mem['kib_per_stream']:.1f} KiB per stream (ramp {mem['ramp_s']:.1f} s)"
-    )
+        print(f"  relay server (uvicorn + Starlette + firsttoken): {cpu['relay_us_per_token']:.1f} us")
+        print(f"  bare SDK messages.stream() consumer:            {cpu['sdk_stream_us_per_token']:.1f} us")
+    if "ttft" in results:
+        for shape, table in results["ttft"].items():
+            print(f"TTFT of one request while N streams are open, endpoint vs raw SDK (ms); {shape} upstream")
+            for c, row in table.items():
+                print(
+                    f"  {c:>4} open: p50 {row['endpoint_p50_ms']:.2f} vs {row['sdk_p50_ms']:.2f} "
+                    f"(+{row['added_p50_ms']:.2f}); p99 {row['endpoint_p99_ms']:.2f} vs "
+                    f"{row['sdk_p99_ms']:.2f} (+{row['added_p99_ms']:.2f}); {row['samples']} samples"
+                )
+                print(
+                    f"        bare SDK relay in the same server: p50 {row['bare_relay_p50_ms']:.2f} "
+                    f"(+{row['bare_added_p50_ms']:.2f}); p99 {row['bare_relay_p99_ms']:.2f} "
+                    f"(+{row['bare_added_p99_ms']:.2f})"
+                )
+    if "memory" in results:
+        mem = results["memory"]
+        print(
+            f"Memory: {mem['streams']} open streams: "
+            f"RSS {mem['rss_idle_mb']:.1f} -> {mem['rss_open_mb']:.1f} MiB, "
+            f"{mem['kib_per_stream']:.1f} KiB per stream (ramp {mem['ramp_s']:.1f} s)"
+        )
     print(json.dumps(results))
 
 
