@@ -22,6 +22,7 @@ import anthropic
 import httpx2
 
 from .errors import EngineClosedError
+from .loops import close_with_loop
 from .shards import CountingTransport, LoopClients, Shard, keepalive_options
 
 __all__ = ["ClientPool"]
@@ -115,7 +116,7 @@ class ClientPool:
             entry = self._async.get(loop)
             if entry is None:
                 clients = LoopClients(self._new_shard, max_connections=self._limits.max_connections or 1)
-                entry = (clients, _close_with_loop(loop, clients))
+                entry = (clients, close_with_loop(loop, clients.aclose))
                 self._async[loop] = entry
             return entry[0].pick()
 
@@ -160,23 +161,3 @@ class ClientPool:
             await mine.aclose()
         if unbound is not None:
             await unbound.close()
-
-
-def _close_with_loop(loop: asyncio.AbstractEventLoop, clients: LoopClients) -> AsyncGenerator[None, None]:
-    """Close `clients` when their loop shuts down, as `asyncio.run()` and asgiref's loops do.
-
-    A loop made for one call (Flask async views, `async_to_sync` under WSGI) would otherwise
-    leave the clients' sockets open after it closed. `loop.shutdown_asyncgens()` finalizes
-    every started async generator, so one that awaits `client.close()` in its `finally` is a
-    shutdown hook. The pool keeps the generator alive; only the loop's shutdown ends it.
-    """
-
-    async def guard() -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            await clients.aclose()
-
-    agen = guard()
-    loop.create_task(agen.__anext__())
-    return agen

@@ -48,6 +48,9 @@ def workers(upstream: Emulator, redis_server: RedisServer) -> Iterator[Server]:
         "FIRSTTOKEN_MAX_RETRIES": "0",
         "FIRSTTOKEN_BREAKER_FAILURES": "3",
         "FIRSTTOKEN_REDIS_URL": redis_server.url,
+        # What is shared is under test here, not the outage path: a loaded CI machine must not
+        # push a Redis step past its timeout and into local state (tests/redis/test_outage.py).
+        "FIRSTTOKEN_REDIS_TIMEOUT": "0.5",
         "FIRSTTOKEN_RESPONSE_CACHE": "true",
         "FIRSTTOKEN_PROFILES": json.dumps(profiles),
     }

@@ -33,10 +33,12 @@ def safe_url(url: str) -> str:
 
 
 def _options(timeout: float) -> dict[str, Any]:
+    # No retries (each client gets `Retry(NoBackoff(), 0)` or the cluster's own default): a step
+    # that times out falls back to local state at once. `retry_on_timeout` is not passed: redis-py
+    # 6 deprecates it, and the asyncio RedisCluster refuses it.
     return {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
-        "retry_on_timeout": False,
         "health_check_interval": 0,
     }
 

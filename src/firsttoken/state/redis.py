@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..caching.locks import LockFactory
+from ..loops import close_with_loop
 from ..metrics import Metrics
 from ..resilience.governor import Governor
 from .aggregate import MetricsPublisher
@@ -70,10 +71,12 @@ class RedisState:
         """The running event loop's client: redis.asyncio connections belong to the loop that made them."""
         loop = asyncio.get_running_loop()
         with self._async_lock:
-            client = self._async.get(loop)
-            if client is None:
-                client = self._async[loop] = async_client(self.url, self.timeout)
-            return client
+            entry = self._async.get(loop)
+            if entry is None:
+                # Closed with its loop too: a loop made for one call must not leave it open.
+                client = async_client(self.url, self.timeout)
+                entry = self._async[loop] = (client, close_with_loop(loop, client.aclose))
+            return entry[0]
 
     def governor(self, *, clock: Callable[[], float], on_overload: Callable[[str], None]) -> Governor:
         return SharedGovernor(self.client, self.keys, self.guard, clock=clock, on_overload=on_overload)
@@ -114,5 +117,5 @@ class RedisState:
         with self._async_lock:
             mine = self._async.pop(loop, None) if loop is not None else None
         if mine is not None:
-            await mine.aclose()
+            await mine[0].aclose()
         self.close()
