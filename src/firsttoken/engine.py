@@ -95,7 +95,8 @@ class Engine:
     def metrics_snapshot(self) -> dict[str, Any]:
         """The metrics snapshot plus which upstream answers (for a metrics endpoint or a page banner)."""
         snapshot = {**self.shared.metrics_snapshot(self.metrics), "upstream": self.upstream.describe()}
-        return {**snapshot, "caching": self.caching.stats()}
+        # This process's response-cache lookups (a hit never reaches the model, so it is in no window).
+        return {**snapshot, "caching": self.caching.stats(), "response_cache": self.responses.describe()}
 
     def warm(self) -> list[WarmResult]:
         """Pre-warm the profiles' registered prefixes; adapters call it (or `awarm()`) at start-up."""

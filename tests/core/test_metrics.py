@@ -10,7 +10,8 @@ from opentelemetry import metrics as otel
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from firsttoken import CallRecord, Engine, Metrics
+from firsttoken import CallRecord, Engine, Metrics, Settings
+from firsttoken.emulator import Emulator
 from firsttoken.advisor import Advisor
 from firsttoken.metrics import percentile
 
@@ -171,3 +172,14 @@ def test_a_profile_temperature_reaches_the_api_in_the_body(engine: Engine, emula
     assert message.stop_reason in ("end_turn", "max_tokens")
     with engine.stream(messages=USER, profile="fast", temperature=0.3) as s:
         assert s.text()
+
+
+def test_response_cache_hits_and_misses_are_in_the_snapshot(emulator: Emulator) -> None:
+    settings = Settings(base_url=emulator.base_url, max_retries=0, response_cache=True)
+    exact = {"extra_body": {"temperature": 0}}
+    with Engine(settings) as engine:
+        first = engine.create(messages=USER, profile="fast", **exact)
+        assert engine.create(messages=USER, profile="fast", **exact).id == first.id
+        engine.create(messages=USER, profile="fast")  # sampled: never cached, not a lookup
+        cache = engine.metrics_snapshot()["response_cache"]
+    assert (cache["enabled"], cache["hits"], cache["misses"], cache["stored"]) == (True, 1, 1, 1)
