@@ -77,6 +77,8 @@ class Engine:
         self.caching.lock_factory = self.shared.warm_locks(s.warm_lock_dir)
         self.metrics.savings = self.caching.saved
         self._close_lock = threading.Lock()
+        # Profiles with per-call overrides (`max_tokens=...` on nearly every call), validated once.
+        self._overridden: dict[tuple[Any, ...], Profile] = {}
 
     def __repr__(self) -> str:
         return (
@@ -175,7 +177,7 @@ class Engine:
         chosen = self.settings.profile(name)
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in _PROFILE_FIELDS}
         if overrides:
-            chosen = chosen.replace(**overrides)
+            chosen = self._override(name, chosen, overrides)
         if "messages" not in kwargs:
             raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
         params: dict[str, Any] = {"model": chosen.model, "max_tokens": chosen.max_tokens, **kwargs}
@@ -191,6 +193,18 @@ class Engine:
         if chosen.concise:
             params["system"] = _with_instruction(params.get("system"), chosen.concise)
         return name, self.caching.apply(name, chosen, params)
+
+    def _override(self, name: str, chosen: Profile, overrides: dict[str, Any]) -> Profile:
+        key = (name, *sorted(overrides.items()))
+        try:
+            cached = self._overridden.get(key)
+        except TypeError:  # an unhashable override value: build it every time
+            return chosen.replace(**overrides)
+        if cached is None:
+            if len(self._overridden) >= 256:
+                self._overridden.clear()
+            cached = self._overridden[key] = chosen.replace(**overrides)
+        return cached
 
     def _finish(self, record: CallRecord) -> None:
         route = current_route.get()

@@ -91,6 +91,7 @@ def place(
     tools = list(params.get("tools") or ())
     system = params.get("system")
     messages: list[Mapping[str, Any]] = list(params.get("messages") or ())
+    static = prefix_tokens(tools, system)
     if prefix_end is not None:
         where, index = prefix_end
         if where == "tools":
@@ -98,13 +99,13 @@ def place(
         else:
             size = prefix_tokens(tools, system_blocks(system)[: index + 1])
     else:
-        size = prefix_tokens(tools, system)
+        size = static
     if prefix_size is not None:
         size = prefix_size
-    total = prefix_tokens(tools, system) + messages_tokens(messages)
+    total = static + messages_tokens(messages)
     if prefix_end is None:
         # The whole prompt is measured: the confirmed figure covers only the prefix part of it.
-        total += max(0, size - prefix_tokens(tools, system))
+        total += max(0, size - static)
     if mode == "off":
         return Placement(dict(params), (), size, total)
     if total < min_tokens:
