@@ -11,8 +11,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from firsttoken import CallRecord, Engine, Metrics, Settings
-from firsttoken.emulator import Emulator
 from firsttoken.advisor import Advisor
+from firsttoken.emulator import Emulator
 from firsttoken.metrics import percentile
 
 from .conftest import USER
