@@ -7,6 +7,7 @@ answers from local state instead.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -19,10 +20,15 @@ import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["async_client", "safe_url", "sync_client"]
+__all__ = ["aclose_client", "async_client", "close_client", "safe_url", "sync_client"]
 
 SyncClient = Any
 AsyncClient = Any
+
+# A Sentinel's master client does not own its connection pool, and the Sentinel keeps a client per
+# sentinel of its own: closing the master client alone leaves both connected. The clients made
+# here remember their Sentinel so that `close_client`/`aclose_client` close everything.
+_sentinels: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def safe_url(url: str) -> str:
@@ -70,7 +76,9 @@ def sync_client(url: str, timeout: float) -> SyncClient:
     if url.startswith("redis+sentinel://"):
         nodes, service, extra = _sentinel(url)
         sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(service, retry=Retry(NoBackoff(), 0))  # type: ignore[no-untyped-call]
+        client = sentinel.master_for(service, retry=Retry(NoBackoff(), 0))  # type: ignore[no-untyped-call]
+        _sentinels[client] = sentinel
+        return client
     if url.startswith("redis+cluster://"):
         return redis.cluster.RedisCluster.from_url(
             "redis://" + url.removeprefix("redis+cluster://"), **options
@@ -85,9 +93,32 @@ def async_client(url: str, timeout: float) -> AsyncClient:
     if url.startswith("redis+sentinel://"):
         nodes, service, extra = _sentinel(url)
         sentinel = redis.asyncio.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(service, retry=AsyncRetry(NoBackoff(), 0))
+        client = sentinel.master_for(service, retry=AsyncRetry(NoBackoff(), 0))
+        _sentinels[client] = sentinel
+        return client
     if url.startswith("redis+cluster://"):
         return redis.asyncio.cluster.RedisCluster.from_url(
             "redis://" + url.removeprefix("redis+cluster://"), **options
         )
     return redis.asyncio.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **options)
+
+
+def close_client(client: SyncClient) -> None:
+    """Close a `sync_client()` client and every connection it made."""
+    sentinel = _sentinels.pop(client, None)
+    client.close()
+    if sentinel is not None:
+        client.connection_pool.disconnect()
+        for each in sentinel.sentinels:
+            each.close()
+
+
+async def aclose_client(client: AsyncClient) -> None:
+    """Close an `async_client()` client and every connection it made (on the client's loop)."""
+    sentinel = _sentinels.pop(client, None)
+    if sentinel is None:
+        await client.aclose()
+        return
+    await client.aclose(close_connection_pool=True)
+    for each in sentinel.sentinels:
+        await each.aclose()

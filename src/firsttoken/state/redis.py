@@ -19,7 +19,7 @@ from ..metrics import Metrics
 from ..resilience.governor import Governor
 from .aggregate import MetricsPublisher
 from .budgets import SharedGovernor
-from .connect import async_client, safe_url, sync_client
+from .connect import aclose_client, async_client, close_client, safe_url, sync_client
 from .guard import Guard
 from .keys import Keys
 from .lease import LEASE_SECONDS, LeaseKeeper
@@ -75,7 +75,7 @@ class RedisState:
             if entry is None:
                 # Closed with its loop too: a loop made for one call must not leave it open.
                 client = async_client(self.url, self.timeout)
-                entry = self._async[loop] = (client, close_with_loop(loop, client.aclose))
+                entry = self._async[loop] = (client, close_with_loop(loop, lambda: aclose_client(client)))
             return entry[0]
 
     def governor(self, *, clock: Callable[[], float], on_overload: Callable[[str], None]) -> Governor:
@@ -106,7 +106,7 @@ class RedisState:
         self.closed = True
         self.leases.close()
         self.publisher.close()
-        self.client.close()
+        close_client(self.client)
         # Async clients are closed by aclose() on their loop; the sync pool's sockets are gone now.
 
     async def aclose(self) -> None:
@@ -117,5 +117,5 @@ class RedisState:
         with self._async_lock:
             mine = self._async.pop(loop, None) if loop is not None else None
         if mine is not None:
-            await mine[0].aclose()
+            await aclose_client(mine[0])
         self.close()
