@@ -48,9 +48,6 @@ KINDS = ("requests", "input-tokens", "output-tokens")
 PROBE_PATIENCE = 5.0
 # How often a call waiting on a cold model's probe looks again.
 PROBE_POLL = 0.02
-# An admitted call whose response never came (it failed before sending) stops counting as in
-# flight after this; a budget refills completely in 60 s anyway.
-IN_FLIGHT_TTL = 60.0
 
 
 class RateLimited(FirstTokenError):
@@ -78,6 +75,9 @@ class _Budget:
     limit: float
     level: float
     stamp: float
+    # The admission sequence number of the response the level came from; older responses arriving
+    # late (streams finish out of order) must not overwrite a newer reading.
+    seq: int
 
 
 @dataclass
@@ -88,22 +88,6 @@ class _Model:
     # Whether any response of this model was seen; until then one call at a time probes the budget.
     known: bool = False
     probe_since: float | None = None
-    # Admitted calls with no response yet (seq -> admission time); see `observe`.
-    in_flight: dict[int, float] = field(default_factory=dict)
-
-    def admit(self, now: float) -> int:
-        self.admitted += 1
-        self.in_flight[self.admitted] = now
-        return self.admitted
-
-    def landed(self, seq: int | None, now: float) -> int:
-        """Forget `seq` as in flight; returns how many other admitted calls still are."""
-        if seq is not None:
-            self.in_flight.pop(seq, None)
-        stale = [s for s, at in self.in_flight.items() if now - at > IN_FLIGHT_TTL]
-        for old in stale:
-            del self.in_flight[old]
-        return len(self.in_flight)
 
 
 class Admission(NamedTuple):
@@ -130,8 +114,8 @@ class Governor(Middleware):
     def reserve(self, model: str, input_tokens: int) -> Admission:
         """Charge one call if the budget allows it now (`wait == 0`), else say how long to wait.
 
-        The admission's `seq` goes to `tracking()` around the call, so its response tells the
-        governor which call landed (see `observe`).
+        The admission's `seq` goes to `tracking()` around the call, so its responses are read in
+        admission order.
         """
         with self._lock:
             now = self.clock()
@@ -142,7 +126,8 @@ class Governor(Middleware):
                 if state.probe_since is not None and now - state.probe_since < PROBE_PATIENCE:
                     return Admission(PROBE_POLL, 0, probing=True)
                 state.probe_since = now
-                return Admission(0.0, state.admit(now))
+                state.admitted += 1
+                return Admission(0.0, state.admitted)
             needs = {"requests": 1.0, "input-tokens": float(input_tokens), "output-tokens": 1.0}
             wait = 0.0
             for kind, budget in state.budgets.items():
@@ -156,13 +141,15 @@ class Governor(Middleware):
                 # Output tokens are only known once the answer ends; the API charges them then.
                 if kind != "output-tokens":
                     budget.level -= needs[kind]
-            return Admission(0.0, state.admit(now))
+            state.admitted += 1
+            return Admission(0.0, state.admitted)
 
     def force(self, model: str) -> int:
         """Admit a call without a budget check (a cold model whose probe never reported back)."""
         with self._lock:
             state = self._models.setdefault(model, _Model())
-            return state.admit(self.clock())
+            state.admitted += 1
+            return state.admitted
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able remaining budgets per model (for a metrics endpoint); never any credential."""
@@ -190,27 +177,18 @@ class Governor(Middleware):
             if status == 429:
                 delay = _retry_after(headers)
                 state.blocked_until = max(state.blocked_until, now + (delay if delay is not None else 1.0))
-            # The API counted this call and every call that reached it first; a call admitted here
-            # but still on its way (admitted before this one or after) is not in the figure yet, so
-            # all of them are charged. One that did arrive first is then counted twice: that errs
-            # towards waiting, and costs a burst's headroom, never the sustained rate.
-            in_flight = state.landed(seq, now)
+            since = state.admitted if seq is None else seq
             for kind in KINDS:
                 limit = _number(headers.get(f"anthropic-ratelimit-{kind}-limit"))
                 remaining = _number(headers.get(f"anthropic-ratelimit-{kind}-remaining"))
                 if limit is None or remaining is None or limit <= 0:
                     continue
-                level = remaining - (in_flight if kind == "requests" else 0)
                 budget = state.budgets.get(kind)
-                if budget is None or budget.limit != limit:
-                    state.budgets[kind] = _Budget(limit=limit, level=level, stamp=now)
+                if budget is not None and budget.seq > since:
                     continue
-                # A reading may only lower the estimate. Responses are read in no particular order
-                # (workers, retries, slow headers): one that left the API before another call
-                # arrived there shows a higher figure than is true by the time it is read. Between
-                # readings the estimate refills at the API's own rate.
-                _refill(budget, now)
-                budget.level = min(budget.level, level)
+                # Calls admitted after this response's call are not in its figure yet.
+                later = state.admitted - since if kind == "requests" else 0
+                state.budgets[kind] = _Budget(limit=limit, level=remaining - later, stamp=now, seq=since)
 
     def _seen(self, request: APIRequest, status: int, headers: Mapping[str, str]) -> None:
         counter = attempts.get()
@@ -243,7 +221,7 @@ class Governor(Middleware):
         return response
 
 
-# The admission sequence number of the call running in this context (see `_Model.in_flight`).
+# The admission sequence number of the call running in this context (see `_Budget.seq`).
 _SEQ: ContextVar[int | None] = ContextVar("firsttoken_governor_seq", default=None)
 
 

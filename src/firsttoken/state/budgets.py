@@ -2,10 +2,9 @@
 
 The arithmetic is the in-process governor's (resilience/governor.py), moved into two Lua scripts so
 each admission and each reading of the headers is one atomic step on the server: two workers can
-never both spend the last request of a budget. A model's state is one hash; the calls admitted and
-not yet answered, from every worker, are fields in it, so a reading charges them all as the local
-one does within a process. Times are wall-clock seconds from the workers, which is why the engine
-runs the governor on `time.time` here.
+never both spend the last request of a budget. A model's state is one hash; the admission counter
+in it orders readings across workers as the local one does within a process. Times are wall-clock
+seconds from the workers, which is why the engine runs the governor on `time.time` here.
 
 While Redis is away the governor's own in-process state answers (this class is a `Governor`), and
 every reading of the headers also lands there, so the fallback starts from a recent estimate.
@@ -18,7 +17,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..resilience.governor import (
-    IN_FLIGHT_TTL,
     KINDS,
     PROBE_PATIENCE,
     PROBE_POLL,
@@ -48,7 +46,6 @@ if s['known'] ~= '1' then
   if since and now - since < tonumber(ARGV[3]) then return {ARGV[4], 0, 1} end
   redis.call('HSET', k, 'probe_since', ARGV[1])
   local seq = redis.call('HINCRBY', k, 'admitted', 1)
-  redis.call('HSET', k, 'flight:' .. seq, ARGV[1])
   redis.call('PEXPIRE', k, ARGV[5])
   return {'0', seq, 0}
 end
@@ -71,7 +68,6 @@ for kind, level in pairs(levels) do
   redis.call('HSET', k, kind .. ':level', tostring(level), kind .. ':stamp', ARGV[1])
 end
 local seq = redis.call('HINCRBY', k, 'admitted', 1)
-redis.call('HSET', k, 'flight:' .. seq, ARGV[1])
 redis.call('PEXPIRE', k, ARGV[5])
 return {'0', seq, 0}
 """
@@ -87,37 +83,21 @@ if ARGV[2] == '429' then
   local blocked = tonumber(redis.call('HGET', k, 'blocked_until') or '0')
   redis.call('HSET', k, 'blocked_until', tostring(math.max(blocked, now + delay)))
 end
-local seq = tonumber(ARGV[4])
-if seq > 0 then redis.call('HDEL', k, 'flight:' .. seq) end
--- Admitted calls still on their way, from any worker (see Governor.observe); stale ones expire.
-local in_flight = 0
-local flat = redis.call('HGETALL', k)
-for i = 1, #flat, 2 do
-  if string.sub(flat[i], 1, 7) == 'flight:' then
-    if now - tonumber(flat[i + 1]) > tonumber(ARGV[6]) then
-      redis.call('HDEL', k, flat[i])
-    else
-      in_flight = in_flight + 1
-    end
-  end
-end
+local admitted = tonumber(redis.call('HGET', k, 'admitted') or '0')
+local since = tonumber(ARGV[4])
+if since <= 0 then since = admitted end
 local kinds = {'requests', 'input-tokens', 'output-tokens'}
 for i, kind in ipairs(kinds) do
-  local limit = tonumber(ARGV[5 + 2 * i])
-  local remaining = tonumber(ARGV[6 + 2 * i])
+  local limit = tonumber(ARGV[4 + 2 * i])
+  local remaining = tonumber(ARGV[5 + 2 * i])
   if limit and remaining and limit > 0 then
-    local level = remaining
-    if kind == 'requests' then level = remaining - in_flight end
-    local known = tonumber(redis.call('HGET', k, kind .. ':limit') or '')
-    if known == limit then
-      -- A reading only ever lowers the estimate, refilled to now first (see Governor.observe).
-      local was = tonumber(redis.call('HGET', k, kind .. ':level'))
-      local stamp = tonumber(redis.call('HGET', k, kind .. ':stamp'))
-      was = math.min(limit, was + (now - stamp) * limit / 60)
-      level = math.min(was, level)
+    local seen = tonumber(redis.call('HGET', k, kind .. ':seq') or '')
+    if not (seen and seen > since) then
+      local later = 0
+      if kind == 'requests' then later = admitted - since end
+      redis.call('HSET', k, kind .. ':limit', tostring(limit), kind .. ':level', tostring(remaining - later),
+        kind .. ':stamp', ARGV[1], kind .. ':seq', tostring(since))
     end
-    redis.call('HSET', k, kind .. ':limit', tostring(limit), kind .. ':level', tostring(level),
-      kind .. ':stamp', ARGV[1])
   end
 end
 redis.call('PEXPIRE', k, ARGV[5])
@@ -160,13 +140,10 @@ class SharedGovernor(Governor):
         return self._guard.run(remote, lambda: super(SharedGovernor, self).reserve(model, input_tokens))
 
     def force(self, model: str) -> int:
-        def remote() -> int:
-            key = self._key(model)
-            seq = int(self._client.hincrby(key, "admitted", 1))
-            self._client.hset(key, f"flight:{seq}", repr(self.clock()))
-            return seq
-
-        return self._guard.run(remote, lambda: super(SharedGovernor, self).force(model))
+        return self._guard.run(
+            lambda: int(self._client.hincrby(self._key(model), "admitted", 1)),
+            lambda: super(SharedGovernor, self).force(model),
+        )
 
     def observe(self, model: str, status: int, headers: Mapping[str, str], seq: int | None = None) -> None:
         super().observe(model, status, headers, seq)
@@ -177,14 +154,7 @@ class SharedGovernor(Governor):
                 value = _number(headers.get(f"anthropic-ratelimit-{kind}-{part}"))
                 readings.append("" if value is None else repr(value))
         ttl = max(STATE_TTL_MS, int((delay or 0.0) * 1000) + STATE_TTL_MS)
-        args = [
-            repr(self.clock()),
-            str(status),
-            repr(-1.0 if delay is None else delay),
-            seq or 0,
-            ttl,
-            IN_FLIGHT_TTL,
-        ]
+        args = [repr(self.clock()), str(status), repr(-1.0 if delay is None else delay), seq or 0, ttl]
         self._guard.run(lambda: self._observe(keys=[self._key(model)], args=[*args, *readings]), lambda: 0)
 
     def snapshot(self) -> dict[str, Any]:
