@@ -17,6 +17,14 @@ from tests.e2e.servers import free_port
 __all__ = ["RedisServer", "RedisTopology"]
 
 
+def _server_argv(binary: str, port: int, directory: str, *extra: str) -> list[str]:
+    """A throwaway redis-server on loopback: nothing saved, files in `directory`."""
+    return [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir", directory, "--protected-mode", "no", *extra,
+    ]  # fmt: skip
+
+
 class RedisServer:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
@@ -29,10 +37,7 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
-        argv = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", self._dir.name, "--protected-mode", "no",
-        ]  # fmt: skip
+        argv = _server_argv(self.binary, self.port, self._dir.name)
         with Path(self._dir.name, "redis.log").open("ab") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
@@ -113,10 +118,7 @@ class RedisTopology:
             self._processes.append(subprocess.Popen([*argv], stdout=log, stderr=subprocess.STDOUT))
 
     def _node(self, port: int, *extra: str) -> None:
-        self._spawn(
-            self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", self._dir.name, "--protected-mode", "no", *extra,
-        )  # fmt: skip
+        self._spawn(*_server_argv(self.binary, port, self._dir.name, *extra))
 
     def start(self) -> RedisTopology:
         if self.kind == "cluster":
