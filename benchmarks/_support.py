@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from firsttoken.emulator import EmulatorProcess
+from firsttoken.testing.emulator import EmulatorProcess
 
 
 @contextmanager

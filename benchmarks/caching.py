@@ -25,8 +25,8 @@ from typing import Any
 
 from _support import emulator_process
 from firsttoken import Engine, Profile, Settings
-from firsttoken.caching import CostModel
-from firsttoken.metrics import percentile
+from firsttoken._caching import CostModel
+from firsttoken._metrics import percentile
 
 MODEL = "claude-sonnet-5"
 SYSTEM = "You are the support assistant of a bookshop; answer from the catalogue policies below. " * 275

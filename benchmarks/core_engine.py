@@ -25,7 +25,7 @@ import anthropic
 
 from _support import emulator_process
 from firsttoken import Engine, Settings
-from firsttoken.metrics import percentile
+from firsttoken._metrics import percentile
 
 KEY = "bench"
 MESSAGES = [{"role": "user", "content": "Write a long explanation of streaming."}]

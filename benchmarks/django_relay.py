@@ -25,7 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from firsttoken.emulator import Emulator  # noqa: E402
+from firsttoken.testing.emulator import Emulator  # noqa: E402
 from tests.integrations.django.servers import django_server  # noqa: E402
 
 BODY = {"messages": [{"role": "user", "content": "Explain streaming in a paragraph."}], "profile": "fast"}

@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from firsttoken.emulator import EmulatorProcess
+from firsttoken.testing.emulator import EmulatorProcess
 
 BODY_TEMPLATE = {"model": "claude-haiku-5-5", "max_tokens": 4096, "stream": True}
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import anthropic
 
 from firsttoken import Engine, Settings, UpstreamFailure
-from firsttoken.emulator import Emulator
-from firsttoken.metrics import percentile
+from firsttoken._metrics import percentile
+from firsttoken.testing.emulator import Emulator
 
 PRIMARY = "claude-sonnet-5-5"
 # A model of the same tier, as a fallback usually is: an older Sonnet (the emulator times it as one).

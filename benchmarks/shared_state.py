@@ -24,7 +24,7 @@ import httpx2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator, RateLimit
+from firsttoken.testing.emulator import Emulator, RateLimit
 from tests.e2e.servers import free_port, run_server
 from tests.redis.server import RedisServer
 

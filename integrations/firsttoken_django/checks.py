@@ -13,8 +13,8 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from firsttoken import FirstTokenError, Settings, SettingsError
-from firsttoken.advisor import TINY_OUTPUT
-from firsttoken.latency import expected_seconds, family_of
+from firsttoken._advisor import TINY_OUTPUT
+from firsttoken._latency import expected_seconds, family_of
 
 from .conf import KNOWN_KEYS, SETTING, key_name, load_settings, raw_config, to_core_mapping
 

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - exercised only without Flask
 import anthropic
 
 from firsttoken import Engine, UpstreamFailure
-from firsttoken.metrics import percentile
+from firsttoken._metrics import percentile
 
 __all__ = ["firsttoken_cli"]
 

@@ -4,19 +4,19 @@ The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
 `firsttoken_starlette` adapt it to each framework.
 """
 
+from ._caching.manager import WarmResult
+from ._engine import Engine
+from ._errors import BadRequest, EngineClosedError, FirstTokenError, SettingsError, UpstreamFailure
+from ._metrics import CallRecord, Metrics
+from ._profiles import DEFAULT_PROFILES, Profile
+from ._relay import ChatRequest, Relay, RelayStart, parse_chat_request
+from ._routing import Classification
+from ._settings import Settings
+from ._timings import Timings
+from ._upstream.governor import RateLimited
+from ._upstream.resolve import Upstream
+from ._upstream.stream import AsyncTextStream, TextStream
 from ._version import __version__
-from .caching.manager import WarmResult
-from .engine import Engine
-from .errors import BadRequest, EngineClosedError, FirstTokenError, SettingsError, UpstreamFailure
-from .metrics import CallRecord, Metrics
-from .profiles import DEFAULT_PROFILES, Profile
-from .resilience.governor import RateLimited
-from .routing import Classification
-from .settings import Settings
-from .streams import AsyncTextStream, TextStream
-from .timings import Timings
-from .upstream import Upstream
-from .web import ChatRequest, Relay, RelayStart, parse_chat_request
 
 __all__ = [
     "DEFAULT_PROFILES",

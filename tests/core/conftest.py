@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from firsttoken import Engine, Profile, Settings, SettingsError
-from firsttoken.caching import count_breakpoints, refresh_pays
-from firsttoken.emulator import Emulator
+from firsttoken._caching import count_breakpoints, refresh_pays
+from firsttoken.testing.emulator import Emulator
 
 MODEL = "claude-sonnet-5"
 # About 10K tokens by the 4-characters-a-token rule the emulator counts by.

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from firsttoken import Engine, EngineClosedError, Settings
-from firsttoken.emulator import Emulator
-from firsttoken.shards import SHARD_STREAMS
+from firsttoken._upstream.shards import SHARD_STREAMS
+from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
 

@@ -11,9 +11,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from firsttoken import CallRecord, Engine, Metrics, Settings
-from firsttoken.advisor import Advisor
-from firsttoken.emulator import Emulator
-from firsttoken.metrics import percentile
+from firsttoken._advisor import Advisor
+from firsttoken._metrics import percentile
+from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
 

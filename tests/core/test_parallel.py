@@ -10,7 +10,7 @@ import anthropic
 import pytest
 
 from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from firsttoken import Engine
-from firsttoken.sse import SSEDecoder
+from firsttoken._sse import SSEDecoder
 
 from .conftest import USER
 

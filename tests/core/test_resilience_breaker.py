@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from firsttoken import Engine, Settings, SettingsError
-from firsttoken.emulator import Emulator
-from firsttoken.resilience import Breaker, MemoryBreakerStore
+from firsttoken._upstream.breaker import Breaker, MemoryBreakerStore
+from firsttoken.testing.emulator import Emulator
 
 PRIMARY = "claude-sonnet-5-5"
 FALLBACK = "claude-haiku-5-5"

@@ -9,8 +9,8 @@ import anthropic
 import pytest
 
 from firsttoken import Engine, Settings, UpstreamFailure
-from firsttoken.emulator import Emulator
-from firsttoken.emulator import app as emulator_app
+from firsttoken.testing.emulator import Emulator
+from firsttoken.testing.emulator import app as emulator_app
 
 PRIMARY = "claude-sonnet-5-5"
 FALLBACK = "claude-haiku-5-5"

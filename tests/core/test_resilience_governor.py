@@ -10,10 +10,9 @@ from email.utils import format_datetime
 import anthropic
 import pytest
 
-from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator, RateLimit
-from firsttoken.resilience import RateLimited
-from firsttoken.resilience.governor import _retry_after
+from firsttoken import Engine, RateLimited, Settings
+from firsttoken._upstream.governor import _retry_after
+from firsttoken.testing.emulator import Emulator, RateLimit
 
 FAST = "claude-haiku-5-5"
 CHAT = "claude-sonnet-5-5"

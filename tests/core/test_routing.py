@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator
-from firsttoken.routing import MemoryClassifyCache, cache_key, normalise
+from firsttoken._routing import MemoryClassifyCache, cache_key, normalise
+from firsttoken.testing.emulator import Emulator
 
 LABELS = ["search", "create", "update", "delete"]
 ROUTES = {"lookup": "fast", "write": "chat"}

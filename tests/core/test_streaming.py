@@ -8,7 +8,7 @@ import anthropic
 import pytest
 
 from firsttoken import AsyncTextStream, Engine, Relay, TextStream, UpstreamFailure
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 from ..garbage import cyclic_garbage
 from .conftest import USER

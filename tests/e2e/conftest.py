@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import httpx2
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 from .servers import Server, run_server
 

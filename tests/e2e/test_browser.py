@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from firsttoken.emulator.config import DEFAULT_TIMINGS
+from firsttoken.testing.emulator.config import DEFAULT_TIMINGS
 from tests.browser import chromium
 
 from .conftest import RunningExample

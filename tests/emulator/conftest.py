@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import anthropic
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 MODEL = "claude-sonnet-5"
 

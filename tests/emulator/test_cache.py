@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 MODEL = "claude-sonnet-5"
 BIG = "lorem ipsum dolor sit amet " * 400  # 10,800 chars = 2,700 tokens

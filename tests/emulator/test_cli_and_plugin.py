@@ -116,8 +116,8 @@ def test_factory_starts_custom_emulators(anthropic_emulator_factory: Any) -> Non
 def test_plugin_import_is_cheap() -> None:
     # The package root belongs to the engine and may import the SDK; the plugin must add no server.
     code = (
-        "import sys, firsttoken.pytest_plugin; "
-        "print('uvicorn' in sys.modules, 'firsttoken.emulator' in sys.modules)"
+        "import sys, firsttoken.testing.plugin; "
+        "print('uvicorn' in sys.modules, 'firsttoken.testing.emulator' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
@@ -140,7 +140,7 @@ def test_plugin_in_a_users_project(pytester: pytest.Pytester) -> None:
 
 
 def test_exported_members() -> None:
-    import firsttoken.emulator as emulator
+    import firsttoken.testing.emulator as emulator
 
     assert set(emulator.__all__) == {
         "Emulator",
@@ -158,7 +158,7 @@ def test_exported_members() -> None:
 
 
 def test_emulator_process_runs_the_cli_in_a_child_process() -> None:
-    from firsttoken.emulator import EmulatorProcess
+    from firsttoken.testing.emulator import EmulatorProcess
 
     emulator = EmulatorProcess(time_scale=0, seed=4)
     with emulator:

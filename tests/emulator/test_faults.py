@@ -9,8 +9,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from firsttoken.emulator import Emulator
-from firsttoken.emulator.faults import draw, parse_fault
+from firsttoken.testing.emulator import Emulator
+from firsttoken.testing.emulator.faults import draw, parse_fault
 
 MODEL = "claude-sonnet-5"
 USER: Any = [{"role": "user", "content": "Explain streaming latency"}]
@@ -104,7 +104,7 @@ def test_drop_non_streaming_is_apiconnectionerror(client: anthropic.Anthropic, e
 
 
 def test_slow_multiplies_ttft() -> None:
-    from firsttoken.emulator import ModelTiming
+    from firsttoken.testing.emulator import ModelTiming
 
     fixed = ModelTiming(ttft_p50_ms=20, ttft_p95_ms=20.0001, tokens_per_second=10_000, prefill_ms_per_token=0)
     with (

@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 MODEL = "claude-sonnet-5"
 
@@ -190,7 +190,7 @@ def test_body_too_large_is_413() -> None:
 
 
 def test_rate_limit_accounting() -> None:
-    from firsttoken.emulator import RateLimit
+    from firsttoken.testing.emulator import RateLimit
 
     with (
         Emulator(time_scale=0.0, rate_limits=[RateLimit(requests_per_minute=2)]) as emu,

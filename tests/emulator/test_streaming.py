@@ -10,7 +10,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 MODEL = "claude-sonnet-5"
 USER = [{"role": "user", "content": "Explain streaming latency"}]
@@ -110,7 +110,7 @@ def test_wire_event_sequence(emu: Emulator) -> None:
 
 def test_pings_during_first_token_wait() -> None:
     # A 2 s TTFT at time-scale 0.5 leaves room for a ping every 0.25 s before the first token.
-    from firsttoken.emulator import ModelTiming
+    from firsttoken.testing.emulator import ModelTiming
 
     slow = ModelTiming(ttft_p50_ms=2000, ttft_p95_ms=2000.001, tokens_per_second=1000)
     with Emulator(time_scale=0.5, timings={"sonnet": slow}) as emu:

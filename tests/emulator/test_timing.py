@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from firsttoken.emulator import Emulator, EmulatorProcess
-from firsttoken.emulator.config import DEFAULT_TIMINGS
+from firsttoken.testing.emulator import Emulator, EmulatorProcess
+from firsttoken.testing.emulator.config import DEFAULT_TIMINGS
 
 pytestmark = pytest.mark.slow
 

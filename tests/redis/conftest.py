@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.redis.server import RedisServer
 
 API_KEY = "sk-ant-test-never-in-redis-0123456789"

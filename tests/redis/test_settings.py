@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firsttoken import Engine, Settings, SettingsError
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 pytestmark = pytest.mark.redis
 

@@ -18,11 +18,11 @@ import pytest
 import redis
 
 from firsttoken import DEFAULT_PROFILES, Engine, Profile
-from firsttoken.emulator import Emulator
-from firsttoken.resilience.governor import Governor
-from firsttoken.state.guard import Guard
-from firsttoken.state.keys import Keys
-from firsttoken.state.lease import LeaseKeeper
+from firsttoken._state.guard import Guard
+from firsttoken._state.keys import Keys
+from firsttoken._state.lease import LeaseKeeper
+from firsttoken._upstream.governor import Governor
+from firsttoken.testing.emulator import Emulator
 from tests.redis.conftest import API_KEY
 
 pytestmark = pytest.mark.redis
@@ -60,7 +60,7 @@ def test_budgets_are_one_budget_across_workers(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     keys = Keys("firsttoken:test:")
     try:
-        from firsttoken.state.budgets import SharedGovernor
+        from firsttoken._state.budgets import SharedGovernor
 
         shared = [SharedGovernor(client, keys, Guard(where="test"), clock=time.time) for _ in range(2)]
         local = [Governor(clock=time.time) for _ in range(2)]
@@ -144,9 +144,9 @@ def test_exactly_one_machine_warms_a_prefix(
 
 _HOLDER = """
 import sys, time, redis
-from firsttoken.state.guard import Guard
-from firsttoken.state.keys import Keys
-from firsttoken.state.lease import LeaseKeeper
+from firsttoken._state.guard import Guard
+from firsttoken._state.keys import Keys
+from firsttoken._state.lease import LeaseKeeper
 keeper = LeaseKeeper(redis.Redis.from_url(sys.argv[1]), Keys("firsttoken:test:"), Guard(where="t"), lease=0.6)
 lease = keeper.factory(sys.argv[2])("prefix")
 print("held" if lease.acquire() else "refused", flush=True)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from firsttoken import Engine, Settings
-from firsttoken.emulator import Emulator
-from firsttoken.state.connect import close_client, sync_client
+from firsttoken._state.connect import close_client, sync_client
+from firsttoken.testing.emulator import Emulator
 from tests.redis.conftest import API_KEY
 from tests.redis.server import RedisTopology
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from firsttoken.emulator import Emulator, RateLimit
+from firsttoken.testing.emulator import Emulator, RateLimit
 from tests.e2e.servers import Server, free_port, run_server
 from tests.redis.server import RedisServer
 

@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..bench import run_latency_bench
-from ..engine import Engine
-from ..errors import SettingsError
-from ..latency import GUIDE_LATENCY, family_of
+from .._bench import run_latency_bench
+from .._engine import Engine
+from .._errors import SettingsError
+from .._latency import GUIDE_LATENCY, family_of
 
 
 @click.command()

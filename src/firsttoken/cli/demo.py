@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..engine import Engine
-from ..errors import SettingsError
+from .._engine import Engine
+from .._errors import SettingsError
 
 QUESTION = "Why does streaming make a chat app feel fast? Answer in a short paragraph."
 

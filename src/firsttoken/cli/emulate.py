@@ -78,9 +78,9 @@ def emulate(
 ) -> None:
     """Serve an emulator of Anthropic's Messages API on HOST:PORT."""
     # Imported here so `firsttoken --help` stays fast and works even if the emulator is broken.
-    from ..emulator import EmulatorConfig, parse_fault, parse_model_profile, parse_rate_limit
-    from ..emulator.app import create_app
-    from ..emulator.server import bind_socket, make_server
+    from ..testing.emulator import EmulatorConfig, parse_fault, parse_model_profile, parse_rate_limit
+    from ..testing.emulator.app import create_app
+    from ..testing.emulator.server import bind_socket, make_server
 
     params = {p.name: p for p in ctx.command.params}
     parsed_faults = _parse_each(params["faults"], faults, parse_fault)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.browser import chromium
 from tests.e2e.test_browser import LONG_QUESTION, WATCH
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 from .servers import django_server
 

@@ -9,7 +9,7 @@ import httpx2
 import psutil
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 
 from .servers import django_server
 from .sse import events, text_of

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from firsttoken.emulator import Emulator, ModelTiming
+from firsttoken.testing.emulator import Emulator, ModelTiming
 from tests.e2e.servers import Server, free_port, run_server
 
 # Real time (streams take as long as their tokens), with a short first token so a test waits on

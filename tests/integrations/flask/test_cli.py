@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.e2e.servers import ROOT
 
 SECRET = "sk-ant-cli-test-secret-never-printed"

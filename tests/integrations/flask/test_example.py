@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.e2e.servers import Server
 
 from .conftest import EXAMPLE, gunicorn_server, werkzeug_server

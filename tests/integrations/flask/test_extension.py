@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from firsttoken import Engine, Settings, SettingsError
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from firsttoken_flask import CONFIG_KEYS, EXTENSION_KEY, FirstToken, FlaskNotInstalled, engine_of
 
 from . import streaming_app

@@ -9,7 +9,7 @@ import httpx2
 import psutil
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.e2e.servers import Server
 
 from .conftest import TEST_APP, THREADS, gunicorn_server

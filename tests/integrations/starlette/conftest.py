@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.e2e.servers import Server, run_server
 
 TESTAPP = ("-m", "uvicorn", "testapp:app", "--app-dir", "tests/integrations/starlette", "--host", "127.0.0.1")

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from firsttoken.emulator import Emulator
+from firsttoken.testing.emulator import Emulator
 from tests.e2e.servers import Server
 
 # Long enough (2,000 tokens, over 13 s on haiku) that every drop lands mid-answer.

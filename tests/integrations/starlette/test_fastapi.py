@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from firsttoken import Engine
-from firsttoken.pytest_plugin import EmulatorHandle
+from firsttoken.testing.plugin import EmulatorHandle
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 from firsttoken_starlette.fastapi import get_engine, get_firsttoken
 

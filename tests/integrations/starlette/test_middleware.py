@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from firsttoken import Engine, Settings, SettingsError
-from firsttoken.pytest_plugin import EmulatorHandle
+from firsttoken.testing.plugin import EmulatorHandle
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware, firsttoken_of
 
 from .lifespan import lifespan

@@ -1,0 +1,426 @@
+"""The engine: one per app, holding the shared clients, profiles, metrics and advice."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
+from types import TracebackType
+from typing import Any, Literal
+
+import anthropic
+from anthropic.types import Message
+
+from ._advisor import Advisor
+from ._caching import CacheManager, WarmResult
+from ._errors import EngineClosedError
+from ._fallback import Outcome, Policy, Resilience
+from ._latency import expected_seconds
+from ._metrics import CallRecord, Metrics
+from ._profiles import Profile
+from ._relay import Relay
+from ._routing import Classification, Router, current_route
+from ._settings import Settings
+from ._state import ResponseCache, build_state
+from ._upstream.clients import ClientPool
+from ._upstream.governor import RateLimited
+from ._upstream.resolve import Upstream, resolve_upstream
+from ._upstream.stream import AsyncTextStream, TextStream
+
+__all__ = ["Engine"]
+
+_PROFILE_FIELDS = frozenset({"model", "max_tokens", "temperature", "speed", "timeout", "concise"})
+
+State = Literal["unopened", "open", "closed"]
+
+
+class Engine:
+    """Builds calls from profiles and makes them on the process's shared clients.
+
+    Every call takes a profile name, per-call overrides of any profile field (`model`,
+    `max_tokens`, ...) and the Messages API's own arguments (`system`, `tools`, `metadata`, ...).
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.upstream: Upstream = resolve_upstream(self.settings)
+        s = self.settings
+        self._pool = ClientPool(
+            api_key=self.upstream.api_key,
+            base_url=self.upstream.base_url,
+            timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
+            max_retries=s.max_retries,
+            max_connections=s.max_connections,
+            max_keepalive_connections=s.max_keepalive_connections,
+        )
+        self.metrics = Metrics(window=s.metrics_window)
+        self.advisor = Advisor(enabled=s.advisor)
+        # Where cooldowns, budgets, warm locks, caches and metrics live: this process, or Redis (state/).
+        self.shared = build_state(s, metrics=self.metrics)
+        self.responses = ResponseCache(
+            self.shared.responses,
+            enabled=s.response_cache,
+            api_key=self.upstream.api_key,
+            base_url=self.upstream.base_url,
+            tenant=s.tenant,
+        )
+        # Fallback chains, cooldowns and the rate-limit governor (resilience/); intent routing (routing.py).
+        self.resilience = Resilience(
+            s, breaker_store=self.shared.breaker, clock=self.shared.clock, governor=self.shared.governor
+        )
+        self.router = Router(self, cache=self.shared.classify_cache)
+        # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
+        self.caching = CacheManager(self)
+        self.caching.lock_factory = self.shared.warm_locks(s.warm_lock_dir)
+        self.metrics.savings = self.caching.saved
+        self._close_lock = threading.Lock()
+        # Profiles with per-call overrides (`max_tokens=...` on nearly every call), validated once.
+        self._overridden: dict[tuple[Any, ...], Profile] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<Engine {self.state} upstream={self.upstream.kind} profiles={sorted(self.settings.profiles)}>"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Engine:
+        """Settings from `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `FIRSTTOKEN_*` and keyword overrides."""
+        return cls(Settings.from_env(environ, **overrides))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Engine:
+        return cls(Settings.from_mapping(data))
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """The metrics snapshot plus which upstream answers (for a metrics endpoint or a page banner)."""
+        snapshot = {**self.shared.metrics_snapshot(self.metrics), "upstream": self.upstream.describe()}
+        # This process's response-cache lookups (a hit never reaches the model, so it is in no window).
+        return {**snapshot, "caching": self.caching.stats(), "response_cache": self.responses.describe()}
+
+    def warm(self) -> list[WarmResult]:
+        """Pre-warm the profiles' registered prefixes; adapters call it (or `awarm()`) at start-up."""
+        return self.caching.warm()
+
+    async def awarm(self) -> list[WarmResult]:
+        return await self.caching.awarm()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        if self._pool.closed:
+            return "closed"
+        return "open" if self._pool.created else "unopened"
+
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The process's shared sync client (rebuilt after a fork)."""
+        return self._pool.sync
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic:
+        """The shared async client of the running event loop."""
+        return self._pool.async_
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._pool.closed:
+                return
+            self.caching.close()
+            self.shared.close()
+            self._pool.close()
+            self._stop_emulator()
+
+    async def aclose(self) -> None:
+        if self._pool.closed:
+            return
+        self.caching.close()
+        await self.shared.aclose()
+        await self._pool.aclose()
+        self._stop_emulator()
+
+    def _stop_emulator(self) -> None:
+        if self.upstream.emulator is not None:
+            self.upstream.emulator.stop()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- building a call -------------------------------------------------------------------------
+
+    def profile(self, name: str | None) -> Profile:
+        return self.settings.profile(name or self.settings.default_profile)
+
+    def prepare(self, *, profile: str | None = None, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        """The profile's name and the Messages API arguments a call with these arguments sends."""
+        name = profile or self.settings.default_profile
+        chosen = self.settings.profile(name)
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in _PROFILE_FIELDS}
+        if overrides:
+            chosen = self._override(name, chosen, overrides)
+        if "messages" not in kwargs:
+            raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
+        params: dict[str, Any] = {"model": chosen.model, "max_tokens": chosen.max_tokens, **kwargs}
+        if chosen.temperature is not None:
+            # The installed SDK's `create()` has no `temperature` argument; the API reads it from
+            # the body, so it travels there, unless the caller already put one in `extra_body`.
+            extra = dict(params.get("extra_body") or {})
+            extra.setdefault("temperature", chosen.temperature)
+            params["extra_body"] = extra
+        if chosen.speed is not None:
+            params.setdefault("speed", chosen.speed)
+        params.setdefault("timeout", chosen.timeout or self.settings.timeout)
+        if chosen.concise:
+            params["system"] = _with_instruction(params.get("system"), chosen.concise)
+        return name, self.caching.apply(name, chosen, params)
+
+    def _override(self, name: str, chosen: Profile, overrides: dict[str, Any]) -> Profile:
+        key = (name, *sorted(overrides.items()))
+        try:
+            cached = self._overridden.get(key)
+        except TypeError:  # an unhashable override value: build it every time
+            return chosen.replace(**overrides)
+        if cached is None:
+            if len(self._overridden) >= 256:
+                self._overridden.clear()
+            cached = self._overridden[key] = chosen.replace(**overrides)
+        return cached
+
+    def _finish(self, record: CallRecord) -> None:
+        route = current_route.get()
+        if route is not None and record.route is None:
+            record = dataclasses.replace(record, route=route)
+        self.metrics.record(record)
+        self.advisor.observe(record)
+
+    def _failed(self, name: str, params: Mapping[str, Any], exc: BaseException) -> None:
+        self._advise_error(name, params, type(exc).__name__)
+
+    def _advise_error(self, name: str, params: Mapping[str, Any], error: str | None) -> None:
+        if error in ("APITimeoutError", "timeout_error"):
+            self.advisor.timed_out(name, str(params["model"]), float(params["timeout"]))
+        elif error in ("OverloadedError", "overloaded_error"):
+            fallbacks = bool(self.profile(name).fallbacks)
+            self.advisor.overloaded(name, str(params["model"]), has_fallback=fallbacks)
+
+    # -- streaming (guide step 1) ---------------------------------------------------------------
+
+    def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream:
+        """A stream of text deltas; use it as a context manager so it is always closed."""
+        policy = self.resilience.policy(self.profile(profile), kwargs)
+        name, params = self.prepare(profile=profile, **kwargs)
+        finish = self._streamed(name, params, lambda: stream)
+        stream: TextStream = self.resilience.stream(self.client, name, params, policy, finish)
+        return stream
+
+    def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
+        policy = self.resilience.policy(self.profile(profile), kwargs)
+        name, params = self.prepare(profile=profile, **kwargs)
+        finish = self._streamed(name, params, lambda: stream)
+        stream: AsyncTextStream = self.resilience.astream(self.async_client, name, params, policy, finish)
+        return stream
+
+    def _streamed(
+        self, name: str, params: Mapping[str, Any], stream: Callable[[], TextStream | AsyncTextStream]
+    ) -> Callable[[CallRecord], None]:
+        def finish(record: CallRecord) -> None:
+            self._finish(record)
+            self._advise_error(name, params, record.error)
+            self.caching.finished(name, params, record, lambda: stream().message)
+
+        return finish
+
+    def relay(self, *, format: str = "sse", **kwargs: Any) -> Relay:
+        """A browser response in one of the wire formats (see `firsttoken._relay.Relay`)."""
+        return Relay(self, format=format, **kwargs)
+
+    # -- one-shot calls --------------------------------------------------------------------------
+
+    def _guard_nonstreaming(self, name: str, params: Mapping[str, Any]) -> None:
+        # The guide's "Timeouts: long generation + default timeout". We refuse rather than silently
+        # stream: a caller of create() expects one Message and the latency that comes with it.
+        expected = expected_seconds(str(params["model"]), int(params["max_tokens"]))
+        timeout = float(params["timeout"])
+        if expected > timeout:
+            raise ValueError(
+                f"profile {name!r}: max_tokens={params['max_tokens']} on {params['model']} can take about "
+                f"{expected:.0f}s, longer than the {timeout:g}s timeout; use engine.stream() for long "
+                "answers, or lower max_tokens / raise the profile's timeout"
+            )
+
+    def create(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+        """A non-streaming call; for answers a person waits on, prefer `stream()`."""
+        call = self._one_shot(profile, kwargs)
+        hit = self.responses.lookup(call.cache_key)
+        if hit is not None:
+            return hit
+        try:
+            message = self.resilience.create(self.client, call.params, call.policy, call.took)
+        except (anthropic.APIError, RateLimited) as exc:
+            call.failed(exc)
+            raise
+        self.responses.keep(call.cache_key, message)
+        return call.done(message)
+
+    async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+        call = self._one_shot(profile, kwargs)
+        hit = await self.responses.alookup(call.cache_key)
+        if hit is not None:
+            return hit
+        try:
+            message = await self.resilience.acreate(self.async_client, call.params, call.policy, call.took)
+        except (anthropic.APIError, RateLimited) as exc:
+            call.failed(exc)
+            raise
+        await self.responses.akeep(call.cache_key, message)
+        return call.done(message)
+
+    def _one_shot(self, profile: str | None, kwargs: dict[str, Any]) -> _OneShot:
+        # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
+        tenant = kwargs.pop("tenant", None)
+        policy = self.resilience.policy(self.profile(profile), kwargs)
+        name, params = self.prepare(profile=profile, **kwargs)
+        self._guard_nonstreaming(name, params)
+        return _OneShot(self, name, params, policy, self.responses.key(params, tenant))
+
+    # -- routing (guide step 3): see routing.py -------------------------------------------------
+
+    def classify(self, text: str, *, labels: Sequence[str], default: str, **call: Any) -> str:
+        """One of `labels` for `text`, from a one-word answer of the fast profile; `default` otherwise."""
+        return self.router.classify(text, labels=labels, default=default, **call).label
+
+    async def aclassify(self, text: str, *, labels: Sequence[str], default: str, **call: Any) -> str:
+        return (await self.router.aclassify(text, labels=labels, default=default, **call)).label
+
+    def classification(
+        self, text: str, *, labels: Sequence[str], default: str, **call: Any
+    ) -> Classification:
+        """`classify()` with how long it took and where the label came from (model, cache, default)."""
+        return self.router.classify(text, labels=labels, default=default, **call)
+
+    def route(self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **call: Any) -> Any:
+        """Classify, then `stream()` (or with `stream=False`, `create()`) on `routes[label]`'s profile."""
+        return self.router.route(text_or_messages, routes=routes, default=default, **call)
+
+    async def aroute(
+        self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **call: Any
+    ) -> Any:
+        return await self.router.aroute(text_or_messages, routes=routes, default=default, **call)
+
+    # -- parallel calls (guide step 5) -----------------------------------------------------------
+
+    def gather(
+        self, calls: Sequence[Mapping[str, Any]], *, concurrency: int | None = None
+    ) -> list[Message | BaseException]:
+        """Run independent calls at once from sync code (a WSGI worker thread included).
+
+        Results come back in order; a failed call leaves its exception in its place.
+        """
+        if not calls:
+            return []
+        if self.closed:
+            raise EngineClosedError("this firsttoken engine is closed")
+        workers = min(concurrency or self.settings.gather_concurrency, len(calls))
+
+        def one(call: Mapping[str, Any]) -> Message | BaseException:
+            try:
+                return self.create(**call)
+            except Exception as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="firsttoken-gather") as pool:
+            return list(pool.map(one, calls))
+
+    async def agather(
+        self, calls: Sequence[Mapping[str, Any]], *, concurrency: int | None = None
+    ) -> list[Message | BaseException]:
+        if self.closed:
+            raise EngineClosedError("this firsttoken engine is closed")
+        limit = asyncio.Semaphore(concurrency or self.settings.gather_concurrency)
+
+        async def one(call: Mapping[str, Any]) -> Message | BaseException:
+            async with limit:
+                try:
+                    return await self.acreate(**call)
+                except Exception as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+class _OneShot:
+    """What `create` and `acreate` share around their one awaited or blocking line."""
+
+    def __init__(
+        self, engine: Engine, name: str, params: dict[str, Any], policy: Policy, cache_key: str | None
+    ) -> None:
+        self.engine, self.name, self.params, self.policy = engine, name, params, policy
+        self.cache_key = cache_key
+        self.started = perf_counter()
+        self.took = Outcome()
+
+    def failed(self, exc: BaseException) -> None:
+        self.engine._failed(self.name, self.params, exc)
+        self.engine._finish(self.took.stamp(_failure(self.name, self.params, self.started, exc)))
+
+    def done(self, message: Message) -> Message:
+        record = self.took.stamp(_record(self.name, message, self.started, self.took.retries))
+        self.engine._finish(record)
+        self.engine.caching.finished(self.name, self.params, record, lambda: message)
+        return message
+
+
+def _with_instruction(system: Any, instruction: str) -> Any:
+    if system is None or system == "":
+        return instruction
+    if isinstance(system, str):
+        return f"{system}\n\n{instruction}"
+    # A list of blocks: the instruction goes last, after any cache breakpoint, so it never changes
+    # the cached prefix.
+    return [*system, {"type": "text", "text": instruction}]
+
+
+def _record(name: str, message: Message, started: float, retries: int) -> CallRecord:
+    usage = message.usage
+    return CallRecord(
+        profile=name,
+        model=message.model,
+        streamed=False,
+        total=perf_counter() - started,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+        retries=retries,
+    )
+
+
+def _failure(name: str, params: Mapping[str, Any], started: float, exc: BaseException) -> CallRecord:
+    return CallRecord(
+        profile=name,
+        model=str(params["model"]),
+        streamed=False,
+        total=perf_counter() - started,
+        error=type(exc).__name__,
+    )

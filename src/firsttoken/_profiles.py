@@ -1,0 +1,146 @@
+"""Named call profiles: which model, how many output tokens, how concise (guide steps 3 and 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._caching.validate import validate_profile_caching
+from ._errors import SettingsError
+
+__all__ = ["DEFAULT_PROFILES", "Profile"]
+
+Speed = Literal["standard", "fast"]
+RateLimitPolicy = Literal["queue", "fallback", "fail"]
+CachingMode = Literal["auto", "off", "explicit"]
+CacheTtl = Literal["5m", "1h"]
+
+# The newest model of each family that the installed SDK's `ModelParam` lists; aliases (no date)
+# so a pinned firsttoken keeps following Anthropic's point releases.
+FAST_MODEL = "claude-haiku-5-5"
+CHAT_MODEL = "claude-sonnet-5-5"
+DEEP_MODEL = "claude-opus-5-5"
+
+CONCISE = "Be concise: answer in as few words as the question needs; use short bullet points, not paragraphs."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """What one kind of call sends; every field can be overridden per call."""
+
+    model: str
+    # Tight budgets are the guide's step 6: fewer output tokens is the cheapest speed-up there is.
+    max_tokens: int
+    temperature: float | None = None
+    speed: Speed | None = None
+    # Seconds for the whole call; None takes `Settings.timeout`.
+    timeout: float | None = None
+    # Appended to the system prompt; None sends the system prompt untouched.
+    concise: str | None = None
+    # Models tried in order when this one stays overloaded or times out (the guide's error table).
+    fallbacks: tuple[str, ...] = ()
+    # Off: once text reached the caller, a failure is the caller's error (a half answer from two
+    # models can read oddly); on: the fallback continues from the partial answer as a prefill.
+    continue_on_fallback: bool = False
+    # When the model's rate-limit budget is spent: wait for it ("queue", up to queue_timeout
+    # seconds), try the next fallback ("fallback"), or answer 429 at once ("fail").
+    on_rate_limit: RateLimitPolicy = "queue"
+    # Two seconds: longer than a budget's refill gap under normal load, shorter than a user's patience.
+    queue_timeout: float = 2.0
+    # Prompt caching (firsttoken/caching): "auto" marks the static prefix and the growing
+    # conversation, "explicit" only the registered prefix, "off" nothing; user breakpoints stay.
+    caching: CachingMode = "auto"
+    # 5 minutes: writes cost 1.25x, not 2x; choose "1h" for prefixes used less than every 5 minutes.
+    cache_ttl: CacheTtl = "5m"
+    # A static prefix sent first on every call of this profile, shared by all users and warmed by
+    # engine.warm(); keep_warm None means on for "5m" and off for "1h" (a 1h entry rarely lapses).
+    prefix_system: str | None = None
+    prefix_tools: tuple[Mapping[str, Any], ...] = ()
+    warm: bool = True
+    keep_warm: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fallbacks, list):
+            object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
+        _validate(self)
+        _validate_resilience(self)
+        _validate_caching(self)
+
+    def replace(self, **changes: Any) -> Profile:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, base: Profile | None, key: str) -> Profile:
+        """Build a profile from user config; `key` names it in errors (for example `PROFILES["chat"]`)."""
+        if not isinstance(data, Mapping):
+            raise SettingsError(key, f"must be a mapping of profile fields, not {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SettingsError(
+                f"{key}[{unknown[0]!r}]", f"unknown profile field; known: {', '.join(sorted(names))}"
+            )
+        merged = {**(dataclasses.asdict(base) if base else {}), **data}
+        missing = sorted(n for n in ("model", "max_tokens") if n not in merged)
+        if missing:
+            raise SettingsError(f"{key}[{missing[0]!r}]", "is required for a new profile")
+        try:
+            return cls(**merged)
+        except SettingsError as exc:
+            raise SettingsError(f"{key}[{exc.key!r}]", exc.message) from None
+
+
+def _validate(p: Profile) -> None:
+    if not isinstance(p.model, str) or not p.model.strip():
+        raise SettingsError("model", "must be a non-empty model id such as 'claude-sonnet-5-5'")
+    if isinstance(p.max_tokens, bool) or not isinstance(p.max_tokens, int) or p.max_tokens < 1:
+        raise SettingsError("max_tokens", f"must be a positive integer, not {p.max_tokens!r}")
+    if p.temperature is not None and (
+        isinstance(p.temperature, bool)
+        or not isinstance(p.temperature, int | float)
+        or not 0.0 <= p.temperature <= 1.0
+    ):
+        raise SettingsError("temperature", f"must be a number from 0 to 1, not {p.temperature!r}")
+    if p.speed not in (None, "standard", "fast"):
+        raise SettingsError("speed", f"must be 'standard' or 'fast', not {p.speed!r}")
+    if p.timeout is not None and (
+        isinstance(p.timeout, bool) or not isinstance(p.timeout, int | float) or p.timeout <= 0
+    ):
+        raise SettingsError("timeout", f"must be a positive number of seconds, not {p.timeout!r}")
+    if p.concise is not None and not isinstance(p.concise, str):
+        raise SettingsError("concise", f"must be an instruction string or None, not {p.concise!r}")
+
+
+def _validate_resilience(p: Profile) -> None:
+    if not isinstance(p.fallbacks, tuple) or not all(isinstance(m, str) and m.strip() for m in p.fallbacks):
+        raise SettingsError("fallbacks", f"must be a list of model ids, not {p.fallbacks!r}")
+    if not isinstance(p.continue_on_fallback, bool):
+        raise SettingsError("continue_on_fallback", f"must be true or false, not {p.continue_on_fallback!r}")
+    if p.on_rate_limit not in ("queue", "fallback", "fail"):
+        raise SettingsError(
+            "on_rate_limit", f"must be 'queue', 'fallback' or 'fail', not {p.on_rate_limit!r}"
+        )
+    if (
+        isinstance(p.queue_timeout, bool)
+        or not isinstance(p.queue_timeout, int | float)
+        or p.queue_timeout < 0
+    ):
+        raise SettingsError(
+            "queue_timeout", f"must be a non-negative number of seconds, not {p.queue_timeout!r}"
+        )
+
+
+def _validate_caching(p: Profile) -> None:
+    if isinstance(p.prefix_tools, list):
+        object.__setattr__(p, "prefix_tools", tuple(p.prefix_tools))
+    validate_profile_caching(p)
+
+
+DEFAULT_PROFILES: Mapping[str, Profile] = {
+    # Classification, extraction, routing: the guide's Haiku path, with a budget to match.
+    "fast": Profile(model=FAST_MODEL, max_tokens=256, concise=CONCISE),
+    "chat": Profile(model=CHAT_MODEL, max_tokens=1024),
+    "deep": Profile(model=DEEP_MODEL, max_tokens=4096),
+}

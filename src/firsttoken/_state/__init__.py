@@ -1,0 +1,43 @@
+"""Shared state for many workers and machines: one interface, a memory and a Redis backend.
+
+Cooldowns, rate-limit budgets, prompt-cache warming leases, the classification cache, the opt-in
+response cache and the metrics live behind `State` (see `base.py`). In-process memory is the
+embedded default; `redis_url` (or `FIRSTTOKEN_REDIS_URL`) moves them to Redis, shared by every
+worker that uses the same URL and `redis_prefix`. Redis is imported only then.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._errors import SettingsError
+from .base import ResponseStore, State
+from .responses import RESPONSE_TTL, ResponseCache
+
+if TYPE_CHECKING:
+    from .._metrics import Metrics
+    from .._settings import Settings
+
+__all__ = ["RESPONSE_TTL", "ResponseCache", "ResponseStore", "State", "build_state"]
+
+
+def build_state(settings: Settings, *, metrics: Metrics | None = None) -> State:
+    """The backend `settings` ask for; a `redis_url` without redis-py installed fails naming the key."""
+    if settings.redis_url is None:
+        from .memory import MemoryState
+
+        return MemoryState(classify_cache_size=settings.classify_cache_size)
+    try:
+        from .redis import RedisState
+    except ImportError:
+        raise SettingsError("redis_url", "needs the redis package: pip install 'firsttoken[redis]'") from None
+    try:
+        return RedisState(
+            url=settings.redis_url,
+            prefix=settings.redis_prefix,
+            timeout=settings.redis_timeout,
+            classify_cache_size=settings.classify_cache_size,
+            metrics=metrics,
+        )
+    except ValueError as exc:
+        raise SettingsError("redis_url", str(exc)) from None

@@ -1,0 +1,82 @@
+"""The embedded default: everything in this process's memory, exactly as before shared state existed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from .._caching.locks import LockFactory, file_locks
+from .._metrics import Metrics
+from .._routing import MemoryClassifyCache
+from .._upstream.breaker import MemoryBreakerStore
+from .._upstream.governor import Governor
+
+__all__ = ["MemoryResponseStore", "MemoryState"]
+
+# Answers kept per process: a response cache is for repeated identical calls, not an archive.
+RESPONSE_ENTRIES = 256
+
+
+class MemoryResponseStore:
+    """An LRU of serialised answers with a time-to-live each."""
+
+    def __init__(self, *, size: int = RESPONSE_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if self.clock() >= item[0]:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        with self._lock:
+            self._items[key] = (self.clock() + ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    async def aget(self, key: str) -> bytes | None:
+        return self.get(key)
+
+    async def aset(self, key: str, value: bytes, ttl: float) -> None:
+        self.set(key, value, ttl)
+
+
+class MemoryState:
+    kind = "memory"
+
+    def __init__(self, *, classify_cache_size: int) -> None:
+        self.clock: Callable[[], float] = time.monotonic
+        self.breaker = MemoryBreakerStore()
+        self.classify_cache = MemoryClassifyCache(size=classify_cache_size)
+        self.responses = MemoryResponseStore()
+
+    def governor(self, *, clock: Callable[[], float], on_overload: Callable[[str], None]) -> Governor:
+        return Governor(clock=clock, on_overload=on_overload)
+
+    def warm_locks(self, directory: str | None) -> LockFactory:
+        return file_locks(directory)
+
+    def metrics_snapshot(self, metrics: Metrics) -> dict[str, Any]:
+        return metrics.snapshot()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "memory"}
+
+    def close(self) -> None:
+        """Nothing to release: the stores are plain objects."""
+
+    async def aclose(self) -> None:
+        """Nothing to release: the stores are plain objects."""

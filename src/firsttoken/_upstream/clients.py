@@ -1,0 +1,163 @@
+"""The process's shared SDK clients (guide step 4): created lazily, one pool per process and event loop.
+
+A fork (gunicorn/uWSGI prefork, multiprocessing) copies the parent's open sockets; two processes
+reading one TLS connection corrupt each other, so a child never touches the parent's clients. It
+forgets them (closing would send the parent's connections a close-notify) and builds its own.
+
+An async client's connections belong to the event loop that opened them. Code that runs on several
+loops (Django's `async_to_sync`, tests, several apps) gets its own async clients per loop: one
+while few answers stream at once, more shards of it under load (see `shards.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import anthropic
+import httpx2
+
+from .._errors import EngineClosedError
+from .loops import close_with_loop
+from .shards import CountingTransport, LoopClients, Shard, keepalive_options
+
+__all__ = ["ClientPool"]
+
+_LoopEntry = tuple[LoopClients, AsyncGenerator[None, None]]
+
+_pools: weakref.WeakSet[ClientPool] = weakref.WeakSet()
+
+
+def _forget_all_after_fork() -> None:
+    for pool in list(_pools):
+        pool._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_all_after_fork)
+
+
+class ClientPool:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        connect_timeout: float,
+        max_retries: int,
+        max_connections: int,
+        max_keepalive_connections: int,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "max_retries": max_retries,
+            "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
+        }
+        self._limits = httpx2.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+        )
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._sync: anthropic.Anthropic | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopEntry] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The client made outside any running loop, for users who build one at import time.
+        self._async_unbound: anthropic.AsyncAnthropic | None = None
+        self.closed = False
+        self.created = 0
+        _pools.add(self)
+
+    def _forget_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._sync = None
+        self._async = weakref.WeakKeyDictionary()
+        self._async_unbound = None
+
+    def _check(self) -> None:
+        if self.closed:
+            raise EngineClosedError("this firsttoken engine is closed; build a new Engine to make calls")
+        if self._pid != os.getpid():
+            # A fork that bypassed os.register_at_fork (a raw syscall from C code).
+            self._forget_after_fork()
+
+    @property
+    def sync(self) -> anthropic.Anthropic:
+        self._check()
+        client = self._sync
+        if client is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = anthropic.Anthropic(
+                        **self._options, http_client=anthropic.DefaultHttpxClient(limits=self._limits)
+                    )
+                    self.created += 1
+                client = self._sync
+        return client
+
+    @property
+    def async_(self) -> anthropic.AsyncAnthropic:
+        self._check()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            if loop is None:
+                if self._async_unbound is None:
+                    self._async_unbound = self._new_async()
+                return self._async_unbound
+            entry = self._async.get(loop)
+            if entry is None:
+                clients = LoopClients(self._new_shard, max_connections=self._limits.max_connections or 1)
+                entry = (clients, close_with_loop(loop, clients.aclose))
+                self._async[loop] = entry
+            return entry[0].pick()
+
+    def _new_async(self) -> anthropic.AsyncAnthropic:
+        return self._new_shard()[0]
+
+    def _new_shard(self) -> Shard:
+        self.created += 1
+        transport = CountingTransport(limits=self._limits, socket_options=keepalive_options())
+        http = anthropic.DefaultAsyncHttpxClient(transport=transport)
+        return anthropic.AsyncAnthropic(**self._options, http_client=http), transport
+
+    def close(self) -> None:
+        """Close the sync client now, and each async client on its own loop while that loop runs.
+
+        An async client's connections can only be closed on its loop; one whose loop is not
+        running is closed by that loop's shutdown (`_close_with_loop`), and a closed loop took
+        its connections with it.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self._pid != os.getpid():
+            return
+        if self._sync is not None:
+            self._sync.close()
+        self._sync = None
+        entries, self._async = list(self._async.items()), weakref.WeakKeyDictionary()
+        for loop, (clients, _) in entries:
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(clients.aclose(), loop)
+
+    async def aclose(self) -> None:
+        """`close()`, and the running loop's clients closed before it returns."""
+        if self._pid != os.getpid():
+            self.closed = True
+            return
+        mine = self._async.pop(asyncio.get_running_loop(), (None, None))[0]
+        unbound, self._async_unbound = self._async_unbound, None
+        self.close()
+        if mine is not None:
+            await mine.aclose()
+        if unbound is not None:
+            await unbound.close()
