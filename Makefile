@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint types contracts pytest coverage demo demo-terminal bench matrix clean
+.PHONY: install test lint twins unasync types contracts pytest coverage demo demo-terminal bench matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,16 +20,26 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/ruff format --no-cache --check .
 
+# The sync request loops are generated from their async source (scripts/unasync.py): `make unasync`
+# writes them, `make twins` (part of `make test`) fails when they are stale.
+unasync: $(STAMP)
+	$(PY) scripts/unasync.py
+
+twins: $(STAMP)
+	$(PY) scripts/unasync.py --check
+
 types: $(STAMP)
 	$(VENV)/bin/mypy src/firsttoken integrations
 
+# The import contracts in pyproject.toml (layers, no rings). No cache: a stale one reported imports
+# that were gone, and the whole graph takes well under a second.
 contracts: $(STAMP)
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint types contracts pytest
+test: lint twins types contracts pytest
 
 # The suite under coverage, servers it starts included, with the floor in pyproject.toml. Not part
 # of `make test`: tracing slows the real-time tests enough to make their timing checks less sharp.

@@ -35,12 +35,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.post("/api/chat")
     def chat() -> Response | tuple[Response, int]:
-        engine = firsttoken.engine
         try:
             body = parse_chat_request(
                 request.get_data(),
                 protocol=request.args.get("protocol"),
-                profiles=engine.settings.profiles,
+                profiles=firsttoken.settings.profiles,
             )
         except BadRequest as exc:
             return jsonify(error=str(exc)), 400
@@ -48,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/api/metrics")
     def metrics() -> Response:
-        return jsonify(firsttoken.engine.metrics_snapshot())
+        return jsonify(firsttoken.metrics_snapshot())
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 
 from firsttoken import BadRequest, Engine, Settings, parse_chat_request
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
-from firsttoken_starlette.fastapi import get_engine, get_firsttoken
+from firsttoken_starlette.fastapi import get_firsttoken
 
 from .paths import INDEX, PAGE_DIR
 
@@ -123,8 +123,8 @@ def create_app(
         return await firsttoken.chat_response(parsed)
 
     @app.get("/api/metrics")
-    async def metrics(engine: Annotated[Engine, Depends(get_engine)]) -> dict[str, Any]:
-        return engine.metrics_snapshot()
+    async def metrics(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> dict[str, Any]:
+        return firsttoken.metrics_snapshot()
 
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:

@@ -12,9 +12,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from firsttoken import FirstTokenError, Settings, SettingsError
-from firsttoken._advisor import TINY_OUTPUT
-from firsttoken._latency import expected_seconds, family_of
+from firsttoken import Settings, SettingsError, review_settings
 
 from .conf import KNOWN_KEYS, SETTING, key_name, load_settings, raw_config, to_core_mapping
 
@@ -42,7 +40,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         settings = load_settings(raw)
     except SettingsError as exc:
         return [_bad_value(exc)]
-    return [*_profile_messages(settings), *_upstream_messages(settings), *_middleware_messages()]
+    # What the settings mean for calls is the core's review; only the ids' namespace is Django's.
+    findings: list[CheckMessage] = [
+        (Error if f.is_error else Warning)(f.message, hint=f.hint, id=f"firsttoken.{f.id}")
+        for f in review_settings(settings, key_name=key_name)
+    ]
+    return [*findings, *_middleware_messages()]
 
 
 def _bad_value(exc: SettingsError) -> Error:
@@ -105,79 +108,6 @@ def _key_errors(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _profile_messages(settings: Settings) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    for name, profile in sorted(settings.profiles.items()):
-        where = f"{key_name('profiles')}[{name!r}]"
-        if not profile.model.startswith("claude-"):
-            messages.append(
-                Error(
-                    f"{where} names the model {profile.model!r}, which is not a Claude model id.",
-                    hint="Use a model id that starts with 'claude-', such as 'claude-haiku-5-5'.",
-                    id="firsttoken.E003",
-                )
-            )
-            continue
-        timeout = profile.timeout or settings.timeout
-        expected = expected_seconds(profile.model, profile.max_tokens)
-        if expected > timeout:
-            messages.append(
-                Warning(
-                    f"{where}: max_tokens={profile.max_tokens} on {profile.model} can take about "
-                    f"{expected:.0f}s, "
-                    f"longer than its {timeout:g}s timeout; a non-streaming call would time out.",
-                    hint="Stream long answers (stream_response), lower max_tokens, or raise the profile's "
-                    "timeout.",
-                    id="firsttoken.W001",
-                )
-            )
-        if family_of(profile.model) == "opus" and profile.max_tokens <= TINY_OUTPUT:
-            messages.append(
-                Warning(
-                    f"{where} uses {profile.model} for answers of at most {profile.max_tokens} tokens.",
-                    hint="Short answers (classification, routing) come several times faster from a Haiku "
-                    "model.",
-                    id="firsttoken.W002",
-                )
-            )
-    if settings.max_retries == 0:
-        messages.append(
-            Warning(
-                f"{key_name('max_retries')} is 0: a 529 overloaded or 429 reaches the user without a retry.",
-                hint="Leave MAX_RETRIES at its default (2) so the SDK retries with backoff.",
-                id="firsttoken.W003",
-            )
-        )
-    return messages
-
-
-def _upstream_messages(settings: Settings) -> list[CheckMessage]:
-    if settings.base_url or (settings.api_key and settings.emulator != "always"):
-        return []
-    if settings.emulator == "off":
-        return [
-            Error(
-                "No API key and no base URL, and the embedded emulator is off: no call can be made.",
-                hint='Set ANTHROPIC_API_KEY (or FIRSTTOKEN["API_KEY"]), or ANTHROPIC_BASE_URL, '
-                'or allow the emulator with FIRSTTOKEN["EMULATOR"] = "auto".',
-                id="firsttoken.E004",
-            )
-        ]
-    return [
-        Warning(
-            "Answers come from the embedded emulator, not from Claude"
-            + (
-                " (EMULATOR is 'always')."
-                if settings.emulator == "always"
-                else ": no API key or base URL is set."
-            ),
-            hint="Set ANTHROPIC_API_KEY for real answers; silence firsttoken.W004 where simulated "
-            "answers are meant.",
-            id="firsttoken.W004",
-        )
-    ]
-
-
 def _middleware_messages() -> list[CheckMessage]:
     if MIDDLEWARE_PATH in (getattr(django_settings, "MIDDLEWARE", None) or ()):
         return []
@@ -188,12 +118,3 @@ def _middleware_messages() -> list[CheckMessage]:
             id="firsttoken.W005",
         )
     ]
-
-
-def build_error() -> FirstTokenError | None:
-    """The error that building the engine would raise now (for `firsttoken_check`)."""
-    try:
-        load_settings()
-    except FirstTokenError as exc:
-        return exc
-    return None

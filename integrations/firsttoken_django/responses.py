@@ -8,7 +8,6 @@ anything else a sync one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -51,13 +50,13 @@ def stream_response(
             "in an async view use `await request.firsttoken.astream_response(...)`"
         )
     engine = engine or get_engine()
-    relay = engine.relay(format=format, **call)
+    relay = Relay(engine, format=format, **call)
     if is_asgi(request):
         # A sync view under ASGI runs in a worker thread; the relay must be opened on the server's
         # loop, where Django will iterate it.
         start = async_to_sync(relay.aopen)()
-        return _response(request, start, relay, asynchronous=True, engine=engine)
-    return _response(request, relay.open(), relay, asynchronous=False, engine=engine)
+        return _response(request, start, relay, asynchronous=True)
+    return _response(request, relay.open(), relay, asynchronous=False)
 
 
 async def astream_response(
@@ -65,24 +64,25 @@ async def astream_response(
 ) -> HttpResponseBase:
     """From an async view; under WSGI the response still iterates synchronously, as the server needs."""
     engine = engine or get_engine()
-    relay = engine.relay(format=format, **call)
+    relay = Relay(engine, format=format, **call)
     if is_asgi(request):
-        return _response(request, await relay.aopen(), relay, asynchronous=True, engine=engine)
+        return _response(request, await relay.aopen(), relay, asynchronous=True)
     # An async view under WSGI runs in a loop that ends when the view returns; the stream it hands
     # back must live on in the server's thread, so it is a sync one.
     start = await sync_to_async(relay.open)()
-    return _response(request, start, relay, asynchronous=False, engine=engine)
+    return _response(request, start, relay, asynchronous=False)
 
 
 def _response(
-    request: HttpRequest, start: RelayStart, relay: Relay, *, asynchronous: bool, engine: Engine
+    request: HttpRequest, start: RelayStart, relay: Relay, *, asynchronous: bool
 ) -> HttpResponseBase:
     if start.body is not None:
         refused = HttpResponse(start.body, status=start.status)
         _set_headers(refused, start.headers)
         return refused
-    content = _aiter(relay, engine.settings.heartbeat_interval) if asynchronous else _iter(relay)
-    response = StreamingHttpResponse(content, status=start.status)
+    # The body's iterator is closed by the server when the client leaves (a failed WSGI write, or
+    # Django 5 cancelling the async one), which closes the upstream stream.
+    response = StreamingHttpResponse(relay.abody() if asynchronous else relay.body(), status=start.status)
     _set_headers(response, start.headers)
     # GZipMiddleware compresses a sync stream through one GzipFile that holds tokens until its
     # buffer fills, and an async one as a gzip member per token. Token-sized SSE events gain
@@ -96,47 +96,3 @@ def _response(
 def _set_headers(response: HttpResponseBase, headers: list[tuple[str, str]]) -> None:
     for name, value in headers:
         response.headers[name] = value
-
-
-def _iter(relay: Relay) -> Iterator[bytes]:
-    # A generator, so the server's `close()` after a failed write (WSGI's way of saying the client
-    # left) closes the upstream stream at once.
-    try:
-        yield from relay
-    finally:
-        relay.close()
-
-
-async def _aiter(relay: Relay, heartbeat_interval: float) -> AsyncIterator[bytes]:
-    """The relay's bytes, with a heartbeat whenever the upstream is silent for `heartbeat_interval`.
-
-    Django 5 cancels this iterator when the client disconnects; the cancellation lands in the
-    `await` below and the `finally` closes the upstream stream.
-    """
-    chunks = aiter(relay)
-    beat = relay.format.heartbeat()
-    pending: asyncio.Task[bytes] | None = None
-    try:
-        while True:
-            pending = asyncio.ensure_future(anext(chunks))
-            while beat:
-                done, _ = await asyncio.wait((pending,), timeout=heartbeat_interval)
-                if done:
-                    break
-                yield beat
-            try:
-                chunk = await pending
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield chunk
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            # The cancelled `anext` is finished before the relay is closed: an async generator
-            # cannot be closed while it is running.
-            await asyncio.gather(pending, return_exceptions=True)
-        close = getattr(chunks, "aclose", None)
-        if close is not None:
-            await close()
-        await relay.aclose()

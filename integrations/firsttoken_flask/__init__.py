@@ -1,13 +1,23 @@
 """firsttoken for Flask: `FirstToken(app)` or `FirstToken()` + `init_app(app)`.
 
-Importing this package without Flask installed raises `FlaskNotInstalled`, an `ImportError` that
-says what to install.
+Importing this package without Flask installed raises `firsttoken.FrameworkNotInstalled`, an
+`ImportError` that says what to install (`FlaskNotInstalled` is the same class).
 """
 
+from firsttoken import FrameworkNotInstalled
+
+try:
+    import flask  # noqa: F401  (the guard: every module of the package is imported after this one)
+except ImportError as exc:
+    raise FrameworkNotInstalled("firsttoken_flask", "Flask") from exc
+
 from .config import CONFIG_KEYS, config_key, settings_from_config
-from .errors import FlaskNotInstalled
-from .extension import EXTENSION_KEY, FirstToken, engine_of
+from .extension import FirstToken
+from .registry import EXTENSION_KEY, engine_of, get_engine
 from .responses import relay_response
+
+# The adapter's former name for the shared error, kept for code that catches it.
+FlaskNotInstalled = FrameworkNotInstalled
 
 __all__ = [
     "CONFIG_KEYS",
@@ -16,6 +26,7 @@ __all__ = [
     "FlaskNotInstalled",
     "config_key",
     "engine_of",
+    "get_engine",
     "relay_response",
     "settings_from_config",
 ]

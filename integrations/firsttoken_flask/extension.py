@@ -1,33 +1,25 @@
-"""`FirstToken`: the Flask extension object, one engine per app that registers it."""
+"""`FirstToken`: the Flask extension object (one engine per app that registers it) and the views' handle."""
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any
 
-try:
-    from flask import current_app, has_app_context
-except ImportError:  # pragma: no cover - exercised only without Flask
-    from .errors import FlaskNotInstalled
-
-    raise FlaskNotInstalled() from None
-
-from firsttoken import ChatRequest, Engine
+from firsttoken import ChatRequest, Engine, EngineHandle, Relay
 
 from .cli import firsttoken_cli
 from .config import settings_from_config
+from .registry import EXTENSION_KEY, get_engine
 from .responses import relay_response
 
 if TYPE_CHECKING:
-    import anthropic
     from flask import Flask, Response
 
-__all__ = ["EXTENSION_KEY", "FirstToken"]
-
-EXTENSION_KEY = "firsttoken"
+__all__ = ["FirstToken"]
 
 
-class FirstToken:
+class FirstToken(EngineHandle):
     """Claude streaming for Flask apps: `FirstToken(app)`, or `FirstToken()` then `init_app(app)`.
 
     One extension object can serve several apps; each app gets its own engine (clients, profiles,
@@ -95,34 +87,16 @@ class FirstToken:
         weakref.finalize(app, engine.close)
         app.cli.add_command(firsttoken_cli)
 
-    # -- reaching the current app's engine ------------------------------------------------------
+    # -- the handle: the same members as firsttoken_starlette's and firsttoken_django's ------------
 
     @property
     def engine(self) -> Engine:
         """The current app's engine (requires an app context, as in a view or a CLI command)."""
-        if not has_app_context():
-            raise RuntimeError(
-                "firsttoken.engine needs an application context: use it inside a view or a CLI "
-                "command, or wrap the code in `with app.app_context():`"
-            )
-        return engine_of(current_app)
-
-    @property
-    def client(self) -> anthropic.Anthropic:
-        """The process's shared sync `anthropic.Anthropic` of the current app."""
-        return self.engine.client
-
-    @property
-    def async_client(self) -> anthropic.AsyncAnthropic:
-        """The shared `anthropic.AsyncAnthropic` of the running event loop (for async views)."""
-        return self.engine.async_client
+        return get_engine()
 
     def close(self, app: Flask | None = None) -> None:
         """Close the engine of `app` (default: the current app) now; idempotent."""
-        engine = engine_of(app) if app is not None else self.engine
-        engine.close()
-
-    # -- responses -------------------------------------------------------------------------------
+        get_engine(app).close()
 
     def stream_response(self, *, format: str = "sse", **call: Any) -> Response:
         """Stream one call in a wire format (`sse`, `ai-sdk`, `ndjson`, `text`).
@@ -131,19 +105,20 @@ class FirstToken:
         An upstream refusal before the first token answers its status (529 -> 503, 429 -> 429)
         with `{"error": ...}`; a failure after it ends the stream with the format's error event.
         """
-        return relay_response(self.engine.relay(format=format, **call))
+        return relay_response(Relay(get_engine(), format=format, **call))
 
-    def chat_response(self, chat: ChatRequest) -> Response:
-        """Stream the answer to a body parsed by `firsttoken.parse_chat_request`."""
-        return self.stream_response(format=chat.format, **chat.call_kwargs())
+    def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
+        """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
+        return self.stream_response(format=chat.format, **chat.call_kwargs(**call))
 
+    async def astream_response(self, *, format: str = "sse", **call: Any) -> Response:
+        """`stream_response` for async views: the upstream is opened off the view's event loop.
 
-def engine_of(app: Flask) -> Engine:
-    """The engine `init_app` registered on `app`."""
-    engine = app.extensions.get(EXTENSION_KEY)
-    if not isinstance(engine, Engine):
-        raise RuntimeError(
-            f"firsttoken is not registered on the app {app.name!r}; did you forget to call "
-            "firsttoken.init_app(app)?"
-        )
-    return engine
+        Flask serves the response from its WSGI thread after the view's loop has ended, so the
+        body is the same sync stream as `stream_response`'s.
+        """
+        relay = Relay(get_engine(), format=format, **call)
+        return relay_response(relay, await asyncio.to_thread(relay.open))
+
+    async def achat_response(self, chat: ChatRequest, **call: Any) -> Response:
+        return await self.astream_response(format=chat.format, **chat.call_kwargs(**call))

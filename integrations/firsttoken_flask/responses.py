@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-try:
-    from flask import Response, stream_with_context
-except ImportError:  # pragma: no cover - exercised only without Flask
-    from .errors import FlaskNotInstalled
+from flask import Response, stream_with_context
 
-    raise FlaskNotInstalled() from None
-
-from firsttoken import Relay
+from firsttoken import Relay, RelayStart
 
 __all__ = ["relay_response"]
 
 
-def relay_response(relay: Relay) -> Response:
-    """Open the relay now, so an upstream refusal still gets its own HTTP status, then stream.
+def relay_response(relay: Relay, start: RelayStart | None = None) -> Response:
+    """Open the relay now (unless `start` says it was), so an upstream refusal gets its own status.
 
     The WSGI server closes the response iterable when the client has gone (a write failed) or the
-    stream ended; both close the relay, which closes the upstream stream so generation stops.
+    stream ended; both stop the relay, which closes the upstream stream so generation stops.
     """
-    start = relay.open()
+    start = start or relay.open()
     if start.body is not None:
         return Response(start.body, status=start.status, headers=start.headers)
-    response = Response(stream_with_context(iter(relay)), status=start.status, headers=start.headers)
+    response = Response(stream_with_context(relay.body()), status=start.status, headers=start.headers)
     # stream_with_context only closes the relay once iteration began; a response that is never
     # iterated (an after_request hook raised, a HEAD request) must not leave the upstream open.
     response.call_on_close(relay.close)

@@ -6,12 +6,24 @@
         return await request.state.firsttoken.stream_response(messages=[...], profile="chat")
 
 FastAPI's dependencies live in `firsttoken_starlette.fastapi`, so Starlette users need no FastAPI.
+Importing this package without Starlette raises `firsttoken.FrameworkNotInstalled`
+(`StarletteNotInstalled` is the same class).
 """
 
-from ._missing import StarletteNotInstalled
+from firsttoken import FrameworkNotInstalled
+
+try:
+    import anyio  # noqa: F401  (the guard: every module of the package is imported after this one)
+    import starlette  # noqa: F401
+except ImportError as exc:
+    raise FrameworkNotInstalled("firsttoken_starlette", "starlette") from exc
+
 from .handle import FirstToken, firsttoken_of
 from .middleware import FirstTokenMiddleware
 from .responses import RelayResponse, error_response
+
+# The adapter's former name for the shared error, kept for code that catches it.
+StarletteNotInstalled = FrameworkNotInstalled
 
 __all__ = [
     "FirstToken",

@@ -1,15 +1,13 @@
-"""FastAPI dependencies: `Depends(get_engine)` for the engine, `Depends(get_firsttoken)` for the handle."""
+"""FastAPI dependencies: `Depends(get_firsttoken)` for the handle, `Depends(get_engine)` for the engine."""
 
 from __future__ import annotations
+
+from firsttoken import Engine, FrameworkNotInstalled
 
 try:
     from fastapi import Request
 except ImportError as exc:  # pragma: no cover - exercised by the no-framework import test
-    from ._missing import StarletteNotInstalled
-
-    raise StarletteNotInstalled("fastapi") from exc
-
-from firsttoken import Engine
+    raise FrameworkNotInstalled("firsttoken_starlette", "fastapi") from exc
 
 from .handle import FirstToken, firsttoken_of
 

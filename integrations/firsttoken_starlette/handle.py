@@ -4,45 +4,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from firsttoken import EngineHandle, Relay
+
 from .responses import RelayResponse, error_response
 
 if TYPE_CHECKING:
-    import anthropic
     from starlette.requests import HTTPConnection
     from starlette.responses import Response
 
-    from firsttoken import ChatRequest, Engine, Settings
+    from firsttoken import ChatRequest, Engine
 
 __all__ = ["FirstToken", "firsttoken_of"]
 
 STATE_KEY = "firsttoken"
 
 
-class FirstToken:
-    """A thin handle on an app's engine; the Flask and Django adapters hand out the same one."""
+class FirstToken(EngineHandle):
+    """A thin handle on an app's engine, with the same members as Flask's and Django's `FirstToken`."""
 
-    __slots__ = ("engine",)
+    __slots__ = ("_engine",)
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self._engine = engine
 
     def __repr__(self) -> str:
-        return f"<FirstToken {self.engine!r}>"
+        return f"<FirstToken {self._engine!r}>"
 
     @property
-    def client(self) -> anthropic.Anthropic:
-        return self.engine.client
-
-    @property
-    def async_client(self) -> anthropic.AsyncAnthropic:
-        return self.engine.async_client
-
-    @property
-    def settings(self) -> Settings:
-        return self.engine.settings
-
-    def metrics_snapshot(self) -> dict[str, Any]:
-        return self.engine.metrics_snapshot()
+    def engine(self) -> Engine:
+        return self._engine
 
     async def stream_response(self, *, format: str = "sse", **call: Any) -> Response:
         """Open the upstream stream and answer with it.
@@ -51,15 +41,20 @@ class FirstToken:
         (overload, rate limit) becomes its HTTP error; otherwise a 200 stream in `format`.
         `call` is `messages=`, `profile=`, profile overrides and any Messages API argument.
         """
-        relay = self.engine.relay(format=format, **call)
+        relay = Relay(self.engine, format=format, **call)
         start = await relay.aopen()
         if start.body is not None:
             return error_response(start)
-        return RelayResponse(relay, start, heartbeat_interval=self.engine.settings.heartbeat_interval)
+        return RelayResponse(relay, start)
 
     async def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
-        """`stream_response` for a body parsed by `firsttoken.parse_chat_request`."""
-        return await self.stream_response(format=chat.format, **chat.call_kwargs(), **call)
+        """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
+        return await self.stream_response(format=chat.format, **chat.call_kwargs(**call))
+
+    # Every view is async here: the a-forms are the same coroutines, so a view written for
+    # Django's or Flask's async views moves over with its calls unchanged.
+    astream_response = stream_response
+    achat_response = chat_response
 
 
 def firsttoken_of(conn: HTTPConnection) -> FirstToken:

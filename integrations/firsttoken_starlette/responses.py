@@ -1,7 +1,9 @@
 """The streaming response: the relay's bytes, and one listener for the disconnect and idle heartbeats.
 
 Whichever of the two ends first cancels the other, and the upstream stream is closed at once,
-so a browser that goes away stops the model generating within one event-loop turn.
+so a browser that goes away stops the model generating within one event-loop turn. When a beat is
+due is the core's `Heartbeat` timer, the same one WSGI and Django answers use; only the writing is
+here, in the listener this response keeps for the disconnect anyway (no task per chunk).
 """
 
 from __future__ import annotations
@@ -9,13 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-try:
-    import anyio
-    from starlette.responses import Response, StreamingResponse
-except ImportError as exc:  # pragma: no cover - exercised by the no-framework import test
-    from ._missing import StarletteNotInstalled
-
-    raise StarletteNotInstalled() from exc
+import anyio
+from starlette.responses import Response, StreamingResponse
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -41,31 +38,32 @@ def error_response(start: RelayStart) -> Response:
 class RelayResponse(StreamingResponse):
     """A `StreamingResponse` whose body is an opened `Relay` (`await relay.aopen()` returned 200)."""
 
-    def __init__(self, relay: Relay, start: RelayStart, *, heartbeat_interval: float) -> None:
+    def __init__(self, relay: Relay, start: RelayStart, *, heartbeat_interval: float | None = None) -> None:
         self.relay = relay
+        # None: the engine's `heartbeat_interval`, as every adapter uses.
+        self.heartbeat_interval = heartbeat_interval
         self.status_code = start.status
         self.background = None
         self.body_iterator = relay.__aiter__()
         self.raw_headers = _raw(start.headers)
-        self.heartbeat_interval = heartbeat_interval
         # Set when the browser went away before the answer ended (for tests and logs).
         self.disconnected = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks = self.body_iterator
-        beat = self.relay.format.heartbeat()
-        interval = self.heartbeat_interval
+        timer = self.relay.heartbeat(clock=anyio.current_time)
+        if self.heartbeat_interval is not None:
+            timer.interval = self.heartbeat_interval
+        beat = timer.beat if timer.enabled else b""
         # Heartbeats and tokens share one connection: a lock keeps a beat from landing after the
         # final (more_body=False) message, which the server would reject. `fast_acquire`: an
         # uncontended acquire (nearly every token) skips the scheduling checkpoint, which would
         # otherwise cost each chunk a trip round the event loop.
         lock = anyio.Lock(fast_acquire=True)
-        clock = anyio.current_time
-        last_sent = clock()
         finished = False
 
         async def produce() -> None:
-            nonlocal last_sent, finished
+            nonlocal finished
             try:
                 async with lock:
                     await send(
@@ -78,7 +76,7 @@ class RelayResponse(StreamingResponse):
                 async for chunk in chunks:
                     async with lock:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                        last_sent = clock()
+                        timer.sent()
                 async with lock:
                     finished = True
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -94,21 +92,20 @@ class RelayResponse(StreamingResponse):
             # rather than cancelled matters: a cancelled task leaves a CancelledError whose
             # traceback ties frames into a cycle only the garbage collector frees, and those
             # collections were the slowest requests of a busy worker (BENCHMARKS.md, Starlette).
-            nonlocal last_sent
             while True:
                 message = None
                 if beat:
-                    with anyio.move_on_after(interval - (clock() - last_sent)):
+                    with anyio.move_on_after(timer.due_in()):
                         message = await receive()
                 else:
                     message = await receive()
                 if message is None:
-                    if clock() - last_sent >= interval:
+                    if timer.due_in() <= 0:
                         async with lock:
                             if finished:
                                 return
                             await send({"type": "http.response.body", "body": beat, "more_body": True})
-                            last_sent = clock()
+                            timer.sent()
                     continue
                 if message["type"] == "http.disconnect":
                     self.disconnected = not finished

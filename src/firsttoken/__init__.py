@@ -1,33 +1,43 @@
 """firsttoken: fast Claude-powered web endpoints.
 
 The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
-`firsttoken_starlette` adapt it to each framework.
+`firsttoken_starlette` adapt it to each framework, using only the names below.
 """
 
+from ._bench import BENCH_DEFAULTS, BenchReport, BenchRow, run_latency_bench
 from ._caching.manager import WarmResult
 from ._engine import Engine
 from ._errors import BadRequest, EngineClosedError, FirstTokenError, SettingsError, UpstreamFailure
+from ._framework import FrameworkNotInstalled
 from ._metrics import CallRecord, Metrics
 from ._profiles import DEFAULT_PROFILES, Profile
-from ._relay import ChatRequest, Relay, RelayStart, parse_chat_request
+from ._relay import ChatRequest, EngineHandle, Relay, RelayStart, parse_chat_request
+from ._review import Finding, review_settings
 from ._routing import Classification
 from ._settings import Settings
 from ._timings import Timings
+from ._upstream._async.calls import AsyncTextStream
+from ._upstream._sync.calls import TextStream
 from ._upstream.governor import RateLimited
 from ._upstream.resolve import Upstream
-from ._upstream.stream import AsyncTextStream, TextStream
 from ._version import __version__
 
 __all__ = [
+    "BENCH_DEFAULTS",
     "DEFAULT_PROFILES",
     "AsyncTextStream",
     "BadRequest",
+    "BenchReport",
+    "BenchRow",
     "CallRecord",
     "ChatRequest",
     "Classification",
     "Engine",
     "EngineClosedError",
+    "EngineHandle",
+    "Finding",
     "FirstTokenError",
+    "FrameworkNotInstalled",
     "Metrics",
     "Profile",
     "RateLimited",
@@ -42,4 +52,6 @@ __all__ = [
     "WarmResult",
     "__version__",
     "parse_chat_request",
+    "review_settings",
+    "run_latency_bench",
 ]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from time import perf_counter
 from types import TracebackType
 from typing import Any, Literal
@@ -17,18 +17,22 @@ from anthropic.types import Message
 from ._advisor import Advisor
 from ._caching import CacheManager, WarmResult
 from ._errors import EngineClosedError
-from ._fallback import Outcome, Policy, Resilience
+from ._fallback import Chain, Resilience
 from ._latency import expected_seconds
 from ._metrics import CallRecord, Metrics
 from ._profiles import Profile
 from ._relay import Relay
-from ._routing import Classification, Router, current_route
+from ._responses import ResponseCache
+from ._routing import Classification, Router
 from ._settings import Settings
-from ._state import ResponseCache, build_state
+from ._state import build_state
+from ._timings import Timings
+from ._upstream._async.calls import AsyncTextStream, acreate
+from ._upstream._sync.calls import TextStream, create
 from ._upstream.clients import ClientPool
 from ._upstream.governor import RateLimited
 from ._upstream.resolve import Upstream, resolve_upstream
-from ._upstream.stream import AsyncTextStream, TextStream
+from ._upstream.stream import Finish
 
 __all__ = ["Engine"]
 
@@ -48,9 +52,9 @@ class Engine:
         self.settings = settings if settings is not None else Settings()
         self.upstream: Upstream = resolve_upstream(self.settings)
         s = self.settings
+        # Opens nothing: clients, and the embedded emulator behind them, start at the first call.
         self._pool = ClientPool(
-            api_key=self.upstream.api_key,
-            base_url=self.upstream.base_url,
+            upstream=self.upstream,
             timeout=s.timeout,
             connect_timeout=s.connect_timeout,
             max_retries=s.max_retries,
@@ -65,14 +69,20 @@ class Engine:
             self.shared.responses,
             enabled=s.response_cache,
             api_key=self.upstream.api_key,
-            base_url=self.upstream.base_url,
+            base_url=self.upstream.identity,
             tenant=s.tenant,
         )
         # Fallback chains, cooldowns and the rate-limit governor (resilience/); intent routing (routing.py).
         self.resilience = Resilience(
-            s, breaker_store=self.shared.breaker, clock=self.shared.clock, governor=self.shared.governor
+            s, breaker_store=self.shared.breaker, clock=self.shared.clock, budgets=self.shared.budgets
         )
-        self.router = Router(self, cache=self.shared.classify_cache)
+        self.router = Router(
+            create=self.create,
+            acreate=self.acreate,
+            model_of=lambda name: self.profile(name).model,
+            cache=self.shared.classify_cache,
+            ttl=s.classify_cache_ttl,
+        )
         # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
         self.caching = CacheManager(self)
         self.caching.lock_factory = self.shared.warm_locks(s.warm_lock_dir)
@@ -80,6 +90,12 @@ class Engine:
         self._close_lock = threading.Lock()
         # Profiles with per-call overrides (`max_tokens=...` on nearly every call), validated once.
         self._overridden: dict[tuple[Any, ...], Profile] = {}
+        # Everything that learns of a finished call, in order; streams and one-shot calls alike.
+        self.on_finished: list[Callable[[Finished], None]] = [
+            self._observe_metrics,
+            self._observe_advice,
+            self._observe_caching,
+        ]
 
     def __repr__(self) -> str:
         return (
@@ -148,8 +164,7 @@ class Engine:
         self._stop_emulator()
 
     def _stop_emulator(self) -> None:
-        if self.upstream.emulator is not None:
-            self.upstream.emulator.stop()
+        self.upstream.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -207,55 +222,68 @@ class Engine:
             cached = self._overridden[key] = chosen.replace(**overrides)
         return cached
 
-    def _finish(self, record: CallRecord) -> None:
-        route = current_route.get()
-        if route is not None and record.route is None:
-            record = dataclasses.replace(record, route=route)
-        self.metrics.record(record)
+    # -- after a call: every observer, from one list ----------------------------------------------
+
+    def _finished(self, call: Finished) -> None:
+        for observe in self.on_finished:
+            observe(call)
+
+    def _observe_metrics(self, call: Finished) -> None:
+        self.metrics.record(call.record)
+        self.shared.watch(self.metrics)
+
+    def _observe_advice(self, call: Finished) -> None:
+        record = call.record
         self.advisor.observe(record)
+        if record.error in ("APITimeoutError", "timeout_error"):
+            self.advisor.timed_out(call.profile, str(call.params["model"]), float(call.params["timeout"]))
+        elif record.error in ("OverloadedError", "overloaded_error"):
+            fallbacks = bool(self.profile(call.profile).fallbacks)
+            self.advisor.overloaded(call.profile, str(call.params["model"]), has_fallback=fallbacks)
 
-    def _failed(self, name: str, params: Mapping[str, Any], exc: BaseException) -> None:
-        self._advise_error(name, params, type(exc).__name__)
-
-    def _advise_error(self, name: str, params: Mapping[str, Any], error: str | None) -> None:
-        if error in ("APITimeoutError", "timeout_error"):
-            self.advisor.timed_out(name, str(params["model"]), float(params["timeout"]))
-        elif error in ("OverloadedError", "overloaded_error"):
-            fallbacks = bool(self.profile(name).fallbacks)
-            self.advisor.overloaded(name, str(params["model"]), has_fallback=fallbacks)
+    def _observe_caching(self, call: Finished) -> None:
+        self.caching.finished(call.profile, call.params, call.record, call.message)
 
     # -- streaming (guide step 1) ---------------------------------------------------------------
 
-    def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream:
-        """A stream of text deltas; use it as a context manager so it is always closed."""
+    def _chain(self, profile: str | None, kwargs: dict[str, Any], route: str | None = None) -> Chain:
+        """The call these arguments make, as a fallback chain (of one model, for most profiles)."""
         policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
-        finish = self._streamed(name, params, lambda: stream)
-        stream: TextStream = self.resilience.stream(self.client, name, params, policy, finish)
-        return stream
+        return self.resilience.chain(name, params, policy, Timings(route=route))
 
-    def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
-        policy = self.resilience.policy(self.profile(profile), kwargs)
-        name, params = self.prepare(profile=profile, **kwargs)
-        finish = self._streamed(name, params, lambda: stream)
-        stream: AsyncTextStream = self.resilience.astream(self.async_client, name, params, policy, finish)
-        return stream
-
-    def _streamed(
-        self, name: str, params: Mapping[str, Any], stream: Callable[[], TextStream | AsyncTextStream]
-    ) -> Callable[[CallRecord], None]:
+    def _stream_finish(self, chain: Chain, stream: Callable[[], TextStream | AsyncTextStream]) -> Finish:
         def finish(record: CallRecord) -> None:
-            self._finish(record)
-            self._advise_error(name, params, record.error)
-            self.caching.finished(name, params, record, lambda: stream().message)
+            self._finished(Finished(chain.profile, chain.params, record, lambda: stream().message))
 
         return finish
 
+    def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream:
+        """A stream of text deltas; use it as a context manager so it is always closed."""
+        chain = self._chain(profile, kwargs)
+        stream = TextStream(
+            self.resilience.client(self.client), chain, self._stream_finish(chain, lambda: stream)
+        )
+        return stream
+
+    def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
+        chain = self._chain(profile, kwargs)
+        client = self.resilience.client(self.async_client)
+        stream = AsyncTextStream(client, chain, self._stream_finish(chain, lambda: stream))
+        return stream
+
     def relay(self, *, format: str = "sse", **kwargs: Any) -> Relay:
-        """A browser response in one of the wire formats (see `firsttoken._relay.Relay`)."""
+        """A browser response in one of the wire formats (see `firsttoken.Relay`)."""
         return Relay(self, format=format, **kwargs)
 
     # -- one-shot calls --------------------------------------------------------------------------
+
+    def _one_shot(self, profile: str | None, kwargs: dict[str, Any], route: str | None) -> _OneShot:
+        # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
+        tenant = kwargs.pop("tenant", None)
+        chain = self._chain(profile, kwargs, route)
+        self._guard_nonstreaming(chain.profile, chain.params)
+        return _OneShot(self, chain, self.responses.key(chain.params, tenant))
 
     def _guard_nonstreaming(self, name: str, params: Mapping[str, Any]) -> None:
         # The guide's "Timeouts: long generation + default timeout". We refuse rather than silently
@@ -269,42 +297,29 @@ class Engine:
                 "answers, or lower max_tokens / raise the profile's timeout"
             )
 
-    def create(self, *, profile: str | None = None, **kwargs: Any) -> Message:
+    def create(self, *, profile: str | None = None, _route: str | None = None, **kwargs: Any) -> Message:
         """A non-streaming call; for answers a person waits on, prefer `stream()`."""
-        call = self._one_shot(profile, kwargs)
+        call = self._one_shot(profile, kwargs, _route)
         hit = self.responses.lookup(call.cache_key)
         if hit is not None:
             return hit
-        try:
-            message = self.resilience.create(self.client, call.params, call.policy, call.took)
-        except (anthropic.APIError, RateLimited) as exc:
-            call.failed(exc)
-            raise
+        with call:
+            message = call.done(create(self.resilience.client(self.client), call.chain))
         self.responses.keep(call.cache_key, message)
-        return call.done(message)
+        return message
 
-    async def acreate(self, *, profile: str | None = None, **kwargs: Any) -> Message:
-        call = self._one_shot(profile, kwargs)
-        hit = await self.responses.alookup(call.cache_key)
-        if hit is not None:
+    async def acreate(
+        self, *, profile: str | None = None, _route: str | None = None, **kwargs: Any
+    ) -> Message:
+        call = self._one_shot(profile, kwargs, _route)
+        if (hit := await self.responses.alookup(call.cache_key)) is not None:
             return hit
-        try:
-            message = await self.resilience.acreate(self.async_client, call.params, call.policy, call.took)
-        except (anthropic.APIError, RateLimited) as exc:
-            call.failed(exc)
-            raise
+        with call:
+            message = call.done(await acreate(self.resilience.client(self.async_client), call.chain))
         await self.responses.akeep(call.cache_key, message)
-        return call.done(message)
+        return message
 
-    def _one_shot(self, profile: str | None, kwargs: dict[str, Any]) -> _OneShot:
-        # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
-        tenant = kwargs.pop("tenant", None)
-        policy = self.resilience.policy(self.profile(profile), kwargs)
-        name, params = self.prepare(profile=profile, **kwargs)
-        self._guard_nonstreaming(name, params)
-        return _OneShot(self, name, params, policy, self.responses.key(params, tenant))
-
-    # -- routing (guide step 3): see routing.py -------------------------------------------------
+    # -- routing (guide step 3): classify with the fast profile, then call the chosen one ---------
 
     def classify(self, text: str, *, labels: Sequence[str], default: str, **call: Any) -> str:
         """One of `labels` for `text`, from a one-word answer of the fast profile; `default` otherwise."""
@@ -319,14 +334,46 @@ class Engine:
         """`classify()` with how long it took and where the label came from (model, cache, default)."""
         return self.router.classify(text, labels=labels, default=default, **call)
 
-    def route(self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **call: Any) -> Any:
+    def route(
+        self,
+        text_or_messages: str | Sequence[Mapping[str, Any]],
+        *,
+        routes: Mapping[str, str],
+        default: str,
+        stream: bool = True,
+        classify_profile: str = "fast",
+        classify_options: Mapping[str, Any] | None = None,
+        **call: Any,
+    ) -> Any:
         """Classify, then `stream()` (or with `stream=False`, `create()`) on `routes[label]`'s profile."""
-        return self.router.route(text_or_messages, routes=routes, default=default, **call)
+        started, text, kwargs = self.router.begin(text_or_messages, routes, default, call)
+        options = classify_options or {}
+        choice = self.router.classify(
+            text, labels=list(routes), default=default, profile=classify_profile, **options
+        )
+        if not stream:
+            return self.create(**kwargs, profile=routes[choice.label], _route=choice.label)
+        return self.router.stamp(self.stream(**kwargs, profile=routes[choice.label]), choice, started)
 
     async def aroute(
-        self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **call: Any
+        self,
+        text_or_messages: str | Sequence[Mapping[str, Any]],
+        *,
+        routes: Mapping[str, str],
+        default: str,
+        stream: bool = True,
+        classify_profile: str = "fast",
+        classify_options: Mapping[str, Any] | None = None,
+        **call: Any,
     ) -> Any:
-        return await self.router.aroute(text_or_messages, routes=routes, default=default, **call)
+        started, text, kwargs = self.router.begin(text_or_messages, routes, default, call)
+        options = classify_options or {}
+        choice = await self.router.aclassify(
+            text, labels=list(routes), default=default, profile=classify_profile, **options
+        )
+        if not stream:
+            return await self.acreate(**kwargs, profile=routes[choice.label], _route=choice.label)
+        return self.router.stamp(self.astream(**kwargs, profile=routes[choice.label]), choice, started)
 
     # -- parallel calls (guide step 5) -----------------------------------------------------------
 
@@ -369,26 +416,56 @@ class Engine:
         return list(await asyncio.gather(*(one(call) for call in calls)))
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One finished call, as every observer of the engine sees it."""
+
+    profile: str
+    params: Mapping[str, Any]
+    record: CallRecord
+    # The answer, built on demand (a stream's message is folded only if an observer asks).
+    message: Callable[[], Message] | None
+
+
 class _OneShot:
-    """What `create` and `acreate` share around their one awaited or blocking line."""
+    """A `create()` call in flight: `with call:` records a failure; `call.done(message)` a success."""
 
-    def __init__(
-        self, engine: Engine, name: str, params: dict[str, Any], policy: Policy, cache_key: str | None
-    ) -> None:
-        self.engine, self.name, self.params, self.policy = engine, name, params, policy
-        self.cache_key = cache_key
-        self.started = perf_counter()
-        self.took = Outcome()
+    __slots__ = ("cache_key", "chain", "engine")
 
-    def failed(self, exc: BaseException) -> None:
-        self.engine._failed(self.name, self.params, exc)
-        self.engine._finish(self.took.stamp(_failure(self.name, self.params, self.started, exc)))
+    def __init__(self, engine: Engine, chain: Chain, cache_key: str | None) -> None:
+        self.engine, self.chain, self.cache_key = engine, chain, cache_key
+
+    def __enter__(self) -> _OneShot:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, (anthropic.APIError, RateLimited)):
+            self._finish(exc, None)
 
     def done(self, message: Message) -> Message:
-        record = self.took.stamp(_record(self.name, message, self.started, self.took.retries))
-        self.engine._finish(record)
-        self.engine.caching.finished(self.name, self.params, record, lambda: message)
+        self._finish(None, message)
         return message
+
+    def _finish(self, exc: BaseException | None, message: Message | None) -> None:
+        chain, timings = self.chain, self.chain.timings
+        usage = message.usage if message is not None else None
+        record = CallRecord(
+            profile=chain.profile,
+            model=message.model if message is not None else chain.model,
+            streamed=False,
+            total=perf_counter() - timings.started,
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            cache_read_input_tokens=(usage.cache_read_input_tokens or 0) if usage else 0,
+            cache_creation_input_tokens=(usage.cache_creation_input_tokens or 0) if usage else 0,
+            retries=timings.retries,
+            fallbacks=timings.fallbacks,
+            route=timings.route,
+            error=type(exc).__name__ if exc is not None else None,
+        )
+        self.engine._finished(
+            Finished(chain.profile, chain.params, record, (lambda: message) if message else None)
+        )
 
 
 def _with_instruction(system: Any, instruction: str) -> Any:
@@ -399,28 +476,3 @@ def _with_instruction(system: Any, instruction: str) -> Any:
     # A list of blocks: the instruction goes last, after any cache breakpoint, so it never changes
     # the cached prefix.
     return [*system, {"type": "text", "text": instruction}]
-
-
-def _record(name: str, message: Message, started: float, retries: int) -> CallRecord:
-    usage = message.usage
-    return CallRecord(
-        profile=name,
-        model=message.model,
-        streamed=False,
-        total=perf_counter() - started,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-        retries=retries,
-    )
-
-
-def _failure(name: str, params: Mapping[str, Any], started: float, exc: BaseException) -> CallRecord:
-    return CallRecord(
-        profile=name,
-        model=str(params["model"]),
-        streamed=False,
-        total=perf_counter() - started,
-        error=type(exc).__name__,
-    )

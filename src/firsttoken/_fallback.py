@@ -1,40 +1,41 @@
 """Fallback chains: when a model stays overloaded or times out, the call moves to the next model.
 
 The SDK retries first, with its own policy (`Settings.max_retries`); only what it gives up on
-reaches this loop. A stream is "committed" once content reached the caller: before that, an
+reaches a `Chain`. A stream is "committed" once content reached the caller: before that, an
 `overloaded_error` event mid-stream is invisible (the attempt is closed, its events dropped, and
 the next model answers); after it, the caller gets the error, unless the profile sets
 `continue_on_fallback`, which resends the text so far as an assistant prefill to the next model.
+
+A plain call is a chain of one model: every call, streamed or not, runs over a `Chain`, which the
+request loops of `_upstream/_async/calls.py` drive as their `AttemptPlan`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import anthropic
 import httpx2
-from anthropic.types import Message
 
 from ._accumulator import MessageAccumulator
 from ._errors import UpstreamFailure
-from ._metrics import CallRecord
 from ._profiles import Profile
 from ._settings import Settings
-from ._sse import SSEDecoder
-from ._upstream.breaker import Breaker, BreakerStore
-from ._upstream.governor import Attempts, Governor, RateLimited, estimate_input_tokens, tracking
-from ._upstream.stream import AsyncTextStream, Event, Finish, TextStream, _lost
+from ._state import BreakerStore
+from ._state.budgets import Budgets
+from ._timings import Timings
+from ._upstream.breaker import Breaker
+from ._upstream.governor import Attempts, Governor, RateLimited, estimate_input_tokens
+from ._upstream.stream import Event, lost
 
-__all__ = ["Outcome", "Policy", "Resilience", "ResilientAsyncTextStream", "ResilientTextStream"]
+__all__ = ["Chain", "Policy", "Resilience", "error_type"]
 
 logger = logging.getLogger("firsttoken.resilience")
 
@@ -42,6 +43,7 @@ POLICY_FIELDS = ("fallbacks", "continue_on_fallback", "on_rate_limit", "queue_ti
 # Error types after which another model is worth a try: the guide's "529 overloaded" and a model
 # too slow to answer. Anything else (a bad request, our key) would fail on every model alike.
 SWITCH_ON = frozenset({"overloaded_error", "timeout_error"})
+_Client = TypeVar("_Client", anthropic.Anthropic, anthropic.AsyncAnthropic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +55,6 @@ class Policy:
 
     def chain(self, model: str) -> list[str]:
         return [model, *(m for m in self.fallbacks if m != model)]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What a call took beyond the first model's first attempt."""
-
-    retries: int = 0
-    fallbacks: int = 0
-    served_by: str | None = None
-    tried: list[tuple[str, str]] = field(default_factory=list)
-
-    def stamp(self, record: CallRecord) -> CallRecord:
-        return dataclasses.replace(record, retries=self.retries, fallbacks=self.fallbacks)
 
 
 def error_type(exc: BaseException) -> str:
@@ -85,7 +74,7 @@ def error_type(exc: BaseException) -> str:
 
 
 class Resilience:
-    """The engine's breaker, governor and fallback loop; one per engine."""
+    """The engine's breaker and governor, and the chains that use them; one per engine."""
 
     def __init__(
         self,
@@ -93,7 +82,7 @@ class Resilience:
         *,
         breaker_store: BreakerStore | None = None,
         clock: Callable[[], float] = time.monotonic,
-        governor: Callable[..., Governor] = Governor,
+        budgets: Budgets | None = None,
     ) -> None:
         self.breaker = Breaker(
             failures=settings.breaker_failures,
@@ -102,16 +91,9 @@ class Resilience:
             store=breaker_store,
             clock=clock,
         )
-        # `governor` builds it: a shared state backend passes one whose budgets live in Redis.
-        self.governor = governor(clock=clock, on_overload=self.breaker.failed)
-        self._sync: weakref.WeakKeyDictionary[anthropic.Anthropic, anthropic.Anthropic] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._async: weakref.WeakKeyDictionary[anthropic.AsyncAnthropic, anthropic.AsyncAnthropic] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    # -- building blocks -------------------------------------------------------------------------
+        # The budgets live where the engine's state does: this process, or Redis for a deployment.
+        self.governor = Governor(budgets, clock=clock, on_overload=self.breaker.failed)
+        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     @staticmethod
     def policy(profile: Profile, kwargs: dict[str, Any]) -> Policy:
@@ -125,18 +107,15 @@ class Resilience:
             profile.fallbacks, profile.continue_on_fallback, profile.on_rate_limit, profile.queue_timeout
         )
 
-    def client(self, base: anthropic.Anthropic) -> anthropic.Anthropic:
+    def client(self, base: _Client) -> _Client:
         """`base` with the governor as middleware, so it sees every attempt's rate-limit headers."""
-        derived = self._sync.get(base)
+        derived: _Client | None = self._clients.get(base)
         if derived is None:
-            derived = self._sync[base] = base.with_options(middleware=[*base.middleware, self.governor])
+            derived = self._clients[base] = base.with_options(middleware=[*base.middleware, self.governor])
         return derived
 
-    def async_client(self, base: anthropic.AsyncAnthropic) -> anthropic.AsyncAnthropic:
-        derived = self._async.get(base)
-        if derived is None:
-            derived = self._async[base] = base.with_options(middleware=[*base.middleware, self.governor])
-        return derived
+    def chain(self, profile: str, params: dict[str, Any], policy: Policy, timings: Timings) -> Chain:
+        return Chain(self, profile, params, policy, timings)
 
     def plan(self, policy: Policy, model: str) -> tuple[list[str], int]:
         """The models to try and how many were skipped because they are cooling down.
@@ -149,129 +128,6 @@ class Resilience:
         if not ready:
             return chain, 0
         return ready, len(chain) - len(ready)
-
-    def _admit_step(
-        self, model: str, params: Mapping[str, Any], policy: Policy, last: bool, deadline: float
-    ) -> float | None:
-        """The admission's seq (>= 1), None to move on to the next model, or minus the seconds to sleep."""
-        wait, seq, probing = self.governor.reserve(model, estimate_input_tokens(params))
-        if wait <= 0:
-            return seq
-        remaining = deadline - self.governor.clock()
-        if probing:
-            # Waiting for a cold model's first response is not a spent budget; past the queue
-            # timeout the call goes ahead rather than failing on what is only caution.
-            return -wait if remaining > 0 else self.governor.force(model)
-        if policy.on_rate_limit == "fallback" and not last:
-            return None
-        if policy.on_rate_limit == "fail" or wait > remaining:
-            raise RateLimited(model, wait)
-        return -min(wait, remaining)
-
-    def admit(self, model: str, params: Mapping[str, Any], policy: Policy, *, last: bool) -> int | None:
-        deadline = self.governor.clock() + policy.queue_timeout
-        while True:
-            step = self._admit_step(model, params, policy, last, deadline)
-            if step is None or step >= 0:
-                return None if step is None else int(step)
-            time.sleep(-step)
-
-    async def aadmit(
-        self, model: str, params: Mapping[str, Any], policy: Policy, *, last: bool
-    ) -> int | None:
-        deadline = self.governor.clock() + policy.queue_timeout
-        while True:
-            step = self._admit_step(model, params, policy, last, deadline)
-            if step is None or step >= 0:
-                return None if step is None else int(step)
-            await asyncio.sleep(-step)
-
-    def settle(self, model: str, counter: Attempts, outcome: Outcome) -> None:
-        """Count one model's SDK retries (each 529 already went to the breaker as it arrived)."""
-        outcome.retries += max(0, counter.count - 1)
-
-    def switch(self, model: str, kind: str, outcome: Outcome, following: str) -> None:
-        outcome.fallbacks += 1
-        outcome.tried.append((model, kind))
-        logger.warning("firsttoken: %s failed with %s; falling back to %s", model, kind, following)
-
-    # -- one-shot calls --------------------------------------------------------------------------
-
-    def create(
-        self, client: anthropic.Anthropic, params: dict[str, Any], policy: Policy, outcome: Outcome
-    ) -> Message:
-        client = self.client(client)
-        models, outcome.fallbacks = self.plan(policy, str(params["model"]))
-        for i, model in enumerate(models):
-            last = i == len(models) - 1
-            seq = self.admit(model, params, policy, last=last)
-            if seq is None:
-                self.switch(model, "rate_limit_error", outcome, models[i + 1])
-                continue
-            counter = Attempts()
-            try:
-                with tracking(seq, counter):
-                    raw = client.messages.with_raw_response.create(**{**params, "model": model})
-            except anthropic.APIError as exc:
-                self.settle(model, counter, outcome)
-                if last or not _switchable(exc, policy):
-                    raise
-                self.switch(model, error_type(exc), outcome, models[i + 1])
-                continue
-            self.settle(model, counter, outcome)
-            self.breaker.succeeded(model)
-            outcome.served_by = model
-            return cast(Message, raw.parse())
-        raise AssertionError("a fallback chain always has a model")
-
-    async def acreate(
-        self, client: anthropic.AsyncAnthropic, params: dict[str, Any], policy: Policy, outcome: Outcome
-    ) -> Message:
-        client = self.async_client(client)
-        models, outcome.fallbacks = self.plan(policy, str(params["model"]))
-        for i, model in enumerate(models):
-            last = i == len(models) - 1
-            seq = await self.aadmit(model, params, policy, last=last)
-            if seq is None:
-                self.switch(model, "rate_limit_error", outcome, models[i + 1])
-                continue
-            counter = Attempts()
-            try:
-                with tracking(seq, counter):
-                    raw = await client.messages.with_raw_response.create(**{**params, "model": model})
-            except anthropic.APIError as exc:
-                self.settle(model, counter, outcome)
-                if last or not _switchable(exc, policy):
-                    raise
-                self.switch(model, error_type(exc), outcome, models[i + 1])
-                continue
-            self.settle(model, counter, outcome)
-            self.breaker.succeeded(model)
-            outcome.served_by = model
-            return cast(Message, await raw.parse())
-        raise AssertionError("a fallback chain always has a model")
-
-    # -- streams ---------------------------------------------------------------------------------
-
-    def stream(
-        self,
-        client: anthropic.Anthropic,
-        profile: str,
-        params: dict[str, Any],
-        policy: Policy,
-        on_finish: Finish,
-    ) -> ResilientTextStream:
-        return ResilientTextStream(self, self.client(client), profile, params, policy, on_finish)
-
-    def astream(
-        self,
-        client: anthropic.AsyncAnthropic,
-        profile: str,
-        params: dict[str, Any],
-        policy: Policy,
-        on_finish: Finish,
-    ) -> ResilientAsyncTextStream:
-        return ResilientAsyncTextStream(self, self.async_client(client), profile, params, policy, on_finish)
 
 
 def _switchable(exc: BaseException, policy: Policy) -> bool:
@@ -293,288 +149,133 @@ def _continuation(params: Mapping[str, Any], model: str, sent: str, generated: i
     return {**params, "model": model, "messages": messages, "max_tokens": budget}
 
 
-class _Run:
-    """The per-stream bookkeeping the sync and async resilient streams share."""
+class Chain:
+    """One call's models and its bookkeeping: admission, retries, switches, held-back events.
 
-    def __init__(self, resilience: Resilience, params: dict[str, Any], policy: Policy, timings: Any) -> None:
+    Everything here is decision and arithmetic; the request loops that do the I/O ask it what to
+    do next (`_upstream.stream.AttemptPlan`).
+    """
+
+    def __init__(
+        self, resilience: Resilience, profile: str, params: dict[str, Any], policy: Policy, timings: Timings
+    ) -> None:
         self.resilience = resilience
+        self.profile = profile
+        self.model = str(params["model"])
         self.params = params
         self.policy = policy
-        self.outcome = Outcome()
-        self.models, self.outcome.fallbacks = resilience.plan(policy, str(params["model"]))
-        timings.fallbacks = self.outcome.fallbacks
+        self.timings = timings
+        self.models, timings.fallbacks = resilience.plan(policy, self.model)
         self.current: str | None = None
+        self._deadline: float | None = None
         # Text already handed to the caller (a continuation's prefill).
         self.sent: list[str] = []
         self.prefix: str | None = None
-        # Whether the caller has seen this answer begin (see `release`).
+        # Whether the caller has seen this answer begin (see `release`); with no model left to
+        # fall back to, there is nothing to hold events back for.
         self.committed = False
         self.held: list[Event] = []
 
-    @property
-    def more(self) -> bool:
-        return bool(self.models)
-
-    def can_switch(self, failure: UpstreamFailure, committed: bool) -> bool:
-        if not self.models or failure.type not in SWITCH_ON:
-            return False
-        return not committed or self.policy.continue_on_fallback
-
-    def next_params(self, model: str, committed: bool, generated: int) -> dict[str, Any]:
-        if committed and self.sent:
-            self.prefix = "".join(self.sent)
-            return _continuation(self.params, model, self.prefix, generated)
-        return {**self.params, "model": model}
-
-    # What both resilient streams do around their one blocking or awaited line.
+    error_type = staticmethod(error_type)
 
     def next_attempt(self) -> tuple[str, dict[str, Any]]:
         model = self.models.pop(0)
-        return model, self.next_params(model, self.committed, len(self.sent))
+        self._deadline = None
+        if self.committed and self.sent:
+            self.prefix = "".join(self.sent)
+            return model, _continuation(self.params, model, self.prefix, len(self.sent))
+        return model, {**self.params, "model": model}
 
-    def not_admitted(self, model: str, timings: Any) -> None:
-        self.resilience.switch(model, "rate_limit_error", self.outcome, self.models[0])
-        timings.fallbacks += 1
+    def admission(self, model: str, params: Mapping[str, Any]) -> float | None:
+        governor = self.resilience.governor
+        if self._deadline is None:
+            self._deadline = governor.clock() + self.policy.queue_timeout
+        wait, seq, probing = governor.reserve(model, estimate_input_tokens(params))
+        if wait <= 0:
+            return seq
+        remaining = self._deadline - governor.clock()
+        if probing:
+            # Waiting for a cold model's first response is not a spent budget; past the queue
+            # timeout the call goes ahead rather than failing on what is only caution.
+            return -wait if remaining > 0 else governor.force(model)
+        if self.policy.on_rate_limit == "fallback" and self.models:
+            return None
+        if self.policy.on_rate_limit == "fail" or wait > remaining:
+            raise RateLimited(model, wait)
+        return -min(wait, remaining)
 
-    def refused(self, model: str, exc: anthropic.APIError, counter: Attempts, timings: Any) -> bool:
-        """After a model refused the call: True to try the next model, False to raise."""
-        self.resilience.settle(model, counter, self.outcome)
-        timings.retries = self.outcome.retries
+    def tracking(self, seq: int, attempts: Attempts) -> AbstractContextManager[Any]:
+        return self.resilience.governor.tracking(seq, attempts)
+
+    def _switch(self, model: str, kind: str) -> None:
+        self.timings.fallbacks += 1
+        logger.warning("firsttoken: %s failed with %s; falling back to %s", model, kind, self.models[0])
+
+    def not_admitted(self, model: str) -> None:
+        self._switch(model, "rate_limit_error")
+
+    def _settle(self, attempts: Attempts) -> None:
+        # Each 529 already went to the breaker as it arrived; the SDK's retries are counted here.
+        self.timings.retries += max(0, attempts.count - 1)
+
+    def refused(self, model: str, exc: anthropic.APIError, attempts: Attempts) -> bool:
+        self._settle(attempts)
         if not self.models or not _switchable(exc, self.policy):
             return False
-        self.resilience.switch(model, error_type(exc), self.outcome, self.models[0])
-        timings.fallbacks += 1
+        self._switch(model, error_type(exc))
         return True
 
-    def accepted(self, model: str, counter: Attempts, timings: Any) -> None:
-        self.resilience.settle(model, counter, self.outcome)
-        timings.retries = self.outcome.retries
+    def accepted(self, model: str, attempts: Attempts) -> None:
+        self._settle(attempts)
+        timings = self.timings
         self.current, timings.served_by = model, model
         if timings.upstream is None:
             timings.upstream = perf_counter() - timings.started
-        # With no model left to fall back to, there is nothing to hold events back for.
         self.committed = self.committed or not self.models
 
-    def release(self, acc: MessageAccumulator, name: str, data: Any) -> tuple[Event, ...] | list[Event]:
+    def succeeded(self, model: str) -> None:
+        self.resilience.breaker.succeeded(model)
+
+    def release(self, acc: MessageAccumulator, name: str, data: Any) -> Iterable[Event]:
         """The events to hand on now. Until the model has shown it is answering (its first delta,
         or the end), only pings pass and the rest is held, so a failure before then can still move
         to the next model without the caller seeing anything of the failed attempt."""
-        _prefill_block(self, acc, name, data)
+        self._prefill_block(acc, name, data)
         if self.committed or name == "ping":
-            _note_text(self, name, data)
+            self._note_text(name, data)
             return ((name, data),)
         self.held.append((name, data))
         if name != "content_block_delta" and name != "message_stop":
             return ()
         self.committed = True
-        self.resilience.breaker.succeeded(str(self.current))
+        self.succeeded(str(self.current))
         released, self.held = self.held, []
         for event in released:
-            _note_text(self, *event)
+            self._note_text(*event)
         return released
 
-    def broke_off(self, exc: httpx2.TransportError | UpstreamFailure, timings: Any) -> UpstreamFailure | None:
-        """After an attempt failed mid-stream: the failure to raise, or None to open the next model."""
-        failure = _lost(exc) if isinstance(exc, httpx2.TransportError) else exc
-        if not self.can_switch(failure, self.committed):
+    def broke_off(self, exc: httpx2.TransportError | UpstreamFailure) -> UpstreamFailure | None:
+        failure = lost(exc) if isinstance(exc, httpx2.TransportError) else exc
+        if not self.models or failure.type not in SWITCH_ON:
+            return failure
+        if self.committed and not self.policy.continue_on_fallback:
             return failure
         failed = str(self.current)
         if failure.type == "overloaded_error":
             self.resilience.breaker.failed(failed)
-        self.resilience.switch(failed, failure.type, self.outcome, self.models[0])
-        timings.fallbacks += 1
+        self._switch(failed, failure.type)
         self.held.clear()
         return None
 
+    def _note_text(self, name: str, data: Any) -> None:
+        if name == "content_block_delta" and data["delta"]["type"] == "text_delta":
+            self.sent.append(data["delta"]["text"])
 
-class ResilientTextStream(TextStream):
-    """A `TextStream` over a fallback chain; `timings.served_by` names the model that answered."""
-
-    def __init__(
-        self,
-        resilience: Resilience,
-        client: anthropic.Anthropic,
-        profile: str,
-        params: dict[str, Any],
-        policy: Policy,
-        on_finish: Finish,
-    ) -> None:
-        super().__init__(
-            self._unused_opener, profile=profile, model=str(params["model"]), on_finish=on_finish
-        )
-        self._client = client
-        self._run = _Run(resilience, params, policy, self.timings)
-
-    @staticmethod
-    def _unused_opener() -> AbstractContextManager[anthropic.APIResponse[Any]]:
-        raise RuntimeError("a resilient stream opens its models itself")
-
-    def open(self) -> ResilientTextStream:
-        if self._cm is not None:
-            return self
-        try:
-            self._open_next()
-        except (anthropic.APIError, RateLimited) as exc:
-            # The SDK's class name, as a plain TextStream records a refused request.
-            self._end(type(exc).__name__ if isinstance(exc, anthropic.APIError) else "rate_limit_error")
-            raise
-        return self
-
-    def _open_next(self) -> None:
-        run, timings = self._run, self.timings
-        while run.models:
-            model, params = run.next_attempt()
-            seq = run.resilience.admit(model, params, run.policy, last=not run.models)
-            if seq is None:
-                run.not_admitted(model, timings)
-                continue
-            counter = Attempts()
-            cm = self._client.messages.with_streaming_response.create(stream=True, **params)
-            try:
-                with tracking(seq, counter):
-                    response = cm.__enter__()
-            except anthropic.APIError as exc:
-                if run.refused(model, exc, counter, timings):
-                    continue
-                raise
-            run.accepted(model, counter, timings)
-            self._cm = cm
-            self._decoder, self._acc = SSEDecoder(), MessageAccumulator()
-            self._chunks = response.http_response.iter_bytes()
+    def _prefill_block(self, acc: MessageAccumulator, name: str, data: Any) -> None:
+        """A continuation's first text block starts with the text sent before: `stream.message` is whole."""
+        if self.prefix is None or name != "content_block_start" or data["content_block"]["type"] != "text":
             return
-        raise AssertionError("a fallback chain always has a model")
-
-    def _drop_attempt(self) -> None:
-        cm, self._cm, self._chunks = self._cm, None, None
-        if cm is not None:
-            cm.__exit__(None, None, None)
-
-    def events(self) -> Iterator[Event]:
-        self.open()
-        run = self._run
-        while True:
-            assert self._chunks is not None
-            try:
-                for chunk in self._chunks:
-                    for name, data in self._events(chunk):
-                        yield from run.release(self._acc, name, data)
-                if not self._acc.done:
-                    raise self._incomplete()
-            except (httpx2.TransportError, UpstreamFailure) as exc:
-                failure = run.broke_off(exc, self.timings)
-                if failure is not None:
-                    raise self._broke_off(failure) from (exc if exc is not failure else None)
-                self._drop_attempt()
-                try:
-                    self._open_next()
-                except (anthropic.APIError, RateLimited) as exc2:
-                    raise self._broke_off(UpstreamFailure(error_type(exc2), str(exc2))) from exc2
-                continue
-            break
-        self._end(None)
-
-
-class ResilientAsyncTextStream(AsyncTextStream):
-    """The async twin of `ResilientTextStream`."""
-
-    def __init__(
-        self,
-        resilience: Resilience,
-        client: anthropic.AsyncAnthropic,
-        profile: str,
-        params: dict[str, Any],
-        policy: Policy,
-        on_finish: Finish,
-    ) -> None:
-        super().__init__(
-            self._unused_opener, profile=profile, model=str(params["model"]), on_finish=on_finish
-        )
-        self._client = client
-        self._run = _Run(resilience, params, policy, self.timings)
-
-    @staticmethod
-    def _unused_opener() -> AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]:
-        raise RuntimeError("a resilient stream opens its models itself")
-
-    async def open(self) -> ResilientAsyncTextStream:
-        if self._cm is not None:
-            return self
-        try:
-            await self._open_next()
-        except (anthropic.APIError, RateLimited) as exc:
-            # The SDK's class name, as a plain TextStream records a refused request.
-            self._end(type(exc).__name__ if isinstance(exc, anthropic.APIError) else "rate_limit_error")
-            raise
-        return self
-
-    async def _open_next(self) -> None:
-        run, timings = self._run, self.timings
-        while run.models:
-            model, params = run.next_attempt()
-            seq = await run.resilience.aadmit(model, params, run.policy, last=not run.models)
-            if seq is None:
-                run.not_admitted(model, timings)
-                continue
-            counter = Attempts()
-            cm = self._client.messages.with_streaming_response.create(stream=True, **params)
-            try:
-                with tracking(seq, counter):
-                    response = await cm.__aenter__()
-            except anthropic.APIError as exc:
-                if run.refused(model, exc, counter, timings):
-                    continue
-                raise
-            run.accepted(model, counter, timings)
-            self._cm = cm
-            self._decoder, self._acc = SSEDecoder(), MessageAccumulator()
-            self._chunks = response.http_response.aiter_bytes()
-            return
-        raise AssertionError("a fallback chain always has a model")
-
-    async def _drop_attempt(self) -> None:
-        cm, self._chunks = self._cm, None
-        if cm is not None:
-            # Forgotten only once closed, as AsyncTextStream.aclose() does: a cancelled close must
-            # leave the stream's own aclose() something to close.
-            await cm.__aexit__(None, None, None)
-            self._cm = None
-
-    async def events(self) -> AsyncIterator[Event]:
-        await self.open()
-        run = self._run
-        while True:
-            assert self._chunks is not None
-            try:
-                async for chunk in self._chunks:
-                    for name, data in self._events(chunk):
-                        for event in run.release(self._acc, name, data):
-                            yield event
-                if not self._acc.done:
-                    raise self._incomplete()
-            except (httpx2.TransportError, UpstreamFailure) as exc:
-                failure = run.broke_off(exc, self.timings)
-                if failure is not None:
-                    raise self._broke_off(failure) from (exc if exc is not failure else None)
-                await self._drop_attempt()
-                try:
-                    await self._open_next()
-                except (anthropic.APIError, RateLimited) as exc2:
-                    raise self._broke_off(UpstreamFailure(error_type(exc2), str(exc2))) from exc2
-                continue
-            break
-        self._end(None)
-
-
-def _note_text(run: _Run, name: str, data: Any) -> None:
-    if name == "content_block_delta" and data["delta"]["type"] == "text_delta":
-        run.sent.append(data["delta"]["text"])
-
-
-def _prefill_block(run: _Run, acc: MessageAccumulator, name: str, data: Any) -> None:
-    """A continuation's first text block starts with the text sent before, so `stream.message` is whole."""
-    if run.prefix is None or name != "content_block_start" or data["content_block"]["type"] != "text":
-        return
-    message = acc.message
-    if message is not None:
-        message["content"][data["index"]]["text"] = run.prefix
-    run.prefix = None
+        message = acc.message
+        if message is not None:
+            message["content"][data["index"]]["text"] = self.prefix
+        self.prefix = None

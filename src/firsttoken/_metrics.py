@@ -15,10 +15,9 @@ from typing import Any
 
 from opentelemetry import metrics as otel
 
-from ._caching.stats import CacheWindow
 from ._version import __version__
 
-__all__ = ["CallRecord", "Metrics", "percentile"]
+__all__ = ["CacheWindow", "CallRecord", "Metrics", "percentile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +33,7 @@ class CallRecord:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     retries: int = 0
-    # Models passed over before `model` answered (resilience/fallback.py); the label engine.route() chose.
+    # Models passed over before `model` answered (_fallback.py); the label engine.route() chose.
     fallbacks: int = 0
     route: str | None = None
     # None for a call that finished; otherwise the error type, or "cancelled" for a client that left.
@@ -52,6 +51,37 @@ def percentile(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+class CacheWindow:
+    """The caching part of a window: TTFT split by cache hit and miss, estimated cost saved."""
+
+    __slots__ = ("hit", "miss", "saved")
+
+    def __init__(self, size: int) -> None:
+        # A hit is a call that read any of its prompt from cache; its TTFT is what caching buys.
+        self.hit: deque[float] = deque(maxlen=size)
+        self.miss: deque[float] = deque(maxlen=size)
+        self.saved = 0.0
+
+    def add(self, record: CallRecord, saved: float) -> None:
+        self.saved += saved
+        if record.ttft is not None and record.error is None:
+            (self.hit if record.cache_read_input_tokens > 0 else self.miss).append(record.ttft)
+
+    def summary(self) -> dict[str, Any]:
+        hit, miss = list(self.hit), list(self.miss)
+        return {
+            "cost_saved_usd": round(self.saved, 6),
+            "ttft_hit_p50_ms": _ms(percentile(hit, 50)),
+            "ttft_hit_p95_ms": _ms(percentile(hit, 95)),
+            "ttft_miss_p50_ms": _ms(percentile(miss, 50)),
+            "ttft_miss_p95_ms": _ms(percentile(miss, 95)),
+        }
 
 
 class _Window:
@@ -107,8 +137,8 @@ class _Window:
             "retries": self.retries,
             "fallbacks": self.fallbacks,
             "routes": dict(self.routes),
-            "ttft_p50_ms": None if p50 is None else round(p50 * 1000, 1),
-            "ttft_p95_ms": None if p95 is None else round(p95 * 1000, 1),
+            "ttft_p50_ms": _ms(p50),
+            "ttft_p95_ms": _ms(p95),
             "tps_p50": None if tps is None else round(tps, 1),
             "input_tokens": self.input,
             "output_tokens": self.output,

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._caching.validate import validate_profile_caching
 from ._errors import SettingsError
 
 __all__ = ["DEFAULT_PROFILES", "Profile"]
@@ -49,7 +48,7 @@ class Profile:
     on_rate_limit: RateLimitPolicy = "queue"
     # Two seconds: longer than a budget's refill gap under normal load, shorter than a user's patience.
     queue_timeout: float = 2.0
-    # Prompt caching (firsttoken/caching): "auto" marks the static prefix and the growing
+    # Prompt caching (_caching/): "auto" marks the static prefix and the growing
     # conversation, "explicit" only the registered prefix, "off" nothing; user breakpoints stay.
     caching: CachingMode = "auto"
     # 5 minutes: writes cost 1.25x, not 2x; choose "1h" for prefixes used less than every 5 minutes.
@@ -135,7 +134,22 @@ def _validate_resilience(p: Profile) -> None:
 def _validate_caching(p: Profile) -> None:
     if isinstance(p.prefix_tools, list):
         object.__setattr__(p, "prefix_tools", tuple(p.prefix_tools))
-    validate_profile_caching(p)
+    if p.caching not in ("auto", "off", "explicit"):
+        raise SettingsError("caching", f"must be 'auto', 'off' or 'explicit', not {p.caching!r}")
+    if p.cache_ttl not in ("5m", "1h"):
+        raise SettingsError("cache_ttl", f"must be '5m' or '1h', not {p.cache_ttl!r}")
+    if p.prefix_system is not None and (not isinstance(p.prefix_system, str) or not p.prefix_system):
+        raise SettingsError("prefix_system", "must be a non-empty system prompt string or None")
+    if not isinstance(p.prefix_tools, tuple) or not all(
+        isinstance(t, Mapping) and isinstance(t.get("name"), str) and t["name"] for t in p.prefix_tools
+    ):
+        raise SettingsError("prefix_tools", "must be a list of tool definitions, each with a 'name'")
+    if any("cache_control" in t for t in p.prefix_tools):
+        raise SettingsError("prefix_tools", "must not carry cache_control; firsttoken marks the prefix's end")
+    if not isinstance(p.warm, bool):
+        raise SettingsError("warm", f"must be true or false, not {p.warm!r}")
+    if p.keep_warm is not None and not isinstance(p.keep_warm, bool):
+        raise SettingsError("keep_warm", f"must be true, false or None, not {p.keep_warm!r}")
 
 
 DEFAULT_PROFILES: Mapping[str, Profile] = {

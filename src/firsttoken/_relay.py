@@ -1,29 +1,33 @@
 """What every adapter needs and no framework provides: chat-body parsing, error statuses, the relay.
 
-Adapters read the body, call `parse_chat_request`, and move a `Relay`'s bytes into their
-framework's streaming response. Keeping this here means the three frameworks answer byte for byte
-the same, and a fix lands in all of them at once.
+Adapters read the body, call `parse_chat_request`, and move a `Relay`'s `body()` (sync servers) or
+`abody()` (async ones) into their framework's streaming response. Everything written to the client,
+idle heartbeats included, is chosen here, so the three frameworks answer byte for byte the same
+and a fix lands in all of them at once.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Collection, Iterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anthropic
 
 from ._errors import BadRequest, UpstreamFailure
+from ._heartbeat import Heartbeat, abeating, beating
 from ._upstream.governor import RateLimited
-from ._upstream.stream import AsyncTextStream, TextStream
 from ._wire import WireFormat, get_format
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._settings import Settings
+    from ._timings import Timings
 
-__all__ = ["ChatRequest", "Relay", "RelayStart", "error_response", "parse_chat_request"]
+__all__ = ["ChatRequest", "EngineHandle", "Relay", "RelayStart", "error_response", "parse_chat_request"]
 
 ROLES = ("user", "assistant")
 
@@ -36,10 +40,12 @@ class ChatRequest:
     # The wire format the client asked for: `sse`, or `ai-sdk` for the AI SDK's protocol.
     format: str = "sse"
 
-    def call_kwargs(self) -> dict[str, Any]:
+    def call_kwargs(self, **overrides: Any) -> dict[str, Any]:
+        """The engine call's arguments; `overrides` (a view's `max_tokens=`, say) win over the body's."""
         kwargs: dict[str, Any] = {"messages": self.messages, "profile": self.profile}
         if self.system:
             kwargs["system"] = self.system
+        kwargs.update(overrides)
         return kwargs
 
 
@@ -198,23 +204,86 @@ def upstream_error(exc: BaseException) -> RelayStart:
 # -- the relay ---------------------------------------------------------------------------------
 
 
+class _Stream(Protocol):
+    """What the relay reads of the engine's sync or async stream."""
+
+    @property
+    def profile(self) -> str | None: ...
+
+    @property
+    def requested_model(self) -> str: ...
+
+    @property
+    def timings(self) -> Timings: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def usage(self) -> Mapping[str, Any]: ...
+
+    @property
+    def stop_reason(self) -> str | None: ...
+
+
+class _SyncStream(_Stream, Protocol):
+    def open(self) -> Any: ...
+
+    def events(self) -> Iterator[tuple[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class _AsyncStream(_Stream, Protocol):
+    async def open(self) -> Any: ...
+
+    def events(self) -> AsyncIterator[tuple[str, Any]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class EngineParts(Protocol):
+    """What the relay and the handles use of `firsttoken.Engine`, named here so the relay, which
+    sits above the engine, never imports it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def client(self) -> anthropic.Anthropic: ...
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic: ...
+
+    def metrics_snapshot(self) -> dict[str, Any]: ...
+
+    def stream(self, **call: Any) -> _SyncStream: ...
+
+    def astream(self, **call: Any) -> _AsyncStream: ...
+
+
 class Relay:
     """One browser response: opens the upstream stream, then yields the wire format's bytes.
 
-    Sync servers: `start = relay.open()`, then iterate `relay` and `close()` it.
-    Async servers: `start = await relay.aopen()`, then `async for` it and `await aclose()`.
-    `open` answers the upstream's refusal (overload, rate limit) as an HTTP error before any byte
-    of the stream is sent; once streaming, failures become the format's error event.
+    Sync servers: `start = relay.open()`, then iterate `relay.body()` and `close()` the relay.
+    Async servers: `start = await relay.aopen()`, then iterate `relay.abody()` and `await aclose()`.
+    The bodies add idle heartbeats (`Settings.heartbeat_interval`); iterating the relay itself gives
+    the same bytes without them. `open` answers the upstream's refusal (overload, rate limit) as an
+    HTTP error before any byte of the stream is sent; once streaming, failures become the format's
+    error event.
     """
 
-    def __init__(self, engine: Engine, *, format: str | WireFormat = "sse", **call: Any) -> None:
+    def __init__(self, engine: EngineParts, *, format: str | WireFormat = "sse", **call: Any) -> None:
         self.engine = engine
         self.format = get_format(format) if isinstance(format, str) else format
         self._call = call
-        self._stream: TextStream | AsyncTextStream | None = None
+        self._sync: _SyncStream | None = None
+        self._async: _AsyncStream | None = None
+        # The thread iterating the sync stream, while one is: only it may close the stream.
+        self._reader: int | None = None
         self.closed = False
 
-    def _headers(self, stream: TextStream | AsyncTextStream) -> list[tuple[str, str]]:
+    def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
         upstream = stream.timings.upstream or 0.0
         return [
             ("Content-Type", self.format.media_type),
@@ -223,11 +292,15 @@ class Relay:
         ]
 
     @property
-    def stream(self) -> TextStream | AsyncTextStream | None:
-        return self._stream
+    def stream(self) -> _Stream | None:
+        return self._sync or self._async
+
+    def heartbeat(self, *, clock: Callable[[], float] = time.monotonic) -> Heartbeat:
+        """The idle-heartbeat timer of this response (for servers that write beats themselves)."""
+        return Heartbeat(self.format.heartbeat(), self.engine.settings.heartbeat_interval, clock=clock)
 
     def summary(self) -> dict[str, Any]:
-        stream = self._stream
+        stream = self.stream
         if stream is None:
             return {}
         usage = stream.usage
@@ -264,8 +337,8 @@ class Relay:
     # -- sync --------------------------------------------------------------------------------
 
     def open(self) -> RelayStart:
-        stream = self.engine.stream(**self._call)
-        self._stream = stream
+        stream: _SyncStream = self.engine.stream(**self._call)
+        self._sync = stream
         try:
             stream.open()
         except (anthropic.APIError, RateLimited) as exc:
@@ -273,11 +346,18 @@ class Relay:
             return upstream_error(exc)
         return RelayStart(200, self._headers(stream))
 
+    def body(self) -> Iterator[bytes]:
+        """The response body for a sync server: the stream, with idle heartbeats."""
+        if self._sync is None:
+            raise RuntimeError("call relay.open() before iterating it")
+        return beating(iter(self), self.heartbeat())
+
     def __iter__(self) -> Iterator[bytes]:
-        stream = self._stream
-        if not isinstance(stream, TextStream):
+        stream = self._sync
+        if stream is None:
             raise RuntimeError("call relay.open() before iterating it")
         fmt = self.format
+        self._reader = threading.get_ident()
         try:
             first = fmt.start()
             if first:
@@ -290,19 +370,22 @@ class Relay:
             yield fmt.error(exc.type, exc.message)
             return
         finally:
+            self._reader = None
             self.close()
         yield fmt.done(self.summary())
 
     def close(self) -> None:
+        """Close the upstream stream (idempotent); a body read in another thread closes it itself."""
         self.closed = True
-        if isinstance(self._stream, TextStream):
-            self._stream.close()
+        reader = self._reader
+        if self._sync is not None and reader in (None, threading.get_ident()):
+            self._sync.close()
 
     # -- async -------------------------------------------------------------------------------
 
     async def aopen(self) -> RelayStart:
-        stream = self.engine.astream(**self._call)
-        self._stream = stream
+        stream: _AsyncStream = self.engine.astream(**self._call)
+        self._async = stream
         try:
             await stream.open()
         except (anthropic.APIError, RateLimited) as exc:
@@ -310,9 +393,15 @@ class Relay:
             return upstream_error(exc)
         return RelayStart(200, self._headers(stream))
 
+    def abody(self) -> AsyncIterator[bytes]:
+        """The response body for an async server that iterates it: the stream, with idle heartbeats."""
+        if self._async is None:
+            raise RuntimeError("await relay.aopen() before iterating it")
+        return abeating(self.__aiter__(), self.heartbeat())
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        stream = self._stream
-        if not isinstance(stream, AsyncTextStream):
+        stream = self._async
+        if stream is None:
             raise RuntimeError("await relay.aopen() before iterating it")
         fmt = self.format
         try:
@@ -332,5 +421,39 @@ class Relay:
 
     async def aclose(self) -> None:
         self.closed = True
-        if isinstance(self._stream, AsyncTextStream):
-            await self._stream.aclose()
+        if self._async is not None:
+            await self._async.aclose()
+
+
+# -- the adapters' handle ------------------------------------------------------------------------
+
+
+class EngineHandle:
+    """The base of every adapter's `FirstToken` handle: each finds its `engine` its framework's way.
+
+    The response methods (`stream_response`, `chat_response` and the a-forms) are the adapters'
+    own, since each returns its framework's response class; they build a `Relay(handle.engine, ...)`.
+    """
+
+    __slots__ = ()
+
+    @property
+    def engine(self) -> EngineParts:
+        raise NotImplementedError
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The process's shared sync `anthropic.Anthropic`."""
+        return self.engine.client
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic:
+        """The shared `anthropic.AsyncAnthropic` of the running event loop."""
+        return self.engine.async_client
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        return self.engine.metrics_snapshot()

@@ -13,29 +13,21 @@ import hashlib
 import json
 import logging
 import re
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, TypeVar
 
 import anthropic
 from anthropic.types import Message
 
 from ._errors import FirstTokenError
-from ._upstream.stream import AsyncTextStream, TextStream
-
-if TYPE_CHECKING:
-    from ._engine import Engine
+from ._state import ClassifyCache
+from ._upstream.stream import StreamCore
 
 __all__ = [
     "CLASSIFY_MAX_TOKENS",
     "Classification",
-    "ClassifyCache",
-    "MemoryClassifyCache",
     "Router",
     "cache_key",
     "classify_call",
@@ -49,48 +41,7 @@ logger = logging.getLogger("firsttoken.routing")
 # the first word is latency the caller pays for nothing.
 CLASSIFY_MAX_TOKENS = 5
 _WORD = re.compile(r"[\w-]+", re.UNICODE)
-
-
-class ClassifyCache(Protocol):
-    """Where classifications are remembered; keys are digests, so no user text is stored as a key."""
-
-    def get(self, key: str) -> str | None: ...
-
-    def set(self, key: str, label: str, ttl: float) -> None: ...
-
-
-class MemoryClassifyCache:
-    """A small LRU with a time-to-live per entry, for one process."""
-
-    def __init__(self, *, size: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.size = size
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            expires, label = item
-            if self.clock() >= expires:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return label
-
-    def set(self, key: str, label: str, ttl: float) -> None:
-        if self.size <= 0 or ttl <= 0:
-            return
-        with self._lock:
-            self._items[key] = (self.clock() + ttl, label)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
+_Stream = TypeVar("_Stream", bound=StreamCore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,21 +119,25 @@ def log_default(reason: str, default: str) -> None:
     logger.warning("firsttoken: classification fell back to the default label %r (%s)", default, reason)
 
 
-# The label engine.route() chose for the call running in this context; the engine stamps it on
-# that call's CallRecord so metrics count calls per route (create() has no timings to carry it).
-current_route: ContextVar[str | None] = ContextVar("firsttoken_route", default=None)
-
-
 class Router:
-    """The engine's classifier and router; `engine.classify()` and `engine.route()` delegate here."""
+    """The engine's classifier; `engine.classify()` asks it, and `engine.route()` uses its answer.
 
-    def __init__(self, engine: Engine, *, cache: ClassifyCache | None = None) -> None:
-        s = engine.settings
-        self.engine = engine
-        self.ttl = s.classify_cache_ttl
-        self.cache: ClassifyCache = (
-            cache if cache is not None else MemoryClassifyCache(size=s.classify_cache_size)
-        )
+    It is handed the two calls it makes (`create`, `acreate`) and how to name a profile's model,
+    not the engine, so it can be read and tested alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        create: Callable[..., Message],
+        acreate: Callable[..., Awaitable[Message]],
+        model_of: Callable[[str], str],
+        cache: ClassifyCache,
+        ttl: float,
+    ) -> None:
+        self._create, self._acreate, self._model_of = create, acreate, model_of
+        self.cache = cache
+        self.ttl = ttl
 
     def _prepare(
         self, text: str, labels: Sequence[str], default: str, profile: str
@@ -190,7 +145,7 @@ class Router:
         if not isinstance(text, str):
             raise TypeError(f"classify() takes text, not {type(text).__name__}")
         checked = check_labels(labels, default)
-        return checked, cache_key(text, checked, self.engine.profile(profile).model)
+        return checked, cache_key(text, checked, self._model_of(profile))
 
     def _call(
         self, text: str, labels: Sequence[str], profile: str, call: Mapping[str, Any]
@@ -208,19 +163,21 @@ class Router:
         self.cache.set(key, label, self.ttl)
         return Classification(label, perf_counter() - started, "model")
 
+    def _cached(self, key: str, labels: Sequence[str], started: float) -> Classification | None:
+        hit = self.cache.get(key)
+        return Classification(str(hit), perf_counter() - started, "cache") if hit in labels else None
+
     def classify(
         self, text: str, *, labels: Sequence[str], default: str, profile: str = "fast", **call: Any
     ) -> Classification:
         started = perf_counter()
         checked, key = self._prepare(text, labels, default, profile)
-        hit = self.cache.get(key)
-        if hit in checked:
-            return Classification(str(hit), perf_counter() - started, "cache")
+        if (hit := self._cached(key, checked, started)) is not None:
+            return hit
         try:
-            message = self.engine.create(**self._call(text, checked, profile, call))
+            message = self._create(**self._call(text, checked, profile, call))
         except (anthropic.APIError, FirstTokenError) as exc:
-            log_default(type(exc).__name__, default)
-            return Classification(default, perf_counter() - started, type(exc).__name__)
+            return _defaulted(exc, default, started)
         return self._settle(key, message_text(message), checked, default, started)
 
     async def aclassify(
@@ -228,82 +185,40 @@ class Router:
     ) -> Classification:
         started = perf_counter()
         checked, key = self._prepare(text, labels, default, profile)
-        hit = self.cache.get(key)
-        if hit in checked:
-            return Classification(str(hit), perf_counter() - started, "cache")
+        if (hit := self._cached(key, checked, started)) is not None:
+            return hit
         try:
-            message = await self.engine.acreate(**self._call(text, checked, profile, call))
+            message = await self._acreate(**self._call(text, checked, profile, call))
         except (anthropic.APIError, FirstTokenError) as exc:
-            log_default(type(exc).__name__, default)
-            return Classification(default, perf_counter() - started, type(exc).__name__)
+            return _defaulted(exc, default, started)
         return self._settle(key, message_text(message), checked, default, started)
 
     @staticmethod
-    def _routes(routes: Mapping[str, str], default: str) -> None:
+    def begin(
+        text_or_messages: str | Sequence[Mapping[str, Any]],
+        routes: Mapping[str, str],
+        default: str,
+        call: Mapping[str, Any],
+    ) -> tuple[float, str, dict[str, Any]]:
+        """When routing started, the text to classify, and the routed call's arguments."""
         if not routes:
             raise ValueError("routes must map labels to profile names")
         if default not in routes:
             raise ValueError(f"default {default!r} must be one of the routes {sorted(routes)}")
+        started = perf_counter()
+        text, messages = route_text(text_or_messages)
+        return started, text, {"messages": messages, **call}
 
-    def _stamp(self, stream: TextStream | AsyncTextStream, choice: Classification, started: float) -> None:
+    @staticmethod
+    def stamp(stream: _Stream, choice: Classification, started: float) -> _Stream:
         timings = stream.timings
         # The user waits for the classification too: the routed stream's TTFT counts from before it.
         timings.started = started
         timings.route = choice.label
         timings.classify_ms = round(choice.seconds * 1000, 2)
+        return stream
 
-    def route(
-        self,
-        text_or_messages: str | Sequence[Mapping[str, Any]],
-        *,
-        routes: Mapping[str, str],
-        default: str,
-        stream: bool = True,
-        classify_profile: str = "fast",
-        classify_options: Mapping[str, Any] | None = None,
-        **call: Any,
-    ) -> TextStream | Message:
-        self._routes(routes, default)
-        started = perf_counter()
-        text, messages = route_text(text_or_messages)
-        choice = self.classify(
-            text, labels=list(routes), default=default, profile=classify_profile, **(classify_options or {})
-        )
-        kwargs = {"profile": routes[choice.label], "messages": messages, **call}
-        token = current_route.set(choice.label)
-        try:
-            if not stream:
-                return self.engine.create(**kwargs)
-            routed = self.engine.stream(**kwargs)
-        finally:
-            current_route.reset(token)
-        self._stamp(routed, choice, started)
-        return routed
 
-    async def aroute(
-        self,
-        text_or_messages: str | Sequence[Mapping[str, Any]],
-        *,
-        routes: Mapping[str, str],
-        default: str,
-        stream: bool = True,
-        classify_profile: str = "fast",
-        classify_options: Mapping[str, Any] | None = None,
-        **call: Any,
-    ) -> AsyncTextStream | Message:
-        self._routes(routes, default)
-        started = perf_counter()
-        text, messages = route_text(text_or_messages)
-        choice = await self.aclassify(
-            text, labels=list(routes), default=default, profile=classify_profile, **(classify_options or {})
-        )
-        kwargs = {"profile": routes[choice.label], "messages": messages, **call}
-        token = current_route.set(choice.label)
-        try:
-            if not stream:
-                return await self.engine.acreate(**kwargs)
-            routed = self.engine.astream(**kwargs)
-        finally:
-            current_route.reset(token)
-        self._stamp(routed, choice, started)
-        return routed
+def _defaulted(exc: BaseException, default: str, started: float) -> Classification:
+    log_default(type(exc).__name__, default)
+    return Classification(default, perf_counter() - started, type(exc).__name__)

@@ -9,16 +9,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from ._caching.validate import validate_cache_settings
 from ._errors import SettingsError
+from ._pricing import validate_family_table
 from ._profiles import DEFAULT_PROFILES, Profile
-from ._state.validate import validate_state_settings
 
 __all__ = ["EmulatorMode", "Settings"]
 
 EmulatorMode = Literal["auto", "off", "always"]
 
 KeyNamer = Callable[[str], str]
+
+# What redis-py connects to from a URL, plus the two forms it has classes but no URL scheme for.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
 
 
 def _plain(name: str) -> str:
@@ -55,7 +57,7 @@ class Settings:
     metrics_window: int = 1024
     # Log the guide's error-table advice (each cause once).
     advisor: bool = True
-    # Cooldown (see resilience/breaker.py): this many overloads of a model within the window skip
+    # Cooldown (see _upstream/breaker.py): this many overloads of a model within the window skip
     # it for the cooldown. Five in 30 s is past a blip; 30 s is about how long a capacity dip lasts.
     breaker_failures: int = 5
     breaker_window: float = 30.0
@@ -63,7 +65,7 @@ class Settings:
     # engine.classify() answers repeated inputs from memory for this long (seconds), this many kept.
     classify_cache_ttl: float = 300.0
     classify_cache_size: int = 1024
-    # Prompt caching (firsttoken/caching): per-family overrides of the minimum cacheable length
+    # Prompt caching (_caching/): per-family overrides of the minimum cacheable length
     # (documented values change between models) and of the approximate $/MTok input prices.
     cache_min_tokens: Mapping[str, int] = field(default_factory=dict)
     pricing: Mapping[str, float] = field(default_factory=dict)
@@ -71,7 +73,7 @@ class Settings:
     cache_debug: bool = False
     # Where the one-warmer-per-machine lock files live; None is <tempdir>/firsttoken-warm.
     warm_lock_dir: str | None = None
-    # Shared state for many workers and machines (firsttoken/state): None keeps it in process memory.
+    # Shared state for many workers and machines (_state/): None keeps it in process memory.
     # The URL may hold a password, so it is never printed.
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "firsttoken:"
@@ -121,8 +123,8 @@ class Settings:
         positive("breaker_cooldown", self.breaker_cooldown, zero=True)
         positive("classify_cache_ttl", self.classify_cache_ttl, zero=True)
         positive("classify_cache_size", self.classify_cache_size, integer=True, zero=True)
-        validate_cache_settings(self, name)
-        validate_state_settings(self, name)
+        _validate_caching(self, name)
+        _validate_state(self, name)
         if not isinstance(self.advisor, bool):
             raise SettingsError(name("advisor"), f"must be true or false, not {self.advisor!r}")
         if not isinstance(self.profiles, Mapping) or not all(
@@ -206,6 +208,39 @@ class Settings:
             ) or f"FIRSTTOKEN_{key.upper()}"
 
         return cls.from_mapping(data, key_name=spell)
+
+
+def _validate_caching(s: Settings, name: KeyNamer) -> None:
+    validate_family_table(name("cache_min_tokens"), s.cache_min_tokens, integer=True)
+    validate_family_table(name("pricing"), s.pricing, integer=False)
+    if not isinstance(s.cache_debug, bool):
+        raise SettingsError(name("cache_debug"), f"must be true or false, not {s.cache_debug!r}")
+    if s.warm_lock_dir is not None and (not isinstance(s.warm_lock_dir, str) or not s.warm_lock_dir):
+        raise SettingsError(name("warm_lock_dir"), "must be a directory path or None")
+
+
+def _validate_state(s: Settings, name: KeyNamer) -> None:
+    url = s.redis_url
+    # The URL itself is never echoed: it may carry a password.
+    if url is not None and (not isinstance(url, str) or not url.startswith(REDIS_SCHEMES)):
+        raise SettingsError(
+            name("redis_url"), f"must be a URL starting with one of {', '.join(REDIS_SCHEMES)}"
+        )
+    prefix = s.redis_prefix
+    if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
+        raise SettingsError(
+            name("redis_prefix"), f"must be a non-empty string without spaces, not {prefix!r}"
+        )
+    timeout = s.redis_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 10:
+        raise SettingsError(
+            name("redis_timeout"), f"must be a number of seconds above 0 and at most 10, not {timeout!r}"
+        )
+    if not isinstance(s.response_cache, bool):
+        raise SettingsError(name("response_cache"), f"must be true or false, not {s.response_cache!r}")
+    tenant = s.tenant
+    if tenant is not None and (not isinstance(tenant, str) or not tenant.strip()):
+        raise SettingsError(name("tenant"), "must be a non-empty string or None")
 
 
 def _merge_profiles(below: Any, above: Any) -> Any:

@@ -3,30 +3,7 @@
 New code imports from `firsttoken.testing.emulator`.
 """
 
-from .testing.emulator import (
-    Emulator,
-    EmulatorApp,
-    EmulatorConfig,
-    EmulatorProcess,
-    Fault,
-    ModelTiming,
-    RateLimit,
-    create_app,
-    parse_fault,
-    parse_model_profile,
-    parse_rate_limit,
-)
+from .testing import emulator as _emulator
+from .testing.emulator import *  # noqa: F403
 
-__all__ = [
-    "Emulator",
-    "EmulatorApp",
-    "EmulatorConfig",
-    "EmulatorProcess",
-    "Fault",
-    "ModelTiming",
-    "RateLimit",
-    "create_app",
-    "parse_fault",
-    "parse_model_profile",
-    "parse_rate_limit",
-]
+__all__ = _emulator.__all__

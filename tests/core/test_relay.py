@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from firsttoken import Engine
+from firsttoken import Engine, Relay, Settings
+from firsttoken._heartbeat import Heartbeat, beating
 from firsttoken._sse import SSEDecoder
+from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
 
@@ -16,7 +20,7 @@ FAULT = "x-emulator-fault"
 
 
 def _run(engine: Engine, fmt: str, **call: Any) -> tuple[int, dict[str, str], bytes]:
-    relay = engine.relay(format=fmt, messages=USER, **call)
+    relay = Relay(engine, format=fmt, messages=USER, **call)
     start = relay.open()
     if start.body is not None:
         return start.status, dict(start.headers), start.body
@@ -136,7 +140,7 @@ def test_a_dropped_upstream_ends_with_an_error_event(engine: Engine) -> None:
 
 async def test_async_relay_matches_the_sync_relay(engine: Engine) -> None:
     _, _, sync_body = _run(engine, "ndjson")
-    relay = engine.relay(format="ndjson", messages=USER)
+    relay = Relay(engine, format="ndjson", messages=USER)
     start = await relay.aopen()
     assert start.ok and start.status == 200
     body = b"".join([chunk async for chunk in relay])
@@ -145,7 +149,7 @@ async def test_async_relay_matches_the_sync_relay(engine: Engine) -> None:
         return "".join(json.loads(line).get("text", "") for line in raw.splitlines())
 
     assert text(body) == text(sync_body)
-    refused = engine.relay(messages=USER, extra_headers={FAULT: "overloaded"})
+    refused = Relay(engine, messages=USER, extra_headers={FAULT: "overloaded"})
     start = await refused.aopen()
     assert start.status == 503 and refused.closed
     await engine.aclose()
@@ -153,7 +157,7 @@ async def test_async_relay_matches_the_sync_relay(engine: Engine) -> None:
 
 def test_unknown_format_is_refused(engine: Engine) -> None:
     with pytest.raises(ValueError, match="unknown wire format 'xml'"):
-        engine.relay(format="xml", messages=USER)
+        Relay(engine, format="xml", messages=USER)
 
 
 @pytest.mark.parametrize(
@@ -172,3 +176,85 @@ def test_the_decoder_reads_data_as_json_loads_does(data: bytes) -> None:
     except ValueError:
         expected = data.decode("utf-8", "replace")
     assert _sse(b"event: x\ndata: " + data + b"\n\n") == [("x", expected)]
+
+
+# -- the bodies adapters serve: the same bytes, with idle heartbeats ------------------------------
+
+
+@pytest.fixture
+def beating_engine(realtime_emulator: Emulator) -> Iterator[Engine]:
+    settings = Settings(base_url=realtime_emulator.base_url, max_retries=0, heartbeat_interval=0.1)
+    with Engine(settings) as eng:
+        yield eng
+
+
+# Opus's first token takes about 0.8 s at real-time pace: several beats' worth of silence.
+IDLE = {"profile": "deep", "max_tokens": 5}
+
+
+def _beats_before_first_token(body: bytes) -> int:
+    blocks = [block for block in body.split(b"\n\n") if block]
+    first = next(i for i, block in enumerate(blocks) if block.startswith(b"event: token"))
+    return blocks[:first].count(b": ping")
+
+
+async def test_sync_and_async_bodies_carry_the_same_bytes(engine: Engine) -> None:
+    call = {"messages": USER, "extra_headers": {"x-emulator-seed": "3"}}
+    relay = Relay(engine, format="text", **call)
+    assert relay.open().ok
+    sync_body = b"".join(relay.body())
+    assert relay.closed
+    relay = Relay(engine, format="text", **call)
+    assert (await relay.aopen()).ok
+    async_body = b"".join([chunk async for chunk in relay.abody()])
+    assert sync_body == async_body and sync_body
+    await engine.aclose()
+
+
+def test_an_idle_sync_body_gets_heartbeats(beating_engine: Engine) -> None:
+    relay = Relay(beating_engine, messages=USER, **IDLE)
+    assert relay.open().ok
+    body = b"".join(relay.body())
+    # Without the idle timer there are two: one sent with the headers, one the API's own `ping`.
+    assert _beats_before_first_token(body) >= 4
+    assert body.split(b"\n\n")[-2].startswith(b"event: done")
+
+
+async def test_an_idle_async_body_gets_heartbeats(beating_engine: Engine) -> None:
+    relay = Relay(beating_engine, messages=USER, **IDLE)
+    assert (await relay.aopen()).ok
+    body = b"".join([chunk async for chunk in relay.abody()])
+    assert _beats_before_first_token(body) >= 4
+    await beating_engine.aclose()
+
+
+def test_closing_a_sync_body_stops_the_upstream(beating_engine: Engine, realtime_emulator: Emulator) -> None:
+    # What a WSGI server does when a write fails: close the iterable mid-answer.
+    relay = Relay(
+        beating_engine, messages=USER, profile="fast", extra_headers={"x-emulator-output-tokens": "3000"}
+    )
+    assert relay.open().ok
+    body = relay.body()
+    while b"event: token" not in next(body):
+        pass
+    body.close()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 2
+    while realtime_emulator.stats()["streams_open"] and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert realtime_emulator.stats()["streams_open"] == 0
+    assert relay.closed
+
+
+def test_a_format_without_heartbeats_gets_none() -> None:
+    timer = Heartbeat(b"", 0.01)
+    assert not timer.enabled
+    assert list(beating(iter([b"a", b"b"]), timer)) == [b"a", b"b"]
+
+
+def test_an_error_in_the_read_thread_reaches_the_server() -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"a"
+        raise RuntimeError("upstream broke")
+
+    with pytest.raises(RuntimeError, match="upstream broke"):
+        list(beating(chunks(), Heartbeat(b": ping\n\n", 5.0)))

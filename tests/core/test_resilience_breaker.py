@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from firsttoken import Engine, Settings, SettingsError
-from firsttoken._upstream.breaker import Breaker, MemoryBreakerStore
+from firsttoken._state import MemoryBreakerStore
+from firsttoken._upstream.breaker import Breaker
 from firsttoken.testing.emulator import Emulator
 
 PRIMARY = "claude-sonnet-5-5"

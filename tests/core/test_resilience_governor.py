@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +13,8 @@ import anthropic
 import pytest
 
 from firsttoken import Engine, RateLimited, Settings
-from firsttoken._upstream.governor import _retry_after
+from firsttoken._state.budgets import retry_after as _retry_after
+from firsttoken._upstream.governor import CALL_HEADER, Attempts, Governor
 from firsttoken.testing.emulator import Emulator, RateLimit
 
 FAST = "claude-haiku-5-5"
@@ -136,3 +139,66 @@ def test_snapshot_reports_budgets_never_the_key(limited: Emulator) -> None:
         snap = engine.resilience.governor.snapshot()
     assert snap[FAST]["remaining"]["requests"] == 4 and snap[FAST]["limit"]["requests"] == 5
     assert "key" not in repr(snap).lower()
+
+
+# -- which call an HTTP attempt belongs to: an explicit header, never a ContextVar ----------------
+
+OPUS = "claude-opus-5-5"
+OVERLOADED = {"x-emulator-fault": "overloaded@*opus*"}
+
+
+def _client_seeing_headers(
+    emu: Emulator, governor: Governor, sent: list[dict[str, str]], *, retries: int
+) -> anthropic.Anthropic:
+    """A real SDK client with the governor as middleware; `sent` gets each request's headers as sent."""
+    http = anthropic.DefaultHttpxClient(event_hooks={"request": [lambda r: sent.append(dict(r.headers))]})
+    return anthropic.Anthropic(
+        api_key="sk-ant-test",
+        base_url=emu.base_url,
+        max_retries=retries,
+        http_client=http,
+        middleware=[governor],
+    )
+
+
+def test_each_call_counts_its_own_attempts_and_the_call_header_never_reaches_the_api() -> None:
+    sent: list[dict[str, str]] = []
+    with Emulator(time_scale=0.0) as emu:
+        governor = Governor()
+        client = _client_seeing_headers(emu, governor, sent, retries=1)
+        failing, fine = Attempts(), Attempts()
+        with governor.tracking(1, failing), pytest.raises(anthropic.InternalServerError):
+            client.messages.create(
+                **failing.tag({"model": OPUS, "max_tokens": 5, "messages": USER, "extra_headers": OVERLOADED})
+            )
+        with governor.tracking(2, fine):
+            client.messages.create(**fine.tag({"model": FAST, "max_tokens": 5, "messages": USER}))
+        client.close()
+    # The SDK retried the overloaded call once; the other call saw only its own attempt.
+    assert (failing.count, failing.statuses) == (2, [529, 529])
+    assert (fine.count, fine.statuses) == (1, [200])
+    assert len(sent) == 3
+    assert all(CALL_HEADER not in headers for headers in sent)
+    # The caller's own extra headers still went out.
+    assert sent[0]["x-emulator-fault"] == OVERLOADED["x-emulator-fault"]
+
+
+async def test_concurrent_async_calls_are_told_apart_by_their_header() -> None:
+    with Emulator(time_scale=0.0) as emu:
+        governor = Governor()
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-ant-test", base_url=emu.base_url, max_retries=1, middleware=[governor]
+        )
+        calls = [Attempts() for _ in range(4)]
+
+        async def one(i: int, attempts: Attempts) -> None:
+            extra = OVERLOADED if i % 2 else {}
+            params = {"model": OPUS, "max_tokens": 5, "messages": USER, "extra_headers": extra}
+            with governor.tracking(i + 1, attempts), contextlib.suppress(anthropic.InternalServerError):
+                await client.messages.create(**attempts.tag(params))
+
+        await asyncio.gather(*(one(i, a) for i, a in enumerate(calls)))
+        await client.close()
+    assert [a.statuses for a in calls] == [[200], [529, 529], [200], [529, 529]]
+    # Untagged calls and finished calls leave nothing behind in the governor.
+    assert governor._calls == {}

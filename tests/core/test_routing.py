@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from firsttoken import Engine, Settings
-from firsttoken._routing import MemoryClassifyCache, cache_key, normalise
+from firsttoken._routing import cache_key, normalise
+from firsttoken._state import MemoryClassifyCache
 from firsttoken.testing.emulator import Emulator
 
 LABELS = ["search", "create", "update", "delete"]

@@ -18,10 +18,10 @@ import pytest
 import redis
 
 from firsttoken import DEFAULT_PROFILES, Engine, Profile
+from firsttoken._state import Budgets, MemoryBudgets
 from firsttoken._state.guard import Guard
 from firsttoken._state.keys import Keys
 from firsttoken._state.lease import LeaseKeeper
-from firsttoken._upstream.governor import Governor
 from firsttoken.testing.emulator import Emulator
 from tests.redis.conftest import API_KEY
 
@@ -60,21 +60,23 @@ def test_budgets_are_one_budget_across_workers(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     keys = Keys("firsttoken:test:")
     try:
-        from firsttoken._state.budgets import SharedGovernor
+        from firsttoken._state.redis_budgets import RedisBudgets
 
-        shared = [SharedGovernor(client, keys, Guard(where="test"), clock=time.time) for _ in range(2)]
-        local = [Governor(clock=time.time) for _ in range(2)]
-        for governor in [*shared, *local]:
-            governor.observe(OPUS, 200, headers)
+        shared: list[Budgets] = [
+            RedisBudgets(client, keys, Guard(where="test"), clock=time.time) for _ in range(2)
+        ]
+        local: list[Budgets] = [MemoryBudgets(clock=time.time) for _ in range(2)]
+        for budgets in [*shared, *local]:
+            budgets.observe(OPUS, 200, headers)
 
-        def admitted(governors: list[Governor]) -> int:
+        def admitted(workers: list[Budgets]) -> int:
             results: list[float] = []
 
-            def worker(governor: Governor) -> None:
+            def worker(budgets: Budgets) -> None:
                 for _ in range(15):
-                    results.append(governor.reserve(OPUS, 10).wait)
+                    results.append(budgets.reserve(OPUS, 10).wait)
 
-            threads = [threading.Thread(target=worker, args=(g,)) for g in governors for _ in range(2)]
+            threads = [threading.Thread(target=worker, args=(b,)) for b in workers for _ in range(2)]
             for thread in threads:
                 thread.start()
             for thread in threads:

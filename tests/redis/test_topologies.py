@@ -110,8 +110,8 @@ def test_the_response_cache_is_shared_sync_and_async(
 def test_the_governor_keeps_one_budget_on_the_topology(workers: tuple[Engine, Engine]) -> None:
     a, b = workers
     headers = {"anthropic-ratelimit-requests-limit": "4", "anthropic-ratelimit-requests-remaining": "4"}
-    governors = [a.resilience.governor, b.resilience.governor]
-    for governor in governors:
-        governor.observe(OPUS, 200, headers)
-    admitted = sum(1 for i in range(10) if governors[i % 2].reserve(OPUS, 10).wait == 0)
+    budgets = [a.resilience.governor.budgets, b.resilience.governor.budgets]
+    for budget in budgets:
+        budget.observe(OPUS, 200, headers)
+    admitted = sum(1 for i in range(10) if budgets[i % 2].reserve(OPUS, 10).wait == 0)
     assert admitted == 4

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .pricing import READ_MULTIPLIER, TTL_SECONDS, WRITE_MULTIPLIER, Ttl
+from .._pricing import READ_MULTIPLIER, TTL_SECONDS, WRITE_MULTIPLIER, Ttl
 
 __all__ = ["KeepWarm", "PrefixTraffic", "refresh_pays"]
 

@@ -10,24 +10,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import anthropic
 
+from .._metrics import CallRecord
+from .._pricing import TTL_SECONDS, CostModel, Ttl
+from .._profiles import Profile
+from .._settings import Settings
+from .._state import LockFactory, file_locks, lock_name
 from .diagnostics import ConversationLog, report_miss
 from .estimate import canonical, prefix_tokens
 from .keepwarm import LEAD, KeepWarm
-from .locks import LockFactory, file_locks, lock_name
 from .policy import place
 from .prefixes import WARM_MESSAGE, WARM_MESSAGE_TOKENS, StaticPrefix, merge_prefix
-from .pricing import TTL_SECONDS, CostModel, Ttl
 
-if TYPE_CHECKING:
-    from .._engine import Engine
-    from .._metrics import CallRecord
-    from .._profiles import Profile
-
-__all__ = ["CacheManager", "WarmResult"]
+__all__ = ["CacheHost", "CacheManager", "WarmResult"]
 
 logger = logging.getLogger("firsttoken.caching")
 
@@ -49,10 +47,38 @@ class WarmResult:
     cache_creation_input_tokens: int = 0
 
 
+class _NotCached(Protocol):
+    def not_cached(self, profile: str, reason: str) -> None: ...
+
+
+class _BaseUrl(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+
+class CacheHost(Protocol):
+    """What the manager reads of the engine that owns it; a Protocol, so caching never imports the engine."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def advisor(self) -> _NotCached: ...
+
+    @property
+    def upstream(self) -> _BaseUrl: ...
+
+    @property
+    def client(self) -> anthropic.Anthropic: ...
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic: ...
+
+
 class CacheManager:
     """One per engine. `clock` (monotonic seconds) and `lock_factory` may be replaced before traffic."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: CacheHost) -> None:
         s = engine.settings
         self._engine = engine
         self.costs = CostModel.build(prices=s.pricing, min_tokens=s.cache_min_tokens)

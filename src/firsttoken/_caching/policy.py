@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._pricing import Ttl
 from .estimate import messages_tokens, prefix_tokens, system_blocks
-from .pricing import Ttl
 
 __all__ = ["MAX_BREAKPOINTS", "Mode", "Placement", "count_breakpoints", "place"]
 

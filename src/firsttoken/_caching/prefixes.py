@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._pricing import Ttl
+from .._state import WarmLock
 from .estimate import MESSAGE_OVERHEAD, block_tokens, canonical, prefix_tokens
 from .keepwarm import PrefixTraffic
-from .locks import WarmLock
-from .pricing import Ttl
 
 __all__ = ["WARM_MESSAGE", "StaticPrefix", "merge_prefix"]
 

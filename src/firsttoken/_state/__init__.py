@@ -1,9 +1,10 @@
 """Shared state for many workers and machines: one interface, a memory and a Redis backend.
 
 Cooldowns, rate-limit budgets, prompt-cache warming leases, the classification cache, the opt-in
-response cache and the metrics live behind `State` (see `base.py`). In-process memory is the
-embedded default; `redis_url` (or `FIRSTTOKEN_REDIS_URL`) moves them to Redis, shared by every
-worker that uses the same URL and `redis_prefix`. Redis is imported only then.
+response cache's entries and the metrics live behind `State` (see `base.py`). The protocol of each
+store is defined here, next to its implementations; the layers above import it from here. In-process
+memory is the embedded default; `redis_url` (or `FIRSTTOKEN_REDIS_URL`) moves them to Redis,
+shared by every worker that uses the same URL and `redis_prefix`. Redis is imported only then.
 """
 
 from __future__ import annotations
@@ -12,13 +13,34 @@ from typing import TYPE_CHECKING
 
 from .._errors import SettingsError
 from .base import ResponseStore, State
-from .responses import RESPONSE_TTL, ResponseCache
+from .breaker import BreakerStore, MemoryBreakerStore
+from .budgets import Admission, Budgets, MemoryBudgets
+from .classify import ClassifyCache, MemoryClassifyCache
+from .keys import request_digest
+from .locks import FileLock, LockFactory, WarmLock, file_locks, lock_name
 
 if TYPE_CHECKING:
     from .._metrics import Metrics
     from .._settings import Settings
 
-__all__ = ["RESPONSE_TTL", "ResponseCache", "ResponseStore", "State", "build_state"]
+__all__ = [
+    "Admission",
+    "BreakerStore",
+    "Budgets",
+    "ClassifyCache",
+    "FileLock",
+    "LockFactory",
+    "MemoryBreakerStore",
+    "MemoryBudgets",
+    "MemoryClassifyCache",
+    "ResponseStore",
+    "State",
+    "WarmLock",
+    "build_state",
+    "file_locks",
+    "lock_name",
+    "request_digest",
+]
 
 
 def build_state(settings: Settings, *, metrics: Metrics | None = None) -> State:

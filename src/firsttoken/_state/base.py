@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .._caching.locks import LockFactory
-    from .._metrics import Metrics
-    from .._routing import ClassifyCache
-    from .._upstream.breaker import BreakerStore
-    from .._upstream.governor import Governor
+from .._metrics import Metrics
+from .breaker import BreakerStore
+from .budgets import Budgets
+from .classify import ClassifyCache
+from .locks import LockFactory
 
-__all__ = ["GovernorFactory", "ResponseStore", "State"]
-
-GovernorFactory = Callable[..., "Governor"]
+__all__ = ["ResponseStore", "State"]
 
 
 class ResponseStore(Protocol):
-    """Serialised answers by request digest (see `responses.py`), each kept for `ttl` seconds."""
+    """Serialised answers by request digest (the response cache, `_responses.py`), each kept `ttl` seconds."""
 
     def get(self, key: str) -> bytes | None: ...
 
@@ -33,7 +30,7 @@ class State(Protocol):
     """Cooldowns, rate-limit budgets, warm locks, caches and metrics of one engine.
 
     `kind` is "memory" (one process; the default) or "redis" (a deployment). `clock` is the time
-    the breaker and governor use: monotonic in memory, wall time where several machines must agree.
+    the breaker and the budgets use: monotonic in memory, wall time where several machines must agree.
     """
 
     @property
@@ -51,9 +48,13 @@ class State(Protocol):
     @property
     def responses(self) -> ResponseStore: ...
 
-    def governor(self, *, clock: Callable[[], float], on_overload: Callable[[str], None]) -> Governor: ...
+    @property
+    def budgets(self) -> Budgets: ...
 
     def warm_locks(self, directory: str | None) -> LockFactory: ...
+
+    def watch(self, metrics: Metrics) -> None:
+        """Share `metrics` with the deployment from now on (called after each finished call)."""
 
     def metrics_snapshot(self, metrics: Metrics) -> dict[str, Any]: ...
 

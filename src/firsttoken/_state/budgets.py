@@ -1,191 +1,204 @@
-"""The rate-limit governor with its budgets in Redis: every worker draws on one estimate.
+"""Rate-limit budgets: what each model may still spend, as its API headers announce it.
 
-The arithmetic is the in-process governor's (resilience/governor.py), moved into two Lua scripts so
-each admission and each reading of the headers is one atomic step on the server: two workers can
-never both spend the last request of a budget. A model's state is one hash; the admission counter
-in it orders readings across workers as the local one does within a process. Times are wall-clock
-seconds from the workers, which is why the engine runs the governor on `time.time` here.
-
-While Redis is away the governor's own in-process state answers (this class is a `Governor`), and
-every reading of the headers also lands there, so the fallback starts from a recent estimate.
+This is the governor's arithmetic and state (`_upstream/governor.py` is the SDK middleware and the
+admission policy that use it). Concurrent calls all see the same "remaining" header, so a burst
+would overshoot it; each admitted call is charged against the estimate until a newer response
+re-bases it. Budgets refill continuously at limit/60 per second, as the API's token buckets do. A
+model never seen goes one call at a time until its first response tells us the budget, so a cold
+start cannot flood it either. `MemoryBudgets` holds them for one process; `RedisBudgets`
+(`redis_budgets.py`) for a deployment.
 """
 
 from __future__ import annotations
 
+import email.utils
 import threading
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
-from .._upstream.governor import (
-    KINDS,
-    PROBE_PATIENCE,
-    PROBE_POLL,
-    Admission,
-    Governor,
-    _number,
-    _retry_after,
-)
-from .guard import Guard
-from .keys import Keys
+__all__ = [
+    "KINDS",
+    "PROBE_PATIENCE",
+    "PROBE_POLL",
+    "Admission",
+    "Budgets",
+    "MemoryBudgets",
+    "number",
+    "retry_after",
+]
 
-__all__ = ["SharedGovernor"]
-
-# A budget's estimate is rebuilt from the next response after this; a full refill takes 60 s.
-STATE_TTL_MS = 120_000
-
-_RESERVE = """
-local k = KEYS[1]
-local now = tonumber(ARGV[1])
-local flat = redis.call('HGETALL', k)
-local s = {}
-for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
-local blocked = tonumber(s['blocked_until'] or '0')
-if now < blocked then return {tostring(blocked - now), 0, 0} end
-if s['known'] ~= '1' then
-  local since = tonumber(s['probe_since'] or '')
-  if since and now - since < tonumber(ARGV[3]) then return {ARGV[4], 0, 1} end
-  redis.call('HSET', k, 'probe_since', ARGV[1])
-  local seq = redis.call('HINCRBY', k, 'admitted', 1)
-  redis.call('PEXPIRE', k, ARGV[5])
-  return {'0', seq, 0}
-end
-local needs = {['requests'] = 1, ['input-tokens'] = tonumber(ARGV[2]), ['output-tokens'] = 1}
-local levels = {}
-local wait = 0
-for kind, need in pairs(needs) do
-  local limit = tonumber(s[kind .. ':limit'] or '')
-  if limit then
-    local level = tonumber(s[kind .. ':level']) + (now - tonumber(s[kind .. ':stamp'])) * limit / 60
-    if level > limit then level = limit end
-    levels[kind] = level
-    local want = math.min(need, limit)
-    if level < want then wait = math.max(wait, (want - level) * 60 / limit) end
-  end
-end
-if wait > 0 then return {tostring(wait), 0, 0} end
-for kind, level in pairs(levels) do
-  if kind ~= 'output-tokens' then level = level - needs[kind] end
-  redis.call('HSET', k, kind .. ':level', tostring(level), kind .. ':stamp', ARGV[1])
-end
-local seq = redis.call('HINCRBY', k, 'admitted', 1)
-redis.call('PEXPIRE', k, ARGV[5])
-return {'0', seq, 0}
-"""
-
-_OBSERVE = """
-local k = KEYS[1]
-local now = tonumber(ARGV[1])
-redis.call('HDEL', k, 'probe_since')
-redis.call('HSET', k, 'known', '1')
-if ARGV[2] == '429' then
-  local delay = tonumber(ARGV[3])
-  if delay < 0 then delay = 1 end
-  local blocked = tonumber(redis.call('HGET', k, 'blocked_until') or '0')
-  redis.call('HSET', k, 'blocked_until', tostring(math.max(blocked, now + delay)))
-end
-local admitted = tonumber(redis.call('HGET', k, 'admitted') or '0')
-local since = tonumber(ARGV[4])
-if since <= 0 then since = admitted end
-local kinds = {'requests', 'input-tokens', 'output-tokens'}
-for i, kind in ipairs(kinds) do
-  local limit = tonumber(ARGV[4 + 2 * i])
-  local remaining = tonumber(ARGV[5 + 2 * i])
-  if limit and remaining and limit > 0 then
-    local seen = tonumber(redis.call('HGET', k, kind .. ':seq') or '')
-    if not (seen and seen > since) then
-      local later = 0
-      if kind == 'requests' then later = admitted - since end
-      redis.call('HSET', k, kind .. ':limit', tostring(limit), kind .. ':level', tostring(remaining - later),
-        kind .. ':stamp', ARGV[1], kind .. ':seq', tostring(since))
-    end
-  end
-end
-redis.call('PEXPIRE', k, ARGV[5])
-return 1
-"""
+Clock = Callable[[], float]
+KINDS = ("requests", "input-tokens", "output-tokens")
+# A cold model's probe that never reports back (a hung connection) stops holding others after this.
+PROBE_PATIENCE = 5.0
+# How often a call waiting on a cold model's probe looks again.
+PROBE_POLL = 0.02
 
 
-class SharedGovernor(Governor):
-    def __init__(
-        self,
-        client: Any,
-        keys: Keys,
-        guard: Guard,
-        *,
-        clock: Callable[[], float],
-        on_overload: Callable[[str], None] | None = None,
-    ) -> None:
-        super().__init__(clock=clock, on_overload=on_overload)
-        self._client = client
-        self._keys = keys
-        self._guard = guard
-        self._reserve = client.register_script(_RESERVE)
-        self._observe = client.register_script(_OBSERVE)
-        self._models_seen: set[str] = set()
-        self._seen_lock = threading.Lock()
+class Admission(NamedTuple):
+    # Seconds to wait before asking again; 0.0 means admitted.
+    wait: float
+    # The admission's sequence number (the governor reads the call's responses as this); 0 when not admitted.
+    seq: int
+    # The wait is for a cold model's first response, not a spent budget: always worth queueing.
+    probing: bool = False
 
-    def _key(self, model: str) -> str:
-        with self._seen_lock:
-            self._models_seen.add(model)
-        return self._keys.key("budget", model)
+
+class Budgets(Protocol):
+    """Each model's rate-limit budgets; each method is one atomic step for a shared store.
+
+    `clock` is the time budgets are stamped with: monotonic in one process, wall time where several
+    machines share them.
+    """
+
+    @property
+    def clock(self) -> Clock: ...
 
     def reserve(self, model: str, input_tokens: int) -> Admission:
-        def remote() -> Admission:
-            wait, seq, probing = self._reserve(
-                keys=[self._key(model)],
-                args=[repr(self.clock()), input_tokens, PROBE_PATIENCE, PROBE_POLL, STATE_TTL_MS],
-            )
-            return Admission(float(wait), int(seq), bool(probing))
-
-        return self._guard.run(remote, lambda: super(SharedGovernor, self).reserve(model, input_tokens))
+        """Charge one call if the budget allows it now (`wait == 0`), else say how long to wait."""
+        ...
 
     def force(self, model: str) -> int:
-        return self._guard.run(
-            lambda: int(self._client.hincrby(self._key(model), "admitted", 1)),
-            lambda: super(SharedGovernor, self).force(model),
-        )
+        """Admit a call without a budget check (a cold model whose probe never reported back)."""
+        ...
 
     def observe(self, model: str, status: int, headers: Mapping[str, str], seq: int | None = None) -> None:
-        super().observe(model, status, headers, seq)
-        delay = _retry_after(headers) if status == 429 else None
-        readings: list[str] = []
-        for kind in KINDS:
-            for part in ("limit", "remaining"):
-                value = _number(headers.get(f"anthropic-ratelimit-{kind}-{part}"))
-                readings.append("" if value is None else repr(value))
-        ttl = max(STATE_TTL_MS, int((delay or 0.0) * 1000) + STATE_TTL_MS)
-        args = [repr(self.clock()), str(status), repr(-1.0 if delay is None else delay), seq or 0, ttl]
-        self._guard.run(lambda: self._observe(keys=[self._key(model)], args=[*args, *readings]), lambda: 0)
+        """Re-base the estimate on one HTTP attempt's response headers; `seq` is its call's admission."""
+        ...
 
     def snapshot(self) -> dict[str, Any]:
-        """The deployment's budgets for the models this worker has used (the local view when degraded)."""
-        local = super().snapshot()
+        """JSON-able remaining budgets per model (for a metrics endpoint); never any credential."""
+        ...
 
-        def remote() -> dict[str, Any]:
-            with self._seen_lock:
-                models = sorted(self._models_seen)
-            pipe = self._client.pipeline(transaction=False)
-            for model in models:
-                pipe.hgetall(self._keys.key("budget", model))
+
+@dataclass
+class _Budget:
+    limit: float
+    level: float
+    stamp: float
+    # The admission sequence number of the response the level came from; older responses arriving
+    # late (streams finish out of order) must not overwrite a newer reading.
+    seq: int
+
+
+@dataclass
+class _Model:
+    budgets: dict[str, _Budget] = field(default_factory=dict)
+    blocked_until: float = 0.0
+    admitted: int = 0
+    # Whether any response of this model was seen; until then one call at a time probes the budget.
+    known: bool = False
+    probe_since: float | None = None
+
+
+class MemoryBudgets:
+    """One process's budgets, behind one lock."""
+
+    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._models: dict[str, _Model] = {}
+
+    def reserve(self, model: str, input_tokens: int) -> Admission:
+        with self._lock:
+            now = self.clock()
+            state = self._models.setdefault(model, _Model())
+            if now < state.blocked_until:
+                return Admission(state.blocked_until - now, 0)
+            if not state.known:
+                if state.probe_since is not None and now - state.probe_since < PROBE_PATIENCE:
+                    return Admission(PROBE_POLL, 0, probing=True)
+                state.probe_since = now
+                state.admitted += 1
+                return Admission(0.0, state.admitted)
+            needs = {"requests": 1.0, "input-tokens": float(input_tokens), "output-tokens": 1.0}
+            wait = 0.0
+            for kind, budget in state.budgets.items():
+                _refill(budget, now)
+                need = min(needs[kind], budget.limit)
+                if budget.level < need:
+                    wait = max(wait, (need - budget.level) * 60.0 / budget.limit)
+            if wait > 0:
+                return Admission(wait, 0)
+            for kind, budget in state.budgets.items():
+                # Output tokens are only known once the answer ends; the API charges them then.
+                if kind != "output-tokens":
+                    budget.level -= needs[kind]
+            state.admitted += 1
+            return Admission(0.0, state.admitted)
+
+    def force(self, model: str) -> int:
+        with self._lock:
+            state = self._models.setdefault(model, _Model())
+            state.admitted += 1
+            return state.admitted
+
+    def observe(self, model: str, status: int, headers: Mapping[str, str], seq: int | None = None) -> None:
+        with self._lock:
+            now = self.clock()
+            state = self._models.setdefault(model, _Model())
+            state.probe_since = None
+            state.known = True
+            if status == 429:
+                delay = retry_after(headers)
+                state.blocked_until = max(state.blocked_until, now + (delay if delay is not None else 1.0))
+            since = state.admitted if seq is None else seq
+            for kind in KINDS:
+                limit = number(headers.get(f"anthropic-ratelimit-{kind}-limit"))
+                remaining = number(headers.get(f"anthropic-ratelimit-{kind}-remaining"))
+                if limit is None or remaining is None or limit <= 0:
+                    continue
+                budget = state.budgets.get(kind)
+                if budget is not None and budget.seq > since:
+                    continue
+                # Calls admitted after this response's call are not in its figure yet.
+                later = state.admitted - since if kind == "requests" else 0
+                state.budgets[kind] = _Budget(limit=limit, level=remaining - later, stamp=now, seq=since)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
             now = self.clock()
             out: dict[str, Any] = {}
-            for model, raw in zip(models, pipe.execute(), strict=True):
-                state = {bytes(k).decode(): bytes(v).decode() for k, v in raw.items()}
-                out[model] = _summary(state, now)
+            for model, state in self._models.items():
+                for budget in state.budgets.values():
+                    _refill(budget, now)
+                out[model] = {
+                    "remaining": {k: int(b.level) for k, b in state.budgets.items()},
+                    "limit": {k: int(b.limit) for k, b in state.budgets.items()},
+                    "blocked_for": round(max(0.0, state.blocked_until - now), 3),
+                }
             return out
 
-        return self._guard.run(remote, lambda: local)
+
+def _refill(budget: _Budget, now: float) -> None:
+    budget.level = min(budget.limit, budget.level + (now - budget.stamp) * budget.limit / 60.0)
+    budget.stamp = now
 
 
-def _summary(state: Mapping[str, str], now: float) -> dict[str, Any]:
-    remaining: dict[str, int] = {}
-    limits: dict[str, int] = {}
-    for kind in KINDS:
-        if f"{kind}:limit" not in state:
-            continue
-        limit = float(state[f"{kind}:limit"])
-        level = float(state[f"{kind}:level"]) + (now - float(state[f"{kind}:stamp"])) * limit / 60.0
-        remaining[kind] = int(min(limit, level))
-        limits[kind] = int(limit)
-    blocked = float(state.get("blocked_until", "0"))
-    return {"remaining": remaining, "limit": limits, "blocked_for": round(max(0.0, blocked - now), 3)}
+def number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """`retry-after-ms` (what the SDK itself prefers), else `retry-after` in seconds or as an HTTP date."""
+    ms = number(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000.0
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    seconds = number(raw)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -14,9 +14,9 @@ import uuid
 import weakref
 from typing import Any
 
-from .._caching.locks import FileLock, LockFactory, default_lock_dir
 from .guard import Guard
 from .keys import Keys
+from .locks import FileLock, LockFactory, default_lock_dir
 
 __all__ = ["LeaseKeeper", "RedisLease"]
 

@@ -8,11 +8,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from .._caching.locks import LockFactory, file_locks
 from .._metrics import Metrics
-from .._routing import MemoryClassifyCache
-from .._upstream.breaker import MemoryBreakerStore
-from .._upstream.governor import Governor
+from .breaker import MemoryBreakerStore
+from .budgets import MemoryBudgets
+from .classify import MemoryClassifyCache
+from .locks import LockFactory, file_locks
 
 __all__ = ["MemoryResponseStore", "MemoryState"]
 
@@ -62,12 +62,14 @@ class MemoryState:
         self.breaker = MemoryBreakerStore()
         self.classify_cache = MemoryClassifyCache(size=classify_cache_size)
         self.responses = MemoryResponseStore()
-
-    def governor(self, *, clock: Callable[[], float], on_overload: Callable[[str], None]) -> Governor:
-        return Governor(clock=clock, on_overload=on_overload)
+        self.budgets = MemoryBudgets(clock=self.clock)
 
     def warm_locks(self, directory: str | None) -> LockFactory:
         return file_locks(directory)
+
+    def watch(self, metrics: Metrics) -> None:
+        # One process: its metrics are read where they are kept.
+        return None
 
     def metrics_snapshot(self, metrics: Metrics) -> dict[str, Any]:
         return metrics.snapshot()

@@ -13,16 +13,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .._caching.locks import LockFactory
+from .._loops import close_with_loop
 from .._metrics import Metrics
-from .._upstream.governor import Governor
-from .._upstream.loops import close_with_loop
 from .aggregate import MetricsPublisher
-from .budgets import SharedGovernor
 from .connect import aclose_client, async_client, close_client, safe_url, sync_client
 from .guard import Guard
 from .keys import Keys
 from .lease import LEASE_SECONDS, LeaseKeeper
+from .locks import LockFactory
+from .redis_budgets import RedisBudgets
 from .stores import RedisBreakerStore, RedisClassifyCache, RedisResponseStore
 
 __all__ = ["RedisState"]
@@ -55,12 +54,10 @@ class RedisState:
         self.breaker = RedisBreakerStore(self.client, self.keys, self.guard)
         self.classify_cache = RedisClassifyCache(self.client, self.keys, self.guard, size=classify_cache_size)
         self.responses = RedisResponseStore(self.client, self.async_client, self.keys, self.guard)
+        self.budgets = RedisBudgets(self.client, self.keys, self.guard, clock=self.clock)
         self.leases = LeaseKeeper(self.client, self.keys, self.guard, lease=lease)
         self.publisher = MetricsPublisher(self.client, self.keys, self.guard, interval=publish_interval)
         self._metrics = metrics
-        if metrics is not None:
-            self.publisher.watch(metrics)
-            self.guard.after_fork.append(lambda: self.publisher.watch(metrics))
         self.closed = False
 
     def __repr__(self) -> str:
@@ -78,8 +75,10 @@ class RedisState:
                 entry = self._async[loop] = (client, close_with_loop(loop, lambda: aclose_client(client)))
             return entry[0]
 
-    def governor(self, *, clock: Callable[[], float], on_overload: Callable[[str], None]) -> Governor:
-        return SharedGovernor(self.client, self.keys, self.guard, clock=clock, on_overload=on_overload)
+    def watch(self, metrics: Metrics) -> None:
+        # From the first finished call (not at construction, which opens nothing), and again in a
+        # forked worker, which `watch` recognises by its pid.
+        self.publisher.watch(metrics)
 
     def warm_locks(self, directory: str | None) -> LockFactory:
         return self.leases.factory(directory)

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .._routing import MemoryClassifyCache
-from .._upstream.breaker import MemoryBreakerStore
+from .breaker import MemoryBreakerStore
+from .classify import MemoryClassifyCache
 from .guard import Guard
 from .keys import Keys
 from .memory import MemoryResponseStore

@@ -6,8 +6,8 @@ overloaded model costs its TTFT and the SDK's backoff on every call; once a mode
 for `cooldown` seconds. After the cooldown the model is tried again (half-open); the next failure
 counts afresh, so a model that is still overloaded trips again after `failures` more overloads.
 
-The state lives in a `BreakerStore` so that several workers can share it (a later issue puts it in
-Redis). pybreaker and purgatory were considered: both count consecutive failures rather than
+The state lives in a `BreakerStore` (`_state/breaker.py`) so that several workers can share it
+through Redis. pybreaker and purgatory were considered: both count consecutive failures rather than
 failures within a window, wrap a function call rather than report an outcome after a stream's first
 events, read the wall clock (no injected clock for tests), and keep one breaker object per guarded
 service; purgatory is asyncio-only. The policy here is a few lines, and the store is the part that
@@ -17,72 +17,16 @@ has to be pluggable.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
-__all__ = ["Breaker", "BreakerStore", "MemoryBreakerStore"]
+from .._state.breaker import BreakerStore, MemoryBreakerStore
+
+__all__ = ["Breaker"]
 
 logger = logging.getLogger("firsttoken.resilience")
 
 Clock = Callable[[], float]
-
-
-class BreakerStore(Protocol):
-    """Where failure times and cooldowns are kept; each method is one atomic step for a shared store.
-
-    Keys are model ids. Times are the breaker's clock (seconds); a shared store needs a clock all
-    workers agree on (wall time), which is why the clock is the breaker's and not the store's.
-    """
-
-    def add_failure(self, key: str, at: float, window: float) -> int:
-        """Record a failure at `at`, forget those older than `window`, return how many remain."""
-        ...
-
-    def open_until(self, key: str) -> float | None:
-        """The time until which `key` is cooling down, or None."""
-        ...
-
-    def trip(self, key: str, until: float) -> None:
-        """Start a cooldown until `until` and forget the failures that caused it."""
-        ...
-
-    def clear(self, key: str) -> None:
-        """Forget everything about `key` (a success after the cooldown)."""
-        ...
-
-
-class MemoryBreakerStore:
-    """The process-local store: enough for one worker, or when workers need not agree."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}
-        self._open: dict[str, float] = {}
-
-    def add_failure(self, key: str, at: float, window: float) -> int:
-        with self._lock:
-            seen = self._failures.setdefault(key, deque())
-            seen.append(at)
-            while seen and at - seen[0] > window:
-                seen.popleft()
-            return len(seen)
-
-    def open_until(self, key: str) -> float | None:
-        with self._lock:
-            return self._open.get(key)
-
-    def trip(self, key: str, until: float) -> None:
-        with self._lock:
-            self._open[key] = until
-            self._failures.pop(key, None)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._open.pop(key, None)
-            self._failures.pop(key, None)
 
 
 class Breaker:

@@ -1,5 +1,8 @@
 """The process's shared SDK clients (guide step 4): created lazily, one pool per process and event loop.
 
+Building a pool opens nothing; the first client built asks the upstream for its address, which is
+what starts the embedded emulator when there is no key (`resolve.py`).
+
 A fork (gunicorn/uWSGI prefork, multiprocessing) copies the parent's open sockets; two processes
 reading one TLS connection corrupt each other, so a child never touches the parent's clients. It
 forgets them (closing would send the parent's connections a close-notify) and builds its own.
@@ -22,7 +25,8 @@ import anthropic
 import httpx2
 
 from .._errors import EngineClosedError
-from .loops import close_with_loop
+from .._loops import close_with_loop
+from .resolve import Upstream
 from .shards import CountingTransport, LoopClients, Shard, keepalive_options
 
 __all__ = ["ClientPool"]
@@ -44,17 +48,15 @@ class ClientPool:
     def __init__(
         self,
         *,
-        api_key: str,
-        base_url: str | None,
+        upstream: Upstream,
         timeout: float,
         connect_timeout: float,
         max_retries: int,
         max_connections: int,
         max_keepalive_connections: int,
     ) -> None:
+        self._upstream = upstream
         self._options: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
             "max_retries": max_retries,
             "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
         }
@@ -95,7 +97,8 @@ class ClientPool:
             with self._lock:
                 if self._sync is None:
                     self._sync = anthropic.Anthropic(
-                        **self._options, http_client=anthropic.DefaultHttpxClient(limits=self._limits)
+                        **self._client_options(),
+                        http_client=anthropic.DefaultHttpxClient(limits=self._limits),
                     )
                     self.created += 1
                 client = self._sync
@@ -124,10 +127,16 @@ class ClientPool:
         return self._new_shard()[0]
 
     def _new_shard(self) -> Shard:
+        options = self._client_options()
         self.created += 1
         transport = CountingTransport(limits=self._limits, socket_options=keepalive_options())
         http = anthropic.DefaultAsyncHttpxClient(transport=transport)
-        return anthropic.AsyncAnthropic(**self._options, http_client=http), transport
+        return anthropic.AsyncAnthropic(**options, http_client=http), transport
+
+    def _client_options(self) -> dict[str, Any]:
+        # Read per client, not at construction: the embedded emulator's address exists only once
+        # it runs, and building the first client is the moment a call needs it.
+        return {**self._options, "api_key": self._upstream.api_key, "base_url": self._upstream.base_url}
 
     def close(self) -> None:
         """Close the sync client now, and each async client on its own loop while that loop runs.

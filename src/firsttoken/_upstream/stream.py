@@ -1,17 +1,16 @@
-"""Streams of text deltas (guide step 1) over the SDK's raw streaming response.
+"""What a stream of the Messages API is, apart from its I/O: decoding, folding, timing, the record.
 
-The SDK makes the request, retries it and raises its typed errors; the bytes it hands back are
-decoded by `sse.py` and folded by `accumulator.py`, which costs a fraction of its pydantic helper.
-Closing a stream early closes the HTTP response at once, so the model stops generating.
+The request loops that do the I/O are written once, async, in `_async/calls.py`; `_sync/calls.py`
+is generated from it (`scripts/unasync.py`). Both drive an `AttemptPlan`: the models to try and
+what to do when one refuses or breaks off. A plain call is a plan of one model.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from time import perf_counter
-from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import anthropic
 import httpx2
@@ -22,20 +21,58 @@ from .._errors import UpstreamFailure
 from .._metrics import CallRecord
 from .._sse import SSEDecoder
 from .._timings import Timings
+from .governor import Attempts
 
-__all__ = ["AsyncTextStream", "TextStream"]
+__all__ = ["AttemptPlan", "Event", "Finish", "StreamCore", "lost", "text_of"]
 
 Event = tuple[str, Any]
 Finish = Callable[[CallRecord], None]
 
 
-class _StreamState:
+class AttemptPlan(Protocol):
+    """One call's attempts: which model next, whether it may go now, and what a failure means.
+
+    `_fallback.Chain` is the one implementation: a fallback chain, of length one for a plain call.
+    """
+
+    timings: Timings
+    # The profile's name and the model the call asked for (before any fallback).
+    profile: str
+    model: str
+
+    def next_attempt(self) -> tuple[str, dict[str, Any]]: ...
+
+    def admission(self, model: str, params: Mapping[str, Any]) -> float | None:
+        """The admission's seq (>= 1) to go now, None to pass the model over, or minus seconds to wait."""
+
+    def not_admitted(self, model: str) -> None: ...
+
+    def tracking(self, seq: int, attempts: Attempts) -> AbstractContextManager[Any]:
+        """Around the SDK call: lets the rate-limit governor read each HTTP attempt of this call."""
+
+    def refused(self, model: str, exc: anthropic.APIError, attempts: Attempts) -> bool:
+        """After a model refused the call: True to try the next model, False to raise."""
+
+    def accepted(self, model: str, attempts: Attempts) -> None: ...
+
+    def succeeded(self, model: str) -> None: ...
+
+    def release(self, acc: MessageAccumulator, name: str, data: Any) -> Iterable[Event]: ...
+
+    def broke_off(self, exc: httpx2.TransportError | UpstreamFailure) -> UpstreamFailure | None:
+        """After an attempt failed mid-stream: the failure to raise, or None to open the next model."""
+
+    def error_type(self, exc: BaseException) -> str: ...
+
+
+class StreamCore:
     """What the sync and async streams share: decoding, accumulating, timing, the final record."""
 
-    def __init__(self, *, profile: str, model: str, on_finish: Finish) -> None:
-        self.profile = profile
-        self.requested_model = model
-        self.timings = Timings()
+    def __init__(self, plan: AttemptPlan, on_finish: Finish) -> None:
+        self.profile = plan.profile
+        self.requested_model = plan.model
+        self.timings = plan.timings
+        self._plan = plan
         self._decoder = SSEDecoder()
         self._acc = MessageAccumulator()
         self._on_finish = on_finish
@@ -65,13 +102,32 @@ class _StreamState:
     def finished(self) -> bool:
         return self._acc.done
 
-    def _events(self, chunk: bytes) -> Iterator[Event]:
-        acc = self._acc
+    def _attempt_opened(self) -> None:
+        # Each model answers from a clean slate: nothing of a failed attempt reaches the message.
+        self._decoder, self._acc = SSEDecoder(), MessageAccumulator()
+
+    def _released(self, chunk: bytes) -> Iterator[Event]:
+        """The events of one chunk of bytes that the plan lets through now."""
+        acc, plan, timings = self._acc, self._plan, self.timings
         for name, data in self._decoder.feed(chunk):
-            text = acc.feed(name, data)
-            if text is not None and self.timings.ttft is None:
-                self.timings.ttft = perf_counter() - self.timings.started
-            yield name, data
+            if acc.feed(name, data) is not None and timings.ttft is None:
+                timings.ttft = perf_counter() - timings.started
+            yield from plan.release(acc, name, data)
+
+    def _check_complete(self) -> None:
+        if not self._acc.done:
+            raise UpstreamFailure("api_error", "the upstream stream ended before message_stop")
+
+    def _refused(self, exc: BaseException) -> None:
+        """Record a call no model accepted."""
+        self._end(
+            self._plan.error_type(exc) if not isinstance(exc, anthropic.APIError) else type(exc).__name__
+        )
+
+    def _failed(self, failure: UpstreamFailure) -> UpstreamFailure:
+        """Record a stream that ended in an error; returns the error to raise."""
+        self._end(failure.type)
+        return failure
 
     def _end(self, error: str | None) -> None:
         if self._recorded:
@@ -106,29 +162,12 @@ class _StreamState:
             )
         )
 
-    def _opened(self, retries: int) -> None:
-        self.timings.upstream = perf_counter() - self.timings.started
-        self.timings.retries = retries
-
-    def _broke_off(self, failure: UpstreamFailure) -> UpstreamFailure:
-        """Record a stream that ended in an error; returns the error to raise."""
-        self._end(failure.type)
-        return failure
-
-    def _incomplete(self) -> UpstreamFailure:
-        return UpstreamFailure("api_error", "the upstream stream ended before message_stop")
-
-    def _exhausted(self) -> None:
-        if not self._acc.done:
-            raise self._broke_off(self._incomplete())
-        self._end(None)
-
 
 def _already_finished(record: CallRecord) -> None:
     return None
 
 
-def _text_of(name: str, data: Any) -> str | None:
+def text_of(name: str, data: Any) -> str | None:
     if name == "content_block_delta":
         delta = data["delta"]
         if delta["type"] == "text_delta":
@@ -136,151 +175,9 @@ def _text_of(name: str, data: Any) -> str | None:
     return None
 
 
-def _lost(exc: httpx2.TransportError) -> UpstreamFailure:
+def lost(exc: httpx2.TransportError) -> UpstreamFailure:
     if isinstance(exc, httpx2.TimeoutException):
         return UpstreamFailure("timeout_error", "the upstream stream stalled past the read timeout")
     return UpstreamFailure(
         "api_connection_error", f"the upstream connection was lost mid-stream ({type(exc).__name__})"
     )
-
-
-class TextStream(_StreamState):
-    """`with engine.stream(...) as s: for text in s: ...`; then `s.usage`, `s.timings`, `s.message`."""
-
-    def __init__(
-        self,
-        opener: Callable[[], AbstractContextManager[anthropic.APIResponse[Any]]],
-        *,
-        profile: str,
-        model: str,
-        on_finish: Finish,
-    ) -> None:
-        super().__init__(profile=profile, model=model, on_finish=on_finish)
-        self._opener = opener
-        self._cm: AbstractContextManager[anthropic.APIResponse[Any]] | None = None
-        self._chunks: Iterator[bytes] | None = None
-
-    def open(self) -> TextStream:
-        """Send the request; raises the SDK's errors (after its retries) if the API refuses it."""
-        if self._cm is not None:
-            return self
-        cm = self._opener()
-        try:
-            response = cm.__enter__()
-        except anthropic.APIError as exc:
-            self._end(type(exc).__name__)
-            raise
-        self._cm = cm
-        self._opened(response.retries_taken)
-        self._chunks = response.http_response.iter_bytes()
-        return self
-
-    def events(self) -> Iterator[Event]:
-        """Every stream event as a `(type, data)` pair of plain JSON, pings included."""
-        self.open()
-        assert self._chunks is not None
-        try:
-            for chunk in self._chunks:
-                yield from self._events(chunk)
-        except httpx2.TransportError as exc:
-            raise self._broke_off(_lost(exc)) from exc
-        except UpstreamFailure as exc:
-            raise self._broke_off(exc) from None
-        self._exhausted()
-
-    def __iter__(self) -> Iterator[str]:
-        for name, data in self.events():
-            text = _text_of(name, data)
-            if text is not None:
-                yield text
-
-    def text(self) -> str:
-        return "".join(self)
-
-    def close(self) -> None:
-        """Idempotent; closing before the end closes the HTTP response, so generation stops."""
-        cm = self._cm
-        self._chunks = None
-        if cm is not None:
-            self._end(None)
-            cm.__exit__(None, None, None)
-            self._cm = None
-
-    def __enter__(self) -> TextStream:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class AsyncTextStream(_StreamState):
-    """`async with engine.astream(...) as s: async for text in s: ...`."""
-
-    def __init__(
-        self,
-        opener: Callable[[], AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]],
-        *,
-        profile: str,
-        model: str,
-        on_finish: Finish,
-    ) -> None:
-        super().__init__(profile=profile, model=model, on_finish=on_finish)
-        self._opener = opener
-        self._cm: AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]] | None = None
-        self._chunks: AsyncIterator[bytes] | None = None
-
-    async def open(self) -> AsyncTextStream:
-        if self._cm is not None:
-            return self
-        cm = self._opener()
-        try:
-            response = await cm.__aenter__()
-        except anthropic.APIError as exc:
-            self._end(type(exc).__name__)
-            raise
-        self._cm = cm
-        self._opened(response.retries_taken)
-        self._chunks = response.http_response.aiter_bytes()
-        return self
-
-    async def events(self) -> AsyncIterator[Event]:
-        await self.open()
-        assert self._chunks is not None
-        try:
-            async for chunk in self._chunks:
-                for event in self._events(chunk):
-                    yield event
-        except httpx2.TransportError as exc:
-            raise self._broke_off(_lost(exc)) from exc
-        except UpstreamFailure as exc:
-            raise self._broke_off(exc) from None
-        self._exhausted()
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        async for name, data in self.events():
-            text = _text_of(name, data)
-            if text is not None:
-                yield text
-
-    async def text(self) -> str:
-        return "".join([t async for t in self])
-
-    async def aclose(self) -> None:
-        cm = self._cm
-        self._chunks = None
-        if cm is not None:
-            self._end(None)
-            # Forgotten only once closed: a close cancelled halfway (a task group tearing down)
-            # must leave the next aclose() something to close.
-            await cm.__aexit__(None, None, None)
-            self._cm = None
-
-    async def __aenter__(self) -> AsyncTextStream:
-        return await self.open()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()

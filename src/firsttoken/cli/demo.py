@@ -31,6 +31,8 @@ def demo(prompt: str, profile: str, time_scale: float | None) -> None:
     with engine:
         if profile not in engine.settings.profiles:
             raise click.BadParameter(f"unknown profile {profile!r}", param_hint="--profile")
+        # Before the clock starts: the embedded emulator's start-up is no part of the first token.
+        engine.upstream.start()
         click.secho(f"upstream: {engine.upstream.describe()['description']}", fg="cyan", err=True)
         click.secho(f"> {prompt}\n", bold=True, err=True)
         started = perf_counter()

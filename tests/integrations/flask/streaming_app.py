@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from firsttoken import parse_chat_request
 from firsttoken_flask import FirstToken
 
 firsttoken = FirstToken()
@@ -44,6 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             messages=[{"role": "user", "content": body.get("prompt", "Say something.")}],
             extra_headers=headers,
         )
+
+    @app.post("/async-chat")
+    async def async_chat() -> Response:
+        # The same call as a Starlette or Django async view makes.
+        chat = parse_chat_request(request.get_data(), profiles=firsttoken.settings.profiles)
+        return await firsttoken.achat_response(chat, max_tokens=8)
 
     @app.get("/async-create")
     async def async_create() -> Response:

@@ -27,7 +27,8 @@ def test_missing_starlette_names_the_extra_to_install() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert (
         out.strip()
-        == "StarletteNotInstalled firsttoken_starlette needs starlette: pip install 'firsttoken[starlette]'"
+        == f"{firsttoken_starlette.StarletteNotInstalled.__name__} firsttoken_starlette needs starlette: "
+        "pip install 'firsttoken[starlette]'"
     )
 
 

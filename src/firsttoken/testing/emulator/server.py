@@ -73,9 +73,15 @@ class Emulator:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        # Two threads calling start() at once get one server; stop() waits for a start under way.
+        self._lifecycle = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> Emulator:
+        with self._lifecycle:
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> Emulator:
         if self._state == "open":
             return self
         if self._state == "closed":
@@ -111,10 +117,11 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        if self._state != "open":
+        with self._lifecycle:
+            if self._state != "open":
+                self._state = "closed"
+                return
             self._state = "closed"
-            return
-        self._state = "closed"
         assert self._server is not None
         assert self._thread is not None
         self._server.should_exit = True

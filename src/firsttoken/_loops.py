@@ -2,7 +2,8 @@
 
 Async clients (the SDK's, redis-py's) hold connections that only their own loop can close. A loop
 made for one call (Flask async views, Django's `async_to_sync` under WSGI, `asyncio.run` in a
-script) would otherwise leave those sockets open after it closed.
+script) would otherwise leave those sockets open after it closed. Below storage and the upstream
+alike: both layers' async clients close this way.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Only calls that are meant to be repeatable qualify: `temperature` exactly 0 (an argument, or in
 `extra_body` for SDKs whose `create()` no longer takes it), non-streaming, with every argument
 JSON-serialisable. The key is a digest of the API key (hashed first, see
-`keys.request_digest`), the upstream base URL, the tenant and the full request, so different keys,
+`_state/keys.py`), the upstream base URL, the tenant and the full request, so different keys,
 organisations or tenants never share an entry, and neither the key nor any prompt text is stored
-as a key. Only successful answers are stored.
+as a key. Only successful answers are stored. A feature over storage: the entries live in the
+state backend's `ResponseStore`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import Any
 
 from anthropic.types import Message
 
-from .base import ResponseStore
-from .keys import request_digest
+from ._state import ResponseStore, request_digest
 
 __all__ = ["RESPONSE_TTL", "ResponseCache"]
 

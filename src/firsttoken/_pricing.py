@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .._errors import SettingsError
-from .._latency import family_of
+from ._errors import SettingsError
+from ._latency import family_of
 
 __all__ = [
     "DEFAULT_MIN_TOKENS",

@@ -1,0 +1,82 @@
+"""Generate the sync twins of firsttoken's async sources, or check that they are current.
+
+The async code is the only source (as httpcore does it): each file under an `_async/` folder has
+a generated twin under the `_sync/` folder beside it, made by the token rules below. Run with
+`--check` (as `make test` does) to fail when a twin is stale instead of writing it.
+
+    python scripts/unasync.py [--check]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [ROOT / "src" / "firsttoken" / "_upstream" / "_async"]
+
+# Whole-word substitutions, applied in order to every line.
+SUBS = [
+    ("AsyncIterator", "Iterator"),
+    ("AsyncIterable", "Iterable"),
+    ("AbstractAsyncContextManager", "AbstractContextManager"),
+    ("AsyncAnthropic", "Anthropic"),
+    ("AsyncAPIResponse", "APIResponse"),
+    ("AsyncTextStream", "TextStream"),
+    ("async def", "def"),
+    ("async with", "with"),
+    ("async for", "for"),
+    ("await ", ""),
+    ("__aenter__", "__enter__"),
+    ("__aexit__", "__exit__"),
+    ("__aiter__", "__iter__"),
+    ("aiter_bytes", "iter_bytes"),
+    ("aclose", "close"),
+    ("acreate", "create"),
+    ("astream", "stream"),
+    ("asyncio.sleep", "time.sleep"),
+    ("import asyncio", "import time"),
+    ("_async/calls.py", "_sync/calls.py"),
+]
+COMPILED = [(re.compile(r"(^|\b)" + re.escape(a) + (r"\b" if a[-1].isalnum() else "")), b) for a, b in SUBS]
+HEADER = "# Generated from {source} by scripts/unasync.py: edit that file, then `make unasync`.\n"
+
+
+def unasync_line(line: str) -> str:
+    for pattern, replacement in COMPILED:
+        line = pattern.sub(lambda m, r=replacement: m.group(1) + r, line)
+    return line
+
+
+def generate(source: Path) -> str:
+    rel = f"{source.parent.name}/{source.name}"
+    lines = source.read_text().splitlines(keepends=True)
+    return HEADER.format(source=rel) + "".join(unasync_line(line) for line in lines)
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for folder in SOURCES:
+        target_dir = folder.parent / "_sync"
+        for source in sorted(folder.glob("*.py")):
+            target = target_dir / source.name
+            text = generate(source)
+            if target.exists() and target.read_text() == text:
+                continue
+            if check:
+                stale.append(os.path.relpath(target, ROOT))
+            else:
+                target.parent.mkdir(exist_ok=True)
+                target.write_text(text)
+                print(f"wrote {os.path.relpath(target, ROOT)}")
+    if stale:
+        print("stale generated code (run `make unasync`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,194 @@
+"""Idle heartbeats: a beat goes out whenever nothing has been written for `interval` seconds.
+
+Proxies and browsers drop a response that stays silent too long, and a model can think for a
+while before its first token. `Heartbeat` is the timer (no I/O); `beating` and `abeating` are the
+two server shells over it, so a WSGI answer gets the same beats as an ASGI one. Starlette, which
+owns its `send`, asks the timer directly from the listener it keeps for disconnects anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from queue import Empty, SimpleQueue
+from typing import NoReturn
+
+__all__ = ["Heartbeat", "abeating", "beating"]
+
+
+class Heartbeat:
+    """When the next beat is due, given when the last bytes left."""
+
+    __slots__ = ("_clock", "beat", "interval", "last")
+
+    def __init__(self, beat: bytes, interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.beat = beat
+        self.interval = interval
+        self._clock = clock
+        self.last = clock()
+
+    @property
+    def enabled(self) -> bool:
+        # A format without a heartbeat (plain text) must not get stray bytes in its body.
+        return bool(self.beat) and self.interval > 0
+
+    def sent(self) -> None:
+        self.last = self._clock()
+
+    def due_in(self) -> float:
+        """Seconds until a beat is owed; zero or less means now."""
+        return self.interval - (self._clock() - self.last)
+
+
+# Chunks handed to the server's thread at once: the format's opening bytes, the API's first `ping`
+# and the first token, usually.
+_HANDED_OVER = 3
+
+
+class _End:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+def beating(chunks: Iterator[bytes], timer: Heartbeat) -> Iterator[bytes]:
+    """`chunks` with beats while it is silent, for a server thread that writes what it iterates.
+
+    A WSGI server can only write when the iterator yields, so `chunks` is read by a thread of its
+    own, started now (it overlaps the server writing the headers), and handed over through a
+    queue. Chunks that queued up while a write was blocked go out as one write (the same bytes,
+    fewer syscalls). When the server closes the iterator (the client left, or it never iterated),
+    the reader stops at its next chunk and closes `chunks` in its own thread: the upstream stream
+    is never touched from two threads at once.
+    """
+    return _Beating(chunks, timer) if timer.enabled else _passing(chunks)
+
+
+def _passing(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    # A format without a heartbeat (plain text) must not get stray bytes in its body.
+    try:
+        yield from chunks
+    finally:
+        getattr(chunks, "close", _no_close)()
+
+
+class _Beating:
+    __slots__ = ("_queue", "_stop", "_timer")
+
+    def __init__(self, chunks: Iterator[bytes], timer: Heartbeat) -> None:
+        self._queue: SimpleQueue[bytes | _End] = SimpleQueue()
+        self._stop = threading.Event()
+        self._timer = timer
+        timer.sent()
+        # The reader holds the queue and the flag, not this object, so dropping an iterator the
+        # server never closed still stops it (`__del__`).
+        args = (chunks, self._queue, self._stop)
+        threading.Thread(target=_read, args=args, name="firsttoken-relay", daemon=True).start()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        queue, timer = self._queue, self._timer
+        try:
+            item = queue.get(timeout=max(timer.due_in(), 0.0))
+        except Empty:
+            timer.sent()
+            return timer.beat
+        if isinstance(item, _End):
+            self._finish(item)
+        parts = [item]
+        while True:
+            try:
+                more = queue.get_nowait()
+            except Empty:
+                break
+            if isinstance(more, _End):
+                # Said at the next call, after these bytes went out.
+                queue.put(more)
+                break
+            parts.append(more)
+        timer.sent()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _finish(self, end: _End) -> NoReturn:
+        self._queue.put(end)  # a later next() ends again rather than blocking
+        if end.error is not None:
+            raise end.error
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stop.set()
+
+    __del__ = close
+
+
+def _read(chunks: Iterator[bytes], queue: SimpleQueue[bytes | _End], stop: threading.Event) -> None:
+    error = None
+    try:
+        for n, chunk in enumerate(chunks):
+            queue.put(chunk)
+            if n < _HANDED_OVER:
+                # The server's thread waits for these (the first token among them); without a
+                # switch it could wait out the interpreter's 5 ms switch interval while this
+                # thread parses a burst. Later chunks queue up and go out in fewer writes.
+                time.sleep(0)
+            if stop.is_set():
+                break
+    except BaseException as exc:  # handed to the server's thread, which raises it
+        error = exc
+    finally:
+        getattr(chunks, "close", _no_close)()
+    queue.put(_End(error))
+
+
+def _no_close() -> None:
+    return None
+
+
+async def abeating(chunks: AsyncIterator[bytes], timer: Heartbeat) -> AsyncIterator[bytes]:
+    """`chunks` with beats while it is silent, for servers that iterate an async body (Django ASGI).
+
+    The pending read is a task, so a beat can go out without cancelling it; when the server cancels
+    this iterator (the client left), the read is cancelled and `chunks` closed before returning.
+    """
+    if not timer.enabled:
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await _aclose(chunks)
+        return
+    pending: asyncio.Task[bytes] | None = None
+    try:
+        while True:
+            pending = asyncio.ensure_future(anext(chunks))
+            while True:
+                done, _ = await asyncio.wait((pending,), timeout=max(timer.due_in(), 0.0))
+                if done:
+                    break
+                timer.sent()
+                yield timer.beat
+            try:
+                chunk = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            timer.sent()
+            yield chunk
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            # The cancelled read must finish before `chunks` is closed: an async generator cannot
+            # be closed while it is running.
+            await asyncio.gather(pending, return_exceptions=True)
+        await _aclose(chunks)
+
+
+async def _aclose(chunks: AsyncIterator[bytes]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()

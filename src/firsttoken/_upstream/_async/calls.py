@@ -1,0 +1,157 @@
+"""The request loops of a call, written once: this async source is the only one.
+
+`../_sync/calls.py` is generated from it by `scripts/unasync.py` (`make unasync`; `make test`
+checks that it is current), so a fix lands in both by editing this file alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, cast
+
+import anthropic
+import httpx2
+from anthropic.types import Message
+
+from ..._errors import UpstreamFailure
+from ..governor import Attempts, RateLimited
+from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
+
+__all__ = ["AsyncTextStream", "acreate"]
+
+
+async def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) -> int | None:
+    """Wait until the rate-limit governor admits the call: its seq, or None to pass the model over."""
+    while True:
+        step = plan.admission(model, params)
+        if step is None or step >= 0:
+            return None if step is None else int(step)
+        await asyncio.sleep(-step)
+
+
+async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Message:
+    """A non-streaming call over `plan`'s models; raises the last model's error if none answers."""
+    while True:
+        model, params = plan.next_attempt()
+        seq = await _admitted(plan, model, params)
+        if seq is None:
+            plan.not_admitted(model)
+            continue
+        attempts = Attempts()
+        try:
+            with plan.tracking(seq, attempts):
+                raw = await client.messages.with_raw_response.create(**attempts.tag(params))
+        except anthropic.APIError as exc:
+            if plan.refused(model, exc, attempts):
+                continue
+            raise
+        plan.accepted(model, attempts)
+        plan.succeeded(model)
+        return cast(Message, await raw.parse())
+
+
+class AsyncTextStream(StreamCore):
+    """`async with engine.astream(...) as s: async for text in s: ...`.
+
+    Then `s.usage`, `s.timings`, `s.message`. Closing a stream early closes the HTTP response at
+    once, so the model stops generating.
+    """
+
+    def __init__(self, client: anthropic.AsyncAnthropic, plan: AttemptPlan, on_finish: Finish) -> None:
+        super().__init__(plan, on_finish)
+        self._client = client
+        self._cm: AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]] | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    async def open(self) -> AsyncTextStream:
+        """Send the request; raises the SDK's errors (after its retries and fallbacks) if it is refused."""
+        if self._cm is not None:
+            return self
+        try:
+            await self._open_next()
+        except (anthropic.APIError, RateLimited) as exc:
+            self._refused(exc)
+            raise
+        return self
+
+    async def _open_next(self) -> None:
+        plan = self._plan
+        while True:
+            model, params = plan.next_attempt()
+            seq = await _admitted(plan, model, params)
+            if seq is None:
+                plan.not_admitted(model)
+                continue
+            attempts = Attempts()
+            cm = self._client.messages.with_streaming_response.create(stream=True, **attempts.tag(params))
+            try:
+                with plan.tracking(seq, attempts):
+                    response = await cm.__aenter__()
+            except anthropic.APIError as exc:
+                if plan.refused(model, exc, attempts):
+                    continue
+                raise
+            plan.accepted(model, attempts)
+            self._cm = cm
+            self._attempt_opened()
+            self._chunks = response.http_response.aiter_bytes()
+            return
+
+    async def _drop_attempt(self) -> None:
+        cm, self._chunks = self._cm, None
+        if cm is not None:
+            # Forgotten only once closed: a close cancelled halfway (a task group tearing down)
+            # must leave the next aclose() something to close.
+            await cm.__aexit__(None, None, None)
+            self._cm = None
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every stream event as a `(type, data)` pair of plain JSON, pings included."""
+        await self.open()
+        while True:
+            assert self._chunks is not None
+            try:
+                async for chunk in self._chunks:
+                    for event in self._released(chunk):
+                        yield event
+                self._check_complete()
+            except (httpx2.TransportError, UpstreamFailure) as exc:
+                failure = self._plan.broke_off(exc)
+                if failure is not None:
+                    raise self._failed(failure) from (exc if exc is not failure else None)
+                await self._drop_attempt()
+                try:
+                    await self._open_next()
+                except (anthropic.APIError, RateLimited) as exc2:
+                    raise self._failed(UpstreamFailure(self._plan.error_type(exc2), str(exc2))) from exc2
+                continue
+            break
+        self._end(None)
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for name, data in self.events():
+            text = text_of(name, data)
+            if text is not None:
+                yield text
+
+    async def text(self) -> str:
+        return "".join([t async for t in self])
+
+    async def aclose(self) -> None:
+        """Idempotent; closing before the end closes the HTTP response, so generation stops."""
+        cm = self._cm
+        self._chunks = None
+        if cm is not None:
+            self._end(None)
+            await self._drop_attempt()
+
+    async def __aenter__(self) -> AsyncTextStream:
+        return await self.open()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
