@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [ROOT / "src" / "firsttoken" / "_upstream" / "_async"]
+SOURCES = [
+    ROOT / "src" / "firsttoken" / "_upstream" / "_async",
+    ROOT / "src" / "firsttoken" / "_caching" / "_async",
+]
 
 # Whole-word substitutions, applied in order to every line.
 SUBS = [
@@ -36,10 +41,14 @@ SUBS = [
     ("aclose", "close"),
     ("acreate", "create"),
     ("astream", "stream"),
+    ("awarm", "warm"),
+    ("aconfirm_now", "confirm_now"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),
     ("_async/calls.py", "_sync/calls.py"),
 ]
+# Regular expressions for what a word swap cannot say: an awaitable result is the result itself.
+PATTERNS = [(re.compile(r"\bAwaitable\[(\w+)\]"), r"\1")]
 COMPILED = [(re.compile(r"(^|\b)" + re.escape(a) + (r"\b" if a[-1].isalnum() else "")), b) for a, b in SUBS]
 HEADER = "# Generated from {source} by scripts/unasync.py: edit that file, then `make unasync`.\n"
 
@@ -47,13 +56,45 @@ HEADER = "# Generated from {source} by scripts/unasync.py: edit that file, then 
 def unasync_line(line: str) -> str:
     for pattern, replacement in COMPILED:
         line = pattern.sub(lambda m, r=replacement: m.group(1) + r, line)
+    for regex, template in PATTERNS:
+        line = regex.sub(template, line)
     return line
+
+
+def _ruff() -> str:
+    beside = Path(sys.executable).with_name("ruff")
+    found = str(beside) if beside.exists() else shutil.which("ruff")
+    if found is None:
+        raise SystemExit("unasync needs ruff (pip install -e '.[dev]')")
+    return found
+
+
+def _tidy(text: str, target: Path) -> str:
+    """Sort the imports and drop those the sync code no longer uses, then format: as ruff would."""
+    ruff, name = _ruff(), str(target)
+    fixed = subprocess.run(
+        [ruff, "check", "--fix-only", "--select", "I,F401", "--stdin-filename", name, "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return subprocess.run(
+        [ruff, "format", "--stdin-filename", name, "-"],
+        input=fixed,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
 
 
 def generate(source: Path) -> str:
     rel = f"{source.parent.name}/{source.name}"
     lines = source.read_text().splitlines(keepends=True)
-    return HEADER.format(source=rel) + "".join(unasync_line(line) for line in lines)
+    target = source.parent.parent / "_sync" / source.name
+    return _tidy(HEADER.format(source=rel) + "".join(unasync_line(line) for line in lines), target)
 
 
 def main(argv: list[str]) -> int:

@@ -6,12 +6,13 @@ The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
 
 from ._bench import BENCH_DEFAULTS, BenchReport, BenchRow, run_latency_bench
 from ._caching.manager import WarmResult
+from ._chat import ChatRequest, RelayStart, parse_chat_request
 from ._engine import Engine
 from ._errors import BadRequest, EngineClosedError, FirstTokenError, SettingsError, UpstreamFailure
 from ._framework import FrameworkNotInstalled
 from ._metrics import CallRecord, Metrics
 from ._profiles import DEFAULT_PROFILES, Profile
-from ._relay import ChatRequest, EngineHandle, Relay, RelayStart, parse_chat_request
+from ._relay import EngineHandle, Relay
 from ._review import Finding, review_settings
 from ._routing import Classification
 from ._settings import Settings

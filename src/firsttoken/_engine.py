@@ -23,7 +23,7 @@ from ._metrics import CallRecord, Metrics
 from ._profiles import Profile
 from ._relay import Relay
 from ._responses import ResponseCache
-from ._routing import Classification, Router
+from ._routing import Classification, Router, Routing
 from ._settings import Settings
 from ._state import build_state
 from ._timings import Timings
@@ -84,9 +84,13 @@ class Engine:
             ttl=s.classify_cache_ttl,
         )
         # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
-        self.caching = CacheManager(self)
-        self.caching.lock_factory = self.shared.warm_locks(s.warm_lock_dir)
-        self.metrics.savings = self.caching.saved
+        self.caching = CacheManager(
+            s,
+            clients=self._pool,
+            lock_factory=self.shared.warm_locks(s.warm_lock_dir),
+            not_cached=self.advisor.not_cached,
+            upstream_url=lambda: self.upstream.base_url,
+        )
         self._close_lock = threading.Lock()
         # Profiles with per-call overrides (`max_tokens=...` on nearly every call), validated once.
         self._overridden: dict[tuple[Any, ...], Profile] = {}
@@ -229,7 +233,8 @@ class Engine:
             observe(call)
 
     def _observe_metrics(self, call: Finished) -> None:
-        self.metrics.record(call.record)
+        record = call.record
+        self.metrics.record(record, saved=self.caching.saved(record) if record.error is None else 0.0)
         self.shared.watch(self.metrics)
 
     def _observe_advice(self, call: Finished) -> None:
@@ -334,46 +339,26 @@ class Engine:
         """`classify()` with how long it took and where the label came from (model, cache, default)."""
         return self.router.classify(text, labels=labels, default=default, **call)
 
-    def route(
-        self,
-        text_or_messages: str | Sequence[Mapping[str, Any]],
-        *,
-        routes: Mapping[str, str],
-        default: str,
-        stream: bool = True,
-        classify_profile: str = "fast",
-        classify_options: Mapping[str, Any] | None = None,
-        **call: Any,
-    ) -> Any:
-        """Classify, then `stream()` (or with `stream=False`, `create()`) on `routes[label]`'s profile."""
-        started, text, kwargs = self.router.begin(text_or_messages, routes, default, call)
-        options = classify_options or {}
-        choice = self.router.classify(
-            text, labels=list(routes), default=default, profile=classify_profile, **options
-        )
-        if not stream:
-            return self.create(**kwargs, profile=routes[choice.label], _route=choice.label)
-        return self.router.stamp(self.stream(**kwargs, profile=routes[choice.label]), choice, started)
+    def route(self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **options: Any) -> Any:
+        """Classify, then `stream()` (or with `stream=False`, `create()`) on `routes[label]`'s profile.
+
+        `classify_profile=` (default `"fast"`) and `classify_options=` shape the classification;
+        every other argument goes to the routed call.
+        """
+        routing = Routing(text_or_messages, routes, default, options)
+        choice = self.router.classify(routing.text, **routing.question)
+        if not routing.stream:
+            return self.create(**routing.call_for(choice), _route=choice.label)
+        return routing.stamp(self.stream(**routing.call_for(choice)), choice)
 
     async def aroute(
-        self,
-        text_or_messages: str | Sequence[Mapping[str, Any]],
-        *,
-        routes: Mapping[str, str],
-        default: str,
-        stream: bool = True,
-        classify_profile: str = "fast",
-        classify_options: Mapping[str, Any] | None = None,
-        **call: Any,
+        self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **options: Any
     ) -> Any:
-        started, text, kwargs = self.router.begin(text_or_messages, routes, default, call)
-        options = classify_options or {}
-        choice = await self.router.aclassify(
-            text, labels=list(routes), default=default, profile=classify_profile, **options
-        )
-        if not stream:
-            return await self.acreate(**kwargs, profile=routes[choice.label], _route=choice.label)
-        return self.router.stamp(self.astream(**kwargs, profile=routes[choice.label]), choice, started)
+        routing = Routing(text_or_messages, routes, default, options)
+        choice = await self.router.aclassify(routing.text, **routing.question)
+        if not routing.stream:
+            return await self.acreate(**routing.call_for(choice), _route=choice.label)
+        return routing.stamp(self.astream(**routing.call_for(choice)), choice)
 
     # -- parallel calls (guide step 5) -----------------------------------------------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +152,6 @@ class Metrics:
     def __init__(self, *, window: int = 1024) -> None:
         self._window = window
         # Estimated dollars a call's caching saved; the engine plugs in its pricing table.
-        self.savings: Callable[[CallRecord], float] | None = None
         self._lock = threading.Lock()
         self._models: dict[str, _Window] = {}
         self._profiles: dict[str, _Window] = {}
@@ -173,8 +171,8 @@ class Metrics:
             description="Time to the first output token",
         )
 
-    def record(self, record: CallRecord) -> None:
-        saved = self.savings(record) if self.savings is not None and record.error is None else 0.0
+    def record(self, record: CallRecord, *, saved: float = 0.0) -> None:
+        """Count one finished call; `saved` is what prompt caching saved on it, in dollars."""
         with self._lock:
             for groups, key in ((self._models, record.model), (self._profiles, record.profile)):
                 window = groups.get(key)

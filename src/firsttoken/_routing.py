@@ -29,6 +29,7 @@ __all__ = [
     "CLASSIFY_MAX_TOKENS",
     "Classification",
     "Router",
+    "Routing",
     "cache_key",
     "classify_call",
     "normalise",
@@ -139,86 +140,97 @@ class Router:
         self.cache = cache
         self.ttl = ttl
 
-    def _prepare(
-        self, text: str, labels: Sequence[str], default: str, profile: str
-    ) -> tuple[tuple[str, ...], str]:
+    def _ask(
+        self, text: str, labels: Sequence[str], default: str, profile: str, call: Mapping[str, Any]
+    ) -> _Question:
         if not isinstance(text, str):
             raise TypeError(f"classify() takes text, not {type(text).__name__}")
         checked = check_labels(labels, default)
-        return checked, cache_key(text, checked, self._model_of(profile))
-
-    def _call(
-        self, text: str, labels: Sequence[str], profile: str, call: Mapping[str, Any]
-    ) -> dict[str, Any]:
+        question = _Question(self, cache_key(text, checked, self._model_of(profile)), checked, default)
+        hit = self.cache.get(question.key)
+        if hit in checked:
+            question.answer = Classification(str(hit), perf_counter() - question.started, "cache")
         # The profile's concise instruction would only add words to contradict "exactly one word".
-        return {"profile": profile, "concise": None, **classify_call(text, labels), **call}
-
-    def _settle(
-        self, key: str, answer: str, labels: Sequence[str], default: str, started: float
-    ) -> Classification:
-        label = normalise(answer, labels)
-        if label is None:
-            log_default("unrecognised answer", default)
-            return Classification(default, perf_counter() - started, "unrecognised")
-        self.cache.set(key, label, self.ttl)
-        return Classification(label, perf_counter() - started, "model")
-
-    def _cached(self, key: str, labels: Sequence[str], started: float) -> Classification | None:
-        hit = self.cache.get(key)
-        return Classification(str(hit), perf_counter() - started, "cache") if hit in labels else None
+        question.call = {"profile": profile, "concise": None, **classify_call(text, checked), **call}
+        return question
 
     def classify(
         self, text: str, *, labels: Sequence[str], default: str, profile: str = "fast", **call: Any
     ) -> Classification:
-        started = perf_counter()
-        checked, key = self._prepare(text, labels, default, profile)
-        if (hit := self._cached(key, checked, started)) is not None:
-            return hit
+        question = self._ask(text, labels, default, profile, call)
         try:
-            message = self._create(**self._call(text, checked, profile, call))
+            return question.answer or question.settle(self._create(**question.call))
         except (anthropic.APIError, FirstTokenError) as exc:
-            return _defaulted(exc, default, started)
-        return self._settle(key, message_text(message), checked, default, started)
+            return question.failed(exc)
 
     async def aclassify(
         self, text: str, *, labels: Sequence[str], default: str, profile: str = "fast", **call: Any
     ) -> Classification:
-        started = perf_counter()
-        checked, key = self._prepare(text, labels, default, profile)
-        if (hit := self._cached(key, checked, started)) is not None:
-            return hit
+        question = self._ask(text, labels, default, profile, call)
         try:
-            message = await self._acreate(**self._call(text, checked, profile, call))
+            return question.answer or question.settle(await self._acreate(**question.call))
         except (anthropic.APIError, FirstTokenError) as exc:
-            return _defaulted(exc, default, started)
-        return self._settle(key, message_text(message), checked, default, started)
+            return question.failed(exc)
 
-    @staticmethod
-    def begin(
+
+class Routing:
+    """One `engine.route()` call: its validated routes, the text to classify, the routed call."""
+
+    def __init__(
+        self,
         text_or_messages: str | Sequence[Mapping[str, Any]],
         routes: Mapping[str, str],
         default: str,
-        call: Mapping[str, Any],
-    ) -> tuple[float, str, dict[str, Any]]:
-        """When routing started, the text to classify, and the routed call's arguments."""
+        options: dict[str, Any],
+    ) -> None:
         if not routes:
             raise ValueError("routes must map labels to profile names")
         if default not in routes:
             raise ValueError(f"default {default!r} must be one of the routes {sorted(routes)}")
-        started = perf_counter()
-        text, messages = route_text(text_or_messages)
-        return started, text, {"messages": messages, **call}
+        self.started = perf_counter()
+        self.routes = routes
+        self.stream: bool = options.pop("stream", True)
+        self.text, messages = route_text(text_or_messages)
+        self.question: dict[str, Any] = {
+            "labels": list(routes),
+            "default": default,
+            "profile": options.pop("classify_profile", "fast"),
+            **(options.pop("classify_options", None) or {}),
+        }
+        self.call = {"messages": messages, **options}
 
-    @staticmethod
-    def stamp(stream: _Stream, choice: Classification, started: float) -> _Stream:
+    def call_for(self, choice: Classification) -> dict[str, Any]:
+        return {**self.call, "profile": self.routes[choice.label]}
+
+    def stamp(self, stream: _Stream, choice: Classification) -> _Stream:
         timings = stream.timings
         # The user waits for the classification too: the routed stream's TTFT counts from before it.
-        timings.started = started
+        timings.started = self.started
         timings.route = choice.label
         timings.classify_ms = round(choice.seconds * 1000, 2)
         return stream
 
 
-def _defaulted(exc: BaseException, default: str, started: float) -> Classification:
-    log_default(type(exc).__name__, default)
-    return Classification(default, perf_counter() - started, type(exc).__name__)
+class _Question:
+    """One classification under way: answered from the cache, or by the model's one word."""
+
+    __slots__ = ("answer", "call", "default", "key", "labels", "router", "started")
+
+    def __init__(self, router: Router, key: str, labels: tuple[str, ...], default: str) -> None:
+        self.router, self.key, self.labels, self.default = router, key, labels, default
+        self.started = perf_counter()
+        self.answer: Classification | None = None
+        self.call: dict[str, Any] = {}
+
+    def settle(self, message: Message) -> Classification:
+        label = normalise(message_text(message), self.labels)
+        if label is None:
+            log_default("unrecognised answer", self.default)
+            return Classification(self.default, perf_counter() - self.started, "unrecognised")
+        self.router.cache.set(self.key, label, self.router.ttl)
+        return Classification(label, perf_counter() - self.started, "model")
+
+    def failed(self, exc: BaseException) -> Classification:
+        # Routing can slow a request down but never fail it: an upstream error means the default.
+        log_default(type(exc).__name__, self.default)
+        return Classification(self.default, perf_counter() - self.started, type(exc).__name__)

@@ -9,8 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import anthropic
 
@@ -19,72 +18,58 @@ from .._pricing import TTL_SECONDS, CostModel, Ttl
 from .._profiles import Profile
 from .._settings import Settings
 from .._state import LockFactory, file_locks, lock_name
+from ._async.warm import COUNT_TIMEOUT, awarm
+from ._sync.warm import warm
 from .diagnostics import ConversationLog, report_miss
 from .estimate import canonical, prefix_tokens
 from .keepwarm import LEAD, KeepWarm
 from .policy import place
-from .prefixes import WARM_MESSAGE, WARM_MESSAGE_TOKENS, StaticPrefix, merge_prefix
+from .prefixes import WARM_MESSAGE, WARM_MESSAGE_TOKENS, StaticPrefix, WarmResult, merge_prefix
 
-__all__ = ["CacheHost", "CacheManager", "WarmResult"]
+__all__ = ["CacheManager", "Clients", "WarmResult"]
 
 logger = logging.getLogger("firsttoken.caching")
 
 # A local estimate this close to the minimum could be on the wrong side of it; ask count_tokens.
 CONFIRM_MARGIN = 0.2
 MAX_CONFIRMED = 1024
-COUNT_TIMEOUT = 10.0
-
-WarmStatus = Literal["warmed", "held_elsewhere", "below_minimum", "failed"]
 
 
-@dataclass(frozen=True, slots=True)
-class WarmResult:
-    profile: str
-    model: str
-    status: WarmStatus
-    prefix_tokens: int
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-
-
-class _NotCached(Protocol):
-    def not_cached(self, profile: str, reason: str) -> None: ...
-
-
-class _BaseUrl(Protocol):
-    @property
-    def base_url(self) -> str: ...
-
-
-class CacheHost(Protocol):
-    """What the manager reads of the engine that owns it; a Protocol, so caching never imports the engine."""
+class Clients(Protocol):
+    """The process's shared SDK clients (the engine's pool): what warming and counting call on."""
 
     @property
-    def settings(self) -> Settings: ...
+    def sync(self) -> anthropic.Anthropic: ...
 
     @property
-    def advisor(self) -> _NotCached: ...
-
-    @property
-    def upstream(self) -> _BaseUrl: ...
-
-    @property
-    def client(self) -> anthropic.Anthropic: ...
-
-    @property
-    def async_client(self) -> anthropic.AsyncAnthropic: ...
+    def async_(self) -> anthropic.AsyncAnthropic: ...
 
 
 class CacheManager:
-    """One per engine. `clock` (monotonic seconds) and `lock_factory` may be replaced before traffic."""
+    """One per engine: it is handed the settings, the clients, where its locks come from, where its
+    advice goes and the upstream's address (for the locks' names), never the engine itself.
 
-    def __init__(self, engine: CacheHost) -> None:
-        s = engine.settings
-        self._engine = engine
+    `clock` (monotonic seconds) may be replaced before traffic (tests drive keep-warm with it).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clients: Clients,
+        lock_factory: LockFactory | None = None,
+        not_cached: Callable[[str, str], None],
+        upstream_url: Callable[[], str],
+    ) -> None:
+        s = settings
+        self._profiles = s.profiles
+        self._clients = clients
+        self._not_cached = not_cached
+        self._upstream_url = upstream_url
         self.costs = CostModel.build(prices=s.pricing, min_tokens=s.cache_min_tokens)
         self.debug = s.cache_debug
         self.clock: Callable[[], float] = time.monotonic
-        self.lock_factory: LockFactory = file_locks(s.warm_lock_dir)
+        self.lock_factory: LockFactory = lock_factory or file_locks(s.warm_lock_dir)
         self.conversations = ConversationLog()
         self._lock = threading.Lock()
         self._confirmed: OrderedDict[str, int] = OrderedDict()
@@ -152,7 +137,7 @@ class CacheManager:
             prefix_size=known,
         )
         if placed.not_cached is not None:
-            self._engine.advisor.not_cached(name, placed.not_cached)
+            self._not_cached(name, placed.not_cached)
         out = placed.params
         if self.debug and "diagnostics" not in out:
             previous = self.conversations.previous(out)
@@ -189,7 +174,7 @@ class CacheManager:
                 )
 
     def ttl_of(self, profile: str) -> Ttl:
-        found = self._engine.settings.profiles.get(profile)
+        found = self._profiles.get(profile)
         return found.cache_ttl if found is not None else "5m"
 
     def saved(self, record: CallRecord) -> float:
@@ -226,13 +211,13 @@ class CacheManager:
 
     def _confirm(self, digest: str, params: dict[str, Any], prefix: StaticPrefix | None) -> None:
         try:
-            counted = self._engine.client.messages.count_tokens(**params, timeout=COUNT_TIMEOUT)
-            self._store_count(digest, counted.input_tokens, prefix)
+            counted = self._clients.sync.messages.count_tokens(**params, timeout=COUNT_TIMEOUT)
+            self.store_count(digest, counted.input_tokens, prefix)
         finally:
             with self._lock:
                 self._pending.discard(digest)
 
-    def _store_count(self, digest: str, input_tokens: int, prefix: StaticPrefix | None) -> None:
+    def store_count(self, digest: str, input_tokens: int, prefix: StaticPrefix | None) -> None:
         size = max(0, input_tokens - WARM_MESSAGE_TOKENS)
         with self._lock:
             self._confirmed[digest] = size
@@ -241,33 +226,23 @@ class CacheManager:
             if prefix is not None:
                 prefix.confirmed = size
 
-    def confirm_now(self) -> None:
-        """Count every registered prefix near its model's minimum (warm time: off the request path)."""
-        for prefix in self.prefixes.values():
-            if prefix.confirmed is None and _near(prefix.estimate, self.costs.minimum(prefix.model)):
-                counted = self._engine.client.messages.count_tokens(
-                    **prefix.count_params(), timeout=COUNT_TIMEOUT
-                )
-                self._store_count(prefix.digest, counted.input_tokens, prefix)
-
-    async def aconfirm_now(self) -> None:
-        for prefix in self.prefixes.values():
-            if prefix.confirmed is None and _near(prefix.estimate, self.costs.minimum(prefix.model)):
-                client = self._engine.async_client
-                counted = await client.messages.count_tokens(**prefix.count_params(), timeout=COUNT_TIMEOUT)
-                self._store_count(prefix.digest, counted.input_tokens, prefix)
+    def to_confirm(self) -> list[StaticPrefix]:
+        """The registered prefixes near their model's minimum, whose size count_tokens should confirm."""
+        return [
+            p
+            for p in self.prefixes.values()
+            if p.confirmed is None and _near(p.estimate, self.costs.minimum(p.model))
+        ]
 
     # -- pre-warming and keep-warm ---------------------------------------------------------------
 
     def _lock_for(self, prefix: StaticPrefix) -> bool:
         if prefix.lock is None:
-            name = lock_name(
-                prefix_digest=prefix.digest, model=prefix.model, base_url=self._engine.upstream.base_url
-            )
+            name = lock_name(prefix_digest=prefix.digest, model=prefix.model, base_url=self._upstream_url())
             prefix.lock = self.lock_factory(name)
         return prefix.lock.acquire()
 
-    def _warm_params(self, prefix: StaticPrefix) -> dict[str, Any]:
+    def warm_params(self, prefix: StaticPrefix) -> dict[str, Any]:
         params = merge_prefix(prefix, {"model": prefix.model, "max_tokens": 0, "messages": [WARM_MESSAGE]})
         placed = place(
             params,
@@ -280,7 +255,7 @@ class CacheManager:
         )
         return placed.params
 
-    def _plan(self) -> list[tuple[StaticPrefix, WarmResult | None]]:
+    def warm_plan(self) -> list[tuple[StaticPrefix, WarmResult | None]]:
         plan: list[tuple[StaticPrefix, WarmResult | None]] = []
         for prefix in self.prefixes.values():
             if not prefix.warm:
@@ -290,7 +265,7 @@ class CacheManager:
                     f"its registered prefix has about {prefix.tokens} tokens, below {prefix.model}'s minimum "
                     f"cacheable length of {self.costs.minimum(prefix.model)}; not warmed or cached alone"
                 )
-                self._engine.advisor.not_cached(prefix.profile, reason)
+                self._not_cached(prefix.profile, reason)
                 plan.append(
                     (prefix, WarmResult(prefix.profile, prefix.model, "below_minimum", prefix.tokens))
                 )
@@ -302,7 +277,7 @@ class CacheManager:
                 plan.append((prefix, None))
         return plan
 
-    def _warmed(self, prefix: StaticPrefix, usage: Any, *, refresh: bool) -> WarmResult:
+    def warmed(self, prefix: StaticPrefix, usage: Any, *, refresh: bool) -> WarmResult:
         with self._lock:
             self.warm_calls += 1
             prefix.warmed = True
@@ -318,54 +293,18 @@ class CacheManager:
             usage.cache_creation_input_tokens or 0,
         )
 
-    def _failed(self, prefix: StaticPrefix, exc: Exception) -> WarmResult:
+    def warm_failed(self, prefix: StaticPrefix, exc: Exception) -> WarmResult:
         logger.warning("profile %r: warming its prefix failed: %s", prefix.profile, type(exc).__name__)
         return WarmResult(prefix.profile, prefix.model, "failed", prefix.tokens)
 
     def warm(self) -> list[WarmResult]:
         """Pre-warm every registered prefix this process holds the lock for (sync; start-up)."""
-        try:
-            self.confirm_now()
-        except anthropic.APIError as exc:
-            logger.warning(
-                "count_tokens failed while warming; using the local estimate: %s", type(exc).__name__
-            )
-        results = []
-        for prefix, skipped in self._plan():
-            if skipped is not None:
-                results.append(skipped)
-                continue
-            try:
-                message = self._engine.client.messages.create(**self._warm_params(prefix))
-            except anthropic.APIError as exc:
-                results.append(self._failed(prefix, exc))
-                continue
-            results.append(self._warmed(prefix, message.usage, refresh=False))
-        self._start_keep_warm()
-        return results
+        return warm(self, self._clients.sync)
 
     async def awarm(self) -> list[WarmResult]:
-        try:
-            await self.aconfirm_now()
-        except anthropic.APIError as exc:
-            logger.warning(
-                "count_tokens failed while warming; using the local estimate: %s", type(exc).__name__
-            )
-        results = []
-        for prefix, skipped in self._plan():
-            if skipped is not None:
-                results.append(skipped)
-                continue
-            try:
-                message = await self._engine.async_client.messages.create(**self._warm_params(prefix))
-            except anthropic.APIError as exc:
-                results.append(self._failed(prefix, exc))
-                continue
-            results.append(self._warmed(prefix, message.usage, refresh=False))
-        self._start_keep_warm()
-        return results
+        return await awarm(self, self._clients.async_)
 
-    def _start_keep_warm(self) -> None:
+    def start_keep_warm(self) -> None:
         if not self._closed and any(p.keep_warm for p in self.prefixes.values()):
             self.keep_warm.start()
 
@@ -384,8 +323,8 @@ class CacheManager:
             # The lock is taken here too, so a process takes over when the warming one exits.
             if not due or not self._lock_for(prefix):
                 continue
-            message = self._engine.client.messages.create(**self._warm_params(prefix))
-            self._warmed(prefix, message.usage, refresh=True)
+            message = self._clients.sync.messages.create(**self.warm_params(prefix))
+            self.warmed(prefix, message.usage, refresh=True)
             refreshed += 1
         return refreshed
 

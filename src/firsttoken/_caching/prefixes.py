@@ -12,12 +12,25 @@ from .._state import WarmLock
 from .estimate import MESSAGE_OVERHEAD, block_tokens, canonical, prefix_tokens
 from .keepwarm import PrefixTraffic
 
-__all__ = ["WARM_MESSAGE", "StaticPrefix", "merge_prefix"]
+__all__ = ["WARM_MESSAGE", "StaticPrefix", "WarmResult", "WarmStatus", "merge_prefix"]
 
 # The smallest valid conversation: a warm call needs one user message, and it lies after the
 # prefix's breakpoint, so it is never part of what is cached.
 WARM_MESSAGE = {"role": "user", "content": "."}
 WARM_MESSAGE_TOKENS = MESSAGE_OVERHEAD + block_tokens(".")
+
+
+WarmStatus = Literal["warmed", "held_elsewhere", "below_minimum", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class WarmResult:
+    profile: str
+    model: str
+    status: WarmStatus
+    prefix_tokens: int
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
 
 
 @dataclass(eq=False)

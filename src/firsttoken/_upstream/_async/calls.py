@@ -7,10 +7,10 @@ checks that it is current), so a fix lands in both by editing this file alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import anthropic
 import httpx2
@@ -22,6 +22,9 @@ from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
 
 __all__ = ["AsyncTextStream", "acreate"]
 
+_R = TypeVar("_R")
+_Response = AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]
+
 
 async def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) -> int | None:
     """Wait until the rate-limit governor admits the call: its seq, or None to pass the model over."""
@@ -32,8 +35,13 @@ async def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) ->
         await asyncio.sleep(-step)
 
 
-async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Message:
-    """A non-streaming call over `plan`'s models; raises the last model's error if none answers."""
+async def _first_accepted(
+    plan: AttemptPlan, send: Callable[[dict[str, Any]], Awaitable[_R]]
+) -> tuple[str, _R]:
+    """Send to `plan`'s models in turn until one accepts: that model and what `send` returned.
+
+    Raises the last refusal when the plan has no model left to try.
+    """
     while True:
         model, params = plan.next_attempt()
         seq = await _admitted(plan, model, params)
@@ -43,14 +51,22 @@ async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Messag
         attempts = Attempts()
         try:
             with plan.tracking(seq, attempts):
-                raw = await client.messages.with_raw_response.create(**attempts.tag(params))
+                sent = await send(attempts.tag(params))
         except anthropic.APIError as exc:
             if plan.refused(model, exc, attempts):
                 continue
             raise
         plan.accepted(model, attempts)
-        plan.succeeded(model)
-        return cast(Message, await raw.parse())
+        return model, sent
+
+
+async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Message:
+    """A non-streaming call over `plan`'s models; raises the last model's error if none answers."""
+    model, raw = await _first_accepted(
+        plan, lambda params: client.messages.with_raw_response.create(**params)
+    )
+    plan.succeeded(model)
+    return cast(Message, await raw.parse())
 
 
 class AsyncTextStream(StreamCore):
@@ -63,7 +79,7 @@ class AsyncTextStream(StreamCore):
     def __init__(self, client: anthropic.AsyncAnthropic, plan: AttemptPlan, on_finish: Finish) -> None:
         super().__init__(plan, on_finish)
         self._client = client
-        self._cm: AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]] | None = None
+        self._cm: _Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
 
     async def open(self) -> AsyncTextStream:
@@ -78,27 +94,14 @@ class AsyncTextStream(StreamCore):
         return self
 
     async def _open_next(self) -> None:
-        plan = self._plan
-        while True:
-            model, params = plan.next_attempt()
-            seq = await _admitted(plan, model, params)
-            if seq is None:
-                plan.not_admitted(model)
-                continue
-            attempts = Attempts()
-            cm = self._client.messages.with_streaming_response.create(stream=True, **attempts.tag(params))
-            try:
-                with plan.tracking(seq, attempts):
-                    response = await cm.__aenter__()
-            except anthropic.APIError as exc:
-                if plan.refused(model, exc, attempts):
-                    continue
-                raise
-            plan.accepted(model, attempts)
-            self._cm = cm
-            self._attempt_opened()
-            self._chunks = response.http_response.aiter_bytes()
-            return
+        _, (cm, response) = await _first_accepted(self._plan, self._send)
+        self._cm = cm
+        self._attempt_opened()
+        self._chunks = response.http_response.aiter_bytes()
+
+    async def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
+        cm = self._client.messages.with_streaming_response.create(stream=True, **params)
+        return cm, await cm.__aenter__()
 
     async def _drop_attempt(self) -> None:
         cm, self._chunks = self._cm, None

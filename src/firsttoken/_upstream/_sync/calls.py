@@ -8,10 +8,10 @@ checks that it is current), so a fix lands in both by editing this file alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import anthropic
 import httpx2
@@ -23,6 +23,9 @@ from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
 
 __all__ = ["TextStream", "create"]
 
+_R = TypeVar("_R")
+_Response = AbstractContextManager[anthropic.APIResponse[Any]]
+
 
 def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) -> int | None:
     """Wait until the rate-limit governor admits the call: its seq, or None to pass the model over."""
@@ -33,8 +36,11 @@ def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) -> int |
         time.sleep(-step)
 
 
-def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
-    """A non-streaming call over `plan`'s models; raises the last model's error if none answers."""
+def _first_accepted(plan: AttemptPlan, send: Callable[[dict[str, Any]], _R]) -> tuple[str, _R]:
+    """Send to `plan`'s models in turn until one accepts: that model and what `send` returned.
+
+    Raises the last refusal when the plan has no model left to try.
+    """
     while True:
         model, params = plan.next_attempt()
         seq = _admitted(plan, model, params)
@@ -44,14 +50,20 @@ def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
         attempts = Attempts()
         try:
             with plan.tracking(seq, attempts):
-                raw = client.messages.with_raw_response.create(**attempts.tag(params))
+                sent = send(attempts.tag(params))
         except anthropic.APIError as exc:
             if plan.refused(model, exc, attempts):
                 continue
             raise
         plan.accepted(model, attempts)
-        plan.succeeded(model)
-        return cast(Message, raw.parse())
+        return model, sent
+
+
+def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
+    """A non-streaming call over `plan`'s models; raises the last model's error if none answers."""
+    model, raw = _first_accepted(plan, lambda params: client.messages.with_raw_response.create(**params))
+    plan.succeeded(model)
+    return cast(Message, raw.parse())
 
 
 class TextStream(StreamCore):
@@ -64,7 +76,7 @@ class TextStream(StreamCore):
     def __init__(self, client: anthropic.Anthropic, plan: AttemptPlan, on_finish: Finish) -> None:
         super().__init__(plan, on_finish)
         self._client = client
-        self._cm: AbstractContextManager[anthropic.APIResponse[Any]] | None = None
+        self._cm: _Response | None = None
         self._chunks: Iterator[bytes] | None = None
 
     def open(self) -> TextStream:
@@ -79,27 +91,14 @@ class TextStream(StreamCore):
         return self
 
     def _open_next(self) -> None:
-        plan = self._plan
-        while True:
-            model, params = plan.next_attempt()
-            seq = _admitted(plan, model, params)
-            if seq is None:
-                plan.not_admitted(model)
-                continue
-            attempts = Attempts()
-            cm = self._client.messages.with_streaming_response.create(stream=True, **attempts.tag(params))
-            try:
-                with plan.tracking(seq, attempts):
-                    response = cm.__enter__()
-            except anthropic.APIError as exc:
-                if plan.refused(model, exc, attempts):
-                    continue
-                raise
-            plan.accepted(model, attempts)
-            self._cm = cm
-            self._attempt_opened()
-            self._chunks = response.http_response.iter_bytes()
-            return
+        _, (cm, response) = _first_accepted(self._plan, self._send)
+        self._cm = cm
+        self._attempt_opened()
+        self._chunks = response.http_response.iter_bytes()
+
+    def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
+        cm = self._client.messages.with_streaming_response.create(stream=True, **params)
+        return cm, cm.__enter__()
 
     def _drop_attempt(self) -> None:
         cm, self._chunks = self._cm, None
