@@ -36,7 +36,12 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
-pytest: $(STAMP)
+# The Vercel AI SDK's own client, which the e2e tests run under node to rebuild our `ai-sdk` streams.
+AISDK := tests/e2e/aisdk/node_modules/.package-lock.json
+$(AISDK): tests/e2e/aisdk/package-lock.json
+	cd tests/e2e/aisdk && npm ci --silent --no-audit --no-fund
+
+pytest: $(STAMP) $(AISDK)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint twins types contracts pytest
@@ -55,15 +60,16 @@ coverage: $(STAMP)
 demo: $(STAMP)
 	PORT=$(PORT) $(PY) -m example_projects.$(APP)_chat
 
+# Development, so with no key the embedded emulator answers (firsttoken fails closed elsewhere).
 demo-terminal: $(STAMP)
-	$(PY) -m firsttoken.cli demo
+	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli demo
 
 # Oldest and newest supported Django, Flask and Starlette, each in its own venv (slow; on demand).
 matrix: $(STAMP)
 	$(VENV)/bin/nox
 
 bench: $(STAMP)
-	$(PY) -m firsttoken.cli bench
+	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .coverage*
+	rm -rf $(VENV) .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules

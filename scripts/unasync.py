@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
     ROOT / "src" / "firsttoken" / "_upstream" / "_async",
     ROOT / "src" / "firsttoken" / "_caching" / "_async",
+    ROOT / "src" / "firsttoken" / "_relay" / "_async",
 ]
 
 # Whole-word substitutions, applied in order to every line.
@@ -42,6 +43,12 @@ SUBS = [
     ("acreate", "create"),
     ("astream", "stream"),
     ("awarm", "warm"),
+    ("aopen", "open"),
+    ("abody", "body"),
+    ("abeating", "beating"),
+    ("AsyncRelay", "SyncRelay"),
+    ("_AsyncStream", "_SyncStream"),
+    ("_async", "_sync"),
     ("aconfirm_now", "confirm_now"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),

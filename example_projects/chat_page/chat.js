@@ -101,6 +101,52 @@
     }
   }
 
+  // Thinking streams into a collapsed <details> above the answer's text: there if wanted, out of
+  // the way if not. The summary line says whether it is still coming.
+  function thinkingBox(answer, text) {
+    let box = answer.querySelector("details.thinking");
+    if (!box) {
+      box = document.createElement("details");
+      box.className = "thinking";
+      box.dataset.state = "streaming";
+      const summary = document.createElement("summary");
+      summary.textContent = "Thinking…";
+      const body = document.createElement("div");
+      body.className = "thinking-text";
+      box.append(summary, body);
+      answer.insertBefore(box, text);
+    }
+    return box;
+  }
+
+  function endThinking(answer) {
+    const box = answer.querySelector('details.thinking[data-state="streaming"]');
+    if (box) {
+      box.dataset.state = "done";
+      box.querySelector("summary").textContent = "Thought";
+    }
+  }
+
+  // One box per tool call, its input growing as the fragments arrive (not valid JSON until the
+  // call is complete, so it is shown as text), then replaced by the parsed input.
+  function toolBox(answer, data) {
+    let box = answer.querySelector(`.tool[data-id="${CSS.escape(data.id)}"]`);
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "tool";
+      box.dataset.id = data.id;
+      box.dataset.state = "streaming";
+      const name = document.createElement("div");
+      name.className = "tool-name";
+      name.textContent = `tool call: ${data.name}`;
+      const input = document.createElement("pre");
+      input.className = "tool-input";
+      box.append(name, input);
+      answer.append(box);
+    }
+    return box;
+  }
+
   async function ask(question) {
     history.push({ role: "user", content: question });
     addTurn("You", "question").body.textContent = question;
@@ -133,12 +179,36 @@
       }
       for await (const { event, data } of events(response.body)) {
         if (event === "token") {
+          endThinking(answer);
           reply += data.text;
           node.appendData(data.text);
           turn.scrollIntoView({ block: "end" });
+        } else if (event === "thinking") {
+          thinkingBox(answer, text).querySelector(".thinking-text").append(data.text);
+        } else if (event === "tool_input") {
+          endThinking(answer);
+          toolBox(answer, data).querySelector(".tool-input").append(data.delta);
+          turn.scrollIntoView({ block: "end" });
+        } else if (event === "tool_call") {
+          const box = toolBox(answer, data);
+          box.dataset.state = "done";
+          box.querySelector(".tool-input").textContent = JSON.stringify(data.input, null, 2);
+        } else if (event === "tool_result") {
+          const box = toolBox(answer, data);
+          const output = document.createElement("pre");
+          output.className = data.is_error ? "tool-output error" : "tool-output";
+          output.textContent = typeof data.output === "string" ? data.output : JSON.stringify(data.output, null, 2);
+          box.append(output);
         } else if (event === "done") {
           finished = true;
+          endThinking(answer);
           answer.dataset.state = "done";
+          if (data.stop_details) {
+            const note = document.createElement("div");
+            note.className = "refusal";
+            note.textContent = `Declined${data.stop_details.category ? ` (${data.stop_details.category})` : ""}: ${data.stop_details.explanation || "no explanation given"}`;
+            answer.append(note);
+          }
           showStats(turn, data);
         } else if (event === "error") {
           showError(answer, `${data.type}: ${data.message}`);

@@ -10,6 +10,8 @@ from django.core.management import call_command
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_projects.django_chat.settings")
+    # `make demo` is development: with no key, the embedded emulator answers (and the page says so).
+    os.environ.setdefault("FIRSTTOKEN_DEVELOPMENT", "1")
     django.setup()
     from firsttoken_django import get_engine
 

@@ -6,6 +6,8 @@ urlpatterns = [
     path("", views.page),
     path("api/chat", views.chat),
     path("api/metrics", views.metrics),
+    path("metrics", views.prometheus),
+    path("dashboard", views.dashboard),
     path("healthz", views.healthz),
     path("static/<path:path>", views.static),
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.contrib.staticfiles.views import serve
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 
-from firsttoken import BadRequest, parse_chat_request
 from firsttoken_django import FirstToken
 
 
@@ -32,20 +31,23 @@ async def chat(request: HttpRequest) -> HttpResponseBase:
     # Checked here rather than with @require_POST, which wraps async views as sync on Django 4.2.
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
     firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
-    try:
-        body = parse_chat_request(
-            request.body,
-            protocol=request.GET.get("protocol"),
-            profiles=firsttoken.settings.profiles,
-        )
-    except BadRequest as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    return await firsttoken.achat_response(body)
+    return await firsttoken.achat()
 
 
 async def metrics(request: HttpRequest) -> HttpResponseBase:
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     return JsonResponse(request.firsttoken.metrics_snapshot())  # type: ignore[attr-defined]
+
+
+async def prometheus(request: HttpRequest) -> HttpResponseBase:
+    return request.firsttoken.metrics_response(request.headers.get("Accept"))  # type: ignore[attr-defined,no-any-return]
+
+
+async def dashboard(request: HttpRequest) -> HttpResponseBase:
+    return _static(request, "dashboard.html")
 
 
 async def healthz(request: HttpRequest) -> HttpResponseBase:

@@ -9,6 +9,8 @@ from . import create_app, firsttoken
 
 def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
+    # `make demo` is development: with no key, the embedded emulator answers (and the page says so).
+    os.environ.setdefault("FIRSTTOKEN_DEVELOPMENT", "1")
     app = create_app()
     with app.app_context():
         upstream = firsttoken.engine.upstream.describe()["description"]

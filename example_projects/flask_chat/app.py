@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
-from firsttoken import BadRequest, parse_chat_request
 from firsttoken_flask import FirstToken
 
 __all__ = ["CHAT_PAGE", "create_app", "firsttoken"]
@@ -34,20 +33,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return send_from_directory(CHAT_PAGE, filename)
 
     @app.post("/api/chat")
-    def chat() -> Response | tuple[Response, int]:
-        try:
-            body = parse_chat_request(
-                request.get_data(),
-                protocol=request.args.get("protocol"),
-                profiles=firsttoken.settings.profiles,
-            )
-        except BadRequest as exc:
-            return jsonify(error=str(exc)), 400
-        return firsttoken.chat_response(body)
+    def chat() -> Response:
+        # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
+        return firsttoken.chat(request)
 
     @app.get("/api/metrics")
     def metrics() -> Response:
         return jsonify(firsttoken.metrics_snapshot())
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return firsttoken.metrics_response(request.headers.get("Accept"))
+
+    @app.get("/dashboard")
+    def dashboard() -> Response:
+        return send_from_directory(CHAT_PAGE, "dashboard.html")
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -17,6 +17,8 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     # The engine is built here, not at the app's startup, so the upstream can be printed before
     # serving; the app's middleware is handed it and leaves closing it to us.
+    # `make demo` is development: with no key, the embedded emulator answers (and the page says so).
+    os.environ.setdefault("FIRSTTOKEN_DEVELOPMENT", "1")
     engine = Engine(Settings.from_env())
     app: Starlette
     if os.environ.get("APP") == "fastapi":

@@ -15,10 +15,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from firsttoken import BadRequest, Engine, Settings, parse_chat_request
+from firsttoken import Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 
-from .paths import INDEX, PAGE_DIR
+from .paths import DASHBOARD, INDEX, PAGE_DIR
 
 
 async def page(request: Request) -> Response:
@@ -26,20 +26,21 @@ async def page(request: Request) -> Response:
 
 
 async def chat(request: Request) -> Response:
+    # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
     firsttoken: FirstToken = request.state.firsttoken
-    try:
-        body = parse_chat_request(
-            await request.body(),
-            protocol=request.query_params.get("protocol"),
-            profiles=firsttoken.settings.profiles,
-        )
-    except BadRequest as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
-    return await firsttoken.chat_response(body)
+    return await firsttoken.chat(request)
 
 
 async def metrics(request: Request) -> Response:
     return JSONResponse(request.state.firsttoken.metrics_snapshot())
+
+
+async def prometheus(request: Request) -> Response:
+    return request.state.firsttoken.metrics_response(request.headers.get("accept"))  # type: ignore[no-any-return]
+
+
+async def dashboard(request: Request) -> Response:
+    return FileResponse(DASHBOARD)
 
 
 async def healthz(request: Request) -> Response:
@@ -49,10 +50,16 @@ async def healthz(request: Request) -> Response:
 def create_app(
     *, settings: Mapping[str, Any] | Settings | None = None, engine: Engine | None = None
 ) -> Starlette:
+    if settings is None and engine is None:
+        # Read now, at import: a bad variable (a typo in FIRSTTOKEN_*) stops the server here, where
+        # an error inside Starlette's lazy middleware build would leave it serving 500s.
+        settings = Settings.from_env()
     routes = [
         Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),
-        Route("/api/metrics", metrics),
+        Route("/api/metrics", metrics, methods=["GET"]),
+        Route("/metrics", prometheus),
+        Route("/dashboard", dashboard),
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=PAGE_DIR), name="static"),
     ]

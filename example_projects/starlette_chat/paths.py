@@ -4,3 +4,4 @@ from pathlib import Path
 
 PAGE_DIR = Path(__file__).resolve().parent.parent / "chat_page"
 INDEX = PAGE_DIR / "index.html"
+DASHBOARD = PAGE_DIR / "dashboard.html"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,4 +84,8 @@ def load_settings(raw: Any = None) -> Settings:
     if any(name not in _FIELDS for name in data):
         # from_mapping names the unknown key; as keyword arguments it could collide with from_env's own.
         return Settings.from_mapping(data, key_name=key_name)
+    if "development" not in data and "FIRSTTOKEN_DEVELOPMENT" not in os.environ:
+        # DEBUG is development: with no key, the embedded emulator answers; elsewhere no key
+        # refuses to start (see FirstTokenMiddleware), naming ANTHROPIC_API_KEY.
+        data["development"] = bool(getattr(django_settings, "DEBUG", False))
     return Settings.from_env(key_name=key_name, **data)

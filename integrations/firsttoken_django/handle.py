@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from firsttoken import ChatRequest, Engine, EngineHandle
+from django.http import JsonResponse
+
+from firsttoken import ChatRequest, Engine, EngineHandle, Refused, accept_chat
 
 from .responses import astream_response, stream_response
 from .state import get_engine
@@ -46,9 +48,76 @@ class FirstToken(EngineHandle):
         """`stream_response` for async views."""
         return await astream_response(self.request, format=format, engine=get_engine(), **call)
 
+    def metrics_response(self, accept: str | None = None) -> HttpResponseBase:
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        from django.http import HttpResponse
+
+        body, content_type = get_engine().prometheus(accept)
+        response = HttpResponse(body, content_type=content_type)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _accept(self, system: Any) -> tuple[ChatRequest, int]:
+        request = self.request
+        limits = get_engine().limits
+        limits.check_length(request.META.get("CONTENT_LENGTH"))
+        # request.read(), not request.body: no more than the limit is read, and Django's own cap
+        # (DATA_UPLOAD_MAX_MEMORY_SIZE) would answer an HTML page instead of the contract's JSON.
+        body = request.read(limits.max_body_bytes + 1)
+        return accept_chat(
+            limits,
+            body,
+            content_type=request.META.get("CONTENT_TYPE"),
+            protocols=request.GET.getlist("protocol"),
+            system=system,
+        )
+
+    def read_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest:
+        """The browser's chat body, checked against every limit before anything goes upstream;
+        raises `firsttoken.Refused` (415, 413, 400, 429). No more than `max_body_bytes` is read.
+
+        `client` identifies the caller for the per-minute budget (a user id); None is REMOTE_ADDR.
+        `system` is the app's own system prompt, counted in the token estimate.
+        """
+        chat, tokens = self._accept(system)
+        get_engine().limits.admit(self._client(client), tokens)
+        return chat
+
+    async def aread_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest:
+        chat, tokens = self._accept(system)
+        await get_engine().limits.aadmit(self._client(client), tokens)
+        return chat
+
+    def _client(self, client: str | None) -> str | None:
+        return client if client is not None else self.request.META.get("REMOTE_ADDR")
+
+    def chat(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
+        """The whole chat endpoint for a sync view: `read_chat`, then the stream; a refusal is its JSON."""
+        try:
+            chat = self.read_chat(client=client, system=call.get("system"))
+        except Refused as exc:
+            return _refused(exc)
+        return self.chat_response(chat, **call)
+
+    async def achat(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
+        """`chat` for async views."""
+        try:
+            chat = await self.aread_chat(client=client, system=call.get("system"))
+        except Refused as exc:
+            return _refused(exc)
+        return await self.achat_response(chat, **call)
+
     def chat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
         return self.stream_response(format=chat.format, **chat.call_kwargs(**call))
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         return await self.astream_response(format=chat.format, **chat.call_kwargs(**call))
+
+
+def _refused(exc: Refused) -> HttpResponseBase:
+    response = JsonResponse({"error": exc.message}, status=exc.status)
+    for name, value in exc.headers:
+        response[name] = value
+    response["Cache-Control"] = "no-store"
+    return response

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from .handle import FirstToken
+from .state import refuse_to_serve
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -22,6 +23,10 @@ class FirstTokenMiddleware:
     async_capable = True
 
     def __init__(self, get_response: GetResponse) -> None:
+        # Django builds middleware when a server loads the app (runserver, gunicorn, uvicorn), not
+        # for `check`, `migrate` or `collectstatic`: the place to refuse to serve without a key,
+        # so a production server with no ANTHROPIC_API_KEY does not start (fail closed).
+        refuse_to_serve()
         self.get_response = get_response
         # Django hands us the kind of get_response that matches the chain; answering in kind means
         # no thread hop (sync) or event loop (async) is added on any request.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from firsttoken import Engine, FirstTokenError, Settings
+from firsttoken import Engine, FirstTokenError, Settings, SettingsError
 
 from .conf import load_settings
 
-__all__ = ["close_engine", "get_engine", "get_settings", "reload_engine"]
+__all__ = ["close_engine", "get_engine", "get_settings", "refuse_to_serve", "reload_engine"]
 
 logger = logging.getLogger("firsttoken_django")
 
@@ -47,6 +47,16 @@ def get_engine() -> Engine:
     # Used before the app's ready() ran (a script that calls django.setup() later, say).
     reload_engine()
     return get_engine()
+
+
+def refuse_to_serve() -> None:
+    """Raise a start-up failure that came from the environment (no API key outside development,
+    a mistyped `FIRSTTOKEN_*` variable): a server must not start with it. `ready()` keeps it quiet
+    for `check` and `migrate`; a bad `settings.FIRSTTOKEN` key is the system checks' to report,
+    and raises on every use of the engine."""
+    failure = _failure
+    if isinstance(failure, SettingsError) and failure.key.startswith(("ANTHROPIC_", "FIRSTTOKEN_")):
+        raise failure
 
 
 def get_settings() -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -36,8 +37,10 @@ def settings_from_config(
     env = os.environ if environ is None else environ
     unknown = sorted(k for k in config if k.startswith(PREFIX) and k not in CONFIG_KEYS)
     if unknown:
-        known = ", ".join(k for k in CONFIG_KEYS if k.startswith(PREFIX))
-        raise SettingsError(unknown[0], f"unknown setting; known keys: {known}")
+        known = [k for k in CONFIG_KEYS if k.startswith(PREFIX)]
+        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise SettingsError(unknown[0], f"unknown setting; {hint}known keys: {', '.join(known)}")
     # Only variables the config does not override are parsed, so a stale variable cannot fail an
     # app that sets the key itself; the env and config names are the same, so errors name either.
     from_env = Settings.from_env({k: v for k, v in env.items() if k not in config})

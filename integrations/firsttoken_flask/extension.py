@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from firsttoken import ChatRequest, Engine, EngineHandle, Relay
+from flask import Response as FlaskResponse
+from flask import request as flask_request
+
+from firsttoken import ChatRequest, Engine, EngineHandle, Refused, Relay, accept_chat, refusal
 
 from .cli import firsttoken_cli
 from .config import settings_from_config
@@ -14,9 +18,11 @@ from .registry import EXTENSION_KEY, get_engine
 from .responses import relay_response
 
 if TYPE_CHECKING:
-    from flask import Flask, Response
+    from flask import Flask, Request, Response
 
 __all__ = ["FirstToken"]
+
+DEVELOPMENT = "FIRSTTOKEN_DEVELOPMENT"
 
 
 class FirstToken(EngineHandle):
@@ -71,6 +77,18 @@ class FirstToken(EngineHandle):
         - `FIRSTTOKEN_REDIS_TIMEOUT`: seconds each Redis step may take before local state is used (0.05).
         - `FIRSTTOKEN_RESPONSE_CACHE`: answer a repeated temperature-0 `create()` from the store (False).
         - `FIRSTTOKEN_TENANT`: keeps this app's cached responses apart from other tenants' (None).
+        - `FIRSTTOKEN_DEVELOPMENT`: with no key, let the embedded emulator answer (default: the
+          app's debug mode); elsewhere no key refuses to start, naming `ANTHROPIC_API_KEY`.
+        - `FIRSTTOKEN_BROWSER_PROFILES`: the profiles a browser may name (None: those of "fast",
+          "chat" and "agent" that exist).
+        - `FIRSTTOKEN_MAX_BODY_BYTES`: the chat body's size limit, 413 past it (262144).
+        - `FIRSTTOKEN_MAX_MESSAGES`: messages per request, 413 past it (100).
+        - `FIRSTTOKEN_MAX_INPUT_TOKENS`: estimated input tokens per request unless the profile
+          sets its own `max_input_tokens`, 413 past it (32000).
+        - `FIRSTTOKEN_CLIENT_REQUESTS_PER_MINUTE`: each client's requests per minute, 429
+          past it (30 in production, off in development).
+        - `FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE`: each client's input tokens per minute
+          (300000 in production, off in development).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or
@@ -80,6 +98,9 @@ class FirstToken(EngineHandle):
             raise RuntimeError(
                 f"firsttoken is already registered on the app {app.name!r}; call init_app once per app"
             )
+        # Flask's debug mode (`flask run --debug`) is development: with no key, the emulator answers.
+        if app.debug and DEVELOPMENT not in app.config and DEVELOPMENT not in os.environ:
+            app.config[DEVELOPMENT] = True
         engine = Engine(settings_from_config(app.config))
         app.extensions[EXTENSION_KEY] = engine
         # A finalizer rather than atexit.register(engine.close): it holds no reference to the app,
@@ -106,6 +127,56 @@ class FirstToken(EngineHandle):
         with `{"error": ...}`; a failure after it ends the stream with the format's error event.
         """
         return relay_response(Relay(get_engine(), format=format, **call))
+
+    def metrics_response(self, accept: str | None = None) -> Response:
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        from flask import Response
+
+        body, content_type = get_engine().prometheus(accept)
+        return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+    def read_chat(
+        self, request: Request | None = None, *, client: str | None = None, system: Any = None
+    ) -> ChatRequest:
+        """The browser's chat body (default: the current request), checked against every limit
+        before anything goes upstream; raises `firsttoken.Refused` (415, 413, 400, 429).
+
+        No more than `max_body_bytes` is read. `client` identifies the caller for the per-minute
+        budget (a user id); None is the peer's address. `system` is the app's own system prompt.
+        """
+        req = request if request is not None else flask_request
+        limits = get_engine().limits
+        limits.check_length(req.headers.get("Content-Length"))
+        body = req.stream.read(limits.max_body_bytes + 1)
+        chat, tokens = accept_chat(
+            limits,
+            body,
+            content_type=req.headers.get("Content-Type"),
+            protocols=req.args.getlist("protocol"),
+            system=system,
+        )
+        limits.admit(client if client is not None else req.remote_addr, tokens)
+        return chat
+
+    def chat(self, request: Request | None = None, *, client: str | None = None, **call: Any) -> Response:
+        """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer."""
+        try:
+            chat = self.read_chat(request, client=client, system=call.get("system"))
+        except Refused as exc:
+            start = refusal(exc)
+            return FlaskResponse(start.body, status=start.status, headers=start.headers)
+        return self.chat_response(chat, **call)
+
+    async def achat(
+        self, request: Request | None = None, *, client: str | None = None, **call: Any
+    ) -> Response:
+        """`chat` for async views (the budget is charged on the sync store: a microsecond in memory)."""
+        try:
+            chat = self.read_chat(request, client=client, system=call.get("system"))
+        except Refused as exc:
+            start = refusal(exc)
+            return FlaskResponse(start.body, status=start.status, headers=start.headers)
+        return await self.achat_response(chat, **call)
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from firsttoken import EngineHandle, Relay
+from firsttoken import EngineHandle, Refused, Relay, accept_chat, refusal
 
 from .responses import RelayResponse, error_response
 
 if TYPE_CHECKING:
-    from starlette.requests import HTTPConnection
+    from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
 
     from firsttoken import ChatRequest, Engine
@@ -51,10 +51,59 @@ class FirstToken(EngineHandle):
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
         return await self.stream_response(format=chat.format, **chat.call_kwargs(**call))
 
+    def metrics_response(self, accept: str | None = None) -> Response:
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        from starlette.responses import Response
+
+        body, content_type = self.engine.prometheus(accept)
+        return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+    async def read_chat(
+        self, request: Request, *, client: str | None = None, system: Any = None
+    ) -> ChatRequest:
+        """The browser's chat body, checked against every limit before anything goes upstream.
+
+        415 unless JSON, 413 over `max_body_bytes` (no more than that is read), 400 for a malformed
+        body or a profile the browser may not name, 413 over the message or token limits, 429 over
+        the client's budget: each raised as `firsttoken.Refused`. `client` is what identifies the
+        caller for the budget (a user id); None is the peer's IP address. `system` is the app's
+        own system prompt, counted in the token estimate.
+        """
+        limits = self.engine.limits
+        limits.check_length(request.headers.get("content-length"))
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            limits.check_size(size)
+            chunks.append(chunk)
+        chat, tokens = accept_chat(
+            limits,
+            b"".join(chunks),
+            content_type=request.headers.get("content-type"),
+            protocols=request.query_params.getlist("protocol"),
+            system=system,
+        )
+        peer = request.client.host if request.client else None
+        await limits.aadmit(client if client is not None else peer, tokens)
+        return chat
+
+    async def chat(self, request: Request, *, client: str | None = None, **call: Any) -> Response:
+        """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer.
+
+        `call` overrides the body's call (`system=`, `max_tokens=`, ...).
+        """
+        try:
+            chat = await self.read_chat(request, client=client, system=call.get("system"))
+        except Refused as exc:
+            return error_response(refusal(exc))
+        return await self.chat_response(chat, **call)
+
     # Every view is async here: the a-forms are the same coroutines, so a view written for
     # Django's or Flask's async views moves over with its calls unchanged.
     astream_response = stream_response
     achat_response = chat_response
+    aread_chat = read_chat
+    achat = chat
 
 
 def firsttoken_of(conn: HTTPConnection) -> FirstToken:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from firsttoken import Engine, Settings
+from firsttoken import Engine, FirstTokenError, Settings
 
 from .handle import STATE_KEY, FirstToken
 
@@ -37,6 +37,10 @@ class FirstTokenMiddleware:
         self._given = engine
         # Built now, not at the first request: Starlette builds its middleware at startup, so
         # a wrong key or value stops the app there rather than on some later request.
+        # A bad setting raises here. Starlette builds its middleware inside the first ASGI call
+        # (the lifespan's), where uvicorn takes an exception for "no lifespan support" and goes on
+        # serving; an app that must not start with a bad environment builds its `Settings` at
+        # import (as the examples do) and hands them over.
         if engine is not None:
             self.settings = engine.settings
         elif isinstance(settings, Settings):
@@ -76,8 +80,14 @@ class FirstTokenMiddleware:
         async def receive_startup() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # Raising here makes the app report `lifespan.startup.failed` with the reason.
-                self._ensure()
+                try:
+                    self._ensure()
+                except FirstTokenError as exc:
+                    # Said here, not left to the app: Starlette reads this first message outside
+                    # the block that reports `startup.failed`, and uvicorn would take a bare
+                    # exception for "lifespan unsupported" and serve 500s. This stops the server.
+                    await send({"type": "lifespan.startup.failed", "message": f"firsttoken: {exc}"})
+                    raise
             return message
 
         async def send_shutdown(message: Message) -> None:

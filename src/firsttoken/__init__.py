@@ -6,16 +6,38 @@ The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
 
 from ._bench import BENCH_DEFAULTS, BenchReport, BenchRow, run_latency_bench
 from ._caching.manager import WarmResult
-from ._chat import ChatRequest, RelayStart, parse_chat_request
+from ._chat import ChatRequest, RelayStart, accept_chat, parse_chat_request, refusal
 from ._engine import Engine
-from ._errors import BadRequest, EngineClosedError, FirstTokenError, SettingsError, UpstreamFailure
+from ._errors import (
+    BadRequest,
+    EngineClosedError,
+    FirstTokenError,
+    Refused,
+    SettingsError,
+    UpstreamFailure,
+)
+from ._events import (
+    Citation,
+    Finished,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingEnd,
+    ThinkingStart,
+    ToolCall,
+    ToolInputDelta,
+    ToolInputStart,
+    ToolResult,
+)
 from ._framework import FrameworkNotInstalled
+from ._limits import Limits
 from ._metrics import CallRecord, Metrics
 from ._profiles import DEFAULT_PROFILES, Profile
 from ._relay import EngineHandle, Relay
 from ._review import Finding, review_settings
 from ._routing import Classification
 from ._settings import Settings
+from ._telemetry import collect_calls, server_timing
 from ._timings import Timings
 from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
@@ -32,27 +54,44 @@ __all__ = [
     "BenchRow",
     "CallRecord",
     "ChatRequest",
+    "Citation",
     "Classification",
     "Engine",
     "EngineClosedError",
     "EngineHandle",
     "Finding",
+    "Finished",
     "FirstTokenError",
     "FrameworkNotInstalled",
+    "Limits",
     "Metrics",
     "Profile",
     "RateLimited",
+    "Refused",
     "Relay",
     "RelayStart",
     "Settings",
     "SettingsError",
+    "StreamEvent",
+    "TextDelta",
     "TextStream",
+    "ThinkingDelta",
+    "ThinkingEnd",
+    "ThinkingStart",
     "Timings",
+    "ToolCall",
+    "ToolInputDelta",
+    "ToolInputStart",
+    "ToolResult",
     "Upstream",
     "UpstreamFailure",
     "WarmResult",
     "__version__",
+    "accept_chat",
+    "collect_calls",
     "parse_chat_request",
+    "refusal",
     "review_settings",
     "run_latency_bench",
+    "server_timing",
 ]

@@ -1,4 +1,8 @@
-"""The guide's error table as advice: each cause is logged once per model or profile, not per call."""
+"""The guide's error table as advice: each cause is logged once per model or profile, not per call.
+
+Every sighting of a cause is also counted (`seen`, which the engine points at the metrics'
+`firsttoken.advisor.warnings` counter), so a dashboard shows how often the advice still applies.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 from ._latency import family_of
 from ._metrics import CallRecord
@@ -25,13 +30,16 @@ OVERLOAD_WINDOW = 60.0
 
 
 class Advisor:
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, seen: Callable[[str], None] | None = None) -> None:
         self.enabled = enabled
+        self._seen = seen
         self.given: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._overloads: defaultdict[str, deque[float]] = defaultdict(deque)
 
     def _once(self, cause: str, subject: str, message: str) -> None:
+        if self._seen is not None:
+            self._seen(cause)
         with self._lock:
             if (cause, subject) in self.given:
                 return

@@ -7,16 +7,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
 
-from ._errors import BadRequest, UpstreamFailure
+from ._aisdk import as_blocks, assistant_turns, user_text
+from ._errors import BadRequest, Refused, UpstreamFailure
+from ._limits import Limits
 from ._upstream.governor import RateLimited
 
-__all__ = ["ChatRequest", "RelayStart", "error_response", "parse_chat_request", "upstream_error"]
+__all__ = [
+    "ChatRequest",
+    "RelayStart",
+    "accept_chat",
+    "error_response",
+    "parse_chat_request",
+    "refusal",
+    "single_protocol",
+    "upstream_error",
+]
 
 ROLES = ("user", "assistant")
 
@@ -39,18 +50,19 @@ class ChatRequest:
 
 
 def parse_chat_request(
-    body: bytes | str, *, protocol: str | None = None, profiles: Collection[str] | None = None
+    body: bytes | str | dict[str, Any] | list[Any],
+    *,
+    protocol: str | None = None,
+    profiles: Collection[str] | None = None,
 ) -> ChatRequest:
     """Validate a browser's chat body; raises `BadRequest` whose message names the problem.
 
     `protocol="ai-sdk"` accepts the Vercel AI SDK's body (`messages` as `UIMessage`s with `parts`).
     """
     if protocol not in (None, "", "sse", "ai-sdk"):
-        raise BadRequest(f"unknown protocol {protocol!r}; use 'ai-sdk' or leave it out")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
+        raise BadRequest(f"unknown protocol {_quoted(protocol)}; use 'ai-sdk' or leave it out")
+    # Anything else is a body `accept_chat` loaded already (checked for depth and surrogates).
+    data = _load(body) if isinstance(body, bytes | str) else body
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object with a 'messages' list")
     profile = data.get("profile")
@@ -58,7 +70,9 @@ def parse_chat_request(
         if not isinstance(profile, str):
             raise BadRequest("'profile' must be a string")
         if profiles is not None and profile not in profiles:
-            raise BadRequest(f"unknown profile {profile!r}; profiles are {', '.join(sorted(profiles))}")
+            raise BadRequest(
+                f"unknown profile {_quoted(profile)}; profiles are {', '.join(sorted(profiles))}"
+            )
     raw = data.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' must be a non-empty list")
@@ -71,7 +85,8 @@ def parse_chat_request(
             raise BadRequest(f"messages[{i}] must be an object with 'role' and 'content'")
         role, content = item.get("role"), item.get("content")
         if role not in ROLES:
-            raise BadRequest(f"messages[{i}].role must be 'user' or 'assistant', not {role!r}")
+            why = f"; {SYSTEM_REFUSED}" if role == "system" else ""
+            raise BadRequest(f"messages[{i}].role must be 'user' or 'assistant', not {_quoted(role)}{why}")
         if not isinstance(content, str) or not content.strip():
             raise BadRequest(f"messages[{i}].content must be non-empty text")
         messages.append({"role": role, "content": content})
@@ -79,39 +94,137 @@ def parse_chat_request(
     return ChatRequest(messages, profile)
 
 
+# The app's own system prompt is the only one sent: a browser that could set it could turn the
+# endpoint into a general-purpose one on the operator's key.
+SYSTEM_REFUSED = "a system message cannot come from the browser; the app sets the system prompt"
+# Deeper than any chat body needs and far below the recursion limit json.loads would hit.
+MAX_DEPTH = 32
+
+
+def _load(body: bytes | str) -> Any:
+    """The body's JSON, or a 400: not JSON, nested past `MAX_DEPTH`, or holding a lone surrogate
+    (`"\\ud800"` decodes to a str no UTF-8 encoder will send upstream)."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+        data = json.loads(text)
+        if _depth(data) > MAX_DEPTH:
+            raise BadRequest(f"body is nested deeper than {MAX_DEPTH} levels")
+    except RecursionError:
+        raise BadRequest(f"body is nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, BadRequest):
+            raise
+        # The decoder's message names a position, never the body's text.
+        raise BadRequest(f"body is not valid JSON: {_quoted(str(exc))[1:-1]}") from None
+    try:
+        # UTF-8 bytes cannot hold a surrogate, so in a body of bytes only a `\\uD8xx`-style escape
+        # makes one; a str from app code is checked whole.
+        if isinstance(body, str) or "\\ud" in text or "\\uD" in text:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("body holds a lone surrogate (\\ud800-\\udfff), which is not text") from None
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deep the loaded containers nest, walked without recursion: the cost is one step per
+    list or object, not per character. Deeper than the interpreter allows, the parser itself
+    raised RecursionError (its C code guards each level), which `_load` answers as a 400."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in value if isinstance(child, dict | list))
+    return deepest
+
+
+def _quoted(value: Any) -> str:
+    """`repr(value)` cut short, for an error message: a client's own value, never a whole body."""
+    text = ascii(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def single_protocol(values: Sequence[str]) -> str | None:
+    """The `?protocol=` value; given twice is a 400, since frameworks disagree on which one wins."""
+    if len(values) > 1:
+        raise BadRequest("?protocol= is given more than once; give it once")
+    return values[0] if values else None
+
+
+def accept_chat(
+    limits: Limits,
+    body: bytes,
+    *,
+    content_type: str | None,
+    protocols: Sequence[str],
+    system: Any = None,
+) -> tuple[ChatRequest, int]:
+    """A body read by an adapter (at most `max_body_bytes + 1` bytes), checked against every limit
+    that needs no I/O: size (413), the body itself (400), its content type (415), which profiles a
+    browser may name (400), messages and estimated input tokens (413). Returns the request and its
+    token estimate, for the client's budget the adapter charges next. `system` is the app's own
+    prompt, counted in.
+
+    A malformed body is a 400 whatever it was labelled; a well-formed one not sent as JSON is a
+    415 (no cross-site post reaches the model).
+    """
+    limits.check_size(len(body))
+    protocol = single_protocol(protocols)
+    if not body.strip():
+        raise BadRequest("the body is empty; send the chat as JSON")
+    data = _load(body)
+    limits.check_media_type(content_type)
+    chat = parse_chat_request(data, protocol=protocol, profiles=limits.settings.browser_profile_names())
+    return chat, limits.check_chat(chat.messages, chat.profile, system=system)
+
+
+def refusal(exc: Refused) -> RelayStart:
+    """A refused request as the contract's answer: its status and `{"error": ...}`."""
+    return error_response(exc.status, exc.message, headers=exc.headers)
+
+
 def _from_ui_messages(raw: list[Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """AI SDK `UIMessage`s to Anthropic messages: text parts joined; other parts (tools, files,
-    reasoning, data) are the front end's own state and are not sent back to the model."""
+    """AI SDK `UIMessage`s to Anthropic messages: user text parts joined; an assistant's reasoning
+    (with its signature) and tool calls go back as the API's blocks (`_aisdk.py`); files and data
+    parts are the front end's own state and are not sent back to the model."""
     messages: list[dict[str, Any]] = []
-    system: list[str] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise BadRequest(f"messages[{i}] must be a UIMessage object")
         role, parts = item.get("role"), item.get("parts")
-        if role not in (*ROLES, "system"):
-            raise BadRequest(f"messages[{i}].role must be 'user', 'assistant' or 'system', not {role!r}")
+        if role == "system":
+            raise BadRequest(f"messages[{i}]: {SYSTEM_REFUSED}")
+        if role not in ROLES:
+            raise BadRequest(f"messages[{i}].role must be 'user' or 'assistant', not {role!r}")
         if not isinstance(parts, list):
             raise BadRequest(f"messages[{i}].parts must be a list")
-        texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
-        if not all(isinstance(t, str) for t in texts):
-            raise BadRequest(f"messages[{i}].parts: a text part needs a 'text' string")
-        text = "".join(t for t in texts if isinstance(t, str))
-        if role == "system":
-            if text.strip():
-                system.append(text)
-            continue
-        if not text.strip():
-            if role == "assistant":
-                continue  # an assistant turn that was only tool calls or reasoning
-            raise BadRequest(f"messages[{i}] has no text")
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"] += "\n\n" + text
+        if role == "assistant":
+            # An assistant turn with nothing the API can take back (a tool call still running) is skipped.
+            turns = assistant_turns(parts, i)
         else:
-            messages.append({"role": role, "content": text})
+            text = user_text(parts, i)
+            if not text.strip():
+                raise BadRequest(f"messages[{i}] has no text")
+            turns = [{"role": "user", "content": text}]
+        for turn in turns:
+            last = messages[-1] if messages else None
+            if last is None or last["role"] != turn["role"]:
+                messages.append(turn)
+            elif isinstance(last["content"], str) and isinstance(turn["content"], str):
+                last["content"] += "\n\n" + turn["content"]
+            else:
+                last["content"] = [*as_blocks(last["content"]), *as_blocks(turn["content"])]
     if not messages:
         raise BadRequest("'messages' has no user text")
     _check_turns(messages)
-    return messages, "\n\n".join(system) or None
+    return messages, None
 
 
 def _check_turns(messages: list[dict[str, Any]]) -> None:

@@ -19,13 +19,16 @@ from ._caching import CacheManager, WarmResult
 from ._errors import EngineClosedError
 from ._fallback import Chain, Resilience
 from ._latency import expected_seconds
+from ._limits import Limits
 from ._metrics import CallRecord, Metrics
 from ._profiles import Profile
+from ._prometheus import render_prometheus
 from ._relay import Relay
 from ._responses import ResponseCache
 from ._routing import Classification, Router, Routing
 from ._settings import Settings
 from ._state import build_state
+from ._telemetry import Telemetry
 from ._timings import Timings
 from ._upstream._async.calls import AsyncTextStream, acreate
 from ._upstream._sync.calls import TextStream, create
@@ -36,7 +39,9 @@ from ._upstream.stream import Finish
 
 __all__ = ["Engine"]
 
-_PROFILE_FIELDS = frozenset({"model", "max_tokens", "temperature", "speed", "timeout", "concise"})
+_PROFILE_FIELDS = frozenset(
+    {"model", "max_tokens", "temperature", "speed", "timeout", "concise", "thinking", "thinking_display"}
+)
 
 State = Literal["unopened", "open", "closed"]
 
@@ -62,9 +67,12 @@ class Engine:
             max_keepalive_connections=s.max_keepalive_connections,
         )
         self.metrics = Metrics(window=s.metrics_window)
-        self.advisor = Advisor(enabled=s.advisor)
+        # Each warning is also a counter (`firsttoken.advisor.warnings`), however often it is logged.
+        self.advisor = Advisor(enabled=s.advisor, seen=self.metrics.advised)
         # Where cooldowns, budgets, warm locks, caches and metrics live: this process, or Redis (state/).
         self.shared = build_state(s, metrics=self.metrics)
+        # What one browser request may cost (size, messages, tokens, the client's budget): _limits.py.
+        self.limits = Limits(s, self.shared.client_budgets)
         self.responses = ResponseCache(
             self.shared.responses,
             enabled=s.response_cache,
@@ -91,6 +99,8 @@ class Engine:
             not_cached=self.advisor.not_cached,
             upstream_url=lambda: self.upstream.base_url,
         )
+        # Spans per call when the app traces, and the rows of a request's calls (debug toolbar panel).
+        self.telemetry = Telemetry(costs=self.caching.costs, ttl_of=self.caching.ttl_of)
         self._close_lock = threading.Lock()
         # Profiles with per-call overrides (`max_tokens=...` on nearly every call), validated once.
         self._overridden: dict[tuple[Any, ...], Profile] = {}
@@ -99,6 +109,7 @@ class Engine:
             self._observe_metrics,
             self._observe_advice,
             self._observe_caching,
+            self._observe_telemetry,
         ]
 
     def __repr__(self) -> str:
@@ -120,6 +131,10 @@ class Engine:
         snapshot = {**self.shared.metrics_snapshot(self.metrics), "upstream": self.upstream.describe()}
         # This process's response-cache lookups (a hit never reaches the model, so it is in no window).
         return {**snapshot, "caching": self.caching.stats(), "response_cache": self.responses.describe()}
+
+    def prometheus(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The Prometheus scrape (the whole deployment's with Redis) and its content type."""
+        return render_prometheus(self.shared.metrics_snapshot(self.metrics), accept)
 
     def warm(self) -> list[WarmResult]:
         """Pre-warm the profiles' registered prefixes; adapters call it (or `awarm()`) at start-up."""
@@ -209,6 +224,8 @@ class Engine:
             params["extra_body"] = extra
         if chosen.speed is not None:
             params.setdefault("speed", chosen.speed)
+        for key, value in chosen.thinking_params().items():
+            params.setdefault(key, value)
         params.setdefault("timeout", chosen.timeout or self.settings.timeout)
         if chosen.concise:
             params["system"] = _with_instruction(params.get("system"), chosen.concise)
@@ -234,7 +251,8 @@ class Engine:
 
     def _observe_metrics(self, call: Finished) -> None:
         record = call.record
-        self.metrics.record(record, saved=self.caching.saved(record) if record.error is None else 0.0)
+        saved = self.caching.saved(record) if record.error is None else 0.0
+        self.metrics.record(record, saved=saved, requested=str(call.params.get("model", record.model)))
         self.shared.watch(self.metrics)
 
     def _observe_advice(self, call: Finished) -> None:
@@ -249,6 +267,9 @@ class Engine:
     def _observe_caching(self, call: Finished) -> None:
         self.caching.finished(call.profile, call.params, call.record, call.message)
 
+    def _observe_telemetry(self, call: Finished) -> None:
+        self.telemetry.finished(call.trace, call.params, call.record, call.message)
+
     # -- streaming (guide step 1) ---------------------------------------------------------------
 
     def _chain(self, profile: str | None, kwargs: dict[str, Any], route: str | None = None) -> Chain:
@@ -258,8 +279,11 @@ class Engine:
         return self.resilience.chain(name, params, policy, Timings(route=route))
 
     def _stream_finish(self, chain: Chain, stream: Callable[[], TextStream | AsyncTextStream]) -> Finish:
+        trace = self.telemetry.begin()  # the request's span context, when the app traces
+        self.metrics.stream_opened()
+
         def finish(record: CallRecord) -> None:
-            self._finished(Finished(chain.profile, chain.params, record, lambda: stream().message))
+            self._finished(Finished(chain.profile, chain.params, record, lambda: stream().message, trace))
 
         return finish
 
@@ -410,15 +434,18 @@ class Finished:
     record: CallRecord
     # The answer, built on demand (a stream's message is folded only if an observer asks).
     message: Callable[[], Message] | None
+    # The OpenTelemetry context the call began in (None when the app does not trace).
+    trace: Any = None
 
 
 class _OneShot:
     """A `create()` call in flight: `with call:` records a failure; `call.done(message)` a success."""
 
-    __slots__ = ("cache_key", "chain", "engine")
+    __slots__ = ("cache_key", "chain", "engine", "trace")
 
     def __init__(self, engine: Engine, chain: Chain, cache_key: str | None) -> None:
         self.engine, self.chain, self.cache_key = engine, chain, cache_key
+        self.trace = engine.telemetry.begin()
 
     def __enter__(self) -> _OneShot:
         return self
@@ -449,7 +476,7 @@ class _OneShot:
             error=type(exc).__name__ if exc is not None else None,
         )
         self.engine._finished(
-            Finished(chain.profile, chain.params, record, (lambda: message) if message else None)
+            Finished(chain.profile, chain.params, record, (lambda: message) if message else None, self.trace)
         )
 
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["BadRequest", "EngineClosedError", "FirstTokenError", "SettingsError", "UpstreamFailure"]
+from ._redact import scrub
+
+__all__ = [
+    "BadRequest",
+    "EngineClosedError",
+    "FirstTokenError",
+    "PayloadTooLarge",
+    "Refused",
+    "SettingsError",
+    "TooManyRequests",
+    "UnsupportedMediaType",
+    "UpstreamFailure",
+]
 
 
 class FirstTokenError(Exception):
@@ -13,6 +25,8 @@ class SettingsError(FirstTokenError, ValueError):
     """A setting has a wrong value; `key` names it as the user wrote it (for example `FIRSTTOKEN_TIMEOUT`)."""
 
     def __init__(self, key: str, message: str) -> None:
+        # Whatever quoted a value on its way here, a value that looks like a secret is not shown.
+        message = scrub(message)
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
@@ -22,8 +36,45 @@ class EngineClosedError(FirstTokenError, RuntimeError):
     """The engine was closed and cannot make calls any more."""
 
 
-class BadRequest(FirstTokenError, ValueError):
+class Refused(FirstTokenError):
+    """A browser's request turned away before anything went upstream; `status` is its HTTP status.
+
+    The message is safe to show to the client (it never quotes a secret); `headers` are the ones
+    the answer needs (`Retry-After` for a 429).
+    """
+
+    status = 400
+
+    def __init__(self, message: str, *, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = list(headers or [])
+
+
+class BadRequest(Refused, ValueError):
     """A browser-facing request body is malformed; the message is safe to show to the client."""
+
+
+class PayloadTooLarge(Refused):
+    """The body, its message count or its estimated input tokens are over the app's limit."""
+
+    status = 413
+
+
+class UnsupportedMediaType(Refused):
+    """A POST whose content type is not `application/json` (this also stops cross-site form posts)."""
+
+    status = 415
+
+
+class TooManyRequests(Refused):
+    """The client is over its per-minute budget; `retry_after` is when it may try again (seconds)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers=[("Retry-After", str(retry_after))])
+        self.retry_after = retry_after
 
 
 class UpstreamFailure(FirstTokenError):

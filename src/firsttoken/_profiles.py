@@ -9,12 +9,18 @@ from typing import Any, Literal
 
 from ._errors import SettingsError
 
-__all__ = ["DEFAULT_PROFILES", "Profile"]
+__all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "model_version", "refuses_prefill"]
 
 Speed = Literal["standard", "fast"]
 RateLimitPolicy = Literal["queue", "fallback", "fail"]
 CachingMode = Literal["auto", "off", "explicit"]
 CacheTtl = Literal["5m", "1h"]
+ThinkingDisplay = Literal["omitted", "summarized"]
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+# The API's floor for a thinking budget (`ThinkingConfigEnabledParam.budget_tokens`).
+MIN_THINKING_BUDGET = 1024
+# Claude 4.6 is where adaptive thinking arrived and assistant prefill went (a 400).
+ADAPTIVE_SINCE = (4, 6)
 
 # The newest model of each family that the installed SDK's `ModelParam` lists; aliases (no date)
 # so a pinned firsttoken keeps following Anthropic's point releases.
@@ -59,6 +65,17 @@ class Profile:
     prefix_tools: tuple[Mapping[str, Any], ...] = ()
     warm: bool = True
     keep_warm: bool | None = None
+    # Estimated input tokens a browser's request on this profile may send (413 past it); None takes
+    # `Settings.max_input_tokens`. Validated with the settings (`_settings._validate_limits`).
+    max_input_tokens: int | None = None
+    # "off"; "adaptive" (the model's default effort) or an effort ("low" ... "max") for adaptive
+    # thinking on 4.6+ models; or an int, a thinking budget in tokens for older models. Off by
+    # default: thinking delays the first text token, the one number this library exists to lower.
+    thinking: str | int = "off"
+    # None takes the model's default ("omitted" on the newest: an empty block, faster first text);
+    # "summarized" streams the thinking so a page can show it. Ignored while thinking is off, so a
+    # call can turn thinking off without clearing it.
+    thinking_display: ThinkingDisplay | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -66,6 +83,24 @@ class Profile:
         _validate(self)
         _validate_resilience(self)
         _validate_caching(self)
+        _validate_thinking(self)
+
+    def thinking_params(self) -> dict[str, Any]:
+        """The Messages API arguments this profile's thinking fields send (none when it is off)."""
+        if self.thinking == "off":
+            return {}
+        config: dict[str, Any]
+        params: dict[str, Any] = {}
+        if isinstance(self.thinking, int):
+            config = {"type": "enabled", "budget_tokens": self.thinking}
+        else:
+            config = {"type": "adaptive"}
+            if self.thinking != "adaptive":
+                params["output_config"] = {"effort": self.thinking}
+        if self.thinking_display is not None:
+            config["display"] = self.thinking_display
+        params["thinking"] = config
+        return params
 
     def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
@@ -150,6 +185,69 @@ def _validate_caching(p: Profile) -> None:
         raise SettingsError("warm", f"must be true or false, not {p.warm!r}")
     if p.keep_warm is not None and not isinstance(p.keep_warm, bool):
         raise SettingsError("keep_warm", f"must be true, false or None, not {p.keep_warm!r}")
+
+
+def model_version(model: str) -> tuple[int, int] | None:
+    """(major, minor) of a Claude model id, any naming generation; None for an id we cannot read.
+
+    `claude-sonnet-4-5-20250929` is (4, 5), `claude-opus-4-6` (4, 6), `claude-sonnet-4-20250514`
+    (4, 0): a date is not a minor version. `claude-3-5-haiku-latest` is (3, 5).
+    """
+    numbers = [int(part) for part in model.split("-") if part.isdigit() and len(part) < 8]
+    if not model.startswith("claude-") or not numbers:
+        return None
+    return numbers[0], numbers[1] if len(numbers) > 1 else 0
+
+
+def refuses_prefill(model: str) -> bool:
+    """Whether the API answers an assistant-message prefill to `model` with a 400 (4.6 and newer)."""
+    version = model_version(model)
+    return version is not None and version >= ADAPTIVE_SINCE
+
+
+def _validate_thinking(p: Profile) -> None:
+    thinking, newer = p.thinking, refuses_prefill(p.model)
+    if isinstance(thinking, bool) or not isinstance(thinking, str | int):
+        raise SettingsError(
+            "thinking", f"must be 'off', 'adaptive', an effort or a token budget, not {thinking!r}"
+        )
+    if isinstance(thinking, int):
+        if newer:
+            raise SettingsError(
+                "thinking",
+                f"{p.model} takes adaptive thinking ('adaptive' or an effort: {', '.join(EFFORTS)}); "
+                "budgeted thinking is deprecated on Claude 4.6 and newer",
+            )
+        if thinking < MIN_THINKING_BUDGET or thinking >= p.max_tokens:
+            raise SettingsError(
+                "thinking",
+                f"a thinking budget must be at least {MIN_THINKING_BUDGET} tokens and less than "
+                f"max_tokens ({p.max_tokens}), not {thinking}",
+            )
+    elif thinking not in ("off", "adaptive", *EFFORTS):
+        raise SettingsError(
+            "thinking",
+            f"must be 'off', 'adaptive', one of {', '.join(EFFORTS)} or a token budget, not {thinking!r}",
+        )
+    elif thinking != "off" and model_version(p.model) is not None and not newer:
+        raise SettingsError(
+            "thinking",
+            f"{p.model} has no adaptive thinking (Claude 4.6 and newer); give a token budget instead",
+        )
+    if p.thinking_display not in (None, "omitted", "summarized"):
+        raise SettingsError(
+            "thinking_display", f"must be 'omitted' or 'summarized', not {p.thinking_display!r}"
+        )
+    # A continuation is an assistant prefill, which these models refuse with a 400: the switch
+    # would fail exactly when it is needed. Asking them to "continue" in a user turn instead gives
+    # no guarantee the words join up (they may restart or recap), so the setting is refused.
+    refusing = [m for m in p.fallbacks if refuses_prefill(m)]
+    if p.continue_on_fallback and refusing:
+        raise SettingsError(
+            "continue_on_fallback",
+            f"cannot continue an answer on {refusing[0]}: Claude 4.6 and newer refuse assistant "
+            "prefill, which a continuation needs; use older fallbacks or leave it off",
+        )
 
 
 DEFAULT_PROFILES: Mapping[str, Profile] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from typing import Any, Literal, get_args
 from ._errors import SettingsError
 from ._pricing import validate_family_table
 from ._profiles import DEFAULT_PROFILES, Profile
+from ._redact import shown
 
 __all__ = ["EmulatorMode", "Settings"]
 
@@ -21,6 +23,14 @@ KeyNamer = Callable[[str], str]
 
 # What redis-py connects to from a URL, plus the two forms it has classes but no URL scheme for.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
+
+
+# What a browser may name by default, those of them that exist (the contract's list: `agent`
+# arrives with its own issue): `deep` (Opus, 4,096 output tokens) is for server code.
+DEFAULT_BROWSER_PROFILES = ("fast", "chat", "agent")
+# The per-client budgets of a production server (see `Settings.client_requests_per_minute`).
+DEFAULT_CLIENT_REQUESTS = 30
+DEFAULT_CLIENT_TOKENS = 300_000
 
 
 def _plain(name: str) -> str:
@@ -33,10 +43,16 @@ class Settings:
 
     # Never printed: `repr=False`, and errors name the key, never the value.
     api_key: str | None = field(default=None, repr=False)
-    base_url: str | None = None
-    # "auto": with neither a key nor a base URL, start the embedded emulator (and say so loudly);
-    # "off": refuse to start without a key; "always": the emulator even when a key is set.
+    # Out of repr too: a proxy's URL can carry credentials (`http://user:pass@host`).
+    base_url: str | None = field(default=None, repr=False)
+    # "auto": with neither a key nor a base URL, the embedded emulator answers where development
+    # was asked for (`development`, or a test run) and the engine refuses to start anywhere else,
+    # naming ANTHROPIC_API_KEY: a production server with a typo in its key variable must not serve
+    # simulated answers with status 200. "off": always refuse; "always": the emulator even with a key.
     emulator: EmulatorMode = "auto"
+    # Development asked for: a framework's debug mode (each adapter sets it), `make demo`, or
+    # FIRSTTOKEN_DEVELOPMENT=1. Only what "auto" above does depends on it.
+    development: bool = False
     # The embedded emulator's delays; 1 reproduces the guide's latency table, 0 is for throughput runs.
     emulator_time_scale: float = 1.0
     # The guide's error table: long generations time out under a 60 s default; 120 s is its advice.
@@ -84,6 +100,24 @@ class Settings:
     response_cache: bool = False
     # The organisation or tenant this deployment answers for; a call's tenant= overrides it.
     tenant: str | None = None
+    # -- limits on what a browser may send (_limits.py); each refusal is answered before anything
+    # goes upstream. The profiles a browser may name: `deep` (Opus, 4,096 tokens) stays server-only.
+    # None: those of `fast`, `chat` and `agent` that `profiles` has. A list names them all, each
+    # must exist.
+    browser_profiles: tuple[str, ...] | None = None
+    # 256 KiB: about 64k tokens of text by the 4-characters rule, far more than a chat turn needs,
+    # and the server reads no further (413).
+    max_body_bytes: int = 256 * 1024
+    # Messages per request (413): a long conversation is a few dozen turns.
+    max_messages: int = 100
+    # Estimated input tokens per request (413), unless the profile sets its own `max_input_tokens`.
+    max_input_tokens: int = 32_000
+    # Per client (what the app says identifies one: an IP, a user id), per minute, shared across
+    # workers through Redis when it is set (429 with Retry-After); 0 turns either budget off.
+    # None: 30 requests (one every two seconds) and 300k tokens (ten turns of a long conversation)
+    # in production, off in development, where one developer (or a test suite) is every client.
+    client_requests_per_minute: int | None = None
+    client_tokens_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         self._validate(_plain)
@@ -95,7 +129,8 @@ class Settings:
             if not ok or (value < 0 if zero else value <= 0):  # type: ignore[operator]
                 what = "integer" if integer else "number"
                 raise SettingsError(
-                    name(key), f"must be a {'non-negative' if zero else 'positive'} {what}, not {value!r}"
+                    name(key),
+                    f"must be a {'non-negative' if zero else 'positive'} {what}, not {shown(value)}",
                 )
 
         for key in ("api_key", "base_url"):
@@ -105,10 +140,12 @@ class Settings:
                 raise SettingsError(name(key), "must be a non-empty string or None")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise SettingsError(
-                name("base_url"), f"must start with http:// or https://, not {self.base_url!r}"
+                name("base_url"), f"must start with http:// or https://, not {shown(self.base_url)}"
             )
         if self.emulator not in get_args(EmulatorMode):
-            raise SettingsError(name("emulator"), f"must be one of auto, off, always, not {self.emulator!r}")
+            raise SettingsError(
+                name("emulator"), f"must be one of auto, off, always, not {shown(self.emulator)}"
+            )
         positive("emulator_time_scale", self.emulator_time_scale, zero=True)
         positive("timeout", self.timeout)
         positive("connect_timeout", self.connect_timeout)
@@ -125,18 +162,47 @@ class Settings:
         positive("classify_cache_size", self.classify_cache_size, integer=True, zero=True)
         _validate_caching(self, name)
         _validate_state(self, name)
+        _validate_limits(self, name, positive)
         if not isinstance(self.advisor, bool):
-            raise SettingsError(name("advisor"), f"must be true or false, not {self.advisor!r}")
+            raise SettingsError(name("advisor"), f"must be true or false, not {shown(self.advisor)}")
         if not isinstance(self.profiles, Mapping) or not all(
             isinstance(p, Profile) for p in self.profiles.values()
         ):
             raise SettingsError(name("profiles"), "must map profile names to Profile objects")
+        for browser in self.browser_profiles or ():
+            if browser not in self.profiles:
+                raise SettingsError(
+                    name("browser_profiles"),
+                    f"names no profile: {shown(browser)}; profiles are {', '.join(sorted(self.profiles))}",
+                )
         if self.default_profile not in self.profiles:
             raise SettingsError(
                 name("default_profile"),
-                f"names no profile: {self.default_profile!r}; "
+                f"names no profile: {shown(self.default_profile)}; "
                 f"profiles are {', '.join(sorted(self.profiles))}",
             )
+
+    @property
+    def in_development(self) -> bool:
+        """Development was asked for: `development`, or a test run (pytest 8.2+ sets PYTEST_VERSION
+        for its session, and the servers a test starts inherit it)."""
+        return self.development or bool(os.environ.get("PYTEST_VERSION"))
+
+    def browser_profile_names(self) -> tuple[str, ...]:
+        """The profiles a browser may name: `browser_profiles`, or by default `fast`, `chat` and
+        `agent`, those of them that exist."""
+        if self.browser_profiles is not None:
+            return self.browser_profiles
+        return tuple(name for name in DEFAULT_BROWSER_PROFILES if name in self.profiles)
+
+    def client_budget(self) -> tuple[int, int]:
+        """Requests and tokens per minute per client, the None defaults resolved (0 is off)."""
+        rpm, tpm = self.client_requests_per_minute, self.client_tokens_per_minute
+        if rpm is None:
+            rpm = 0 if self.in_development else DEFAULT_CLIENT_REQUESTS
+        if tpm is None:
+            tpm = 0 if self.in_development else DEFAULT_CLIENT_TOKENS
+        return rpm, tpm
 
     def profile(self, name: str) -> Profile:
         try:
@@ -186,6 +252,7 @@ class Settings:
         of `{"chat": {"max_tokens": 300}}` keeps the model `FIRSTTOKEN_PROFILES` gave `chat`.
         """
         env = os.environ if environ is None else environ
+        _check_variable_names(env, cls)
         data: dict[str, Any] = {}
         if env.get("ANTHROPIC_API_KEY"):
             data["api_key"] = env["ANTHROPIC_API_KEY"]
@@ -210,13 +277,54 @@ class Settings:
         return cls.from_mapping(data, key_name=spell)
 
 
+# `FIRSTTOKEN_*` variables that are not settings: the test suite's own (where the browser tests
+# save their screenshots).
+NOT_SETTINGS = frozenset({"FIRSTTOKEN_SCREENSHOT_DIR"})
+
+
+def _check_variable_names(env: Mapping[str, str], cls: type[Settings]) -> None:
+    """An unknown `FIRSTTOKEN_*` variable is a typo until shown otherwise: a misspelt off switch
+    (`FIRSTTOKEN_EMULATR=off`) silently ignored is how a deployment fails open."""
+    known = [f"FIRSTTOKEN_{f.name.upper()}" for f in dataclasses.fields(cls)]
+    for var in sorted(env):
+        if var.startswith("FIRSTTOKEN_") and var not in known and var not in NOT_SETTINGS:
+            close = difflib.get_close_matches(var, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"known variables: {', '.join(known)}"
+            raise SettingsError(var, f"unknown firsttoken variable; {hint}")
+
+
 def _validate_caching(s: Settings, name: KeyNamer) -> None:
     validate_family_table(name("cache_min_tokens"), s.cache_min_tokens, integer=True)
     validate_family_table(name("pricing"), s.pricing, integer=False)
     if not isinstance(s.cache_debug, bool):
-        raise SettingsError(name("cache_debug"), f"must be true or false, not {s.cache_debug!r}")
+        raise SettingsError(name("cache_debug"), f"must be true or false, not {shown(s.cache_debug)}")
     if s.warm_lock_dir is not None and (not isinstance(s.warm_lock_dir, str) or not s.warm_lock_dir):
         raise SettingsError(name("warm_lock_dir"), "must be a directory path or None")
+
+
+def _validate_limits(s: Settings, name: KeyNamer, positive: Callable[..., None]) -> None:
+    if not isinstance(s.development, bool):
+        raise SettingsError(name("development"), f"must be true or false, not {shown(s.development)}")
+    browser = s.browser_profiles
+    if isinstance(browser, list):
+        object.__setattr__(s, "browser_profiles", browser := tuple(browser))
+    if browser is not None and (
+        not isinstance(browser, tuple) or not all(isinstance(p, str) and p for p in browser)
+    ):
+        raise SettingsError(name("browser_profiles"), "must be a list of profile names")
+    positive("max_body_bytes", s.max_body_bytes, integer=True)
+    positive("max_messages", s.max_messages, integer=True)
+    positive("max_input_tokens", s.max_input_tokens, integer=True)
+    for key in ("client_requests_per_minute", "client_tokens_per_minute"):
+        if getattr(s, key) is not None:
+            positive(key, getattr(s, key), integer=True, zero=True)
+    for pname, profile in s.profiles.items() if isinstance(s.profiles, Mapping) else ():
+        limit = getattr(profile, "max_input_tokens", None)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise SettingsError(
+                f"{name('profiles')}[{pname!r}]['max_input_tokens']",
+                f"must be a positive integer or None, not {shown(limit)}",
+            )
 
 
 def _validate_state(s: Settings, name: KeyNamer) -> None:
@@ -229,15 +337,15 @@ def _validate_state(s: Settings, name: KeyNamer) -> None:
     prefix = s.redis_prefix
     if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
         raise SettingsError(
-            name("redis_prefix"), f"must be a non-empty string without spaces, not {prefix!r}"
+            name("redis_prefix"), f"must be a non-empty string without spaces, not {shown(prefix)}"
         )
     timeout = s.redis_timeout
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 10:
         raise SettingsError(
-            name("redis_timeout"), f"must be a number of seconds above 0 and at most 10, not {timeout!r}"
+            name("redis_timeout"), f"must be a number of seconds above 0 and at most 10, not {shown(timeout)}"
         )
     if not isinstance(s.response_cache, bool):
-        raise SettingsError(name("response_cache"), f"must be true or false, not {s.response_cache!r}")
+        raise SettingsError(name("response_cache"), f"must be true or false, not {shown(s.response_cache)}")
     tenant = s.tenant
     if tenant is not None and (not isinstance(tenant, str) or not tenant.strip()):
         raise SettingsError(name("tenant"), "must be a non-empty string or None")
@@ -267,7 +375,8 @@ _INTS = {
     "metrics_window",
 }
 _FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_interval"}
-_INTS |= {"breaker_failures", "classify_cache_size"}
+_INTS |= {"breaker_failures", "classify_cache_size", "max_body_bytes", "max_messages", "max_input_tokens"}
+_INTS |= {"client_requests_per_minute", "client_tokens_per_minute"}
 _FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl", "redis_timeout"}
 
 
@@ -277,14 +386,22 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
             return int(raw)
         if name in _FLOATS:
             return float(raw)
-        if name in ("advisor", "cache_debug", "response_cache"):
+        if name == "browser_profiles":
+            # A comma-separated list (`fast,chat`) or a JSON one.
+            parsed = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
+            return (
+                [p.strip() if isinstance(p, str) else p for p in parsed]
+                if isinstance(parsed, list)
+                else parsed
+            )
+        if name in ("advisor", "cache_debug", "response_cache", "development"):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes", "on")
         if name in ("profiles", "cache_min_tokens", "pricing"):
             return json.loads(raw)
     except ValueError:
-        raise SettingsError(var, f"cannot be parsed: {raw!r}") from None
+        raise SettingsError(var, f"cannot be parsed: {shown(raw)}") from None
     return raw
 
 

@@ -1,7 +1,10 @@
-"""Browser-facing wire formats: how text deltas, the summary and errors are written to the response.
+"""Browser-facing wire formats: how text deltas, the other stream events, the summary and errors
+are written to the response.
 
 Each format turns relay moments into bytes; adapters only move those bytes. `sse` is the default;
 `ai-sdk` speaks the Vercel AI SDK UI message stream protocol v1, so `useChat` front ends work as is.
+Text takes `token()`, the hot path; every other kind of event (thinking, tool calls, citations,
+server tool results) takes `event()`, typed by `_events.EventReader`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,18 @@ import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
+
+from ._events import (
+    Citation,
+    StreamEvent,
+    ThinkingDelta,
+    ThinkingEnd,
+    ThinkingStart,
+    ToolCall,
+    ToolInputDelta,
+    ToolInputStart,
+    ToolResult,
+)
 
 __all__ = ["FORMATS", "AISDKFormat", "NDJSONFormat", "SSEFormat", "TextFormat", "WireFormat", "get_format"]
 
@@ -40,6 +55,30 @@ class WireFormat:
     def heartbeat(self) -> bytes:
         return b""
 
+    def event(self, event: StreamEvent) -> bytes:
+        """The bytes of a non-text event; a format with no room for one sends nothing."""
+        return b""
+
+
+def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
+    """The example contract's name and object for an event (`EXAMPLE_CONTRACT.md`), or None for
+    the ones it leaves out (block starts, a thinking block's end: its signature is for the API)."""
+    if isinstance(event, ThinkingDelta):
+        return "thinking", {"text": event.text}
+    if isinstance(event, ToolInputDelta):
+        return "tool_input", {"id": event.id, "name": event.name, "delta": event.delta}
+    if isinstance(event, ToolCall):
+        call = {"id": event.id, "name": event.name, "input": event.input}
+        return "tool_call", {**call, "server": True} if event.server else call
+    if isinstance(event, ToolResult):
+        content = event.content
+        failed = isinstance(content, dict) and str(content.get("type", "")).endswith("_error")
+        name = event.kind.removesuffix("_tool_result")
+        return "tool_result", {"id": event.tool_use_id, "name": name, "output": content, "is_error": failed}
+    if isinstance(event, Citation):
+        return "citation", {"citation": event.citation}
+    return None
+
 
 class SSEFormat(WireFormat):
     """`event: token` / `event: done` / `event: error`, with `: ping` comments as heartbeats."""
@@ -58,6 +97,12 @@ class SSEFormat(WireFormat):
 
     def heartbeat(self) -> bytes:
         return b": ping\n\n"
+
+    def event(self, event: StreamEvent) -> bytes:
+        named = contract_event(event)
+        if named is None:
+            return b""
+        return b"event: " + named[0].encode() + b"\ndata: " + _dumps(named[1]).encode() + b"\n\n"
 
 
 class NDJSONFormat(WireFormat):
@@ -78,10 +123,17 @@ class NDJSONFormat(WireFormat):
     def heartbeat(self) -> bytes:
         return b'{"type":"ping"}\n'
 
+    def event(self, event: StreamEvent) -> bytes:
+        named = contract_event(event)
+        if named is None:
+            return b""
+        return _dumps({"type": named[0], **named[1]}).encode() + b"\n"
+
 
 class TextFormat(WireFormat):
-    """Plain chunked text. It has no room for a summary; an error after the first token is appended
-    as a last line starting `[error]`, since a status code can no longer change."""
+    """Plain chunked text: the answer's text alone (thinking, tool calls and citations left out).
+    It has no room for a summary; an error after the first token is appended as a last line
+    starting `[error]`, since a status code can no longer change."""
 
     name = "text"
     media_type = "text/plain; charset=utf-8"
@@ -101,7 +153,12 @@ class TextFormat(WireFormat):
 
 class AISDKFormat(WireFormat):
     """Vercel AI SDK UI message stream protocol v1: `start`, `text-start`, `text-delta`...,
-    `text-end`, `finish` (our summary as `messageMetadata`), or `error`; then `[DONE]`."""
+    `text-end`, `finish` (our summary as `messageMetadata`), or `error`; then `[DONE]`.
+
+    Thinking is `reasoning-start|delta|end`, the signature in `providerMetadata.anthropic` as the
+    AI SDK's Anthropic provider keeps it (so a later request can send it back); tool calls are
+    `tool-input-start|delta|available`, a server tool's result `tool-output-available`, and
+    citations `source-url` (web results) or `source-document` (sent documents)."""
 
     name = "ai-sdk"
     media_type = "text/event-stream; charset=utf-8"
@@ -111,6 +168,7 @@ class AISDKFormat(WireFormat):
         self._message_id = f"msg_{uuid.uuid4().hex}"
         self._text_id = "text-0"
         self._text_open = False
+        self._texts = 0
 
     @staticmethod
     def _part(part: Mapping[str, Any]) -> bytes:
@@ -132,7 +190,20 @@ class AISDKFormat(WireFormat):
         if not self._text_open:
             return b""
         self._text_open = False
-        return self._part({"type": "text-end", "id": self._text_id})
+        self._texts += 1
+        end = self._part({"type": "text-end", "id": self._text_id})
+        self._text_id = f"text-{self._texts}"
+        return end
+
+    def event(self, event: StreamEvent) -> bytes:
+        part = _ai_sdk_part(event)
+        if part is None:
+            return b""
+        # Text after a thinking block or a tool call is a new text part, as `useChat` shows it.
+        before = self._close_text() if part["type"] in _NEW_PART else b""
+        if isinstance(event, ThinkingEnd) and event.redacted is not None:
+            return before + self._part({"type": "reasoning-start", "id": part["id"]}) + self._part(part)
+        return before + self._part(part)
 
     def done(self, summary: Mapping[str, Any]) -> bytes:
         return (
@@ -147,6 +218,70 @@ class AISDKFormat(WireFormat):
 
     def heartbeat(self) -> bytes:
         return b": ping\n\n"
+
+
+_NEW_PART = frozenset({"reasoning-start", "tool-input-start", "tool-output-available"})
+
+
+def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
+    if isinstance(event, ThinkingStart):
+        return {"type": "reasoning-start", "id": f"reasoning-{event.index}"}
+    if isinstance(event, ThinkingDelta):
+        return {"type": "reasoning-delta", "id": f"reasoning-{event.index}", "delta": event.text}
+    if isinstance(event, ThinkingEnd):
+        anthropic = (
+            {"redactedData": event.redacted} if event.redacted is not None else {"signature": event.signature}
+        )
+        return {
+            "type": "reasoning-end",
+            "id": f"reasoning-{event.index}",
+            "providerMetadata": {"anthropic": anthropic},
+        }
+    executed = {"providerExecuted": True} if getattr(event, "server", False) else {}
+    if isinstance(event, ToolInputStart):
+        return {"type": "tool-input-start", "toolCallId": event.id, "toolName": event.name, **executed}
+    if isinstance(event, ToolInputDelta):
+        return {"type": "tool-input-delta", "toolCallId": event.id, "inputTextDelta": event.delta}
+    if isinstance(event, ToolCall):
+        return {
+            "type": "tool-input-available",
+            "toolCallId": event.id,
+            "toolName": event.name,
+            "input": event.input,
+            **executed,
+        }
+    if isinstance(event, ToolResult):
+        return {
+            "type": "tool-output-available",
+            "toolCallId": event.tool_use_id,
+            "output": event.content,
+            "providerExecuted": True,
+        }
+    if isinstance(event, Citation):
+        return _source(event)
+    return None
+
+
+def _source(event: Citation) -> dict[str, Any]:
+    cite = event.citation
+    source_id = f"source-{event.index}-{cite.get('start_char_index', cite.get('url', ''))}"
+    meta = {"anthropic": {"citedText": cite.get("cited_text")}}
+    if cite.get("url"):
+        return {
+            "type": "source-url",
+            "sourceId": source_id,
+            "url": cite["url"],
+            "title": cite.get("title") or cite["url"],
+            "providerMetadata": meta,
+        }
+    title = cite.get("document_title") or f"document {cite.get('document_index', 0)}"
+    return {
+        "type": "source-document",
+        "sourceId": source_id,
+        "mediaType": "text/plain",
+        "title": title,
+        "providerMetadata": meta,
+    }
 
 
 FORMATS: dict[str, type[WireFormat]] = {f.name: f for f in (SSEFormat, NDJSONFormat, TextFormat, AISDKFormat)}

@@ -56,7 +56,6 @@ def test_ai_sdk_ui_messages() -> None:
             "id": "chat-1",
             "trigger": "submit-message",
             "messages": [
-                {"id": "s", "role": "system", "parts": [{"type": "text", "text": "Be brief."}]},
                 {
                     "id": "1",
                     "role": "user",
@@ -77,13 +76,14 @@ def test_ai_sdk_ui_messages() -> None:
     )
     chat = parse_chat_request(raw, protocol="ai-sdk", profiles=PROFILES)
     assert chat.format == "ai-sdk"
-    assert chat.system == "Be brief."
+    # A browser's system message is refused (issue 19, test_hardening.py); the app sets its own.
+    assert chat.system is None
     assert chat.messages == [
         {"role": "user", "content": "Hello"},
         {"role": "assistant", "content": "Hi!"},
         {"role": "user", "content": "More!"},
     ]
-    assert chat.call_kwargs()["system"] == "Be brief."
+    assert "system" not in chat.call_kwargs()
 
 
 @pytest.mark.parametrize(

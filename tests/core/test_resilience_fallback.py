@@ -14,6 +14,7 @@ from firsttoken.testing.emulator import app as emulator_app
 
 PRIMARY = "claude-sonnet-5-5"
 FALLBACK = "claude-haiku-5-5"
+PREFILLABLE = "claude-haiku-4-5"
 USER = [{"role": "user", "content": "Explain why streaming makes a chat feel fast."}]
 
 
@@ -166,22 +167,24 @@ def test_overload_after_text_reaches_the_caller_as_an_error(emu: Emulator) -> No
 
 
 def test_overload_after_text_continues_on_the_fallback_when_opted_in(emu: Emulator) -> None:
-    with make_engine(emu, continue_on_fallback=True) as engine:
+    # A continuation is a prefill, which only models before Claude 4.6 take (test_stream_events.py
+    # holds the start-up refusal for newer ones).
+    with make_engine(emu, continue_on_fallback=True, fallbacks=[PREFILLABLE]) as engine:
         with engine.stream(messages=USER, **fault(f"midstream_overloaded@{PRIMARY}")) as s:
             pieces = list(s)
         first = "".join(pieces[: emulator_app.MIDSTREAM_AFTER_TOKENS])
         text = "".join(pieces)
         assert len(pieces) > emulator_app.MIDSTREAM_AFTER_TOKENS + 1
-        assert s.timings.served_by == FALLBACK and s.timings.fallbacks == 1 and s.stop_reason == "end_turn"
+        assert s.timings.served_by == PREFILLABLE and s.timings.fallbacks == 1 and s.stop_reason == "end_turn"
         # The whole answer, the primary's words first, is the final message's text as well.
         assert s.message.content[0].text == text and text.startswith(first)
-        assert [m for m, _ in calls(emu)] == [PRIMARY, FALLBACK]
+        assert [m for m, _ in calls(emu)] == [PRIMARY, PREFILLABLE]
         # The fallback was asked to continue the partial answer (an assistant prefill), and its
         # words follow the primary's exactly as a direct prefilled call to it reads.
         prefilled = [*USER, {"role": "assistant", "content": first.rstrip()}]
         with (
             Engine(Settings(base_url=emu.base_url, max_retries=0)) as plain,
-            plain.stream(messages=prefilled, model=FALLBACK) as direct,
+            plain.stream(messages=prefilled, model=PREFILLABLE) as direct,
         ):
             continuation = direct.text()
         assert text == first + continuation

@@ -16,7 +16,7 @@ ROUTES = {"lookup": "fast", "write": "chat"}
 
 
 def reply(text: str) -> dict[str, dict[str, str]]:
-    """The emulator answers exactly `text` (its own prose is never a label: the junk case)."""
+    """The emulator answers exactly `text` (prose is the junk case: its own answer is a label)."""
     return {"extra_headers": {"x-emulator-reply": text}}
 
 
@@ -60,7 +60,9 @@ def test_a_label_answer_is_the_classification(engine: Engine, emu: Emulator) -> 
 
 
 def test_prose_answer_falls_back_to_the_default(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
-    assert engine.classify("remove my account", labels=LABELS, default="search") == "search"
+    # The emulator answers a classification prompt with a label (issue 14): prose is asked for.
+    prose = reply("Sure, I can help you with your account.")
+    assert engine.classify("remove my account", labels=LABELS, default="search", **prose) == "search"
     assert "unrecognised answer" in caplog.text
 
 
@@ -130,7 +132,10 @@ def test_route_without_streaming_and_with_messages(engine: Engine) -> None:
         {"role": "assistant", "content": "Hello!"},
         {"role": "user", "content": "find my last order"},
     ]
-    message = engine.route(messages, routes=ROUTES, default="write", stream=False, max_tokens=10)
+    prose = reply("Let me look into that for you.")
+    message = engine.route(
+        messages, routes=ROUTES, default="write", stream=False, max_tokens=10, classify_options=prose
+    )
     # The emulator's prose is no label: the default route answered, and routing did not fail.
     assert message.model == engine.profile("chat").model
     assert engine.metrics.snapshot()["profiles"]["chat"]["routes"] == {"write": 1}

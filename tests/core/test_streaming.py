@@ -30,6 +30,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "prefill": {
         "messages": [*USER, {"role": "assistant", "content": "In short:"}],
+        # Claude 4.6 and newer refuse prefill with a 400, as the emulator does: an older model.
+        "model": "claude-haiku-4-5",
     },
     "system_blocks": {
         "messages": USER,

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._metrics import Metrics, _Window
+from .._metrics import Metrics, _Window, merge_series
 from .guard import Guard
 from .keys import Keys
 
@@ -49,6 +49,9 @@ def dump_windows(metrics: Metrics) -> dict[str, Any]:
             "models": {name: _dump(w) for name, w in metrics._models.items()},
             "profiles": {name: _dump(w) for name, w in metrics._profiles.items()},
             "total": _dump(metrics._all),
+            # Histogram buckets and counters add up across workers; so do the streams open in each.
+            "series": metrics.series.dump(),
+            "open_streams": metrics.open_streams,
         }
 
 
@@ -77,6 +80,8 @@ def merge_windows(dumps: list[Mapping[str, Any]]) -> dict[str, Any]:
             name: _merge([d[group][name] for d in dumps if name in d[group]]).summary() for name in names
         }
     out["total"] = _merge([d["total"] for d in dumps]).summary()
+    out["open_streams"] = sum(int(d.get("open_streams", 0)) for d in dumps)
+    out["series"] = merge_series(d["series"] for d in dumps if "series" in d)
     return out
 
 
@@ -122,7 +127,7 @@ class MetricsPublisher:
         metrics = self._metrics
         if metrics is None:
             return False
-        count = metrics._all.count
+        count = metrics.changes
         if only_if_new and count == self._published:
             return True
         blob = json.dumps(dump_windows(metrics), separators=(",", ":"))

@@ -9,6 +9,7 @@ from .._metrics import Metrics
 from .breaker import BreakerStore
 from .budgets import Budgets
 from .classify import ClassifyCache
+from .client_budgets import ClientBudgets
 from .locks import LockFactory
 
 __all__ = ["ResponseStore", "State"]
@@ -50,6 +51,10 @@ class State(Protocol):
 
     @property
     def budgets(self) -> Budgets: ...
+
+    @property
+    def client_budgets(self) -> ClientBudgets:
+        """Each browser client's requests and tokens per minute (`_limits.py`)."""
 
     def warm_locks(self, directory: str | None) -> LockFactory: ...
 

@@ -12,6 +12,7 @@ from .._metrics import Metrics
 from .breaker import MemoryBreakerStore
 from .budgets import MemoryBudgets
 from .classify import MemoryClassifyCache
+from .client_budgets import MemoryClientBudgets
 from .locks import LockFactory, file_locks
 
 __all__ = ["MemoryResponseStore", "MemoryState"]
@@ -63,6 +64,7 @@ class MemoryState:
         self.classify_cache = MemoryClassifyCache(size=classify_cache_size)
         self.responses = MemoryResponseStore()
         self.budgets = MemoryBudgets(clock=self.clock)
+        self.client_budgets = MemoryClientBudgets(clock=self.clock)
 
     def warm_locks(self, directory: str | None) -> LockFactory:
         return file_locks(directory)

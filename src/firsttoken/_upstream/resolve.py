@@ -15,6 +15,7 @@ import weakref
 from typing import TYPE_CHECKING, Literal
 
 from .._errors import EngineClosedError, SettingsError
+from .._redact import redact_url
 from .._settings import Settings
 
 if TYPE_CHECKING:
@@ -146,10 +147,11 @@ class Upstream:
         return f"Upstream(kind={self.kind!r}, base_url={self._known_url()!r})"
 
     def _known_url(self) -> str:
-        """`base_url` if nothing has to start for it, else ""."""
+        """`base_url` without credentials if nothing has to start for it, else ""."""
         emulator = self.emulator
         if emulator is None:
-            return self._url
+            # What we print or return (repr, /api/metrics, start-up lines) never shows a password.
+            return redact_url(self._url)
         try:
             return emulator.base_url
         except RuntimeError:  # stopped by a close() in another thread since
@@ -169,7 +171,8 @@ class Upstream:
 
 
 def resolve_upstream(settings: Settings) -> Upstream:
-    """`base_url` first, then an API key for the real API, then (unless turned off) the emulator."""
+    """`base_url` first, then an API key for the real API, then the emulator where development was
+    asked for (fail closed: anywhere else, no key is an error naming ANTHROPIC_API_KEY)."""
     if settings.emulator != "always":
         if settings.base_url:
             return Upstream("base_url", settings.base_url.rstrip("/"), settings.api_key or EMULATOR_KEY)
@@ -177,9 +180,16 @@ def resolve_upstream(settings: Settings) -> Upstream:
             return Upstream("anthropic", ANTHROPIC_API, settings.api_key)
         if settings.emulator == "off":
             raise SettingsError(
-                "api_key",
-                "no API key and no base URL, and the embedded emulator is off: set ANTHROPIC_API_KEY "
+                "ANTHROPIC_API_KEY",
+                "not set, and no base URL, and the embedded emulator is off: set ANTHROPIC_API_KEY "
                 "(or the api_key setting), or ANTHROPIC_BASE_URL",
+            )
+        if not settings.in_development:
+            raise SettingsError(
+                "ANTHROPIC_API_KEY",
+                "not set (nor ANTHROPIC_BASE_URL), and this is not a development server: firsttoken "
+                "will not answer with simulated text in production. Set ANTHROPIC_API_KEY, or for "
+                "development set FIRSTTOKEN_DEVELOPMENT=1 (or run the framework in debug mode)",
             )
     logger.warning(
         "firsttoken: no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL set; the embedded emulator answers, "

@@ -18,6 +18,7 @@ from anthropic.types import Message
 
 from .._accumulator import MessageAccumulator
 from .._errors import UpstreamFailure
+from .._events import EventReader
 from .._metrics import CallRecord
 from .._sse import SSEDecoder
 from .._timings import Timings
@@ -75,6 +76,8 @@ class StreamCore:
         self._plan = plan
         self._decoder = SSEDecoder()
         self._acc = MessageAccumulator()
+        # Types the events of the current attempt (`typed_events()`, and the relay's non-text ones).
+        self.reader = EventReader()
         self._on_finish = on_finish
         self._recorded = False
         self.error: str | None = None
@@ -94,6 +97,12 @@ class StreamCore:
         return message.get("stop_reason") if message else None
 
     @property
+    def stop_details(self) -> dict[str, Any] | None:
+        """A refusal's `stop_details` (its category and explanation), when the API sent any."""
+        message = self._acc.message
+        return message.get("stop_details") if message else None
+
+    @property
     def message(self) -> Message:
         """The SDK's `Message` (tool_use blocks included); complete once the stream is exhausted."""
         return self._acc.build()
@@ -104,7 +113,7 @@ class StreamCore:
 
     def _attempt_opened(self) -> None:
         # Each model answers from a clean slate: nothing of a failed attempt reaches the message.
-        self._decoder, self._acc = SSEDecoder(), MessageAccumulator()
+        self._decoder, self._acc, self.reader = SSEDecoder(), MessageAccumulator(), EventReader()
 
     def _released(self, chunk: bytes) -> Iterator[Event]:
         """The events of one chunk of bytes that the plan lets through now."""

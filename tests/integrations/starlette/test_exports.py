@@ -14,7 +14,12 @@ def test_exported_names() -> None:
         "error_response",
         "firsttoken_of",
     ]
-    assert firsttoken_starlette.fastapi.__all__ == ["get_engine", "get_firsttoken"]
+    assert firsttoken_starlette.fastapi.__all__ == [
+        "chat_body",
+        "exception_handlers",
+        "get_engine",
+        "get_firsttoken",
+    ]
 
 
 def test_missing_starlette_names_the_extra_to_install() -> None:

@@ -17,6 +17,7 @@ import httpx2
 from anthropic.types import Message
 
 from ..._errors import UpstreamFailure
+from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
 
@@ -133,6 +134,14 @@ class AsyncTextStream(StreamCore):
                 continue
             break
         self._end(None)
+
+    async def typed_events(self) -> AsyncIterator[StreamEvent]:
+        """Every content block kind as a typed event (`firsttoken.TextDelta`, `ThinkingDelta`,
+        `ToolInputDelta`, `ToolCall`, `Citation`, `Finished`...), in the order the API sent them."""
+        async for name, data in self.events():
+            event = self.reader.feed(name, data)
+            if event is not None:
+                yield event
 
     async def __aiter__(self) -> AsyncIterator[str]:
         async for name, data in self.events():

@@ -18,6 +18,7 @@ import httpx2
 from anthropic.types import Message
 
 from ..._errors import UpstreamFailure
+from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
 
@@ -130,6 +131,14 @@ class TextStream(StreamCore):
                 continue
             break
         self._end(None)
+
+    def typed_events(self) -> Iterator[StreamEvent]:
+        """Every content block kind as a typed event (`firsttoken.TextDelta`, `ThinkingDelta`,
+        `ToolInputDelta`, `ToolCall`, `Citation`, `Finished`...), in the order the API sent them."""
+        for name, data in self.events():
+            event = self.reader.feed(name, data)
+            if event is not None:
+                yield event
 
     def __iter__(self) -> Iterator[str]:
         for name, data in self.events():

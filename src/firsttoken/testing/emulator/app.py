@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from .blocks import CitedText, SearchPlan, ThinkingPlan, check_turns, thinking_config
 from .cache import CacheUsage, PromptCache, flatten
 from .config import EmulatorConfig
 from .faults import MIDSTREAM_AFTER_TOKENS, Fault, draw, parse_faults, pick_fault
@@ -39,7 +40,7 @@ from .protocol import (
 )
 from .ratelimit import RateLimiter
 from .stats import Stats
-from .textgen import Answer, TextPlan, canned, generate, request_rng
+from .textgen import Answer, TextPlan, ToolPlan, canned, generate, request_rng, search_result, shape
 from .timing import Schedule, plan_schedule
 
 __all__ = ["EmulatorApp", "create_app"]
@@ -398,6 +399,8 @@ class EmulatorApp:
         req = validate_message_request(parse_json(await self._read_body(receive, headers)))
         entry.update(model=req.model, stream=req.stream)
         _check_model(req.model)
+        thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
+        check_turns(req.messages, req.model, thinks)
         seed = _int_header(headers, "x-emulator-seed", self.config.seed)
         forced = _int_header(headers, "x-emulator-output-tokens", None)
         fault = self._next_fault(req, seed, headers)
@@ -429,6 +432,10 @@ class EmulatorApp:
         self._stats.add_cache(usage.cache_read, usage.cache_creation)
         reply = headers.get("x-emulator-reply")
         answer = generate(req, seed, forced) if reply is None else canned(req, reply)
+        refuse = fault is not None and fault.kind == "refusal"
+        answer = shape(
+            req, answer, seed, thinks=thinks, shown=shown, refuse=refuse, asked=reply is None, forced=forced
+        )
         message_id = new_id("msg_")
         self.cache.remember(message_id, req, blocks, usage)
         schedule = plan_schedule(
@@ -448,6 +455,7 @@ class EmulatorApp:
             "content": answer.content(),
             "stop_reason": answer.stop_reason,
             "stop_sequence": answer.stop_sequence,
+            "stop_details": answer.stop_details,
             "usage": _usage(usage, answer.output_tokens, req.speed),
         }
         if req.diagnostics_requested:
@@ -670,39 +678,36 @@ def _encode_stream(
     dues = [0.0]
     carries = [0]
     token = 0
-    for index, block in enumerate(answer.blocks):
-        if isinstance(block, TextPlan):
-            start_block: dict[str, Any] = {"type": "text", "text": ""}
-            head = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,' % index
-            head += b'"delta":{"type":"text_delta","text":'
-            pieces = block.tokens
-        else:
-            start_block = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
-            head = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,' % index
-            head += b'"delta":{"type":"input_json_delta","partial_json":'
-            pieces = block.chunks
-        due = schedule.due(token)
-        events.append(
-            _sse(
-                "content_block_start",
-                {"type": "content_block_start", "index": index, "content_block": start_block},
+    index = 0
+    for block in answer.blocks:
+        for start_block, pieces in _block_events(block):
+            prefix = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,' % index
+            events.append(
+                _sse(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": start_block},
+                )
             )
-        )
-        dues.append(due)
-        carries.append(0)
-        for piece in pieces:
-            events.append(head + _dumps(piece) + b"}}\n\n")
             dues.append(schedule.due(token))
-            carries.append(1)
-            token += 1
-        events.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
-        dues.append(dues[-1])
-        carries.append(0)
+            carries.append(0)
+            for piece, carry in pieces:
+                events.append(prefix + piece + b"}\n\n")
+                dues.append(schedule.due(token))
+                carries.append(carry)
+                token += carry
+            events.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+            dues.append(dues[-1])
+            carries.append(0)
+            index += 1
     usage = message["usage"]
     end = schedule.due(max(token - 1, 0))
     delta = {
         "type": "message_delta",
-        "delta": {"stop_reason": answer.stop_reason, "stop_sequence": answer.stop_sequence},
+        "delta": {
+            "stop_reason": answer.stop_reason,
+            "stop_sequence": answer.stop_sequence,
+            "stop_details": answer.stop_details,
+        },
         "usage": {
             "input_tokens": usage["input_tokens"],
             "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
@@ -714,6 +719,44 @@ def _encode_stream(
     dues += [end, end]
     carries += [0, 0]
     return events, dues, carries
+
+
+_TEXT = b'"delta":{"type":"text_delta","text":'
+_JSON = b'"delta":{"type":"input_json_delta","partial_json":'
+_THOUGHT = b'"delta":{"type":"thinking_delta","thinking":'
+Pieces = list[tuple[bytes, int]]
+
+
+def _block_events(block: Any) -> list[tuple[dict[str, Any], Pieces]]:
+    """Each content block a plan becomes: its `content_block_start` and its deltas' JSON (after
+    `"index":N,`) with the output tokens each carries. A tool's input streams unbuffered, in
+    fragments of a few characters that are not valid JSON until the block ends, as with
+    `eager_input_streaming`."""
+    if isinstance(block, TextPlan):
+        return [({"type": "text", "text": ""}, [(_TEXT + _dumps(t) + b"}", 1) for t in block.tokens])]
+    if isinstance(block, ToolPlan):
+        start = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
+        return [(start, [(_JSON + _dumps(c) + b"}", 1) for c in block.chunks])]
+    if isinstance(block, ThinkingPlan):
+        shown = [(_THOUGHT + _dumps(t) + b"}", 1) for t in block.tokens] if block.shown else []
+        signature = _delta(
+            {"type": "signature_delta", "signature": block.signature}, 0 if shown else len(block.tokens)
+        )
+        return [({"type": "thinking", "thinking": "", "signature": ""}, [*shown, signature])]
+    if isinstance(block, CitedText):
+        cite = _delta({"type": "citations_delta", "citation": block.citation}, 0)
+        text = [(_TEXT + _dumps(t) + b"}", 1) for t in block.tokens]
+        return [({"type": "text", "text": "", "citations": []}, [cite, *text])]
+    assert isinstance(block, SearchPlan)
+    query = _dumps(block.input).decode()
+    start = {"type": "server_tool_use", "id": block.id, "name": "web_search", "input": {}}
+    half = len(query) // 2
+    chunks = [(_JSON + _dumps(c) + b"}", 1) for c in (query[:half], query[half:])]
+    return [(start, chunks), (search_result(block), [])]
+
+
+def _delta(delta: dict[str, Any], carry: int) -> tuple[bytes, int]:
+    return b'"delta":' + _dumps(delta), carry
 
 
 def create_app(config: EmulatorConfig | None = None, **options: Any) -> EmulatorApp:

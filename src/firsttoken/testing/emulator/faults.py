@@ -16,7 +16,9 @@ from typing import Literal
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultKind", "draw", "parse_fault", "parse_faults", "pick_fault"]
 
-FaultKind = Literal["overloaded", "rate_limit", "server_error", "midstream_overloaded", "drop", "slow"]
+FaultKind = Literal[
+    "overloaded", "rate_limit", "server_error", "midstream_overloaded", "drop", "slow", "refusal"
+]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "overloaded",
     "rate_limit",
@@ -24,6 +26,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "midstream_overloaded",
     "drop",
     "slow",
+    # The model declines: a short answer, `stop_reason: "refusal"` and `stop_details`.
+    "refusal",
 )
 # Mid-stream faults strike after this many tokens, late enough that the client has committed to
 # the stream (headers and first tokens forwarded) and early enough to keep tests short.

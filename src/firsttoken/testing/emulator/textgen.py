@@ -18,10 +18,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .blocks import (
+    REFUSAL_DETAILS,
+    CitedText,
+    SearchPlan,
+    ThinkingPlan,
+    cited_document,
+    classification_labels,
+    pick_label,
+    quote,
+)
 from .protocol import MessageRequest
 from .tokens import canonical
 
-__all__ = ["Answer", "TextPlan", "ToolPlan", "canned", "generate", "request_rng"]
+__all__ = ["Answer", "TextPlan", "ToolPlan", "canned", "generate", "request_rng", "shape"]
 
 _NOUNS = [
     "system",
@@ -236,24 +246,43 @@ class ToolPlan:
     chunks: list[str]
 
 
+Block = TextPlan | ToolPlan | ThinkingPlan | CitedText | SearchPlan
+
+
 @dataclass
 class Answer:
-    blocks: list[TextPlan | ToolPlan] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     stop_reason: str = "end_turn"
     stop_sequence: str | None = None
+    stop_details: dict[str, Any] | None = None
 
     @property
     def output_tokens(self) -> int:
-        return sum(len(b.tokens) if isinstance(b, TextPlan) else len(b.chunks) for b in self.blocks)
+        # Omitted thinking is still generated, and billed: its tokens count as the API counts them.
+        return sum(
+            len(b.chunks) if isinstance(b, ToolPlan) else 2 if isinstance(b, SearchPlan) else len(b.tokens)
+            for b in self.blocks
+        )
 
     def content(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for b in self.blocks:
             if isinstance(b, TextPlan):
                 out.append({"type": "text", "text": b.text, "citations": None})
+            elif isinstance(b, ThinkingPlan):
+                out.append({"type": "thinking", "thinking": b.text, "signature": b.signature})
+            elif isinstance(b, CitedText):
+                out.append({"type": "text", "text": b.text, "citations": [b.citation]})
+            elif isinstance(b, SearchPlan):
+                out.append({"type": "server_tool_use", "id": b.id, "name": "web_search", "input": b.input})
+                out.append(search_result(b))
             else:
                 out.append({"type": "tool_use", "id": b.id, "name": b.name, "input": b.input, "caller": None})
         return out
+
+
+def search_result(plan: SearchPlan) -> dict[str, Any]:
+    return {"type": "web_search_tool_result", "tool_use_id": plan.id, "content": plan.results}
 
 
 def request_rng(req: MessageRequest, seed: int, salt: str) -> random.Random:
@@ -478,3 +507,110 @@ def canned(req: MessageRequest, text: str) -> Answer:
     for word in re.findall(r"\s*\S+", text):
         tokens.extend(_pieces(word))
     return _finish(req, tokens, None)
+
+
+def _words(text: str) -> list[str]:
+    tokens: list[str] = []
+    for word in re.findall(r"\s*\S+", text):
+        tokens.extend(_pieces(word))
+    return tokens
+
+
+def _search(req: MessageRequest, rng: random.Random, topics: list[str]) -> SearchPlan | None:
+    if not any(str(t.get("type", "")).startswith("web_search") for t in req.tools):
+        return None
+    query = " ".join(topics[:4]) or "latest news"
+    slug = "-".join(topics[:2]) or "news"
+    results = [
+        {
+            "type": "web_search_result",
+            "url": f"https://example.com/{slug}/{n}",
+            "title": f"{query.title()} ({n})",
+            "encrypted_content": "EqgB" + "".join(rng.choice(_ID_ALPHABET) for _ in range(24)),
+            "page_age": None,
+        }
+        for n in (1, 2)
+    ]
+    return SearchPlan("srvtoolu_01" + "".join(rng.choice(_ID_ALPHABET) for _ in range(22)), query, results)
+
+
+def shape(
+    req: MessageRequest,
+    answer: Answer,
+    seed: int,
+    *,
+    thinks: bool,
+    shown: bool,
+    refuse: bool,
+    asked: bool,
+    forced: int | None = None,
+) -> Answer:
+    """The generated answer given the request's other asks: thinking first, a label for a
+    classification prompt, a cited sentence when a document asks for citations, a web search,
+    or a refusal that ends the answer early. A canned reply (`asked` False) only gains thinking."""
+    rng = request_rng(req, seed, "blocks")
+    user_text = _last_user_text(req)
+    topics = _topics(user_text)
+    head: list[Block] = []
+    if thinks:
+        # `x-emulator-output-tokens` sizes the thinking too (half of it), for long benchmark streams.
+        size = forced // 2 if forced else rng.randint(12, 30)
+        thought = _words("Let me think about this.") + _prose(rng, topics, size, True)[:size]
+        head.append(ThinkingPlan(thought, shown))
+    if refuse:
+        text = _words("I can't help with that request.")
+        return Answer([*head, TextPlan(text)], "refusal", None, dict(REFUSAL_DETAILS))
+    if not asked:
+        return _budgeted(req, Answer([*head, *answer.blocks], answer.stop_reason, answer.stop_sequence))
+    labels = classification_labels(req.system)
+    if labels and not any(isinstance(b, ToolPlan) for b in answer.blocks):
+        label = pick_label(labels, user_text, rng.random())
+        return _budgeted(req, Answer([*head, TextPlan([label])]))
+    search = _search(req, rng, topics)
+    if search is not None:
+        cite = {
+            "type": "web_search_result_location",
+            "url": search.results[0]["url"],
+            "title": search.results[0]["title"],
+            "encrypted_index": "Eo8B" + "".join(rng.choice(_ID_ALPHABET) for _ in range(16)),
+            "cited_text": f"What is known about {search.query}.",
+        }
+        head += [
+            search,
+            CitedText(_words(f"According to {search.results[0]['title']}, this is covered."), cite),
+        ]
+    document = cited_document(req.messages)
+    if document is not None:
+        index, data, title = document
+        cited = quote(data)
+        start = data.find(cited)
+        citation = {
+            "type": "char_location",
+            "cited_text": cited,
+            "document_index": index,
+            "document_title": title,
+            "start_char_index": start,
+            "end_char_index": start + len(cited),
+            "file_id": None,
+        }
+        head += [TextPlan(_words("The document says:")), CitedText(_words(" " + cited), citation)]
+    if not head:
+        return answer
+    return _budgeted(req, Answer([*head, *answer.blocks], answer.stop_reason, answer.stop_sequence))
+
+
+def _budgeted(req: MessageRequest, answer: Answer) -> Answer:
+    """`answer` cut at max_tokens, whole blocks first: thinking counts against the budget too."""
+    left = req.max_tokens
+    kept: list[Block] = []
+    for block in answer.blocks:
+        size = Answer([block]).output_tokens
+        if size > left:
+            if isinstance(block, TextPlan) and left > 0:
+                kept.append(TextPlan(block.tokens[:left]))
+            elif isinstance(block, ThinkingPlan) and left > 0:
+                kept.append(ThinkingPlan(block.tokens[:left], block.shown))
+            return Answer(kept, "max_tokens")
+        kept.append(block)
+        left -= size
+    return Answer(kept, answer.stop_reason, answer.stop_sequence, answer.stop_details)

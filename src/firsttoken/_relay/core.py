@@ -1,0 +1,162 @@
+"""What the relay does with no I/O: the protocols it reads, its headers, the summary, the encoding.
+
+The I/O shells are `_async/io.py` (the source) and `_sync/io.py` (generated from it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anthropic
+
+from .._events import EventReader
+from .._heartbeat import Heartbeat
+from .._wire import WireFormat, get_format
+
+if TYPE_CHECKING:
+    from .._settings import Settings
+    from .._timings import Timings
+
+__all__ = ["EngineParts", "RelayCore"]
+
+
+class _Stream(Protocol):
+    """What the relay reads of the engine's sync or async stream."""
+
+    @property
+    def profile(self) -> str | None: ...
+
+    @property
+    def requested_model(self) -> str: ...
+
+    @property
+    def timings(self) -> Timings: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def usage(self) -> Mapping[str, Any]: ...
+
+    @property
+    def stop_reason(self) -> str | None: ...
+
+    @property
+    def stop_details(self) -> dict[str, Any] | None: ...
+
+    @property
+    def reader(self) -> EventReader: ...
+
+
+class _SyncStream(_Stream, Protocol):
+    def open(self) -> Any: ...
+
+    def events(self) -> Iterator[tuple[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class _AsyncStream(_Stream, Protocol):
+    async def open(self) -> Any: ...
+
+    def events(self) -> AsyncIterator[tuple[str, Any]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class EngineParts(Protocol):
+    """What the relay and the handles use of `firsttoken.Engine`, named here so the relay, which
+    sits above the engine, never imports it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def client(self) -> anthropic.Anthropic: ...
+
+    @property
+    def async_client(self) -> anthropic.AsyncAnthropic: ...
+
+    def metrics_snapshot(self) -> dict[str, Any]: ...
+
+    def stream(self, **call: Any) -> _SyncStream: ...
+
+    def astream(self, **call: Any) -> _AsyncStream: ...
+
+
+class RelayCore:
+    """One browser response, apart from its I/O (see `Relay`).
+
+    Sync servers: `start = relay.open()`, then iterate `relay.body()` and `close()` the relay.
+    Async servers: `start = await relay.aopen()`, then iterate `relay.abody()` and `await aclose()`.
+    The bodies add idle heartbeats (`Settings.heartbeat_interval`); iterating the relay itself gives
+    the same bytes without them. `open` answers the upstream's refusal (overload, rate limit) as an
+    HTTP error before any byte of the stream is sent; once streaming, failures become the format's
+    error event.
+    """
+
+    def __init__(self, engine: EngineParts, *, format: str | WireFormat = "sse", **call: Any) -> None:
+        self.engine = engine
+        self.format = get_format(format) if isinstance(format, str) else format
+        self._call = call
+        self._sync: _SyncStream | None = None
+        self._async: _AsyncStream | None = None
+        # The thread iterating the sync stream, while one is: only it may close the stream.
+        self._reader: int | None = None
+        self.closed = False
+
+    def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
+        upstream = stream.timings.upstream or 0.0
+        return [
+            ("Content-Type", self.format.media_type),
+            *self.format.headers,
+            ("Server-Timing", f'upstream;dur={upstream * 1000:.1f};desc="{stream.requested_model}"'),
+        ]
+
+    @property
+    def stream(self) -> _Stream | None:
+        return self._sync or self._async
+
+    def heartbeat(self, *, clock: Callable[[], float] = time.monotonic) -> Heartbeat:
+        """The idle-heartbeat timer of this response (for servers that write beats themselves)."""
+        return Heartbeat(self.format.heartbeat(), self.engine.settings.heartbeat_interval, clock=clock)
+
+    def summary(self) -> dict[str, Any]:
+        stream = self.stream
+        if stream is None:
+            return {}
+        usage = stream.usage
+        timings = stream.timings
+        tps = timings.tps
+        return {
+            "model": stream.model,
+            "stop_reason": stream.stop_reason,
+            "usage": {
+                "input_tokens": int(usage.get("input_tokens") or 0),
+                "output_tokens": int(usage.get("output_tokens") or 0),
+                "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
+                "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+            },
+            "ttft_ms": None if timings.ttft is None else round(timings.ttft * 1000, 1),
+            "tps": None if tps is None else round(tps, 1),
+            "profile": stream.profile,
+            "retries": timings.retries,
+            "served_by": timings.served_by or stream.model,
+            "fallbacks": timings.fallbacks,
+            **({"route": timings.route, "classify_ms": timings.classify_ms} if timings.route else {}),
+            **({"stop_details": stream.stop_details} if stream.stop_details else {}),
+        }
+
+    def _encode(self, stream: _Stream, name: str, data: Any) -> bytes:
+        """The bytes one upstream event becomes on the wire. Text goes straight to the format (the
+        hot path: no typed event is built for it); the rest is typed by the stream's reader."""
+        if name == "content_block_delta":
+            delta = data["delta"]
+            if delta["type"] == "text_delta":
+                return self.format.token(delta["text"])
+        elif name == "ping":
+            return self.format.heartbeat()
+        event = stream.reader.feed(name, data)
+        return b"" if event is None else self.format.event(event)
