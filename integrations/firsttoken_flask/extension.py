@@ -8,9 +8,20 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from flask import Response as FlaskResponse
+from flask import g
 from flask import request as flask_request
 
-from firsttoken import ChatRequest, Engine, EngineHandle, Refused, Relay, accept_chat, refusal
+from firsttoken import (
+    ChatRequest,
+    Engine,
+    EngineHandle,
+    Refused,
+    Relay,
+    accept_chat,
+    collect_calls,
+    refusal,
+    server_timing,
+)
 
 from .cli import firsttoken_cli
 from .config import settings_from_config
@@ -107,6 +118,11 @@ class FirstToken(EngineHandle):
         # so apps built and dropped (tests, app factories) release their engines early.
         weakref.finalize(app, engine.close)
         app.cli.add_command(firsttoken_cli)
+        if engine.settings.in_development:
+            # The devtools' timing panel: the calls that finished before the response went out.
+            app.before_request(_collect_calls)
+            app.after_request(_server_timing)
+            app.teardown_request(_stop_collecting)
 
     # -- the handle: the same members as firsttoken_starlette's and firsttoken_django's ------------
 
@@ -193,3 +209,21 @@ class FirstToken(EngineHandle):
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> Response:
         return await self.astream_response(format=chat.format, **chat.call_kwargs(**call))
+
+
+def _collect_calls() -> None:
+    collecting = collect_calls()
+    g.firsttoken_calls = (collecting, collecting.__enter__())
+
+
+def _server_timing(response: Response) -> Response:
+    collecting = g.get("firsttoken_calls")
+    if collecting is not None and collecting[1]:
+        response.headers.add("Server-Timing", server_timing(collecting[1]))
+    return response
+
+
+def _stop_collecting(exc: BaseException | None) -> None:
+    collecting = g.pop("firsttoken_calls", None)
+    if collecting is not None:
+        collecting[0].__exit__(None, None, None)

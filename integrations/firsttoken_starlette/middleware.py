@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from firsttoken import Engine, FirstTokenError, Settings
+from firsttoken import Engine, FirstTokenError, Settings, collect_calls, server_timing
 
 from .handle import STATE_KEY, FirstToken
 
@@ -70,7 +70,14 @@ class FirstTokenMiddleware:
             # A copy, not the server's dict: a mounted app with its own middleware must not
             # overwrite the outer app's handle for the rest of the outer request.
             scope = {**scope, "state": {**scope.get("state", {}), STATE_KEY: handle}}
-            await self.app(scope, receive, send)
+            if not self.settings.in_development:
+                await self.app(scope, receive, send)
+                return
+            # In development, the model calls that finished before the response began (the
+            # devtools' timing panel shows them) as `Server-Timing` entries; never in production,
+            # where wrapping `send` would cost every streamed chunk a call.
+            with collect_calls() as rows:
+                await self.app(scope, receive, _timed(send, rows))
         elif kind == "lifespan":
             await self._lifespan(scope, receive, send)
         else:
@@ -97,3 +104,13 @@ class FirstTokenMiddleware:
             await send(message)
 
         await self.app(scope, receive_startup, send_shutdown)
+
+
+def _timed(send: Send, rows: list[dict[str, Any]]) -> Send:
+    async def sending(message: Message) -> None:
+        if rows and message["type"] == "http.response.start":
+            headers = [*message.get("headers", ()), (b"server-timing", server_timing(rows).encode("latin-1"))]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending

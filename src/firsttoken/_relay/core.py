@@ -87,15 +87,8 @@ class EngineParts(Protocol):
 
 
 class RelayCore:
-    """One browser response, apart from its I/O (see `Relay`).
-
-    Sync servers: `start = relay.open()`, then iterate `relay.body()` and `close()` the relay.
-    Async servers: `start = await relay.aopen()`, then iterate `relay.abody()` and `await aclose()`.
-    The bodies add idle heartbeats (`Settings.heartbeat_interval`); iterating the relay itself gives
-    the same bytes without them. `open` answers the upstream's refusal (overload, rate limit) as an
-    HTTP error before any byte of the stream is sent; once streaming, failures become the format's
-    error event.
-    """
+    """One browser response apart from its I/O: the state both shells share, the headers, the
+    summary and the encoding of each event (`Relay` adds the sync and async I/O)."""
 
     def __init__(self, engine: EngineParts, *, format: str | WireFormat = "sse", **call: Any) -> None:
         self.engine = engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -126,3 +127,14 @@ def test_dropped_client_stops_generation(server: Server, emulator: Emulator) -> 
     assert emulator.stats()["output_tokens_after_disconnect"] - before <= 5
     # The median shrugs off a scheduling hiccup of the shared test machine.
     assert statistics.median(delays) < 0.1, f"generation went on {delays} s after the client left"
+
+
+def test_calls_finished_before_the_response_are_server_timing_entries_in_development(server: Server) -> None:
+    # Served under pytest, which is development: an async view's two calls (run by asgiref in
+    # another thread) are listed in the devtools' timing panel, in the order they finished.
+    response = httpx2.get(server.url + "/async-create", timeout=30.0)
+    assert response.status_code == 200
+    timing = response.headers["server-timing"]
+    # Entry names, not the commas inside the quoted descriptions.
+    assert re.findall(r"(?:^|, )(firsttoken-[\w-]+);", timing) == ["firsttoken-1", "firsttoken-2"]
+    assert "claude-haiku" in timing and "~$" in timing

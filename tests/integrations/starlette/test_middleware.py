@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx2
 import pytest
 from starlette.applications import Starlette
@@ -179,3 +181,14 @@ async def test_a_request_without_the_middleware_gets_a_clear_error() -> None:
     async with client_for(app) as client:
         with pytest.raises(RuntimeError, match="add Middleware\\(FirstTokenMiddleware"):
             await client.get("/")
+
+
+def test_calls_finished_before_the_response_are_server_timing_entries_in_development(
+    client: httpx2.Client,
+) -> None:
+    # The test server runs under pytest, which is development: the devtools' timing panel shows
+    # each model call of the request, its TTFT-less one-shot duration and its cost.
+    timing = client.get("/create").headers["server-timing"]
+    # Entry names, not the commas inside the quoted descriptions.
+    assert re.findall(r"(?:^|, )(firsttoken-[\w-]+);", timing) == ["firsttoken-1", "firsttoken-2"]
+    assert "claude-haiku" in timing and "dur=" in timing and "~$" in timing

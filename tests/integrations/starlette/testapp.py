@@ -73,12 +73,21 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def create(request: Request) -> Response:
+    """Two one-shot calls, then a JSON answer: what the `Server-Timing` rows are for."""
+    engine = request.state.firsttoken.engine
+    for _ in range(2):
+        await engine.acreate(profile="fast", max_tokens=3, messages=[{"role": "user", "content": "hi"}])
+    return JSONResponse({"ok": True})
+
+
 app = Starlette(
     routes=[
         Route("/chat", chat, methods=["POST"]),
         Route("/debug/resources", resources),
         Route("/debug/garbage", garbage),
         Route("/healthz", healthz),
+        Route("/create", create),
     ],
     middleware=[Middleware(FirstTokenMiddleware)],
 )
