@@ -1,0 +1,350 @@
+"""The soak driver of issue 19, shared by `tests/e2e/test_soak.py` (quick) and `benchmarks/soak.py` (long).
+
+One run: an emulator with injected faults, a real redis-server, one example app under its production
+server (no pytest marker, a fake but recognisable key, retries off, a `chat` fallback), then many
+concurrent streams from 127.0.0.1 with some clients dropping after their first token, and Redis
+killed half-way through the load (restarted at three quarters). What it returns is checked by the
+caller: every stream that was not dropped ends in `done` (or in an `error` event for a mid-stream
+fault, which no fallback can take once text reached the browser), every completed answer is
+byte-identical to a fault-free answer to the same question from the same model, the server's fds and
+threads come back to their warmed-up level, and the key appears in no log line, response or Redis key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import psutil
+
+from firsttoken.testing.emulator import Emulator
+from tests.redis.server import RedisServer
+
+from .servers import Server, run_server
+from .sse import named, parse
+
+PRIMARY = "claude-sonnet-5-5"
+FALLBACK = "claude-haiku-5-5"
+# Listed first so it fires on draws below 0.05; overloaded fires on 0.05..0.15 (10% of arrivals).
+FAULTS = [f"midstream_overloaded:0.05@{PRIMARY}", f"overloaded:0.15@{PRIMARY}"]
+FD_SLACK = 4
+QUESTIONS = [f"Soak question {i}: what should I check first?" for i in range(6)]
+# One gthread worker: the warm-up then grows its whole pool, so a thread above the baseline is a
+# leak, not a pool thread that the load happened to start (two workers accept unevenly).
+GUNICORN = ("-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "1")
+GUNICORN_THREADS = 16
+# Each framework's production server, as `python <argv>` (see tests/e2e/test_hardening.py).
+PRODUCTION: dict[str, tuple[str, ...]] = {
+    "starlette": ("-m", "uvicorn", "example_projects.starlette_chat.app:app", "--port", "{port}"),
+    "fastapi": ("-m", "uvicorn", "example_projects.starlette_chat.fastapi_app:app", "--port", "{port}"),
+    "django-asgi": ("-m", "uvicorn", "example_projects.django_chat.asgi:application", "--port", "{port}"),
+    "django-wsgi": (
+        *GUNICORN,
+        "--threads",
+        str(GUNICORN_THREADS),
+        "example_projects.django_chat.wsgi:application",
+    ),
+    "flask": (*GUNICORN, "--threads", str(GUNICORN_THREADS), "example_projects.flask_chat.wsgi:app"),
+}
+
+
+@dataclass
+class Outcome:
+    question: str
+    dropped: bool
+    status: int = 0
+    headers: str = ""
+    body: bytes = b""
+    error: str | None = None  # a transport error, never expected
+
+    @property
+    def events(self) -> list[Any]:
+        return named(parse(self.body))
+
+
+@dataclass
+class SoakReport:
+    framework: str
+    streams: int
+    seconds: float
+    outcomes: list[Outcome]
+    references: dict[tuple[str, str], str]
+    emulator_stats: dict[str, Any]
+    baseline: tuple[int, int]  # fds, threads of the server's process tree, warmed up
+    after: tuple[int, int]
+    redis_killed_at: int  # how many streams had started when Redis was killed
+    scanned: dict[str, list[str]] = field(default_factory=dict)  # where -> texts searched for the key
+    api_key: str = ""
+
+    def faults_fired(self, kind: str) -> int:
+        return sum(1 for e in self.emulator_stats["recent_requests"] if e.get("fault") == kind)
+
+    def leaks(self) -> list[str]:
+        """Where the key (or its random half) was found."""
+        secret = self.api_key.rsplit("-", 1)[-1]
+        return [where for where, texts in self.scanned.items() if any(secret in t for t in texts)]
+
+
+def _tree(pid: int) -> tuple[int, int]:
+    """fds and threads of the server and its workers (gunicorn forks)."""
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    fds = threads = 0
+    for proc in procs:
+        try:
+            fds += proc.num_fds()
+            threads += proc.num_threads()
+        except psutil.NoSuchProcess:
+            pass
+    return fds, threads
+
+
+def _redis_texts(redis: RedisServer) -> list[str]:
+    """Every key and every value, read by type (DUMP would compress long strings)."""
+    texts: list[str] = []
+    with redis.client() as client:
+        for key in client.scan_iter(count=1000):
+            texts.append(repr(key))
+            kind = client.type(key).decode()
+            readers: dict[str, Any] = {
+                "string": client.get,
+                "hash": client.hgetall,
+                "list": lambda k: client.lrange(k, 0, -1),
+                "set": client.smembers,
+                "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+                "stream": client.xrange,
+            }
+            value = readers[kind](key)  # a type not listed here is a KeyError, not a silent skip
+            texts.append(repr(value))
+    return texts
+
+
+async def _one(client: httpx2.AsyncClient, outcome: Outcome) -> None:
+    body = {"messages": [{"role": "user", "content": outcome.question}], "profile": "chat"}
+    try:
+        async with client.stream("POST", "/api/chat", json=body) as response:
+            outcome.status = response.status_code
+            outcome.headers = repr(response.headers.multi_items())
+            async for chunk in response.aiter_raw():
+                outcome.body += chunk
+                if outcome.dropped and b"event: token" in outcome.body:
+                    break  # leaving the block closes the connection mid-stream
+    except httpx2.TransportError as exc:
+        outcome.error = repr(exc)
+
+
+async def _load(
+    url: str, outcomes: Sequence[Outcome], concurrency: int, at: Mapping[int, Any], deadline: float
+) -> None:
+    """Run `outcomes` `concurrency` at a time; `at[n]()` runs (in a thread) once n streams started."""
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+        queue = iter(enumerate(outcomes))
+
+        async def worker() -> None:
+            for n, outcome in queue:
+                if n in at:
+                    await asyncio.to_thread(at[n])
+                if time.monotonic() > deadline:
+                    return
+                await _one(client, outcome)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def _answer(events: list[Any]) -> tuple[str, str] | None:
+    """(model, text) of a completed answer; None when it did not end in `done`."""
+    if not events or events[-1].name != "done":
+        return None
+    return events[-1].data["model"], "".join(e.data["text"] for e in events if e.name == "token")
+
+
+@contextmanager
+def _world(
+    framework: str, time_scale: float, seed: int
+) -> Iterator[tuple[Emulator, RedisServer, Server, str]]:
+    api_key = f"sk-ant-soak-{secrets.token_hex(16)}"
+    redis = RedisServer().start()
+    try:
+        with Emulator(time_scale=time_scale, seed=seed, request_log_size=1_000_000) as emulator:
+            env: dict[str, str | None] = {
+                # A production server: no pytest marker inherited, no development switch.
+                "PYTEST_VERSION": None,
+                "FIRSTTOKEN_DEVELOPMENT": None,
+                "DJANGO_SETTINGS_MODULE": None,
+                "ANTHROPIC_API_KEY": api_key,
+                "ANTHROPIC_BASE_URL": emulator.base_url,
+                # No SDK retries: an injected 529 must be carried by the profile's fallback.
+                "FIRSTTOKEN_MAX_RETRIES": "0",
+                "FIRSTTOKEN_PROFILES": json.dumps({"chat": {"fallbacks": [FALLBACK]}}),
+                "FIRSTTOKEN_REDIS_URL": redis.url,
+                # One load generator is one IP: budgets high enough to pass, still kept in Redis.
+                "FIRSTTOKEN_CLIENT_REQUESTS_PER_MINUTE": "1000000",
+                "FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE": "1000000000",
+                # The cooldown would move every call to the fallback after five 529s; keep both paths.
+                "FIRSTTOKEN_BREAKER_FAILURES": "1000000",
+            }
+            if framework == "fastapi":
+                env["APP"] = "fastapi"
+            with run_server(PRODUCTION[framework], env=env) as server:
+                yield emulator, redis, server, api_key
+    finally:
+        redis.close()
+
+
+def _settle(emulator: Emulator, pid: int, baseline: tuple[int, int], timeout: float) -> tuple[int, int]:
+    """Wait for the emulator's streams to close and the server's fds and threads to come back."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = _tree(pid)
+        idle = emulator.stats()["streams_open"] == 0
+        if (idle and now[0] <= baseline[0] and now[1] <= baseline[1]) or time.monotonic() > deadline:
+            return now
+        time.sleep(0.1)
+
+
+def run_soak(
+    framework: str,
+    *,
+    streams: int,
+    concurrency: int,
+    drop_rate: float = 0.1,
+    seconds: float = 600.0,
+    time_scale: float = 0.02,
+    seed: int = 19,
+    chaos: bool = True,
+) -> SoakReport:
+    """`chaos` False: the same load with no faults, no drops and Redis left alone (the baseline the
+    long mode compares throughput with)."""
+    with _world(framework, time_scale, seed) as (emulator, redis, server, api_key):
+        # Fault-free answers to every question from both models: the primary directly, the fallback
+        # through an overload of the primary. The emulator is deterministic for a seed and a request,
+        # and the server sends the same request for the same question, so a completed answer under
+        # load must carry exactly these bytes.
+        warm = [Outcome(q, dropped=False) for q in QUESTIONS]
+        asyncio.run(_load(server.url, warm, len(warm), {}, time.monotonic() + 120))
+        emulator.set_faults([f"overloaded@{PRIMARY}"])
+        fallen = [Outcome(q, dropped=False) for q in QUESTIONS]
+        asyncio.run(_load(server.url, fallen, len(fallen), {}, time.monotonic() + 120))
+        references: dict[tuple[str, str], str] = {}
+        for outcome in warm + fallen:
+            answer = _answer(outcome.events)
+            assert outcome.status == 200 and answer is not None, (outcome.status, outcome.body[-500:])
+            references[(outcome.question, answer[0])] = answer[1]
+        assert {model for _, model in references} == {PRIMARY, FALLBACK}, references.keys()
+        # Warm the pools (gunicorn's threads, upstream connections) past the load's concurrency, then
+        # the baseline: a thread pool keeps the threads it grew, which is not a leak.
+        emulator.set_faults([])
+        # Twice the load's concurrency: FastAPI's anyio pool keeps the threads of its peak too.
+        wide = max(2 * concurrency, GUNICORN_THREADS + 8)
+        burst = [Outcome(QUESTIONS[i % len(QUESTIONS)], dropped=False) for i in range(wide * 2)]
+        asyncio.run(_load(server.url, burst, wide, {}, time.monotonic() + 120))
+        _settle(emulator, server.pid, (10**9, 10**9), 5.0)
+        time.sleep(0.5)
+        baseline = _tree(server.pid)
+
+        emulator.reset()  # arrival-ordered fault draws start again at 0: the same faults every run
+        emulator.set_faults(FAULTS if chaos else [])
+        every = max(1, round(1 / drop_rate)) if drop_rate and chaos else 0
+        outcomes = [
+            Outcome(QUESTIONS[i % len(QUESTIONS)], dropped=bool(every) and i % every == every - 1)
+            for i in range(streams)
+        ]
+        scanned: dict[str, list[str]] = {}
+        kill_at, restart_at = streams // 2, streams * 3 // 4
+
+        def kill() -> None:  # runs in a thread of the load generator, between two streams' starts
+            scanned["redis before the kill"] = _redis_texts(redis)
+            redis.kill()
+
+        events = {kill_at: kill, restart_at: redis.start} if chaos else {}
+        started = time.monotonic()
+        asyncio.run(_load(server.url, outcomes, concurrency, events, started + seconds))
+        took = time.monotonic() - started
+        after = _settle(emulator, server.pid, baseline, 15.0)
+        stats = emulator.stats()
+
+        with httpx2.Client(base_url=server.url, timeout=10.0) as client:
+            pages = [client.get(p) for p in ("/api/metrics", "/metrics")]
+        scanned["redis at the end"] = _redis_texts(redis)
+        scanned["server log"] = [server.output()]
+        scanned["responses"] = [
+            o.headers + o.body.decode(errors="replace") for o in warm + fallen + burst + outcomes
+        ]
+        scanned["metrics"] = [repr(p.headers.multi_items()) + p.text for p in pages]
+        ran = [o for o in outcomes if o.status or o.error]
+        killed = kill_at if "redis before the kill" in scanned else -1
+        return SoakReport(
+            framework, len(ran), took, ran, references, stats, baseline, after, killed, scanned, api_key
+        )
+
+
+def problems(report: SoakReport) -> list[str]:
+    """Everything the soak promises, as a list of what broke (empty when all holds)."""
+    found: list[str] = []
+    errors = 0
+    for n, outcome in enumerate(report.outcomes):
+        if outcome.error is not None:
+            found.append(f"stream {n}: transport error {outcome.error}")
+            continue
+        if outcome.status != 200:
+            found.append(f"stream {n}: HTTP {outcome.status}: {outcome.body[:300]!r}")
+            continue
+        if outcome.dropped:
+            continue
+        events = outcome.events
+        answer = _answer(events)
+        if answer is None:
+            if events and events[-1].name == "error":
+                errors += 1
+                continue
+            found.append(f"stream {n}: ended without done or error: {outcome.body[-300:]!r}")
+            continue
+        expected = report.references.get((outcome.question, answer[0]))
+        if answer[1] != expected:
+            found.append(f"stream {n}: answer from {answer[0]} differs from the emulator's")
+    midstream = report.faults_fired("midstream_overloaded")
+    # An error event is only acceptable for a mid-stream fault (no fallback once text was sent).
+    if errors > midstream:
+        found.append(f"{errors} error events for {midstream} mid-stream faults")
+    if report.emulator_stats["streams_open"] != 0:
+        found.append(f"{report.emulator_stats['streams_open']} upstream streams still open")
+    # FD_SLACK: a keep-alive connection (upstream or Redis) can open after the baseline; a leak of
+    # one fd per dropped or failed stream is 10+ in the quick mode and is still caught.
+    if report.after[0] > report.baseline[0] + FD_SLACK or report.after[1] > report.baseline[1]:
+        found.append(f"fds/threads {report.after} above the baseline {report.baseline}")
+    found.extend(f"the API key appears in {where}" for where in report.leaks())
+    return found
+
+
+def summary(report: SoakReport) -> dict[str, Any]:
+    by_model: dict[str, int] = {}
+    for outcome in report.outcomes:
+        answer = None if outcome.dropped else _answer(outcome.events)
+        if answer is not None:
+            by_model[answer[0]] = by_model.get(answer[0], 0) + 1
+    return {
+        "framework": report.framework,
+        "streams": report.streams,
+        "seconds": round(report.seconds, 2),
+        "streams_per_second": round(report.streams / report.seconds, 1),
+        "dropped": sum(o.dropped for o in report.outcomes),
+        "completed_by_model": by_model,
+        "overloaded_529s": report.faults_fired("overloaded"),
+        "midstream_faults": report.faults_fired("midstream_overloaded"),
+        "error_events": sum(
+            1 for o in report.outcomes if not o.dropped and o.events and o.events[-1].name == "error"
+        ),
+        "fds_threads_baseline": report.baseline,
+        "fds_threads_after": report.after,
+        "redis_killed_after_streams": report.redis_killed_at,
+        "texts_scanned": sum(len(t) for t in report.scanned.values()),
+        "problems": len(problems(report)),
+    }
