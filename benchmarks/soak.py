@@ -28,12 +28,18 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=1000, help="streams per framework and run")
     parser.add_argument("--seconds", type=float, default=300.0, help="stop starting streams after this")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="identical rounds the streams run in")
     parser.add_argument("--frameworks", default=",".join(PRODUCTION))
     args = parser.parse_args()
     failed = False
     rows = []
     for framework in args.frameworks.split(","):
-        common = {"streams": args.streams, "concurrency": args.concurrency, "seconds": args.seconds}
+        common = {
+            "streams": args.streams,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+        }
         clean = run_soak(framework, chaos=False, **common)
         chaos = run_soak(framework, **common)
         found = problems(chaos) + [f"clean run: {p}" for p in problems(clean)]
@@ -50,7 +56,7 @@ def main() -> int:
     print()
     print(
         "| framework | streams | dropped | 529s → fallback answers | mid-stream errors "
-        "| fds / threads before → after | problems | chaos / clean throughput |"
+        "| fds (pooled) / threads: warmed up → after each round | problems | chaos / clean throughput |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for f in rows:
@@ -59,11 +65,15 @@ def main() -> int:
             f"| {f['framework']} | {f['streams']} | {f['dropped']} | {f['overloaded_529s']} → "
             f"{by_model.get('claude-haiku-5-5', 0)} | "
             f"{f['midstream_faults']} fired, {f['error_events']} seen | "
-            f"{f['fds_threads_baseline'][0]} / {f['fds_threads_baseline'][1]} → "
-            f"{f['fds_threads_after'][0]} / {f['fds_threads_after'][1]} | {f['problems']} | "
+            + " → ".join(_level(level) for level in [f["baseline"], *f["after_each_round"]])
+            + f" | {f['problems']} | "
             f"{f['throughput_vs_clean']}x ({f['streams_per_second']} vs {f['clean_streams_per_second']} /s) |"
         )
     return 1 if failed else 0
+
+
+def _level(level: dict[str, int]) -> str:
+    return f"{level['fds']} ({level['pooled']}) / {level['threads']}"
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ import anthropic
 import click
 from flask.cli import AppGroup
 
-from firsttoken import BENCH_DEFAULTS, Engine, run_latency_bench
+from firsttoken import BENCH_DEFAULTS, Engine, review_settings, run_latency_bench
 
+from .config import config_key
 from .registry import get_engine
 
 __all__ = ["firsttoken_cli"]
@@ -38,8 +39,14 @@ def _profiles(engine: Engine, chosen: tuple[str, ...]) -> list[str]:
 @firsttoken_cli.command("check")
 @click.option("--profile", "profiles", multiple=True, help="Check only this profile (repeatable).")
 def check(profiles: tuple[str, ...]) -> None:
-    """Reach the upstream with a one-token call per profile; exit 1 if any fails."""
+    """Review the settings, then reach the upstream with a one-token call per profile; exit 1 if
+    the review finds an error or any call fails."""
     engine = get_engine()
+    findings = review_settings(engine.settings, key_name=config_key)
+    for finding in findings:
+        click.echo(f"{finding.id}: {finding.message}\n  hint: {finding.hint}", err=finding.is_error)
+    if any(finding.is_error for finding in findings):
+        raise click.ClickException("the settings cannot work; see above")
     click.echo(f"upstream: {engine.upstream.describe()['description']}")
     failed = 0
     for name in _profiles(engine, profiles):

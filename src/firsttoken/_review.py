@@ -93,6 +93,18 @@ def _upstream_findings(settings: Settings, key_name: Callable[[str], str]) -> li
                 f'or allow the emulator with {key_name("emulator")} = "auto".',
             )
         ]
+    if settings.emulator == "auto" and not settings.in_development:
+        # What the first call would raise (fail closed), said before the server takes traffic.
+        return [
+            Finding(
+                "E005",
+                "No API key and no base URL, and this is not a development server: firsttoken "
+                "refuses every call rather than answer with simulated text.",
+                f"Set ANTHROPIC_API_KEY (or {key_name('api_key')}); for development set "
+                f"FIRSTTOKEN_DEVELOPMENT=1 or {key_name('development')} = True (Django's DEBUG and "
+                "Flask's debug mode count as development).",
+            )
+        ]
     why = " (EMULATOR is 'always')." if settings.emulator == "always" else ": no API key or base URL is set."
     return [
         Finding(

@@ -23,6 +23,7 @@ CASES = [
     ("firsttoken.E002", ["not", "a", "dict"], {}),
     ("firsttoken.E003", {**OK, "PROFILES": {"chat": {"model": "gpt-4o"}}}, {}),
     ("firsttoken.E004", {"EMULATOR": "off"}, {}),
+    ("firsttoken.E005", {"DEVELOPMENT": False}, {}),
     ("firsttoken.W001", {**OK, "PROFILES": {"deep": {"max_tokens": 32000}}}, {}),
     ("firsttoken.W002", {**OK, "PROFILES": {"fast": {"model": "claude-opus-5-5", "max_tokens": 20}}}, {}),
     ("firsttoken.W003", {**OK, "MAX_RETRIES": 0}, {}),
@@ -45,6 +46,8 @@ def _check(**overrides: object) -> str:
 def _no_upstream_env(monkeypatch):
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    # As under `manage.py check`: pytest's own variable makes every run a development one.
+    monkeypatch.delenv("PYTEST_VERSION", raising=False)
 
 
 @pytest.mark.parametrize(

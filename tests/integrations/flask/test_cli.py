@@ -38,19 +38,45 @@ def test_check_reaches_every_profile(emulator: Emulator) -> None:
 
 
 def test_check_fails_clearly_when_the_upstream_refuses(emulator: Emulator) -> None:
-    result = flask_cli(
-        emulator, "check", "--profile", "fast", FIRSTTOKEN_PROFILES='{"fast": {"model": "gpt-4"}}'
-    )
+    emulator.set_faults(["overloaded"])
+    try:
+        result = flask_cli(emulator, "check", "--profile", "fast")
+    finally:
+        emulator.set_faults([])
     assert result.returncode == 1
-    assert "FAIL fast (gpt-4): NotFoundError: HTTP 404" in result.stderr
+    assert "FAIL fast (claude-haiku-" in result.stderr
+    assert "OverloadedError: HTTP 529" in result.stderr
     assert "could not reach the upstream" in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_check_reports_what_the_settings_review_finds(emulator: Emulator) -> None:
+    result = flask_cli(emulator, "check", FIRSTTOKEN_PROFILES='{"fast": {"model": "gpt-4"}}')
+    assert result.returncode == 1
+    assert "E003: FIRSTTOKEN_PROFILES['fast'] names the model 'gpt-4'" in result.stderr
+    assert "ok   " not in result.stdout  # no call is made with settings that cannot work
 
 
 def test_check_names_a_bad_setting(emulator: Emulator) -> None:
     result = flask_cli(emulator, "check", FIRSTTOKEN_TIMEOUT="-5")
     assert result.returncode != 0
     assert "FIRSTTOKEN_TIMEOUT" in result.stderr
+
+
+def test_a_production_app_without_a_key_does_not_start() -> None:
+    # Fail closed at start-up: the app factory raises naming the variable (E005 is Django's
+    # `manage.py check` saying the same before a server starts).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "PYTEST_", "FIRSTTOKEN_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "firsttoken", "check"],
+        cwd=ROOT, env={**env, "FLASK_APP": "example_projects.flask_chat:create_app"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        "ANTHROPIC_API_KEY: not set (nor ANTHROPIC_BASE_URL), and this is not a development" in result.stderr
+    )
+    assert "FIRSTTOKEN_DEVELOPMENT=1" in result.stderr
 
 
 def test_bench_json(emulator: Emulator) -> None:

@@ -33,6 +33,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+KEEP_ALIVE_SECONDS = 60
+
+
 def make_server(app: EmulatorApp, *, access_log: bool = False, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
         app,
@@ -43,6 +46,10 @@ def make_server(app: EmulatorApp, *, access_log: bool = False, log_level: str = 
         http="httptools",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         backlog=2048,
+        # Longer than the SDK's pool keeps an idle connection (httpx: 5 s), as the API's front end
+        # is: with uvicorn's 5 s both ends closed at once, and a request sent on a connection the
+        # emulator was closing failed with no response (a race the real API does not have).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return uvicorn.Server(config)
 
