@@ -157,7 +157,10 @@
   }
 
   function textNodeFor(answer, node) {
-    if (!afterTools(answer)) return node;
+    const tools = answer.querySelectorAll(".tool");
+    const lastTool = tools[tools.length - 1];
+    // The current text is already below the last tool box: keep growing it.
+    if (!lastTool || node.parentNode.compareDocumentPosition(lastTool) & Node.DOCUMENT_POSITION_PRECEDING) return node;
     const span = document.createElement("span");
     span.className = "text";
     const next = document.createTextNode("");
