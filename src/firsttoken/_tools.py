@@ -205,9 +205,15 @@ def result_content(value: Any) -> str:
 # -- the schema from the signature --------------------------------------------------------------
 
 
+def _is_context(hint: Any) -> bool:
+    if isinstance(hint, str):
+        return "ToolContext" in hint
+    return hint is ToolContext or ToolContext in typing.get_args(hint)
+
+
 def _context_parameter(function: Callable[..., Any]) -> str | None:
     for param in _parameters(function):
-        if param.annotation is ToolContext or param.annotation in ("ToolContext", "firsttoken.ToolContext"):
+        if _is_context(param.annotation):
             return param.name
     return None
 
@@ -233,7 +239,7 @@ def _schema(function: Callable[..., Any], described: Mapping[str, str]) -> dict[
     required: list[str] = []
     for param in _parameters(function):
         hint = hints.get(param.name, param.annotation)
-        if hint is ToolContext or param.annotation == "ToolContext":
+        if _is_context(hint) or _is_context(param.annotation):
             continue
         prop = _type_schema(hint)
         if param.name in described:
