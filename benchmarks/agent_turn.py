@@ -20,9 +20,8 @@ from typing import Any
 
 import anthropic
 
-from firsttoken import Engine, Settings, TextDelta, tool
-
 from _support import emulator_process
+from firsttoken import Engine, Settings, TextDelta, tool
 
 MODEL = "claude-sonnet-5-5"
 SYSTEM = "You are a careful assistant for a travel desk. " + " ".join(
@@ -70,7 +69,10 @@ async def firsttoken_turn(engine: Engine, n: int) -> dict[str, float]:
             if isinstance(event, TextDelta) and turn.steps == 2 and first_final is None:
                 first_final = time.perf_counter() - started
     step2 = turn._steps[-1].usage  # type: ignore[union-attr]
-    prompt = sum(int(step2.get(k) or 0) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+    prompt = sum(
+        int(step2.get(k) or 0)
+        for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    )
     return {
         "wall": time.perf_counter() - started,
         "final_ttft": first_final or float("nan"),
@@ -84,7 +86,11 @@ async def sequential_turn(client: anthropic.AsyncAnthropic, n: int) -> dict[str,
     first_final = None
     for step in (1, 2, 3):
         async with client.messages.stream(
-            model=MODEL, max_tokens=1024, system=SYSTEM, messages=messages, tools=DEFINITIONS  # type: ignore[arg-type]
+            model=MODEL,
+            max_tokens=1024,
+            system=SYSTEM,
+            messages=messages,
+            tools=DEFINITIONS,  # type: ignore[arg-type]
         ) as stream:
             async for event in stream:
                 if event.type == "text" and step == 2 and first_final is None:
@@ -111,7 +117,9 @@ async def main(runs: int) -> None:
     with emulator_process(time_scale=1.0) as base_url:
         settings = Settings(base_url=base_url, api_key="sk-ant-bench-not-a-key", max_retries=0)
         async with Engine(settings) as engine:
-            client = anthropic.AsyncAnthropic(base_url=base_url, api_key="sk-ant-bench-not-a-key", max_retries=0)
+            client = anthropic.AsyncAnthropic(
+                base_url=base_url, api_key="sk-ant-bench-not-a-key", max_retries=0
+            )
             await firsttoken_turn(engine, -1)  # warms the connections
             await sequential_turn(client, -2)
             ours, theirs = [], []
@@ -126,7 +134,9 @@ async def main(runs: int) -> None:
     print(f"two-tool, two-step turn, {runs} runs each, medians (tools take {TOOL_SECONDS}s each)")
     for key, label in (("wall", "wall time"), ("final_ttft", "final answer's first token")):
         a, b = median(ours, key), median(theirs, key)
-        print(f"  {label:28s} firsttoken {a * 1000:7.0f} ms   sequential SDK loop {b * 1000:7.0f} ms   ratio {a / b:.2f}")
+        print(
+            f"  {label:28s} firsttoken {a * 1000:7.0f} ms   sequential SDK loop {b * 1000:7.0f} ms   ratio {a / b:.2f}"
+        )
     print(f"  step 2 cache read ratio (firsttoken): {median(ours, 'step2_cache_read_ratio'):.3f}")
 
 

@@ -25,10 +25,14 @@ from firsttoken import (
 )
 from firsttoken.testing.emulator import Emulator
 
-LONG_SYSTEM = "You answer questions about the office. " + " ".join(f"Fact {n}: the office is open." for n in range(250))
+LONG_SYSTEM = "You answer questions about the office. " + " ".join(
+    f"Fact {n}: the office is open." for n in range(250)
+)
 
 
-def lookup(city: str, unit: Literal["c", "f"] = "c", days: int | None = None, context: ToolContext | None = None) -> str:
+def lookup(
+    city: str, unit: Literal["c", "f"] = "c", days: int | None = None, context: ToolContext | None = None
+) -> str:
     """The weather in a city.
 
     Args:
@@ -61,7 +65,7 @@ def test_the_schema_comes_from_hints_and_the_docstring() -> None:
 
 
 def test_a_bad_tool_fails_at_start_up_naming_the_key() -> None:
-    with pytest.raises(SettingsError, match="tools.*cannot import"):
+    with pytest.raises(SettingsError, match=r"tools.*cannot import"):
         Settings.from_mapping({"profiles": {"chat": {"tools": ["nowhere.at_all:tool"]}}})
     with pytest.raises(SettingsError, match="max_steps"):
         Settings.from_mapping({"profiles": {"chat": {"max_steps": 0}}})
@@ -157,17 +161,23 @@ def test_step_two_reads_step_ones_prompt_from_the_cache(agent_engine: Engine) ->
     turns = agent_engine.metrics_snapshot()["turns"]["chat"]
     assert turns["steps"] == 2 and turns["tool_calls"] == 1 and turns["cache_read_input_tokens"] > 1000
     scrape, _ = agent_engine.prometheus()
-    assert b'gen_ai_execute_tool_duration_seconds_count{firsttoken_profile="chat"' in scrape.replace(
-        b"firsttoken.profile", b"firsttoken_profile"
-    ) or b"gen_ai_execute_tool_duration_seconds_count" in scrape
+    assert (
+        b'gen_ai_execute_tool_duration_seconds_count{firsttoken_profile="chat"'
+        in scrape.replace(b"firsttoken.profile", b"firsttoken_profile")
+        or b"gen_ai_execute_tool_duration_seconds_count" in scrape
+    )
 
 
 def test_every_model_call_of_a_turn_takes_the_fallbacks(emulator: Emulator) -> None:
     profiles = {"chat": {"fallbacks": ["claude-haiku-5-5"]}}
-    with Engine(Settings.from_mapping({"base_url": emulator.base_url, "max_retries": 0, "profiles": profiles})) as engine:
+    with Engine(
+        Settings.from_mapping({"base_url": emulator.base_url, "max_retries": 0, "profiles": profiles})
+    ) as engine:
         emulator.set_faults(["overloaded@claude-sonnet-5-5"])
         try:
-            with engine.stream(messages=[{"role": "user", "content": 'Run slow_sync({"seconds": 0.01})'}], tools=[slow_sync]) as turn:
+            with engine.stream(
+                messages=[{"role": "user", "content": 'Run slow_sync({"seconds": 0.01})'}], tools=[slow_sync]
+            ) as turn:
                 "".join(turn)
         finally:
             emulator.set_faults([])

@@ -32,7 +32,11 @@ MARKS = Path(tempfile.gettempdir()) / f"firsttoken-agent-marks-{os.getpid()}.txt
 PROFILES = json.dumps(
     {
         "chat": {
-            "tools": ["tests.e2e.agent_tools:boom", "tests.e2e.agent_tools:sleepy", "tests.e2e.agent_tools:nap"],
+            "tools": [
+                "tests.e2e.agent_tools:boom",
+                "tests.e2e.agent_tools:sleepy",
+                "tests.e2e.agent_tools:nap",
+            ],
             "tool_timeout": 1.0,
         }
     }
@@ -42,7 +46,10 @@ APPS = [
     ExampleApp(
         "django-asgi",
         ("-m", "uvicorn", "example_projects.django_chat.asgi:application", "--port", "{port}"),
-        env={"DJANGO_SETTINGS_MODULE": "example_projects.django_chat.settings", "FIRSTTOKEN_DEVELOPMENT": "1"},
+        env={
+            "DJANGO_SETTINGS_MODULE": "example_projects.django_chat.settings",
+            "FIRSTTOKEN_DEVELOPMENT": "1",
+        },
         requires="django",
     ),
 ]
@@ -80,8 +87,15 @@ def test_two_steps_in_sse(agent_example: RunningExample) -> None:
     calls = [e.data for e in events if e.name == "tool_call"]
     results = {e.data["name"]: e.data for e in events if e.name == "tool_result"}
     assert [c["name"] for c in calls] == ["clock", "calculate"]
-    assert calls[0]["input"] == {"timezone": "Europe/Paris"} and calls[1]["input"] == {"expression": "2*(3+4)"}
-    assert results["calculate"] == {"id": calls[1]["id"], "name": "calculate", "output": 14, "is_error": False}
+    assert calls[0]["input"] == {"timezone": "Europe/Paris"} and calls[1]["input"] == {
+        "expression": "2*(3+4)"
+    }
+    assert results["calculate"] == {
+        "id": calls[1]["id"],
+        "name": "calculate",
+        "output": 14,
+        "is_error": False,
+    }
     assert results["clock"]["output"].endswith(("+01:00", "+02:00")) and not results["clock"]["is_error"]
     last_result = max(i for i, n in enumerate(names) if n == "tool_result")
     final = "".join(e.data["text"] for e in events[last_result:] if e.name == "token")
@@ -93,7 +107,9 @@ def test_two_steps_in_sse(agent_example: RunningExample) -> None:
 
 def test_two_steps_in_the_ai_sdk_client(agent_example: RunningExample) -> None:
     user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": QUESTION}]}
-    rebuilt = rebuild(agent_example, {"id": "c1", "messages": [user], "trigger": "submit-message", "profile": "agent"})
+    rebuilt = rebuild(
+        agent_example, {"id": "c1", "messages": [user], "trigger": "submit-message", "profile": "agent"}
+    )
     assert rebuilt["status"] == 200, rebuilt
     parts = rebuilt["message"]["parts"]
     kinds = [p["type"] for p in parts]
@@ -169,13 +185,18 @@ def test_a_browser_leaving_mid_tool_cancels_it(agent_example: RunningExample) ->
     body = {"messages": [{"role": "user", "content": 'Run sleepy({"seconds": 20}) and nap({"seconds": 20})'}]}
     body["profile"] = "chat"
     MARKS.write_text("")
-    with httpx2.Client(timeout=10.0) as client, client.stream("POST", agent_example.url + "/api/chat", json=body) as response:
+    with (
+        httpx2.Client(timeout=10.0) as client,
+        client.stream("POST", agent_example.url + "/api/chat", json=body) as response,
+    ):
         seen = b""
         for chunk in response.iter_bytes():
             seen += chunk
             if seen.count(b"event: tool_call") == 2:
                 break
-        call = next(e.data for e in named(parse(seen.rsplit(b"\n\n", 1)[0] + b"\n\n")) if e.name == "tool_call")
+        call = next(
+            e.data for e in named(parse(seen.rsplit(b"\n\n", 1)[0] + b"\n\n")) if e.name == "tool_call"
+        )
         assert _wait_for(f"sleepy started {call['id']}", 2.0)
         left = time.monotonic()
     # The response is closed: the sync tool's flag is set and the async one cancelled.
