@@ -31,6 +31,7 @@ __all__ = [
     "Series",
     "merge_series",
     "percentile",
+    "summarize_turns",
 ]
 
 
@@ -208,6 +209,26 @@ def _bump(entry: list[Any], buckets: tuple[float, ...], value: float) -> None:
 
 def meter_configured() -> ProviderCheck:
     return ProviderCheck(otel.get_meter_provider, frozenset({"_ProxyMeterProvider", "NoOpMeterProvider"}))
+
+
+def summarize_turns(totals: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Per profile: turns, steps (and per turn), tool calls, errors and seconds, cache reads."""
+    out = {}
+    for profile, t in sorted(totals.items()):
+        turns = t["turns"]
+        prompt = t["input_tokens"] + t["cache_read_input_tokens"] + t["cache_creation_input_tokens"]
+        out[profile] = {
+            "turns": int(turns),
+            "steps": int(t["steps"]),
+            "steps_per_turn": round(t["steps"] / turns, 2),
+            "tool_calls": int(t["tool_calls"]),
+            "tool_errors": int(t["tool_errors"]),
+            "tool_seconds": round(t["tool_seconds"], 3),
+            "cache_read_input_tokens": int(t["cache_read_input_tokens"]),
+            "cache_read_ratio": round(t["cache_read_input_tokens"] / prompt, 4) if prompt else None,
+            "max_steps_reached": int(t["max_steps_reached"]),
+        }
+    return out
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -492,24 +513,6 @@ class Metrics:
             for key, seconds in keys:
                 histogram.record(seconds, self._as_dict(key))
 
-    def _turn_summary(self) -> dict[str, Any]:
-        out = {}
-        for profile, t in sorted(self._turns.items()):
-            turns = t["turns"]
-            prompt = t["input_tokens"] + t["cache_read_input_tokens"] + t["cache_creation_input_tokens"]
-            out[profile] = {
-                "turns": int(turns),
-                "steps": int(t["steps"]),
-                "steps_per_turn": round(t["steps"] / turns, 2),
-                "tool_calls": int(t["tool_calls"]),
-                "tool_errors": int(t["tool_errors"]),
-                "tool_seconds": round(t["tool_seconds"], 3),
-                "cache_read_input_tokens": int(t["cache_read_input_tokens"]),
-                "cache_read_ratio": round(t["cache_read_input_tokens"] / prompt, 4) if prompt else None,
-                "max_steps_reached": int(t["max_steps_reached"]),
-            }
-        return out
-
     def advised(self, cause: str) -> None:
         """One of the advisor's warnings was seen again (the advisor logs each cause only once)."""
         key = (("firsttoken.advice.cause", cause),)
@@ -529,7 +532,7 @@ class Metrics:
                 "profiles": {name: w.summary() for name, w in sorted(self._profiles.items())},
                 "total": self._all.summary(),
                 "open_streams": self.open_streams,
-                "turns": self._turn_summary(),
+                "turns": summarize_turns(self._turns),
                 "series": self.series.dump(),
             }
 
