@@ -5,6 +5,7 @@ steps, fallbacks on every call, and the tool histogram in the Prometheus scrape.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -183,3 +184,37 @@ def test_every_model_call_of_a_turn_takes_the_fallbacks(emulator: Emulator) -> N
             emulator.set_faults([])
     assert turn.steps == 2
     assert [s.model for s in turn._steps] == ["claude-haiku-5-5", "claude-haiku-5-5"]  # type: ignore[attr-defined]
+
+
+def test_an_interrupted_sync_turn_stops_its_tools_and_goes_no_further(agent_engine: Engine) -> None:
+    cancelled: list[str] = []
+
+    def patient(seconds: float, context: ToolContext) -> str:
+        """Wait.
+
+        Args:
+            seconds: How long.
+        """
+        if context.wait(seconds):
+            cancelled.append(context.id)
+        return "done"
+
+    turn = agent_engine.stream(
+        messages=[{"role": "user", "content": 'Run patient({"seconds": 20})'}], tools=[patient]
+    )
+    events: list[object] = []
+
+    def read() -> None:
+        with turn:
+            events.extend(turn.typed_events())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    while not any(isinstance(e, ToolCall) for e in events):
+        time.sleep(0.005)
+    time.sleep(0.05)
+    interrupted = time.perf_counter()
+    turn.interrupt()
+    reader.join(timeout=5)
+    assert not reader.is_alive() and time.perf_counter() - interrupted < 0.5
+    assert cancelled and turn.steps == 1 and not any(isinstance(e, StepStart) for e in events)

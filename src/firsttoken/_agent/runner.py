@@ -63,6 +63,8 @@ class _Runner:
         self._timeout = timeout
         self._contexts: list[ToolContext] = []
         self.started = 0
+        # Set once the calls were cancelled (the browser left): the turn must not go on.
+        self.stopped = False
         # Seconds the step's tools ran, each counted (for the turn's metrics).
         self.busy = 0.0
 
@@ -74,6 +76,7 @@ class _Runner:
         return tool, context, timeout
 
     def _cancel_contexts(self) -> None:
+        self.stopped = True
         for context in self._contexts:
             context.cancel()
 

@@ -81,6 +81,8 @@ class AsyncAgentStream(AgentCore):
                     self._ran(outcome.event.name, outcome.event.seconds, outcome.event.is_error)
                     yield TYPED, outcome.event
                 self._tool_seconds += runner.busy
+                if runner.stopped:
+                    return  # the browser left while the tools ran: no next step
                 self._runner = None
                 if self.steps >= self.turn.max_steps:
                     self.max_steps_reached = True
