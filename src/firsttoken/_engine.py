@@ -400,6 +400,11 @@ class Engine:
     def _one_shot(self, profile: str | None, kwargs: dict[str, Any], route: str | None) -> _OneShot:
         # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
         tenant = kwargs.pop("tenant", None)
+        if any(is_runnable(t) for t in kwargs.get("tools") or ()):
+            raise TypeError(
+                "tools the server runs (callables, firsttoken.tool) need an agent turn: "
+                "use engine.stream() or astream(); create() sends API tool definitions only"
+            )
         chain = self._chain(profile, kwargs, route)
         self._guard_nonstreaming(chain.profile, chain.params)
         return _OneShot(self, chain, self.responses.key(chain.params, tenant))

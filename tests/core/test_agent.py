@@ -218,3 +218,8 @@ def test_an_interrupted_sync_turn_stops_its_tools_and_goes_no_further(agent_engi
     reader.join(timeout=5)
     assert not reader.is_alive() and time.perf_counter() - interrupted < 0.5
     assert cancelled and turn.steps == 1 and not any(isinstance(e, StepStart) for e in events)
+
+
+def test_create_refuses_tools_it_cannot_run(agent_engine: Engine) -> None:
+    with pytest.raises(TypeError, match="agent turn"):
+        agent_engine.create(messages=[{"role": "user", "content": "hi"}], tools=[slow_sync])
