@@ -21,6 +21,7 @@ SOURCES = [
     ROOT / "src" / "firsttoken" / "_upstream" / "_async",
     ROOT / "src" / "firsttoken" / "_caching" / "_async",
     ROOT / "src" / "firsttoken" / "_relay" / "_async",
+    ROOT / "src" / "firsttoken" / "_agent" / "_async",
 ]
 
 # Whole-word substitutions, applied in order to every line.
@@ -31,6 +32,8 @@ SUBS = [
     ("AsyncAnthropic", "Anthropic"),
     ("AsyncAPIResponse", "APIResponse"),
     ("AsyncTextStream", "TextStream"),
+    ("AsyncAgentStream", "AgentStream"),
+    ("AsyncToolRunner", "ToolRunner"),
     ("async def", "def"),
     ("async with", "with"),
     ("async for", "for"),

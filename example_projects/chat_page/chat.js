@@ -104,7 +104,8 @@
   // Thinking streams into a collapsed <details> above the answer's text: there if wanted, out of
   // the way if not. The summary line says whether it is still coming.
   function thinkingBox(answer, text) {
-    let box = answer.querySelector("details.thinking");
+    let box = answer.querySelector('details.thinking[data-state="streaming"]') || answer.querySelector("details.thinking");
+    if (box && box.dataset.state === "done" && afterTools(answer)) box = null;
     if (!box) {
       box = document.createElement("details");
       box.className = "thinking";
@@ -114,7 +115,8 @@
       const body = document.createElement("div");
       body.className = "thinking-text";
       box.append(summary, body);
-      answer.insertBefore(box, text);
+      if (afterTools(answer)) answer.append(box);
+      else answer.insertBefore(box, text);
     }
     return box;
   }
@@ -147,6 +149,32 @@
     return box;
   }
 
+  // Agent turns (milestone 2): the server runs the tools and streams the next step, so text,
+  // thinking and tool boxes take turns; what comes after a tool box goes below it.
+  function afterTools(answer) {
+    const last = answer.lastElementChild;
+    return Boolean(last && last.classList.contains("tool"));
+  }
+
+  function textNodeFor(answer, node) {
+    const tools = answer.querySelectorAll(".tool");
+    const lastTool = tools[tools.length - 1];
+    // The current text is already below the last tool box: keep growing it.
+    if (!lastTool || node.parentNode.compareDocumentPosition(lastTool) & Node.DOCUMENT_POSITION_PRECEDING) return node;
+    const span = document.createElement("span");
+    span.className = "text";
+    const next = document.createTextNode("");
+    span.append(next);
+    answer.append(span);
+    return next;
+  }
+
+  // The profile the page asks for: the picker's choice (`chat` when the page has none).
+  function chosenProfile() {
+    const picker = document.getElementById("profile");
+    return picker && picker.value ? picker.value : undefined;
+  }
+
   async function ask(question) {
     history.push({ role: "user", content: question });
     addTurn("You", "question").body.textContent = question;
@@ -156,7 +184,7 @@
     text.className = "text";
     answer.append(text);
     // One growing text node: appending to it is cheaper than re-setting textContent per token.
-    const node = document.createTextNode("");
+    let node = document.createTextNode("");
     text.append(node);
 
     let reply = "";
@@ -165,7 +193,7 @@
       const response = await fetch("/api/chat", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ messages: history }),
+        body: JSON.stringify({ messages: history, profile: chosenProfile() }),
       });
       if (!response.ok) {
         let reason = `HTTP ${response.status}`;
@@ -181,6 +209,7 @@
         if (event === "token") {
           endThinking(answer);
           reply += data.text;
+          node = textNodeFor(answer, node);
           node.appendData(data.text);
           turn.scrollIntoView({ block: "end" });
         } else if (event === "thinking") {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from example_projects.agent_tools import AGENT
+
 PAGE_DIR = Path(__file__).resolve().parent.parent / "chat_page"
 
 # Only ever served on loopback; a real deployment sets its own secret.
@@ -41,6 +43,8 @@ STATICFILES_DIRS = [PAGE_DIR]
 FIRSTTOKEN: dict[str, object] = {
     # Profiles, timeouts and the rest are firsttoken's defaults; the environment can override any
     # of them (FIRSTTOKEN_TIMEOUT=...), and keys set here override the environment.
+    # The contract's `agent` profile: its tools run on the server (example_projects/agent_tools.py).
+    "PROFILES": {"agent": AGENT},
 }
 
 # The example answers from the emulator on purpose when no key is set; the page says so.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
+from example_projects.agent_tools import profiles_with_agent
 from firsttoken_flask import FirstToken
 
 __all__ = ["CHAT_PAGE", "create_app", "firsttoken"]
@@ -22,6 +24,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Flask's own static route would serve from flask_chat/static; the page lives in chat_page/.
     app = Flask(__name__, static_folder=None)
     app.config.update(config or {})
+    # The contract's `agent` profile (Flask's config replaces the environment's profiles, so the
+    # environment's are merged in here).
+    app.config.setdefault("FIRSTTOKEN_PROFILES", profiles_with_agent(os.environ))
     firsttoken.init_app(app)
 
     @app.get("/")

@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from example_projects.agent_tools import AGENT
 from firsttoken import Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 
@@ -53,7 +54,7 @@ def create_app(
     if settings is None and engine is None:
         # Read now, at import: a bad variable (a typo in FIRSTTOKEN_*) stops the server here, where
         # an error inside Starlette's lazy middleware build would leave it serving 500s.
-        settings = Settings.from_env()
+        settings = Settings.from_env(profiles={"agent": AGENT})
     routes = [
         Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),

@@ -4,6 +4,7 @@ The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
 `firsttoken_starlette` adapt it to each framework, using only the names below.
 """
 
+from ._agent import AgentStream, AsyncAgentStream
 from ._bench import BENCH_DEFAULTS, BenchReport, BenchRow, run_latency_bench
 from ._caching.manager import WarmResult
 from ._chat import ChatRequest, RelayStart, accept_chat, parse_chat_request, refusal
@@ -19,6 +20,8 @@ from ._errors import (
 from ._events import (
     Citation,
     Finished,
+    StepFinish,
+    StepStart,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
@@ -27,6 +30,7 @@ from ._events import (
     ToolCall,
     ToolInputDelta,
     ToolInputStart,
+    ToolOutput,
     ToolResult,
 )
 from ._framework import FrameworkNotInstalled
@@ -39,6 +43,7 @@ from ._routing import Classification
 from ._settings import Settings
 from ._telemetry import collect_calls, server_timing
 from ._timings import Timings
+from ._tools import Tool, ToolContext, tool
 from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
 from ._upstream.governor import RateLimited
@@ -48,6 +53,8 @@ from ._version import __version__
 __all__ = [
     "BENCH_DEFAULTS",
     "DEFAULT_PROFILES",
+    "AgentStream",
+    "AsyncAgentStream",
     "AsyncTextStream",
     "BadRequest",
     "BenchReport",
@@ -72,6 +79,8 @@ __all__ = [
     "RelayStart",
     "Settings",
     "SettingsError",
+    "StepFinish",
+    "StepStart",
     "StreamEvent",
     "TextDelta",
     "TextStream",
@@ -79,9 +88,12 @@ __all__ = [
     "ThinkingEnd",
     "ThinkingStart",
     "Timings",
+    "Tool",
     "ToolCall",
+    "ToolContext",
     "ToolInputDelta",
     "ToolInputStart",
+    "ToolOutput",
     "ToolResult",
     "Upstream",
     "UpstreamFailure",
@@ -94,4 +106,5 @@ __all__ = [
     "review_settings",
     "run_latency_bench",
     "server_timing",
+    "tool",
 ]

@@ -15,9 +15,10 @@ import anthropic
 from anthropic.types import Message
 
 from ._advisor import Advisor
+from ._agent import AgentStream, AsyncAgentStream, AsyncToolRunner, ToolRunner, Turn, TurnRecord
 from ._caching import CacheManager, WarmResult
 from ._errors import EngineClosedError
-from ._fallback import Chain, Resilience
+from ._fallback import Chain, Resilience, error_type
 from ._latency import expected_seconds
 from ._limits import Limits
 from ._metrics import CallRecord, Metrics
@@ -30,6 +31,7 @@ from ._settings import Settings
 from ._state import build_state
 from ._telemetry import Telemetry
 from ._timings import Timings
+from ._tools import as_tools, is_runnable
 from ._upstream._async.calls import AsyncTextStream, acreate
 from ._upstream._sync.calls import TextStream, create
 from ._upstream.clients import ClientPool
@@ -40,7 +42,18 @@ from ._upstream.stream import Finish
 __all__ = ["Engine"]
 
 _PROFILE_FIELDS = frozenset(
-    {"model", "max_tokens", "temperature", "speed", "timeout", "concise", "thinking", "thinking_display"}
+    {
+        "model",
+        "max_tokens",
+        "temperature",
+        "speed",
+        "timeout",
+        "concise",
+        "thinking",
+        "thinking_display",
+        "max_steps",
+        "tool_timeout",
+    }
 )
 
 State = Literal["unopened", "open", "closed"]
@@ -102,6 +115,8 @@ class Engine:
         # Spans per call when the app traces, and the rows of a request's calls (debug toolbar panel).
         self.telemetry = Telemetry(costs=self.caching.costs, ttl_of=self.caching.ttl_of)
         self._close_lock = threading.Lock()
+        # Runs agent turns' sync tools; made by the first turn that has one (no threads at construction).
+        self._tool_pool: ThreadPoolExecutor | None = None
         # Profiles with per-call overrides (`max_tokens=...` on nearly every call), validated once.
         self._overridden: dict[tuple[Any, ...], Profile] = {}
         # Everything that learns of a finished call, in order; streams and one-shot calls alike.
@@ -172,6 +187,7 @@ class Engine:
             self.caching.close()
             self.shared.close()
             self._pool.close()
+            self._close_tools()
             self._stop_emulator()
 
     async def aclose(self) -> None:
@@ -180,6 +196,7 @@ class Engine:
         self.caching.close()
         await self.shared.aclose()
         await self._pool.aclose()
+        self._close_tools()
         self._stop_emulator()
 
     def _stop_emulator(self) -> None:
@@ -287,19 +304,92 @@ class Engine:
 
         return finish
 
-    def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream:
-        """A stream of text deltas; use it as a context manager so it is always closed."""
+    def stream(self, *, profile: str | None = None, **kwargs: Any) -> TextStream | AgentStream:
+        """A stream of text deltas; use it as a context manager so it is always closed.
+
+        With tools to run (the profile's `tools`, or callables in `tools=`) it is an agent turn
+        (`AgentStream`): every model call of the turn, the tools run between them.
+        """
+        turn = self._turn(profile, kwargs)
+        if turn is not None:
+            return AgentStream(
+                turn,
+                profile or self.settings.default_profile,
+                step=lambda messages: self._one_stream(profile, {**kwargs, "messages": messages}),
+                runner=lambda: ToolRunner(turn.tools, turn.tool_timeout, self._tools_pool),
+                error_type=error_type,
+                on_turn=self._observe_turn,
+            )
+        return self._one_stream(profile, kwargs)
+
+    def _one_stream(self, profile: str | None, kwargs: dict[str, Any]) -> TextStream:
         chain = self._chain(profile, kwargs)
         stream = TextStream(
             self.resilience.client(self.client), chain, self._stream_finish(chain, lambda: stream)
         )
         return stream
 
-    def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream:
+    def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream | AsyncAgentStream:
+        turn = self._turn(profile, kwargs)
+        if turn is not None:
+            return AsyncAgentStream(
+                turn,
+                profile or self.settings.default_profile,
+                step=lambda messages: self._one_astream(profile, {**kwargs, "messages": messages}),
+                runner=lambda: AsyncToolRunner(turn.tools, turn.tool_timeout, self._tools_pool),
+                error_type=error_type,
+                on_turn=self._observe_turn,
+            )
+        return self._one_astream(profile, kwargs)
+
+    def _one_astream(self, profile: str | None, kwargs: dict[str, Any]) -> AsyncTextStream:
         chain = self._chain(profile, kwargs)
         client = self.resilience.client(self.async_client)
         stream = AsyncTextStream(client, chain, self._stream_finish(chain, lambda: stream))
         return stream
+
+    # -- agent turns: tools the server runs (_agent/) ---------------------------------------------
+
+    def _turn(self, profile: str | None, kwargs: dict[str, Any]) -> Turn | None:
+        """The agent turn these arguments ask for, or None for a plain call (no tools to run).
+
+        The runnable tools of `tools=` leave it for their API definitions, after the profile's;
+        plain definitions stay (the model may call them; the turn then ends, as a plain call would).
+        """
+        chosen = self.profile(profile)
+        given = kwargs.get("tools")
+        passed = [t for t in given or () if is_runnable(t)]
+        if not chosen.tools and not passed:
+            return None
+        if "messages" not in kwargs:
+            raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
+        tools = as_tools((*chosen.tools, *passed))
+        kwargs["tools"] = [*(t.definition() for t in tools), *(t for t in given or () if not is_runnable(t))]
+        max_steps = kwargs.get("max_steps", chosen.max_steps)
+        timeout = kwargs.get("tool_timeout", chosen.tool_timeout)
+        messages = list(kwargs.pop("messages"))
+        return Turn({t.name: t for t in tools}, max_steps, timeout, messages)
+
+    def _tools_pool(self) -> ThreadPoolExecutor:
+        pool = self._tool_pool
+        if pool is None:
+            with self._close_lock:
+                if self._tool_pool is None:
+                    self._tool_pool = ThreadPoolExecutor(
+                        max_workers=self.settings.tool_threads, thread_name_prefix="firsttoken-tool"
+                    )
+                pool = self._tool_pool
+        return pool
+
+    def _close_tools(self) -> None:
+        pool, self._tool_pool = self._tool_pool, None
+        if pool is not None:
+            # Running sync tools were told to stop (their flags); nobody waits for a tool that does not.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _observe_turn(self, record: TurnRecord) -> None:
+        self.metrics.record_turn(record)
+        self.shared.watch(self.metrics)
 
     def relay(self, *, format: str = "sse", **kwargs: Any) -> Relay:
         """A browser response in one of the wire formats (see `firsttoken.Relay`)."""
@@ -310,6 +400,11 @@ class Engine:
     def _one_shot(self, profile: str | None, kwargs: dict[str, Any], route: str | None) -> _OneShot:
         # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
         tenant = kwargs.pop("tenant", None)
+        if any(is_runnable(t) for t in kwargs.get("tools") or ()):
+            raise TypeError(
+                "tools the server runs (callables, firsttoken.tool) need an agent turn: "
+                "use engine.stream() or astream(); create() sends API tool definitions only"
+            )
         chain = self._chain(profile, kwargs, route)
         self._guard_nonstreaming(chain.profile, chain.params)
         return _OneShot(self, chain, self.responses.key(chain.params, tenant))
@@ -373,7 +468,9 @@ class Engine:
         choice = self.router.classify(routing.text, **routing.question)
         if not routing.stream:
             return self.create(**routing.call_for(choice), _route=choice.label)
-        return routing.stamp(self.stream(**routing.call_for(choice)), choice)
+        stream = self.stream(**routing.call_for(choice))
+        # An agent turn's timings are its steps': the classification is not stamped on them.
+        return routing.stamp(stream, choice) if isinstance(stream, TextStream) else stream
 
     async def aroute(
         self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **options: Any
@@ -382,7 +479,8 @@ class Engine:
         choice = await self.router.aclassify(routing.text, **routing.question)
         if not routing.stream:
             return await self.acreate(**routing.call_for(choice), _route=choice.label)
-        return routing.stamp(self.astream(**routing.call_for(choice)), choice)
+        stream = self.astream(**routing.call_for(choice))
+        return routing.stamp(stream, choice) if isinstance(stream, AsyncTextStream) else stream
 
     # -- parallel calls (guide step 5) -----------------------------------------------------------
 

@@ -17,6 +17,8 @@ __all__ = [
     "Citation",
     "EventReader",
     "Finished",
+    "StepFinish",
+    "StepStart",
     "StreamEvent",
     "TextDelta",
     "ThinkingDelta",
@@ -25,6 +27,7 @@ __all__ = [
     "ToolCall",
     "ToolInputDelta",
     "ToolInputStart",
+    "ToolOutput",
     "ToolResult",
 ]
 
@@ -114,6 +117,33 @@ class Finished:
     stop_details: dict[str, Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """A tool the server ran (`firsttoken.tool`) has finished: what it returned, or its error
+    (`is_error`: it raised, timed out or was unknown) as the model is told it; `seconds` it took."""
+
+    id: str
+    name: str
+    output: Any
+    is_error: bool
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepStart:
+    """An agent turn's next model call begins (`step` counts from 1; the first is not announced)."""
+
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinish:
+    """An agent turn's model call and the tools it asked for are done, and another call follows
+    (the last step's end is the stream's end)."""
+
+    step: int
+
+
 StreamEvent = (
     TextDelta
     | ThinkingStart
@@ -125,6 +155,9 @@ StreamEvent = (
     | ToolResult
     | Citation
     | Finished
+    | ToolOutput
+    | StepStart
+    | StepFinish
 )
 
 _TOOLS = {"tool_use": False, "server_tool_use": True, "mcp_tool_use": True}

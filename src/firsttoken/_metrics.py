@@ -31,6 +31,7 @@ __all__ = [
     "Series",
     "merge_series",
     "percentile",
+    "summarize_turns",
 ]
 
 
@@ -81,7 +82,14 @@ TIME_PER_OUTPUT_CHUNK = Instrument(
     _CHUNK_GAPS,
     "gen_ai_client_operation_time_per_output_chunk_seconds",
 )
-HISTOGRAMS = (DURATION, TOKEN_USAGE, TIME_TO_FIRST_CHUNK, TIME_PER_OUTPUT_CHUNK)
+EXECUTE_TOOL = Instrument(
+    "gen_ai.execute_tool.duration",
+    "s",
+    "Duration of a tool the server ran for an agent turn.",
+    _SECONDS,
+    "gen_ai_execute_tool_duration_seconds",
+)
+HISTOGRAMS = (DURATION, TOKEN_USAGE, TIME_TO_FIRST_CHUNK, TIME_PER_OUTPUT_CHUNK, EXECUTE_TOOL)
 # Each of the advisor's warnings, counted every time its cause is seen (the log says it once).
 ADVICE = "firsttoken.advisor.warnings"
 
@@ -203,6 +211,26 @@ def meter_configured() -> ProviderCheck:
     return ProviderCheck(otel.get_meter_provider, frozenset({"_ProxyMeterProvider", "NoOpMeterProvider"}))
 
 
+def summarize_turns(totals: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Per profile: turns, steps (and per turn), tool calls, errors and seconds, cache reads."""
+    out = {}
+    for profile, t in sorted(totals.items()):
+        turns = t["turns"]
+        prompt = t["input_tokens"] + t["cache_read_input_tokens"] + t["cache_creation_input_tokens"]
+        out[profile] = {
+            "turns": int(turns),
+            "steps": int(t["steps"]),
+            "steps_per_turn": round(t["steps"] / turns, 2),
+            "tool_calls": int(t["tool_calls"]),
+            "tool_errors": int(t["tool_errors"]),
+            "tool_seconds": round(t["tool_seconds"], 3),
+            "cache_read_input_tokens": int(t["cache_read_input_tokens"]),
+            "cache_read_ratio": round(t["cache_read_input_tokens"] / prompt, 4) if prompt else None,
+            "max_steps_reached": int(t["max_steps_reached"]),
+        }
+    return out
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile; None for no data (a JSON null is honest, a zero would lie)."""
     if not values:
@@ -315,6 +343,8 @@ class Metrics:
         self._lock = threading.Lock()
         self._models: dict[str, _Window] = {}
         self._profiles: dict[str, _Window] = {}
+        # Agent turns per profile: turns, steps, tool calls and time, cache reads (`record_turn`).
+        self._turns: dict[str, dict[str, float]] = {}
         self._all = _Window(window)
         self.series = Series()
         # Streams begun and not yet finished, in this process (a gauge; workers' add up).
@@ -448,6 +478,41 @@ class Metrics:
             otel_of[TOKEN_USAGE.name].record(record.prompt_tokens, self._as_dict(input_key))
             otel_of[TOKEN_USAGE.name].record(record.output_tokens, self._as_dict(output_key))
 
+    def record_turn(self, turn: Any) -> None:
+        """Count one finished agent turn (`_agent.TurnRecord`) and each tool call it ran, the
+        latter as `gen_ai.execute_tool.duration`."""
+        keys = []
+        for name, seconds, failed in turn.tools:
+            attributes = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "firsttoken.profile": turn.profile,
+            }
+            if failed:
+                attributes["error.type"] = "tool_error"
+            keys.append((tuple(sorted(attributes.items())), seconds))
+        with self._lock:
+            self.changes += 1
+            totals = self._turns.setdefault(turn.profile, {})
+            for field, value in (
+                ("turns", 1),
+                ("steps", turn.steps),
+                ("tool_calls", turn.tool_calls),
+                ("tool_errors", turn.tool_errors),
+                ("tool_seconds", turn.tool_seconds),
+                ("input_tokens", turn.input_tokens),
+                ("cache_read_input_tokens", turn.cache_read_input_tokens),
+                ("cache_creation_input_tokens", turn.cache_creation_input_tokens),
+                ("max_steps_reached", int(turn.max_steps_reached)),
+            ):
+                totals[field] = totals.get(field, 0) + value
+            for key, seconds in keys:
+                self.series.observe(EXECUTE_TOOL, seconds, key)
+        if self._otel_live():
+            histogram = self._otel[EXECUTE_TOOL.name]
+            for key, seconds in keys:
+                histogram.record(seconds, self._as_dict(key))
+
     def advised(self, cause: str) -> None:
         """One of the advisor's warnings was seen again (the advisor logs each cause only once)."""
         key = (("firsttoken.advice.cause", cause),)
@@ -467,6 +532,7 @@ class Metrics:
                 "profiles": {name: w.summary() for name, w in sorted(self._profiles.items())},
                 "total": self._all.summary(),
                 "open_streams": self.open_streams,
+                "turns": summarize_turns(self._turns),
                 "series": self.series.dump(),
             }
 
@@ -474,6 +540,7 @@ class Metrics:
         with self._lock:
             self._models.clear()
             self._profiles.clear()
+            self._turns.clear()
             self._all = _Window(self._window)
             self.series = Series()
             self._entries.clear()

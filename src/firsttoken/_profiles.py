@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._errors import SettingsError
+from ._tools import as_tools
 
 __all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "model_version", "refuses_prefill"]
 
@@ -76,6 +77,14 @@ class Profile:
     # "summarized" streams the thinking so a page can show it. Ignored while thinking is off, so a
     # call can turn thinking off without clearing it.
     thinking_display: ThinkingDisplay | None = None
+    # Tools the server runs (_agent/): callables, `firsttoken.tool(...)`s or import paths
+    # ("myapp.tools:clock"); with any, a call is an agent turn of up to `max_steps` model calls.
+    tools: tuple[Any, ...] = ()
+    # 8: a few rounds of tool calls; past it the turn ends and says so (`max_steps_reached`).
+    max_steps: int = 8
+    # Seconds one tool call may run (a tool's own `timeout` wins): past it, it is cancelled and
+    # the model is told so. 30 s: long for a lookup, short enough that the page does not hang.
+    tool_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -84,6 +93,7 @@ class Profile:
         _validate_resilience(self)
         _validate_caching(self)
         _validate_thinking(self)
+        _validate_agent(self)
 
     def thinking_params(self) -> dict[str, Any]:
         """The Messages API arguments this profile's thinking fields send (none when it is off)."""
@@ -185,6 +195,19 @@ def _validate_caching(p: Profile) -> None:
         raise SettingsError("warm", f"must be true or false, not {p.warm!r}")
     if p.keep_warm is not None and not isinstance(p.keep_warm, bool):
         raise SettingsError("keep_warm", f"must be true, false or None, not {p.keep_warm!r}")
+
+
+def _validate_agent(p: Profile) -> None:
+    if isinstance(p.tools, str) or not isinstance(p.tools, list | tuple):
+        raise SettingsError("tools", f"must be a list of callables or import paths, not {p.tools!r}")
+    try:
+        object.__setattr__(p, "tools", as_tools(p.tools))
+    except (TypeError, ValueError) as exc:
+        raise SettingsError("tools", str(exc)) from None
+    if isinstance(p.max_steps, bool) or not isinstance(p.max_steps, int) or p.max_steps < 1:
+        raise SettingsError("max_steps", f"must be a positive integer, not {p.max_steps!r}")
+    if isinstance(p.tool_timeout, bool) or not isinstance(p.tool_timeout, int | float) or p.tool_timeout <= 0:
+        raise SettingsError("tool_timeout", f"must be a positive number of seconds, not {p.tool_timeout!r}")
 
 
 def model_version(model: str) -> tuple[int, int] | None:

@@ -69,6 +69,9 @@ class Settings:
     heartbeat_interval: float = 15.0
     # Parallel calls (guide step 5) at once per gather, so a long list cannot flood the rate limit.
     gather_concurrency: int = 8
+    # Threads that run agent turns' sync tools (_agent/), shared by the process's turns: 16 lets a
+    # few turns run their tools at once without a slow tool taking the server's threads.
+    tool_threads: int = 16
     # Calls remembered per model and profile for the rolling percentiles.
     metrics_window: int = 1024
     # Log the guide's error-table advice (each cause once).
@@ -154,6 +157,7 @@ class Settings:
         positive("max_keepalive_connections", self.max_keepalive_connections, integer=True, zero=True)
         positive("heartbeat_interval", self.heartbeat_interval)
         positive("gather_concurrency", self.gather_concurrency, integer=True)
+        positive("tool_threads", self.tool_threads, integer=True)
         positive("metrics_window", self.metrics_window, integer=True)
         positive("breaker_failures", self.breaker_failures, integer=True)
         positive("breaker_window", self.breaker_window)
@@ -376,7 +380,7 @@ _INTS = {
 }
 _FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_interval"}
 _INTS |= {"breaker_failures", "classify_cache_size", "max_body_bytes", "max_messages", "max_input_tokens"}
-_INTS |= {"client_requests_per_minute", "client_tokens_per_minute"}
+_INTS |= {"client_requests_per_minute", "client_tokens_per_minute", "tool_threads"}
 _FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl", "redis_timeout"}
 
 

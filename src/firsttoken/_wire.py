@@ -16,6 +16,8 @@ from typing import Any
 
 from ._events import (
     Citation,
+    StepFinish,
+    StepStart,
     StreamEvent,
     ThinkingDelta,
     ThinkingEnd,
@@ -23,6 +25,7 @@ from ._events import (
     ToolCall,
     ToolInputDelta,
     ToolInputStart,
+    ToolOutput,
     ToolResult,
 )
 
@@ -77,6 +80,9 @@ def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
         return "tool_result", {"id": event.tool_use_id, "name": name, "output": content, "is_error": failed}
     if isinstance(event, Citation):
         return "citation", {"citation": event.citation}
+    if isinstance(event, ToolOutput):
+        output = {"id": event.id, "name": event.name, "output": event.output, "is_error": event.is_error}
+        return "tool_result", output
     return None
 
 
@@ -196,6 +202,11 @@ class AISDKFormat(WireFormat):
         return end
 
     def event(self, event: StreamEvent) -> bytes:
+        # An agent turn's model calls are the AI SDK's steps; the first one opened with `start`.
+        if isinstance(event, StepFinish):
+            return self._close_text() + self._part({"type": "finish-step"})
+        if isinstance(event, StepStart):
+            return self._part({"type": "start-step"})
         part = _ai_sdk_part(event)
         if part is None:
             return b""
@@ -220,7 +231,7 @@ class AISDKFormat(WireFormat):
         return b": ping\n\n"
 
 
-_NEW_PART = frozenset({"reasoning-start", "tool-input-start", "tool-output-available"})
+_NEW_PART = frozenset({"reasoning-start", "tool-input-start", "tool-output-available", "tool-output-error"})
 
 
 def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
@@ -257,6 +268,10 @@ def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
             "output": event.content,
             "providerExecuted": True,
         }
+    if isinstance(event, ToolOutput):
+        if event.is_error:
+            return {"type": "tool-output-error", "toolCallId": event.id, "errorText": str(event.output)}
+        return {"type": "tool-output-available", "toolCallId": event.id, "output": event.output}
     if isinstance(event, Citation):
         return _source(event)
     return None

@@ -48,3 +48,31 @@ def test_two_workers_scrape_as_one_deployment(make_engine: Callable[..., Engine]
     assert _counts(a) == expected
     # Either worker answers the same scrape.
     assert _counts(b) == expected
+
+
+def _tool_count(engine: Engine) -> float:
+    families = {f.name: f for f in text_string_to_metric_families(engine.prometheus()[0].decode())}
+    tools = families["gen_ai_execute_tool_duration_seconds"]
+    return sum(s.value for s in tools.samples if s.name.endswith("_count"))
+
+
+def add(expression: str) -> int:
+    """Add two numbers written "a+b".
+
+    Args:
+        expression: The sum.
+    """
+    left, right = expression.split("+")
+    return int(left) + int(right)
+
+
+def test_agent_turns_and_tool_time_add_up_across_workers(make_engine: Callable[..., Engine]) -> None:
+    a, b = make_engine(), make_engine()
+    for engine in (a, b):
+        with engine.stream(messages=[{"role": "user", "content": "What is 2+3?"}], tools=[add]) as turn:
+            turn.text()
+        assert turn.steps == 2
+    a.metrics_snapshot()
+    turns = b.metrics_snapshot()["turns"]["chat"]
+    assert turns["turns"] == 2 and turns["steps"] == 4 and turns["tool_calls"] == 2
+    assert _tool_count(a) == _tool_count(b) == 2

@@ -49,6 +49,15 @@ class _Stream(Protocol):
     @property
     def reader(self) -> EventReader: ...
 
+    # Model calls the answer took (an agent turn's steps), and whether it stopped at its limit.
+    @property
+    def steps(self) -> int: ...
+
+    @property
+    def max_steps_reached(self) -> bool: ...
+
+    def interrupt(self) -> None: ...
+
 
 class _SyncStream(_Stream, Protocol):
     def open(self) -> Any: ...
@@ -140,6 +149,8 @@ class RelayCore:
             "fallbacks": timings.fallbacks,
             **({"route": timings.route, "classify_ms": timings.classify_ms} if timings.route else {}),
             **({"stop_details": stream.stop_details} if stream.stop_details else {}),
+            "steps": stream.steps,
+            **({"max_steps_reached": True} if stream.max_steps_reached else {}),
         }
 
     def _encode(self, stream: _Stream, name: str, data: Any) -> bytes:

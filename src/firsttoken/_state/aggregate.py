@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._metrics import Metrics, _Window, merge_series
+from .._metrics import Metrics, _Window, merge_series, summarize_turns
 from .guard import Guard
 from .keys import Keys
 
@@ -52,6 +52,7 @@ def dump_windows(metrics: Metrics) -> dict[str, Any]:
             # Histogram buckets and counters add up across workers; so do the streams open in each.
             "series": metrics.series.dump(),
             "open_streams": metrics.open_streams,
+            "turns": {profile: dict(t) for profile, t in metrics._turns.items()},
         }
 
 
@@ -82,6 +83,14 @@ def merge_windows(dumps: list[Mapping[str, Any]]) -> dict[str, Any]:
     out["total"] = _merge([d["total"] for d in dumps]).summary()
     out["open_streams"] = sum(int(d.get("open_streams", 0)) for d in dumps)
     out["series"] = merge_series(d["series"] for d in dumps if "series" in d)
+    # Agent turns' totals add up per profile and field (a worker of an older version has none).
+    turns: dict[str, dict[str, float]] = {}
+    for d in dumps:
+        for profile, totals in (d.get("turns") or {}).items():
+            merged = turns.setdefault(profile, {})
+            for field, value in totals.items():
+                merged[field] = merged.get(field, 0) + value
+    out["turns"] = summarize_turns(turns)
     return out
 
 

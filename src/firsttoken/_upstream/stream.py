@@ -103,6 +103,20 @@ class StreamCore:
         return message.get("stop_details") if message else None
 
     @property
+    def blocks(self) -> list[dict[str, Any]]:
+        """The answer's content blocks as the API streamed them (plain dicts, signatures kept)."""
+        message = self._acc.message
+        return list(message["content"]) if message else []
+
+    # A plain call is one step of one model call; an agent turn (`_agent/`) counts its calls.
+    steps = 1
+    max_steps_reached = False
+
+    def interrupt(self) -> None:
+        """Thread-safe, from a thread that does not read the stream: nothing to do for one call
+        (its reader closes it at the next chunk); an agent turn stops its tools' wait."""
+
+    @property
     def message(self) -> Message:
         """The SDK's `Message` (tool_use blocks included); complete once the stream is exhausted."""
         return self._acc.build()

@@ -65,3 +65,6 @@ class AsyncRelay(RelayCore):
         reader = self._reader
         if self._async is not None and reader in (None, threading.get_ident()):
             await self._async.aclose()
+        elif self._async is not None:
+            # The reading thread may be waiting on tools, not chunks: tell it to stop now.
+            self._async.interrupt()

@@ -66,3 +66,6 @@ class SyncRelay(RelayCore):
         reader = self._reader
         if self._sync is not None and reader in (None, threading.get_ident()):
             self._sync.close()
+        elif self._sync is not None:
+            # The reading thread may be waiting on tools, not chunks: tell it to stop now.
+            self._sync.interrupt()

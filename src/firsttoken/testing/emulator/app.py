@@ -690,11 +690,16 @@ def _encode_stream(
             )
             dues.append(schedule.due(token))
             carries.append(0)
+            held = isinstance(block, ToolPlan) and not block.eager
             for piece, carry in pieces:
                 events.append(prefix + piece + b"}\n\n")
                 dues.append(schedule.due(token))
                 carries.append(carry)
                 token += carry
+            if held and pieces:
+                # Without eager input streaming the input is held back until it is complete.
+                last = schedule.due(max(token - 1, 0))
+                dues[-len(pieces) :] = [last] * len(pieces)
             events.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
             dues.append(dues[-1])
             carries.append(0)

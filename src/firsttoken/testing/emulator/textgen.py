@@ -30,6 +30,7 @@ from .blocks import (
 )
 from .protocol import MessageRequest
 from .tokens import canonical
+from .tooluse import input_for, results_answer, wanted_tools
 
 __all__ = ["Answer", "TextPlan", "ToolPlan", "canned", "generate", "request_rng", "shape"]
 
@@ -244,6 +245,9 @@ class ToolPlan:
     name: str
     input: dict[str, Any]
     chunks: list[str]
+    # The tool definition's `eager_input_streaming`: fragments as written; without it the API
+    # holds the input back and sends it once it is complete.
+    eager: bool = False
 
 
 Block = TextPlan | ToolPlan | ThinkingPlan | CitedText | SearchPlan
@@ -413,11 +417,28 @@ def _value_for(name: str, schema: Any, rng: random.Random, topics: list[str]) ->
     return rng.choice(topics) if topics else "example"
 
 
-def _tool_plan(tool: dict[str, Any], rng: random.Random, topics: list[str]) -> ToolPlan:
+def _wanted(req: MessageRequest, user_text: str) -> list[dict[str, Any]]:
+    """Every tool the answer calls: those the text asks for (`tooluse.py`), else the older rules."""
+    if not req.tools:
+        return []
+    choice = req.tool_choice or {"type": "auto"}
+    if choice["type"] in ("none", "tool"):
+        one = _wants_tool(req, user_text)
+        return [one] if one is not None else []
+    found = wanted_tools(req.tools, user_text)
+    if found:
+        return found[:1] if choice.get("disable_parallel_tool_use") else found
+    one = _wants_tool(req, user_text)
+    return [one] if one is not None else []
+
+
+def _tool_plan(tool: dict[str, Any], rng: random.Random, topics: list[str], user_text: str = "") -> ToolPlan:
     schema = tool.get("input_schema") or {}
     props = schema.get("properties") or {} if isinstance(schema, dict) else {}
     required = schema.get("required") or [] if isinstance(schema, dict) else []
-    args = {name: _value_for(name, props.get(name), rng, topics) for name in required}
+    given = input_for(tool, user_text)
+    args = {name: _value_for(name, props.get(name), rng, topics) for name in required if name not in given}
+    args.update(given)
     encoded = json.dumps(args)
     chunks: list[str] = []
     pos = 0
@@ -426,7 +447,8 @@ def _tool_plan(tool: dict[str, Any], rng: random.Random, topics: list[str]) -> T
         chunks.append(encoded[pos : pos + step])
         pos += step
     tool_id = "toolu_01" + "".join(rng.choice(_ID_ALPHABET) for _ in range(22))
-    return ToolPlan(id=tool_id, name=tool["name"], input=args, chunks=chunks)
+    eager = bool(tool.get("eager_input_streaming"))
+    return ToolPlan(id=tool_id, name=tool["name"], input=args, chunks=chunks, eager=eager)
 
 
 def _apply_stops(tokens: list[str], stops: list[str]) -> tuple[list[str], str | None]:
@@ -458,23 +480,29 @@ def generate(req: MessageRequest, seed: int, forced_length: int | None = None) -
     last = req.messages[-1]
     prefill = _text_of(last["content"]) if last["role"] == "assistant" else ""
     first_space = bool(prefill) and not prefill[-1].isspace() and prefill[-1] not in "([{\"'"
-    tool = _wants_tool(req, user_text)
-    if tool is not None:
+    said = results_answer(req.messages)
+    if said is not None:
+        # After the client ran the tools: an answer that uses what they returned.
+        return _finish(req, _words(said) + _prose(rng, topics, rng.randint(8, 16), True), [])
+    tools = _wanted(req, user_text)
+    if tools:
         choice_type = (req.tool_choice or {"type": "auto"})["type"]
         preamble: list[str] = []
         if choice_type == "auto":
+            names = " and ".join(t["name"] for t in tools)
+            kind = "tools" if len(tools) > 1 else "tool"
             preamble = _pieces("I'll" if not first_space else " I'll") + [
-                f" {w}" for w in f"use the {tool['name']} tool for this.".split()
+                f" {w}" for w in f"use the {names} {kind} for this.".split()
             ]
-        plan = _tool_plan(tool, rng, topics)
-        return _finish(req, preamble, plan)
+        plans = [_tool_plan(tool, rng, topics, user_text) for tool in tools]
+        return _finish(req, preamble, plans)
     if forced_length is not None:
-        return _finish(req, _prose(rng, topics, forced_length, first_space)[:forced_length], None)
+        return _finish(req, _prose(rng, topics, forced_length, first_space)[:forced_length], [])
     # A natural answer ends on a full sentence, so it runs a few tokens past the drawn length.
-    return _finish(req, _prose(rng, topics, rng.randint(*NATURAL_LENGTH), first_space), None)
+    return _finish(req, _prose(rng, topics, rng.randint(*NATURAL_LENGTH), first_space), [])
 
 
-def _finish(req: MessageRequest, tokens: list[str], tool: ToolPlan | None) -> Answer:
+def _finish(req: MessageRequest, tokens: list[str], tools: list[ToolPlan]) -> Answer:
     budget = req.max_tokens
     answer = Answer()
     within = tokens[:budget]
@@ -487,12 +515,12 @@ def _finish(req: MessageRequest, tokens: list[str], tool: ToolPlan | None) -> An
     if len(tokens) > budget:
         answer.stop_reason = "max_tokens"
         return answer
-    if tool is not None:
-        if len(tokens) + len(tool.chunks) > budget:
+    if tools:
+        if len(tokens) + sum(len(t.chunks) for t in tools) > budget:
             # A call cut mid-JSON is useless to the client; the real API also ends on max_tokens.
             answer.stop_reason = "max_tokens"
             return answer
-        answer.blocks.append(tool)
+        answer.blocks.extend(tools)
         answer.stop_reason = "tool_use"
     return answer
 
@@ -506,7 +534,7 @@ def canned(req: MessageRequest, text: str) -> Answer:
     tokens: list[str] = []
     for word in re.findall(r"\s*\S+", text):
         tokens.extend(_pieces(word))
-    return _finish(req, tokens, None)
+    return _finish(req, tokens, [])
 
 
 def _words(text: str) -> list[str]:

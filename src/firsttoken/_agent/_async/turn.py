@@ -1,0 +1,143 @@
+"""An agent turn's loop, written once: this async source is the only one.
+
+`../_sync/turn.py` is generated from it (`make unasync`). Stream a model call, start each tool call
+as soon as its input is complete, pass every event on, send the results back, stream the next
+call: until the model stops or the profile's `max_steps` is reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import anthropic
+
+from ..._errors import UpstreamFailure
+from ..._events import StepFinish, StepStart, StreamEvent, TextDelta
+from ..._upstream._async.calls import AsyncTextStream
+from ..._upstream.governor import RateLimited
+from ..._upstream.stream import Event, text_of
+from ..core import TYPED, AgentCore, Turn, TurnRecord
+from ..runner import AsyncToolRunner
+
+__all__ = ["AsyncAgentStream"]
+
+
+class AsyncAgentStream(AgentCore):
+    """`async with engine.astream(..., tools=[clock]) as turn: async for text in turn: ...`.
+
+    The same members as `AsyncTextStream` (`events()`, `typed_events()`, text iteration, `usage`,
+    `timings`), over every model call of the turn; `steps` counts them.
+    """
+
+    def __init__(
+        self,
+        turn: Turn,
+        profile: str,
+        *,
+        step: Callable[[list[Mapping[str, Any]]], AsyncTextStream],
+        runner: Callable[[], AsyncToolRunner],
+        error_type: Callable[[BaseException], str],
+        on_turn: Callable[[TurnRecord], None],
+    ) -> None:
+        super().__init__(turn, profile, error_type=error_type, on_turn=on_turn)
+        self._new_step = step
+        self._new_runner = runner
+        self._step: AsyncTextStream | None = None
+        self._runner: AsyncToolRunner | None = None
+        self._tool_seconds = 0.0
+
+    async def open(self) -> AsyncAgentStream:
+        """Send the first model call; raises its refusal (after retries and fallbacks) as the SDK's error."""
+        if self._step is None:
+            self._step = self._new_step(self.messages)
+            self._stepped(self._step)
+            await self._step.open()
+        return self
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event of every step: the API's text deltas and pings as they are, the rest typed
+        (`"firsttoken.event"`, a `StreamEvent`), the tools' outputs and the steps' bounds included."""
+        await self.open()
+        step = self._step
+        assert step is not None
+        error: str | None = "cancelled"
+        try:
+            while True:
+                runner = self._runner = self._new_runner()
+                async for name, data in step.events():
+                    passed, call = self._sort(step, name, data)
+                    if call is not None:
+                        runner.start(call)
+                    if passed is not None:
+                        yield passed
+                if not self._continues(step, runner.started):
+                    await runner.cancel()
+                    break
+                results = []
+                async for outcome in runner.outcomes():
+                    results.append(outcome.block)
+                    self._ran(outcome.event.name, outcome.event.seconds, outcome.event.is_error)
+                    yield TYPED, outcome.event
+                self._tool_seconds += runner.busy
+                if runner.stopped:
+                    return  # the browser left while the tools ran: no next step
+                self._runner = None
+                if self.steps >= self.turn.max_steps:
+                    self.max_steps_reached = True
+                    break
+                yield TYPED, StepFinish(self.steps)
+                step = self._step = self._new_step(self._next_messages(step, results))
+                self._stepped(step)
+                try:
+                    await step.open()
+                except (anthropic.APIError, RateLimited) as exc:
+                    raise UpstreamFailure(self._error_type(exc), str(exc)) from exc
+                yield TYPED, StepStart(self.steps)
+            error = None
+        except UpstreamFailure as exc:
+            error = exc.type
+            raise
+        finally:
+            self._record(error, self._tool_seconds)
+
+    async def typed_events(self) -> AsyncIterator[StreamEvent]:
+        """Every event typed: text, thinking, tool calls, `ToolOutput`, `StepStart`/`StepFinish`..."""
+        async for name, data in self.events():
+            if name == TYPED:
+                yield data
+            elif text_of(name, data) is not None:
+                yield TextDelta(data["index"], data["delta"]["text"])
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for name, data in self.events():
+            text = text_of(name, data)
+            if text is not None:
+                yield text
+
+    async def text(self) -> str:
+        """The text of every step, joined."""
+        return "".join([t async for t in self])
+
+    async def aclose(self) -> None:
+        """Idempotent: cancels the running tools and closes the model call in flight."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cancel()
+        if self._step is not None:
+            await self._step.aclose()
+        self._record("cancelled" if not self.finished else None, self._tool_seconds)
+
+    def interrupt(self) -> None:
+        runner = self._runner
+        if runner is not None:
+            runner.interrupt()
+
+    async def __aenter__(self) -> AsyncAgentStream:
+        return await self.open()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

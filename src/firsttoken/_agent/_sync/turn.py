@@ -1,0 +1,144 @@
+# Generated from _async/turn.py by scripts/unasync.py: edit that file, then `make unasync`.
+"""An agent turn's loop, written once: this async source is the only one.
+
+`../_sync/turn.py` is generated from it (`make unasync`). Stream a model call, start each tool call
+as soon as its input is complete, pass every event on, send the results back, stream the next
+call: until the model stops or the profile's `max_steps` is reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import anthropic
+
+from ..._errors import UpstreamFailure
+from ..._events import StepFinish, StepStart, StreamEvent, TextDelta
+from ..._upstream._sync.calls import TextStream
+from ..._upstream.governor import RateLimited
+from ..._upstream.stream import Event, text_of
+from ..core import TYPED, AgentCore, Turn, TurnRecord
+from ..runner import ToolRunner
+
+__all__ = ["AgentStream"]
+
+
+class AgentStream(AgentCore):
+    """`with engine.stream(..., tools=[clock]) as turn: for text in turn: ...`.
+
+    The same members as `TextStream` (`events()`, `typed_events()`, text iteration, `usage`,
+    `timings`), over every model call of the turn; `steps` counts them.
+    """
+
+    def __init__(
+        self,
+        turn: Turn,
+        profile: str,
+        *,
+        step: Callable[[list[Mapping[str, Any]]], TextStream],
+        runner: Callable[[], ToolRunner],
+        error_type: Callable[[BaseException], str],
+        on_turn: Callable[[TurnRecord], None],
+    ) -> None:
+        super().__init__(turn, profile, error_type=error_type, on_turn=on_turn)
+        self._new_step = step
+        self._new_runner = runner
+        self._step: TextStream | None = None
+        self._runner: ToolRunner | None = None
+        self._tool_seconds = 0.0
+
+    def open(self) -> AgentStream:
+        """Send the first model call; raises its refusal (after retries and fallbacks) as the SDK's error."""
+        if self._step is None:
+            self._step = self._new_step(self.messages)
+            self._stepped(self._step)
+            self._step.open()
+        return self
+
+    def events(self) -> Iterator[Event]:
+        """Every event of every step: the API's text deltas and pings as they are, the rest typed
+        (`"firsttoken.event"`, a `StreamEvent`), the tools' outputs and the steps' bounds included."""
+        self.open()
+        step = self._step
+        assert step is not None
+        error: str | None = "cancelled"
+        try:
+            while True:
+                runner = self._runner = self._new_runner()
+                for name, data in step.events():
+                    passed, call = self._sort(step, name, data)
+                    if call is not None:
+                        runner.start(call)
+                    if passed is not None:
+                        yield passed
+                if not self._continues(step, runner.started):
+                    runner.cancel()
+                    break
+                results = []
+                for outcome in runner.outcomes():
+                    results.append(outcome.block)
+                    self._ran(outcome.event.name, outcome.event.seconds, outcome.event.is_error)
+                    yield TYPED, outcome.event
+                self._tool_seconds += runner.busy
+                if runner.stopped:
+                    return  # the browser left while the tools ran: no next step
+                self._runner = None
+                if self.steps >= self.turn.max_steps:
+                    self.max_steps_reached = True
+                    break
+                yield TYPED, StepFinish(self.steps)
+                step = self._step = self._new_step(self._next_messages(step, results))
+                self._stepped(step)
+                try:
+                    step.open()
+                except (anthropic.APIError, RateLimited) as exc:
+                    raise UpstreamFailure(self._error_type(exc), str(exc)) from exc
+                yield TYPED, StepStart(self.steps)
+            error = None
+        except UpstreamFailure as exc:
+            error = exc.type
+            raise
+        finally:
+            self._record(error, self._tool_seconds)
+
+    def typed_events(self) -> Iterator[StreamEvent]:
+        """Every event typed: text, thinking, tool calls, `ToolOutput`, `StepStart`/`StepFinish`..."""
+        for name, data in self.events():
+            if name == TYPED:
+                yield data
+            elif text_of(name, data) is not None:
+                yield TextDelta(data["index"], data["delta"]["text"])
+
+    def __iter__(self) -> Iterator[str]:
+        for name, data in self.events():
+            text = text_of(name, data)
+            if text is not None:
+                yield text
+
+    def text(self) -> str:
+        """The text of every step, joined."""
+        return "".join([t for t in self])
+
+    def close(self) -> None:
+        """Idempotent: cancels the running tools and closes the model call in flight."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+        if self._step is not None:
+            self._step.close()
+        self._record("cancelled" if not self.finished else None, self._tool_seconds)
+
+    def interrupt(self) -> None:
+        runner = self._runner
+        if runner is not None:
+            runner.interrupt()
+
+    def __enter__(self) -> AgentStream:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
