@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 
@@ -47,10 +48,22 @@ class AsyncRelay(RelayCore):
             first = fmt.start()
             if first:
                 yield first
-            async for name, data in stream.events():
-                chunk = self._encode(stream, name, data)
-                if chunk:
-                    yield chunk
+            window = self.window
+            if window is None:
+                async for name, data in stream.events():
+                    chunk = self._encode(stream, name, data)
+                    if chunk:
+                        yield chunk
+            else:
+                # One write per batch of events that arrived together; with a window, the next
+                # read waits out the window after each write, and what arrives meanwhile shares
+                # the next write. The first token is never held: the wait comes after a write.
+                async for batch in stream.batches():
+                    chunk = self._encode_batch(stream, batch)
+                    if chunk:
+                        yield chunk
+                        if window and self.spoke and not stream.finished:
+                            await asyncio.sleep(window)
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message)
             return

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import anthropic
@@ -48,10 +49,22 @@ class SyncRelay(RelayCore):
             first = fmt.start()
             if first:
                 yield first
-            for name, data in stream.events():
-                chunk = self._encode(stream, name, data)
-                if chunk:
-                    yield chunk
+            window = self.window
+            if window is None:
+                for name, data in stream.events():
+                    chunk = self._encode(stream, name, data)
+                    if chunk:
+                        yield chunk
+            else:
+                # One write per batch of events that arrived together; with a window, the next
+                # read waits out the window after each write, and what arrives meanwhile shares
+                # the next write. The first token is never held: the wait comes after a write.
+                for batch in stream.batches():
+                    chunk = self._encode_batch(stream, batch)
+                    if chunk:
+                        yield chunk
+                        if window and self.spoke and not stream.finished:
+                            time.sleep(window)
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message)
             return
