@@ -152,8 +152,11 @@ def _no_close() -> None:
 async def abeating(chunks: AsyncIterator[bytes], timer: Heartbeat) -> AsyncIterator[bytes]:
     """`chunks` with beats while it is silent, for servers that iterate an async body (Django ASGI).
 
-    The pending read is a task, so a beat can go out without cancelling it; when the server cancels
-    this iterator (the client left), the read is cancelled and `chunks` closed before returning.
+    One task per stream reads `chunks` (the pending read must outlive a beat, and a task is what
+    outlives a yield), and this iterator hands the server what it has read: chunks that came in
+    while the server was writing go out as one write. No task or timer per chunk: the beat's alarm
+    is set once per beat interval and only moved when it rings early. When the server cancels this
+    iterator (the client left), the read is cancelled and `chunks` closed before returning.
     """
     if not timer.enabled:
         try:
@@ -162,30 +165,85 @@ async def abeating(chunks: AsyncIterator[bytes], timer: Heartbeat) -> AsyncItera
         finally:
             await _aclose(chunks)
         return
-    pending: asyncio.Task[bytes] | None = None
+    pump = _Pump(chunks)
     try:
         while True:
-            pending = asyncio.ensure_future(anext(chunks))
-            while True:
-                done, _ = await asyncio.wait((pending,), timeout=max(timer.due_in(), 0.0))
-                if done:
-                    break
+            if pump.ready:
+                ready = pump.ready
+                pump.ready = []
+                timer.sent()
+                yield ready[0] if len(ready) == 1 else b"".join(ready)
+            elif pump.ended:
+                if pump.error is not None:
+                    raise pump.error
+                return
+            elif timer.due_in() <= 0:
                 timer.sent()
                 yield timer.beat
-            try:
-                chunk = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            timer.sent()
-            yield chunk
+            else:
+                await pump.wait(timer.due_in())
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+        await pump.aclose()
+
+
+class _Pump:
+    """Reads an async iterator in a task of its own into `ready`, waking one waiter."""
+
+    __slots__ = ("_alarm", "_chunks", "_loop", "_task", "_waiter", "ended", "error", "ready")
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None
+        self._alarm: asyncio.TimerHandle | None = None
+        self.ready: list[bytes] = []
+        self.ended = False
+        self.error: BaseException | None = None
+        self._task = self._loop.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for chunk in self._chunks:
+                self.ready.append(chunk)
+                self._wake()
+        except Exception as exc:  # handed to the iterator, which raises it in the server's task
+            self.error = exc
+        finally:
+            self.ended = True
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _ring(self) -> None:
+        self._alarm = None
+        self._wake()
+
+    async def wait(self, seconds: float) -> None:
+        """Until a chunk is read, the reading ends, or `seconds` pass (or a little sooner)."""
+        if self._alarm is None or self._alarm.when() > self._loop.time() + seconds:
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm = self._loop.call_later(seconds, self._ring)
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def aclose(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
+        task = self._task
+        if not task.done():
+            task.cancel()
             # The cancelled read must finish before `chunks` is closed: an async generator cannot
             # be closed while it is running.
-            await asyncio.gather(pending, return_exceptions=True)
-        await _aclose(chunks)
+            await asyncio.gather(task, return_exceptions=True)
+        await _aclose(self._chunks)
 
 
 async def _aclose(chunks: AsyncIterator[bytes]) -> None:
