@@ -49,16 +49,11 @@ class _Stream(Protocol):
     @property
     def reader(self) -> EventReader: ...
 
-    @property
-    def finished(self) -> bool: ...
-
 
 class _SyncStream(_Stream, Protocol):
     def open(self) -> Any: ...
 
     def events(self) -> Iterator[tuple[str, Any]]: ...
-
-    def batches(self) -> Iterator[list[tuple[str, Any]]]: ...
 
     def close(self) -> None: ...
 
@@ -67,8 +62,6 @@ class _AsyncStream(_Stream, Protocol):
     async def open(self) -> Any: ...
 
     def events(self) -> AsyncIterator[tuple[str, Any]]: ...
-
-    def batches(self) -> AsyncIterator[list[tuple[str, Any]]]: ...
 
     async def aclose(self) -> None: ...
 
@@ -108,8 +101,6 @@ class RelayCore:
         self.closed = False
         # `Settings.coalesce_window`: None writes one event per upstream delta.
         self.window = engine.settings.coalesce_window
-        # A token event has been written: from then on a window may hold text back, never before.
-        self.spoke = False
 
     def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
         upstream = stream.timings.upstream or 0.0
@@ -153,6 +144,9 @@ class RelayCore:
             **({"stop_details": stream.stop_details} if stream.stop_details else {}),
         }
 
+    def _done(self) -> bytes:
+        return self.format.done(self.summary())
+
     def _encode(self, stream: _Stream, name: str, data: Any) -> bytes:
         """The bytes one upstream event becomes on the wire. Text goes straight to the format (the
         hot path: no typed event is built for it); the rest is typed by the stream's reader."""
@@ -164,28 +158,3 @@ class RelayCore:
             return self.format.heartbeat()
         event = stream.reader.feed(name, data)
         return b"" if event is None else self.format.event(event)
-
-    def _encode_batch(self, stream: _Stream, batch: list[tuple[str, Any]]) -> bytes:
-        """The bytes of events that arrived together: each run of text deltas as one token event
-        (the same text, in fewer events), every other event as `_encode` writes it, in order."""
-        token = self.format.token
-        parts: list[bytes] = []
-        text: list[str] = []
-        for name, data in batch:
-            if name == "content_block_delta":
-                delta = data["delta"]
-                if delta["type"] == "text_delta":
-                    text.append(delta["text"])
-                    continue
-            chunk = self._encode(stream, name, data)
-            if chunk:
-                if text:
-                    # A run of text ends where another event is written, so the order holds.
-                    parts.append(token(text[0] if len(text) == 1 else "".join(text)))
-                    self.spoke = True
-                    text = []
-                parts.append(chunk)
-        if text:
-            parts.append(token(text[0] if len(text) == 1 else "".join(text)))
-            self.spoke = True
-        return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -123,16 +123,6 @@ class StreamCore:
                 timings.ttft = perf_counter() - timings.started
             yield from plan.release(acc, name, data)
 
-    def _batch(self, chunk: bytes) -> tuple[list[Event], UpstreamFailure | None]:
-        """The events of one chunk, and the failure that ended it, if one did: the events before
-        an error event still go out, ahead of it."""
-        batch: list[Event] = []
-        try:
-            batch.extend(self._released(chunk))
-        except UpstreamFailure as failure:
-            return batch, failure
-        return batch, None
-
     def _check_complete(self) -> None:
         if not self._acc.done:
             raise UpstreamFailure("api_error", "the upstream stream ended before message_stop")

@@ -111,24 +111,13 @@ class TextStream(StreamCore):
 
     def events(self) -> Iterator[Event]:
         """Every stream event as a `(type, data)` pair of plain JSON, pings included."""
-        for batch in self.batches():
-            for event in batch:
-                yield event
-
-    def batches(self) -> Iterator[list[Event]]:
-        """The events of `events()`, in lists of those that arrived together (one read of the
-        connection): what came in while the reader was busy elsewhere is one list, so a relay can
-        write it at once (never an empty list)."""
         self.open()
         while True:
             assert self._chunks is not None
             try:
                 for chunk in self._chunks:
-                    batch, failure = self._batch(chunk)
-                    if batch:
-                        yield batch
-                    if failure is not None:
-                        raise failure
+                    for event in self._released(chunk):
+                        yield event
                 self._check_complete()
             except (httpx2.TransportError, UpstreamFailure) as exc:
                 failure = self._plan.broke_off(exc)
