@@ -53,6 +53,8 @@ SUBS = [
     ("_AsyncStream", "_SyncStream"),
     ("_async", "_sync"),
     ("aconfirm_now", "confirm_now"),
+    ("acoalesce", "coalesce"),
+    ("_aitems", "_items"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),
     ("_async/calls.py", "_sync/calls.py"),

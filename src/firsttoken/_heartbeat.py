@@ -15,7 +15,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from queue import Empty, SimpleQueue
 from typing import NoReturn
 
+from ._coalesce import Item, Token, acoalesce, coalesce, encode, one
+
 __all__ = ["Heartbeat", "abeating", "beating"]
+
+
+def _no_text(text: str) -> bytes:
+    raise TypeError("text items need the wire format's token()")
 
 
 class Heartbeat:
@@ -54,34 +60,37 @@ class _End:
         self.error = error
 
 
-def beating(chunks: Iterator[bytes], timer: Heartbeat) -> Iterator[bytes]:
+def beating(
+    chunks: Iterator[Item], timer: Heartbeat, token: Token = _no_text, window: float | None = None
+) -> Iterator[bytes]:
     """`chunks` with beats while it is silent, for a server thread that writes what it iterates.
 
     A WSGI server can only write when the iterator yields, so `chunks` is read by a thread of its
     own, started now (it overlaps the server writing the headers), and handed over through a
-    queue. Chunks that queued up while a write was blocked go out as one write (the same bytes,
-    fewer syscalls). When the server closes the iterator (the client left, or it never iterated),
-    the reader stops at its next chunk and closes `chunks` in its own thread: the upstream stream
-    is never touched from two threads at once.
+    queue. What queued up while a write was blocked goes out as one write, each run of text deltas
+    (`str` items) as one `token` event (`_coalesce.py`); with a `window`, each write that carried
+    text is followed by that long for more to queue. When the server closes the iterator (the
+    client left, or it never iterated), the reader stops at its next chunk and closes `chunks` in
+    its own thread: the upstream stream is never touched from two threads at once.
     """
-    return _Beating(chunks, timer) if timer.enabled else _passing(chunks)
-
-
-def _passing(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    # A format without a heartbeat (plain text) must not get stray bytes in its body.
-    try:
-        yield from chunks
-    finally:
-        getattr(chunks, "close", _no_close)()
+    if not timer.enabled and window is None:
+        return coalesce(chunks, token, window)
+    # A format without a heartbeat (plain text) still coalesces, but gets no stray bytes.
+    return _Beating(chunks, timer, token, window)
 
 
 class _Beating:
-    __slots__ = ("_queue", "_stop", "_timer")
+    __slots__ = ("_hold", "_queue", "_spoke", "_stop", "_timer", "_token", "_window")
 
-    def __init__(self, chunks: Iterator[bytes], timer: Heartbeat) -> None:
-        self._queue: SimpleQueue[bytes | _End] = SimpleQueue()
+    def __init__(self, chunks: Iterator[Item], timer: Heartbeat, token: Token, window: float | None) -> None:
+        self._queue: SimpleQueue[Item | _End] = SimpleQueue()
         self._stop = threading.Event()
         self._timer = timer
+        self._token = token
+        # None: one event per delta, as they come; 0: what queued joins; above: held that long.
+        self._window = window
+        self._spoke = False
+        self._hold = 0.0
         timer.sent()
         # The reader holds the queue and the flag, not this object, so dropping an iterator the
         # server never closed still stops it (`__del__`).
@@ -92,27 +101,40 @@ class _Beating:
         return self
 
     def __next__(self) -> bytes:
-        queue, timer = self._queue, self._timer
-        try:
-            item = queue.get(timeout=max(timer.due_in(), 0.0))
-        except Empty:
-            timer.sent()
-            return timer.beat
-        if isinstance(item, _End):
-            self._finish(item)
-        parts = [item]
+        queue, timer, window = self._queue, self._timer, self._window
+        if self._hold:
+            # The window after a write that carried text: what arrives meanwhile shares the next.
+            time.sleep(max(self._hold - time.monotonic(), 0.0))
+            self._hold = 0.0
         while True:
             try:
-                more = queue.get_nowait()
+                item = queue.get(timeout=max(timer.due_in(), 0.0) if timer.enabled else None)
             except Empty:
-                break
-            if isinstance(more, _End):
-                # Said at the next call, after these bytes went out.
-                queue.put(more)
-                break
-            parts.append(more)
-        timer.sent()
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+                timer.sent()
+                return timer.beat
+            if isinstance(item, _End):
+                self._finish(item)
+            if window is None:
+                chunk = one(item, self._token)
+            else:
+                parts = [item]
+                while True:
+                    try:
+                        more = queue.get_nowait()
+                    except Empty:
+                        break
+                    if isinstance(more, _End):
+                        # Said at the next call, after these bytes went out.
+                        queue.put(more)
+                        break
+                    parts.append(more)
+                chunk = encode(parts, self._token)
+                if window and (self._spoke or any(isinstance(part, str) for part in parts)):
+                    self._spoke = True
+                    self._hold = time.monotonic() + window
+            if chunk:
+                timer.sent()
+                return chunk
 
     def _finish(self, end: _End) -> NoReturn:
         self._queue.put(end)  # a later next() ends again rather than blocking
@@ -126,7 +148,7 @@ class _Beating:
     __del__ = close
 
 
-def _read(chunks: Iterator[bytes], queue: SimpleQueue[bytes | _End], stop: threading.Event) -> None:
+def _read(chunks: Iterator[Item], queue: SimpleQueue[Item | _End], stop: threading.Event) -> None:
     error = None
     try:
         for n, chunk in enumerate(chunks):
@@ -149,12 +171,19 @@ def _no_close() -> None:
     return None
 
 
-async def abeating(chunks: AsyncIterator[bytes], timer: Heartbeat) -> AsyncIterator[bytes]:
-    """`chunks` with beats while it is silent, for servers that iterate an async body (Django ASGI).
+async def abeating(
+    items: AsyncIterator[Item], timer: Heartbeat, token: Token = _no_text, window: float | None = None
+) -> AsyncIterator[bytes]:
+    """`items`, coalesced (`_coalesce.acoalesce`), with beats while silent, for servers that
+    iterate an async body (Django ASGI).
 
-    The pending read is a task, so a beat can go out without cancelling it; when the server cancels
-    this iterator (the client left), the read is cancelled and `chunks` closed before returning.
+    One task per stream reads `chunks` (the pending read must outlive a beat, and a task is what
+    outlives a yield), and this iterator hands the server what it has read: chunks that came in
+    while the server was writing go out as one write. No task or timer per chunk: the beat's alarm
+    is set once per beat interval and only moved when it rings early. When the server cancels this
+    iterator (the client left), the read is cancelled and `chunks` closed before returning.
     """
+    chunks = acoalesce(items, token, window)
     if not timer.enabled:
         try:
             async for chunk in chunks:
@@ -162,30 +191,85 @@ async def abeating(chunks: AsyncIterator[bytes], timer: Heartbeat) -> AsyncItera
         finally:
             await _aclose(chunks)
         return
-    pending: asyncio.Task[bytes] | None = None
+    pump = _Pump(chunks)
     try:
         while True:
-            pending = asyncio.ensure_future(anext(chunks))
-            while True:
-                done, _ = await asyncio.wait((pending,), timeout=max(timer.due_in(), 0.0))
-                if done:
-                    break
+            if pump.ready:
+                ready = pump.ready
+                pump.ready = []
+                timer.sent()
+                yield ready[0] if len(ready) == 1 else b"".join(ready)
+            elif pump.ended:
+                if pump.error is not None:
+                    raise pump.error
+                return
+            elif timer.due_in() <= 0:
                 timer.sent()
                 yield timer.beat
-            try:
-                chunk = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            timer.sent()
-            yield chunk
+            else:
+                await pump.wait(timer.due_in())
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+        await pump.aclose()
+
+
+class _Pump:
+    """Reads an async iterator in a task of its own into `ready`, waking one waiter."""
+
+    __slots__ = ("_alarm", "_chunks", "_loop", "_task", "_waiter", "ended", "error", "ready")
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None
+        self._alarm: asyncio.TimerHandle | None = None
+        self.ready: list[bytes] = []
+        self.ended = False
+        self.error: BaseException | None = None
+        self._task = self._loop.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for chunk in self._chunks:
+                self.ready.append(chunk)
+                self._wake()
+        except Exception as exc:  # handed to the iterator, which raises it in the server's task
+            self.error = exc
+        finally:
+            self.ended = True
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _ring(self) -> None:
+        self._alarm = None
+        self._wake()
+
+    async def wait(self, seconds: float) -> None:
+        """Until a chunk is read, the reading ends, or `seconds` pass (or a little sooner)."""
+        if self._alarm is None or self._alarm.when() > self._loop.time() + seconds:
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm = self._loop.call_later(seconds, self._ring)
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def aclose(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
+        task = self._task
+        if not task.done():
+            task.cancel()
             # The cancelled read must finish before `chunks` is closed: an async generator cannot
             # be closed while it is running.
-            await asyncio.gather(pending, return_exceptions=True)
-        await _aclose(chunks)
+            await asyncio.gather(task, return_exceptions=True)
+        await _aclose(self._chunks)
 
 
 async def _aclose(chunks: AsyncIterator[bytes]) -> None:

@@ -67,6 +67,12 @@ class Settings:
     default_profile: str = "chat"
     # A comment line on an idle stream keeps proxies and load balancers from cutting it.
     heartbeat_interval: float = 15.0
+    # Text deltas that arrived together (while the server was writing, or busy with other streams)
+    # always go out as one event; a window (seconds) also holds later deltas back for up to that
+    # long after each write, so they share the next one. 0: nothing is held, no delay is added.
+    # None: one event per upstream delta. The first token is never held; at most 0.1 s, so the
+    # added gap between tokens stays below what a reader notices.
+    coalesce_window: float | None = 0.0
     # Parallel calls (guide step 5) at once per gather, so a long list cannot flood the rate limit.
     gather_concurrency: int = 8
     # Threads that run agent turns' sync tools (_agent/), shared by the process's turns: 16 lets a
@@ -156,6 +162,7 @@ class Settings:
         positive("max_connections", self.max_connections, integer=True)
         positive("max_keepalive_connections", self.max_keepalive_connections, integer=True, zero=True)
         positive("heartbeat_interval", self.heartbeat_interval)
+        _validate_coalescing(self.coalesce_window, name)
         positive("gather_concurrency", self.gather_concurrency, integer=True)
         positive("tool_threads", self.tool_threads, integer=True)
         positive("metrics_window", self.metrics_window, integer=True)
@@ -371,6 +378,22 @@ def _merge_profiles(below: Any, above: Any) -> Any:
     return merged
 
 
+# The most a coalescing window may add between two tokens: a few frames of a page repainting.
+MAX_COALESCE_WINDOW = 0.1
+
+
+def _validate_coalescing(window: object, name: KeyNamer) -> None:
+    if window is None:
+        return
+    ok = isinstance(window, int | float) and not isinstance(window, bool)
+    if not ok or not 0 <= window <= MAX_COALESCE_WINDOW:  # type: ignore[operator]
+        raise SettingsError(
+            name("coalesce_window"),
+            f"must be None (off) or a number of seconds from 0 to {MAX_COALESCE_WINDOW:g}, "
+            f"not {shown(window)}",
+        )
+
+
 _INTS = {
     "max_retries",
     "max_connections",
@@ -402,6 +425,8 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes", "on")
+        if name == "coalesce_window":
+            return None if raw.strip().lower() in ("off", "none") else float(raw)
         if name in ("profiles", "cache_min_tokens", "pricing"):
             return json.loads(raw)
     except ValueError:

@@ -108,6 +108,8 @@ class RelayCore:
         # The thread iterating the sync stream, while one is: only it may close the stream.
         self._reader: int | None = None
         self.closed = False
+        # `Settings.coalesce_window`: None writes one event per upstream delta.
+        self.window = engine.settings.coalesce_window
 
     def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
         upstream = stream.timings.upstream or 0.0
@@ -152,6 +154,9 @@ class RelayCore:
             "steps": stream.steps,
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
         }
+
+    def _done(self) -> bytes:
+        return self.format.done(self.summary())
 
     def _encode(self, stream: _Stream, name: str, data: Any) -> bytes:
         """The bytes one upstream event becomes on the wire. Text goes straight to the format (the

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
+from functools import partial
 
 import anthropic
 
 from ..._chat import RelayStart, upstream_error
+from ..._coalesce import Item, acoalesce
 from ..._errors import UpstreamFailure
 from ..._heartbeat import abeating
 from ..._upstream.governor import RateLimited
@@ -35,9 +37,16 @@ class AsyncRelay(RelayCore):
         """The response body for a server that iterates it: the stream, with idle heartbeats."""
         if self._async is None:
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
-        return abeating(self.__aiter__(), self.heartbeat())
+        return abeating(self._aitems(), self.heartbeat(), self.format.token, self.window)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """The response's bytes: text deltas that had arrived by each write as one token event
+        (`Settings.coalesce_window`)."""
+        return acoalesce(self._aitems(), self.format.token, self.window)
+
+    async def _aitems(self) -> AsyncIterator[Item]:
+        """What to write, in order: text deltas as text, every other event as a call that encodes
+        it, so that whoever writes encodes (`_coalesce.py`)."""
         stream = self._async
         if stream is None:
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
@@ -48,16 +57,19 @@ class AsyncRelay(RelayCore):
             if first:
                 yield first
             async for name, data in stream.events():
-                chunk = self._encode(stream, name, data)
-                if chunk:
-                    yield chunk
+                if name == "content_block_delta":
+                    delta = data["delta"]
+                    if delta["type"] == "text_delta":
+                        yield delta["text"]
+                        continue
+                yield partial(self._encode, stream, name, data)
         except UpstreamFailure as exc:
-            yield fmt.error(exc.type, exc.message)
+            yield partial(fmt.error, exc.type, exc.message)
             return
         finally:
             self._reader = None
             await self.aclose()
-        yield fmt.done(self.summary())
+        yield self._done
 
     async def aclose(self) -> None:
         """Close the upstream stream (idempotent); a body read in another thread closes it itself."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from functools import partial
 
 import anthropic
 
 from ..._chat import RelayStart, upstream_error
+from ..._coalesce import Item, coalesce
 from ..._errors import UpstreamFailure
 from ..._heartbeat import beating
 from ..._upstream.governor import RateLimited
@@ -36,9 +38,16 @@ class SyncRelay(RelayCore):
         """The response body for a server that iterates it: the stream, with idle heartbeats."""
         if self._sync is None:
             raise RuntimeError("open the relay (relay.open()) before iterating it")
-        return beating(self.__iter__(), self.heartbeat())
+        return beating(self._items(), self.heartbeat(), self.format.token, self.window)
 
     def __iter__(self) -> Iterator[bytes]:
+        """The response's bytes: text deltas that had arrived by each write as one token event
+        (`Settings.coalesce_window`)."""
+        return coalesce(self._items(), self.format.token, self.window)
+
+    def _items(self) -> Iterator[Item]:
+        """What to write, in order: text deltas as text, every other event as a call that encodes
+        it, so that whoever writes encodes (`_coalesce.py`)."""
         stream = self._sync
         if stream is None:
             raise RuntimeError("open the relay (relay.open()) before iterating it")
@@ -49,16 +58,19 @@ class SyncRelay(RelayCore):
             if first:
                 yield first
             for name, data in stream.events():
-                chunk = self._encode(stream, name, data)
-                if chunk:
-                    yield chunk
+                if name == "content_block_delta":
+                    delta = data["delta"]
+                    if delta["type"] == "text_delta":
+                        yield delta["text"]
+                        continue
+                yield partial(self._encode, stream, name, data)
         except UpstreamFailure as exc:
-            yield fmt.error(exc.type, exc.message)
+            yield partial(fmt.error, exc.type, exc.message)
             return
         finally:
             self._reader = None
             self.close()
-        yield fmt.done(self.summary())
+        yield self._done
 
     def close(self) -> None:
         """Close the upstream stream (idempotent); a body read in another thread closes it itself."""
