@@ -29,6 +29,9 @@ class AsyncRelay(RelayCore):
         except (anthropic.APIError, RateLimited) as exc:
             self.closed = True
             return upstream_error(exc)
+        if self._hub is not None:
+            # Resumable: a producer iterates the relay from now on, whatever the connection does.
+            self._producer = self._hub.aproduce(self, self.owner, self.chat_id)
         return RelayStart(200, self._headers(stream))
 
     def abody(self) -> AsyncIterator[bytes]:
@@ -37,14 +40,19 @@ class AsyncRelay(RelayCore):
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
         return abeating(self.__aiter__(), self.heartbeat())
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """The bytes for this connection: the producer's, when resumable, else the relay's own."""
+        producer = self._producer
+        return self._araw() if producer is None else producer.__aiter__()
+
+    async def _araw(self) -> AsyncIterator[bytes]:
         stream = self._async
         if stream is None:
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
         fmt = self.format
         self._reader = threading.get_ident()
         try:
-            first = fmt.start()
+            first = fmt.start(self.response_id)
             if first:
                 yield first
             async for name, data in stream.events():
@@ -56,11 +64,20 @@ class AsyncRelay(RelayCore):
             return
         finally:
             self._reader = None
-            await self.aclose()
+            await self._aclose_upstream()
         yield fmt.done(self.summary())
 
     async def aclose(self) -> None:
-        """Close the upstream stream (idempotent); a body read in another thread closes it itself."""
+        """Close the upstream stream (idempotent); a body read in another thread closes it itself.
+
+        A resumable answer's connection only lets go: the producer goes on for the grace period.
+        """
+        if self._producer is not None:
+            self._producer.detach()
+            return
+        await self._aclose_upstream()
+
+    async def _aclose_upstream(self) -> None:
         self.closed = True
         reader = self._reader
         if self._async is not None and reader in (None, threading.get_ident()):

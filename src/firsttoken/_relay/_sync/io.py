@@ -30,6 +30,9 @@ class SyncRelay(RelayCore):
         except (anthropic.APIError, RateLimited) as exc:
             self.closed = True
             return upstream_error(exc)
+        if self._hub is not None:
+            # Resumable: a producer iterates the relay from now on, whatever the connection does.
+            self._producer = self._hub.produce(self, self.owner, self.chat_id)
         return RelayStart(200, self._headers(stream))
 
     def body(self) -> Iterator[bytes]:
@@ -39,13 +42,18 @@ class SyncRelay(RelayCore):
         return beating(self.__iter__(), self.heartbeat())
 
     def __iter__(self) -> Iterator[bytes]:
+        """The bytes for this connection: the producer's, when resumable, else the relay's own."""
+        producer = self._producer
+        return self._raw() if producer is None else producer.__iter__()
+
+    def _raw(self) -> Iterator[bytes]:
         stream = self._sync
         if stream is None:
             raise RuntimeError("open the relay (relay.open()) before iterating it")
         fmt = self.format
         self._reader = threading.get_ident()
         try:
-            first = fmt.start()
+            first = fmt.start(self.response_id)
             if first:
                 yield first
             for name, data in stream.events():
@@ -57,11 +65,20 @@ class SyncRelay(RelayCore):
             return
         finally:
             self._reader = None
-            self.close()
+            self._close_upstream()
         yield fmt.done(self.summary())
 
     def close(self) -> None:
-        """Close the upstream stream (idempotent); a body read in another thread closes it itself."""
+        """Close the upstream stream (idempotent); a body read in another thread closes it itself.
+
+        A resumable answer's connection only lets go: the producer goes on for the grace period.
+        """
+        if self._producer is not None:
+            self._producer.detach()
+            return
+        self._close_upstream()
+
+    def _close_upstream(self) -> None:
         self.closed = True
         reader = self._reader
         if self._sync is not None and reader in (None, threading.get_ident()):
