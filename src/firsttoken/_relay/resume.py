@@ -45,7 +45,8 @@ logger = logging.getLogger("firsttoken.resume")
 # Formats whose events can carry an `id:` line: the SSE ones.
 RESUMABLE_FORMATS = frozenset({"sse", "ai-sdk"})
 # How often the hub polls stops: a stop from another worker lands within this plus one event.
-TICK = 0.05
+# One pipelined round trip per tick per process, only while it produces answers.
+TICK = 0.025
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A chat id is the client's own (the AI SDK's `useChat` makes one); anything printable and short.
 _CHAT_ID = re.compile(r"[\x21-\x7e]{1,128}")
