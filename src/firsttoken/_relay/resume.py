@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     # Typing only: redis-py is imported when an engine with Redis builds its store, never here.
     from .._settings import Settings
     from .._state.streams import Begin, Entry, RedisStreams
-    from .core import RelayCore
 
 __all__ = ["RESUMABLE_FORMATS", "ResumeHub", "ResumedStream", "new_response_id", "parse_last_event_id"]
 
@@ -110,7 +109,8 @@ _LOST = ("interrupted", "the worker producing this answer stopped before it ende
 class _Producer:
     """What the sync and async producers share: numbering, the stop and the detach."""
 
-    def __init__(self, hub: ResumeHub, relay: RelayCore, owner: str, chat: str | None) -> None:
+    # `relay` is a `Relay` (core.py imports this module, so it is not named here).
+    def __init__(self, hub: ResumeHub, relay: Any, owner: str, chat: str | None) -> None:
         self.hub = hub
         self.relay = relay
         self.rid = relay.response_id

@@ -1,0 +1,104 @@
+"""Resumable answers' cost: TTFT p50 at one stream, and server CPU per token, with and without.
+
+Two Starlette example servers (uvicorn) on one real redis-server and one emulator process: the
+same settings but `FIRSTTOKEN_RESUMABLE`, so the only difference is the producer task and its
+Redis Stream writes. Requests alternate between the two, one at a time; TTFT is the time from
+sending the request to reading the first `token` event; CPU is the server process's user+system
+time over the run, divided by the tokens it streamed.
+
+    .venv/bin/python benchmarks/resume.py [--requests 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._support import emulator_process  # noqa: E402
+from tests.e2e.servers import Server, run_server  # noqa: E402
+from tests.redis.server import RedisServer  # noqa: E402
+
+BODY = {"messages": [{"role": "user", "content": "Describe Redis streams."}]}
+
+
+def one(client: httpx2.Client, server: Server) -> tuple[float, int]:
+    """TTFT in seconds and the number of token events of one answer."""
+    started = time.perf_counter()
+    ttft = None
+    tokens = 0
+    buffer = b""
+    with client.stream("POST", server.url + "/api/chat", json=BODY) as response:
+        for chunk in response.iter_raw():
+            buffer += chunk
+            *blocks, buffer = buffer.split(b"\n\n")
+            for block in blocks:
+                if b"event: token" in block:
+                    tokens += 1
+                    if ttft is None:
+                        ttft = time.perf_counter() - started
+    assert ttft is not None
+    return ttft, tokens
+
+
+def cpu(server: Server) -> float:
+    times = psutil.Process(server.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    redis_server = RedisServer().start()
+    try:
+        with emulator_process(time_scale=0.0) as base_url:
+            env = {
+                "ANTHROPIC_BASE_URL": base_url,
+                "ANTHROPIC_API_KEY": "sk-ant-bench",
+                "FIRSTTOKEN_REDIS_URL": redis_server.url,
+                "FIRSTTOKEN_CLIENT_REQUESTS_PER_MINUTE": "0",
+                "FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE": "0",
+                "FIRSTTOKEN_ADVISOR": "false",
+            }
+            argv = ["-m", "example_projects.starlette_chat"]
+            with (
+                run_server(argv, env={**env, "FIRSTTOKEN_RESUMABLE": "false"}) as plain,
+                run_server(argv, env={**env, "FIRSTTOKEN_RESUMABLE": "true"}) as resumable,
+                httpx2.Client(timeout=30) as client,
+            ):
+                servers = {"without": plain, "with": resumable}
+                for server in servers.values():  # warm: imports, pools, the first Redis connection
+                    for _ in range(10):
+                        one(client, server)
+                ttfts: dict[str, list[float]] = {name: [] for name in servers}
+                tokens = dict.fromkeys(servers, 0)
+                before = {name: cpu(server) for name, server in servers.items()}
+                for _ in range(args.requests):
+                    for name, server in servers.items():
+                        ttft, n = one(client, server)
+                        ttfts[name].append(ttft)
+                        tokens[name] += n
+                spent = {name: cpu(server) - before[name] for name, server in servers.items()}
+    finally:
+        redis_server.close()
+    print(f"{'':10} {'TTFT p50':>10} {'TTFT p95':>10} {'CPU/token':>11}   ({args.requests} answers each)")
+    for name in servers:
+        values = sorted(ttfts[name])
+        p50 = statistics.median(values) * 1000
+        p95 = values[int(len(values) * 0.95) - 1] * 1000
+        per_token = spent[name] / max(tokens[name], 1) * 1e6
+        print(f"{name:10} {p50:8.2f}ms {p95:8.2f}ms {per_token:9.1f}us")
+    delta = (statistics.median(ttfts["with"]) - statistics.median(ttfts["without"])) * 1000
+    print(f"resumable adds {delta:+.2f} ms to TTFT p50")
+
+
+if __name__ == "__main__":
+    main()
