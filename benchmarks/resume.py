@@ -1,6 +1,10 @@
 """Resumable answers' cost: TTFT p50 at one stream, and server CPU per token, with and without.
 
-Two Starlette example servers (uvicorn) on one real redis-server and one emulator process: the
+First in-process, where nothing but the relay differs: two engines on one redis-server and one
+emulator process, resumable and not, each opening an answer and timing `open()` to its first
+token chunk, sync (the thread producer) and async (the task producer), alternating.
+
+Then over HTTP: two Starlette example servers (uvicorn) on one real redis-server and one emulator process: the
 same settings but `FIRSTTOKEN_RESUMABLE`, so the only difference is the producer task and its
 Redis Stream writes. Requests alternate between the two, one at a time; TTFT is the time from
 sending the request to reading the first `token` event; CPU is the server process's user+system
@@ -12,6 +16,7 @@ time over the run, divided by the tokens it streamed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import time
@@ -23,6 +28,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._support import emulator_process  # noqa: E402
+from firsttoken import Engine, Relay, Settings  # noqa: E402
 from tests.e2e.servers import Server, run_server  # noqa: E402
 from tests.redis.server import RedisServer  # noqa: E402
 
@@ -48,6 +54,63 @@ def one(client: httpx2.Client, server: Server) -> tuple[float, int]:
     return ttft, tokens
 
 
+def _first_token(relay: Relay, chunks: object) -> float:
+    for chunk in chunks:  # type: ignore[attr-defined]
+        if b"event: token" in chunk:
+            return time.perf_counter()
+    raise AssertionError("no token")
+
+
+def in_process(base_url: str, redis_url: str, n: int) -> dict[str, list[float]]:
+    """open() to first token chunk, in ms, per (mode, resumable)."""
+    engines = {
+        flag: Engine(Settings(base_url=base_url, api_key="sk-ant-bench", redis_url=redis_url, resumable=flag,
+                              advisor=False))
+        for flag in (False, True)
+    }  # fmt: skip
+    found: dict[str, list[float]] = {}
+
+    def sync_one(engine: Engine) -> float:
+        relay = Relay(engine, format="sse", **BODY)
+        relay.open()
+        started = time.perf_counter()
+        iterator = iter(relay)
+        got = _first_token(relay, iterator)
+        for _ in iterator:
+            pass
+        relay.close()
+        return (got - started) * 1000
+
+    async def async_one(engine: Engine) -> float:
+        relay = Relay(engine, format="sse", **BODY)
+        await relay.aopen()
+        started = time.perf_counter()
+        got = None
+        async for chunk in relay.__aiter__():
+            if got is None and b"event: token" in chunk:
+                got = time.perf_counter()
+        await relay.aclose()
+        assert got is not None
+        return (got - started) * 1000
+
+    async def run_async() -> None:
+        for i in range(n + 10):
+            for flag, engine in engines.items():
+                value = await async_one(engine)
+                if i >= 10:
+                    found.setdefault(f"async {'with' if flag else 'without'}", []).append(value)
+
+    for i in range(n + 10):
+        for flag, engine in engines.items():
+            value = sync_one(engine)
+            if i >= 10:
+                found.setdefault(f"sync {'with' if flag else 'without'}", []).append(value)
+    asyncio.run(run_async())
+    for engine in engines.values():
+        engine.close()
+    return found
+
+
 def cpu(server: Server) -> float:
     times = psutil.Process(server.pid).cpu_times()
     return float(times.user + times.system)
@@ -60,6 +123,7 @@ def main() -> None:
     redis_server = RedisServer().start()
     try:
         with emulator_process(time_scale=0.0) as base_url:
+            local = in_process(base_url, redis_server.url, args.requests)
             env = {
                 "ANTHROPIC_BASE_URL": base_url,
                 "ANTHROPIC_API_KEY": "sk-ant-bench",
@@ -89,6 +153,13 @@ def main() -> None:
                 spent = {name: cpu(server) - before[name] for name, server in servers.items()}
     finally:
         redis_server.close()
+    print(f"in-process, open() to the first token chunk ({args.requests} answers each):")
+    for name, values in local.items():
+        print(f"  {name:15} p50 {statistics.median(values):6.3f} ms")
+    for mode in ("sync", "async"):
+        delta = statistics.median(local[f"{mode} with"]) - statistics.median(local[f"{mode} without"])
+        print(f"  {mode}: resumable adds {delta:+.3f} ms")
+    print("over HTTP, two Starlette example servers:")
     print(f"{'':10} {'TTFT p50':>10} {'TTFT p95':>10} {'CPU/token':>11}   ({args.requests} answers each)")
     for name in servers:
         values = sorted(ttfts[name])

@@ -46,6 +46,11 @@ RESUMABLE_FORMATS = frozenset({"sse", "ai-sdk"})
 # How often the hub polls stops: a stop from another worker lands within this plus one event.
 # One pipelined round trip per tick per process, only while it produces answers.
 TICK = 0.025
+# Events handed to a waiting client at once, with a switch to let it send: `start` and the first
+# token (with the API's first `ping` between them, usually), as `_heartbeat` hands them over.
+HANDED_OVER = 3
+# Events per Redis pipeline: a few milliseconds of packing at most.
+WRITE_BATCH = 64
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A chat id is the client's own (the AI SDK's `useChat` makes one); anything printable and short.
 _CHAT_ID = re.compile(r"[\x21-\x7e]{1,128}")
@@ -155,6 +160,7 @@ class ThreadProducer(_Producer):
     def __init__(self, hub: ResumeHub, relay: Any, owner: str, chat: str | None) -> None:
         super().__init__(hub, relay, owner, chat)
         self.queue: SimpleQueue[bytes | None] = SimpleQueue()
+        self._pending: list[Entry] = []
         self._chunks: Iterator[bytes] = relay._raw()
         threading.Thread(target=self._run, name="firsttoken-answer", daemon=True).start()
 
@@ -166,11 +172,15 @@ class ThreadProducer(_Producer):
         if self.stop_reason is None:
             self.stop_reason = reason
 
-    def _write(self, entries: list[Entry]) -> None:
-        if self.broken or not entries:
+    def _write(self, entries: list[Entry], *, final: bool = False) -> None:
+        self._pending += entries
+        # The first write waits for the event after `start` (the first token, usually): its round
+        # trip is this thread's, and the client's first token must not wait for it.
+        if self.broken or not self._pending or (self.seq <= 1 and not final):
             return
+        batch, self._pending = self._pending, []
         try:
-            self.hub.store.append(self.rid, entries, self._take_begin())
+            self.hub.store.append(self.rid, batch, self._take_begin())
         except Exception as exc:  # a Redis failure must not end the answer for its own client
             self._failed(exc)
 
@@ -181,6 +191,10 @@ class ThreadProducer(_Producer):
                 out, entries = self._stamp(chunk)
                 if self.detached_at is None:
                     self.queue.put(out)
+                    if self.seq <= HANDED_OVER:
+                        # The server's thread is waiting for these; without a switch it could
+                        # wait out the interpreter's switch interval (as `_heartbeat` does).
+                        time.sleep(0)
                 self._write(entries)
                 if self.stop_reason is not None:
                     break
@@ -196,7 +210,7 @@ class ThreadProducer(_Producer):
             out, entries = self._stamp(self.format.error(*self.stop_reason))
             self.queue.put(out)
             self._write(entries)
-        self._write([(self.seq + 1, None)])
+        self._write([(self.seq + 1, None)], final=True)
         if not self.broken:
             try:
                 self.hub.store.finish(self.rid)
@@ -248,18 +262,27 @@ class TaskProducer(_Producer):
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(on_loop)
 
-    def _emit(self, chunk: bytes) -> None:
+    def _emit(self, chunk: bytes) -> bool:
+        """Queue `chunk` for the client and for Redis; True when the client was waiting for it."""
         out, entries = self._stamp(chunk)
+        waiting = False
         if self.detached_at is None:
             self.queue.put_nowait(out)
+            # Only the first events: later ones may queue up and go out in fewer sends.
+            waiting = self.seq <= HANDED_OVER and self.queue.qsize() == 1
         if entries and not self.broken:
             self._pending.extend(entries)
-            if self._writer is None or self._writer.done():
+            # The first write waits for the event after `start` (the first token, usually): no
+            # Redis work on the loop before the client has it.
+            if self.seq > 1 and (self._writer is None or self._writer.done()):
                 self._writer = self.loop.create_task(self._write())
+        return waiting
 
     async def _write(self) -> None:
         while self._pending and not self.broken:
-            batch, self._pending = self._pending, []
+            # Bounded: packing a pipeline runs on the loop, and a burst of a whole answer (a
+            # cached or very fast upstream) must not hold the client's sends back while it does.
+            batch, self._pending = self._pending[:WRITE_BATCH], self._pending[WRITE_BATCH:]
             try:
                 await self.hub.store.aappend(self.rid, batch, self._take_begin())
             except Exception as exc:
@@ -268,7 +291,11 @@ class TaskProducer(_Producer):
     async def _run(self, chunks: AsyncIterator[bytes]) -> None:
         try:
             async for chunk in chunks:
-                self._emit(chunk)
+                if self._emit(chunk):
+                    # The client is waiting: let it send before this task parses the rest of a
+                    # burst (the upstream socket may hold many events, and reading them never
+                    # yields). Without a waiting client, no switch: the queue just grows.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             if self.stop_reason is None:
                 raise  # the loop is shutting down: the lease lapses and resumers are told
@@ -498,6 +525,9 @@ class ResumeHub:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
+            # A tick first: a new answer's first token goes out before this thread takes the GIL.
+            if self._stop.wait(TICK):
+                return
             now = time.monotonic()
             due = now - renewed > self.store.lease_seconds / 3
             renew = [p.rid for p in live if not p.broken] if due else []
@@ -515,7 +545,6 @@ class ResumeHub:
                     producer.cancel(_STOPPED)
                 elif producer.rid in idle and producer.rid not in attended:
                     producer.cancel(_ABANDONED)
-            self._stop.wait(TICK)
 
     # -- stopping and resuming ------------------------------------------------------------------
 
