@@ -27,10 +27,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._support import emulator_process  # noqa: E402
-from firsttoken import Engine, Relay, Settings  # noqa: E402
-from tests.e2e.servers import Server, run_server  # noqa: E402
-from tests.redis.server import RedisServer  # noqa: E402
+from benchmarks._support import emulator_process
+from firsttoken import Engine, Relay, Settings
+from tests.e2e.servers import Server, run_server
+from tests.redis.server import RedisServer
 
 BODY = {"messages": [{"role": "user", "content": "Describe Redis streams."}]}
 

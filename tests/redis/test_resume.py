@@ -112,10 +112,8 @@ def _read_some(server: Server, events: int) -> tuple[str, list[bytes]]:
     """POST a chat, read `events` events (comments aside), drop the connection."""
     got: list[bytes] = []
     buffer = b""
-    with (
-        httpx2.Client(timeout=30) as client,
-        client.stream("POST", server.url + "/api/chat", json={"messages": [{"role": "user", "content": PROMPT}]}) as r,
-    ):
+    body = {"messages": [{"role": "user", "content": PROMPT}]}
+    with httpx2.Client(timeout=30) as client, client.stream("POST", server.url + "/api/chat", json=body) as r:
         assert r.status_code == 200
         rid = r.headers["x-response-id"]
         for chunk in r.iter_raw():
