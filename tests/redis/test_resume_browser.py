@@ -10,6 +10,7 @@ have generated it once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -100,19 +101,15 @@ class CuttingProxy:
             pass
         finally:
             for each in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     each.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         with self._lock:
             sockets, self._open = self._open, []
         for each in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 each.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             each.close()
         self.cuts += 1
 
