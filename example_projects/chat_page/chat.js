@@ -87,13 +87,15 @@
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
           let event = "message";
+          let id = null;
           const data = [];
           for (const line of block.split("\n")) {
             if (line.startsWith(":")) continue;
             if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("id:")) id = line.slice(3).trim();
             else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
           }
-          if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
+          if (data.length) yield { event, id, data: JSON.parse(data.join("\n")) };
         }
       }
     } finally {
@@ -175,6 +177,45 @@
     return picker && picker.value ? picker.value : undefined;
   }
 
+  // Resuming an answer whose connection dropped (the server has Redis: every event has an id).
+  // Asks GET /api/chat/{id}/stream with the last event's id, a few times, waiting a little longer
+  // each time (a phone coming out of a tunnel); null when there is nothing to resume (204), or
+  // the server kept no ids.
+  async function resumeStream(responseId, lastEventId) {
+    if (!responseId || lastEventId == null) return null;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await new Promise((done) => setTimeout(done, 250 * 2 ** attempt));
+      try {
+        const response = await fetch(`/api/chat/${encodeURIComponent(responseId)}/stream`, {
+          headers: { Accept: "text/event-stream", "Last-Event-ID": lastEventId },
+        });
+        if (response.status === 204) return null;
+        if (response.ok) return response;
+      } catch (_) {
+        // Still offline: try again.
+      }
+    }
+    return null;
+  }
+
+  // The events of an answer across reconnections: after a drop, go on from the last id seen.
+  async function* resumingEvents(first, position) {
+    let response = first;
+    while (response) {
+      try {
+        for await (const item of events(response.body)) {
+          if (item.id != null) position.lastId = item.id;
+          if (item.event === "start") position.responseId = item.data.response_id;
+          yield item;
+          if (item.event === "done" || item.event === "error") return;
+        }
+      } catch (err) {
+        console.warn("connection dropped, resuming", err);
+      }
+      response = await resumeStream(position.responseId, position.lastId);
+    }
+  }
+
   async function ask(question) {
     history.push({ role: "user", content: question });
     addTurn("You", "question").body.textContent = question;
@@ -205,7 +246,8 @@
         showError(answer, `${reason} (HTTP ${response.status})`);
         return;
       }
-      for await (const { event, data } of events(response.body)) {
+      const position = { responseId: response.headers.get("X-Response-Id"), lastId: null };
+      for await (const { event, data } of resumingEvents(response, position)) {
         if (event === "token") {
           endThinking(answer);
           reply += data.text;

@@ -5,6 +5,8 @@ from . import views
 urlpatterns = [
     path("", views.page),
     path("api/chat", views.chat),
+    path("api/chat/<str:response_id>/stream", views.resume),
+    path("api/chat/<str:response_id>/stop", views.stop),
     path("api/metrics", views.metrics),
     path("metrics", views.prometheus),
     path("dashboard", views.dashboard),

@@ -7,14 +7,22 @@ in a loop per request, and firsttoken hands back a stream the WSGI server can it
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.staticfiles.views import serve
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 
 from firsttoken_django import FirstToken
 
+# Who may resume or stop an answer: a random cookie the page sets (an app would use its session).
+OWNER_COOKIE = "chat_owner"
+
 
 async def page(request: HttpRequest) -> HttpResponseBase:
-    return _static(request, "index.html")
+    response = _static(request, "index.html")
+    if OWNER_COOKIE not in request.COOKIES:
+        response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="Lax")
+    return response
 
 
 async def static(request: HttpRequest, path: str) -> HttpResponseBase:
@@ -33,7 +41,22 @@ async def chat(request: HttpRequest) -> HttpResponseBase:
         return HttpResponseNotAllowed(["POST"])
     # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
     firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
-    return await firsttoken.achat()
+    return await firsttoken.achat(owner=request.COOKIES.get(OWNER_COOKIE))
+
+
+async def resume(request: HttpRequest, response_id: str) -> HttpResponseBase:
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET"])
+    # With Redis set: the answer after Last-Event-ID, from any worker; 204 when there is none.
+    firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+    return await firsttoken.aresume(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
+
+
+async def stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+    return await firsttoken.astop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
 async def metrics(request: HttpRequest) -> HttpResponseBase:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ CHAT_PAGE = Path(__file__).resolve().parent.parent / "chat_page"
 
 firsttoken = FirstToken()
 
+# Who may resume or stop an answer: a random cookie the page sets (an app would use its session).
+OWNER_COOKIE = "chat_owner"
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Flask's own static route would serve from flask_chat/static; the page lives in chat_page/.
@@ -31,7 +35,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def index() -> Response:
-        return send_from_directory(CHAT_PAGE, "index.html")
+        response = send_from_directory(CHAT_PAGE, "index.html")
+        if OWNER_COOKIE not in request.cookies:
+            response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="Lax")
+        return response
 
     @app.get("/static/<path:filename>")
     def static_file(filename: str) -> Response:
@@ -40,7 +47,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.post("/api/chat")
     def chat() -> Response:
         # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
-        return firsttoken.chat(request)
+        return firsttoken.chat(request, owner=request.cookies.get(OWNER_COOKIE))
+
+    @app.get("/api/chat/<response_id>/stream")
+    def resume(response_id: str) -> Response:
+        # With Redis set: the answer after Last-Event-ID, from any worker; 204 when there is none.
+        return firsttoken.resume(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+
+    @app.post("/api/chat/<response_id>/stop")
+    def stop(response_id: str) -> Response:
+        return firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.get("/api/metrics")
     def metrics() -> Response:

@@ -5,6 +5,7 @@ Every handler is a few lines: parsing, wire formats, error statuses and metrics 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,15 +22,34 @@ from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 
 from .paths import DASHBOARD, INDEX, PAGE_DIR
 
+# Who may resume or stop an answer: a random cookie the page sets (an app would use its session).
+OWNER_COOKIE = "chat_owner"
+
 
 async def page(request: Request) -> Response:
-    return FileResponse(INDEX)
+    response = FileResponse(INDEX)
+    if OWNER_COOKIE not in request.cookies:
+        response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="lax")
+    return response
 
 
 async def chat(request: Request) -> Response:
     # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
     firsttoken: FirstToken = request.state.firsttoken
-    return await firsttoken.chat(request)
+    return await firsttoken.chat(request, owner=request.cookies.get(OWNER_COOKIE))
+
+
+async def resume(request: Request) -> Response:
+    # With Redis set: the answer after Last-Event-ID, from any worker; 204 when there is none.
+    firsttoken: FirstToken = request.state.firsttoken
+    owner = request.cookies.get(OWNER_COOKIE)
+    return await firsttoken.resume(request, request.path_params["response_id"], owner=owner)
+
+
+async def stop(request: Request) -> Response:
+    firsttoken: FirstToken = request.state.firsttoken
+    owner = request.cookies.get(OWNER_COOKIE)
+    return await firsttoken.stop(request, request.path_params["response_id"], owner=owner)
 
 
 async def metrics(request: Request) -> Response:
@@ -58,6 +78,8 @@ def create_app(
     routes = [
         Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),
+        Route("/api/chat/{response_id}/stream", resume, methods=["GET"]),
+        Route("/api/chat/{response_id}/stop", stop, methods=["POST"]),
         Route("/api/metrics", metrics, methods=["GET"]),
         Route("/metrics", prometheus),
         Route("/dashboard", dashboard),

@@ -7,6 +7,7 @@ FastAPI would read a body of any size before validating it, and the limits must 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from firsttoken import ChatRequest, Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 from firsttoken_starlette.fastapi import chat_body, exception_handlers, get_firsttoken
 
+from .app import OWNER_COOKIE
 from .paths import INDEX, PAGE_DIR
 
 
@@ -37,15 +39,31 @@ def create_app(
     )
 
     @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(INDEX)
+    async def page(request: Request) -> FileResponse:
+        response = FileResponse(INDEX)
+        if OWNER_COOKIE not in request.cookies:
+            response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="lax")
+        return response
 
     @app.post("/api/chat")
     async def chat(
+        request: Request,
         body: Annotated[ChatRequest, Depends(chat_body)],
         firsttoken: Annotated[FirstToken, Depends(get_firsttoken)],
     ) -> Response:
-        return await firsttoken.chat_response(body)
+        return await firsttoken.chat_response(body, owner=request.cookies.get(OWNER_COOKIE))
+
+    @app.get("/api/chat/{response_id}/stream")
+    async def resume(
+        request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
+    ) -> Response:
+        return await firsttoken.resume(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+
+    @app.post("/api/chat/{response_id}/stop")
+    async def stop(
+        request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
+    ) -> Response:
+        return await firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.get("/api/metrics")
     async def metrics(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> dict[str, Any]:

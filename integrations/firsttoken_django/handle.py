@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 
-from firsttoken import ChatRequest, Engine, EngineHandle, Refused, accept_chat
+from firsttoken import ChatRequest, Engine, EngineHandle, Refused, RelayStart, accept_chat
 
-from .responses import astream_response, stream_response
+from .responses import astream_response, is_asgi, start_response, stream_response, streaming
 from .state import get_engine
 
 if TYPE_CHECKING:
@@ -109,10 +110,46 @@ class FirstToken(EngineHandle):
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
-        return self.stream_response(format=chat.format, **chat.call_kwargs(**call))
+        return self.stream_response(format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call))
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
-        return await self.astream_response(format=chat.format, **chat.call_kwargs(**call))
+        return await self.astream_response(
+            format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call)
+        )
+
+    def _resume_headers(self) -> dict[str, Any]:
+        request = self.request
+        return {
+            "last_event_id": request.headers.get("Last-Event-ID"),
+            "protocols": request.GET.getlist("protocol"),
+        }
+
+    def resume(self, response_id: str, *, owner: str | None = None) -> HttpResponseBase:
+        """`GET /api/chat/{response_id}/stream` from a sync view: the answer after the
+        `Last-Event-ID` header, then live (`?protocol=ai-sdk`: `response_id` is the AI SDK's chat
+        id); 204 with nothing to resume. `owner` is what the app gave `chat` (a session, a user id)."""
+        found = self.follow(response_id, owner=owner, **self._resume_headers())
+        if isinstance(found, RelayStart):
+            return start_response(found)
+        return streaming(self.request, found.start, found, asynchronous=False)
+
+    async def aresume(self, response_id: str, *, owner: str | None = None) -> HttpResponseBase:
+        """`resume` for async views; under WSGI the body is still read in the server's thread."""
+        if not is_asgi(self.request):
+            return await sync_to_async(self.resume)(response_id, owner=owner)
+        found = await self.afollow(response_id, owner=owner, **self._resume_headers())
+        if isinstance(found, RelayStart):
+            return start_response(found)
+        return streaming(self.request, found.start, found, asynchronous=True)
+
+    def stop(self, response_id: str, *, owner: str | None = None) -> HttpResponseBase:
+        """`POST /api/chat/{response_id}/stop`: the answer and its upstream call end, on any worker."""
+        return start_response(self.stop_answer(response_id, owner=owner))
+
+    async def astop(self, response_id: str, *, owner: str | None = None) -> HttpResponseBase:
+        if not is_asgi(self.request):
+            return await sync_to_async(self.stop)(response_id, owner=owner)
+        return start_response(await self.astop_answer(response_id, owner=owner))
 
 
 def _refused(exc: Refused) -> HttpResponseBase:

@@ -14,14 +14,14 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from firsttoken import Engine, Relay, RelayStart
+from firsttoken import Engine, Relay, RelayStart, ResumedStream
 
 from .state import get_engine
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-__all__ = ["astream_response", "is_asgi", "stream_response"]
+__all__ = ["astream_response", "is_asgi", "start_response", "stream_response", "streaming"]
 
 
 def is_asgi(request: HttpRequest) -> bool:
@@ -73,13 +73,27 @@ async def astream_response(
     return _response(request, start, relay, asynchronous=False)
 
 
+def start_response(start: RelayStart) -> HttpResponseBase:
+    """A start that is not a stream: a JSON answer (a refusal), or a 204."""
+    response = HttpResponse(start.body or b"", status=start.status)
+    if start.body is None:
+        del response["Content-Type"]
+    _set_headers(response, start.headers)
+    return response
+
+
 def _response(
     request: HttpRequest, start: RelayStart, relay: Relay, *, asynchronous: bool
 ) -> HttpResponseBase:
     if start.body is not None:
-        refused = HttpResponse(start.body, status=start.status)
-        _set_headers(refused, start.headers)
-        return refused
+        return start_response(start)
+    return streaming(request, start, relay, asynchronous=asynchronous)
+
+
+def streaming(
+    request: HttpRequest, start: RelayStart, relay: Relay | ResumedStream, *, asynchronous: bool
+) -> HttpResponseBase:
+    """The streaming response over an opened relay or a resumed answer."""
     # The body's iterator is closed by the server when the client leaves (a failed WSGI write, or
     # Django 5 cancelling the async one), which closes the upstream stream.
     response = StreamingHttpResponse(relay.abody() if asynchronous else relay.body(), status=start.status)

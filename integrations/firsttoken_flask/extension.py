@@ -8,7 +8,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from flask import Response as FlaskResponse
-from flask import g
+from flask import g, stream_with_context
 from flask import request as flask_request
 
 from firsttoken import (
@@ -17,6 +17,7 @@ from firsttoken import (
     EngineHandle,
     Refused,
     Relay,
+    RelayStart,
     accept_chat,
     collect_calls,
     refusal,
@@ -26,7 +27,7 @@ from firsttoken import (
 from .cli import firsttoken_cli
 from .config import settings_from_config
 from .registry import EXTENSION_KEY, get_engine
-from .responses import relay_response
+from .responses import relay_response, start_response
 
 if TYPE_CHECKING:
     from flask import Flask, Request, Response
@@ -196,7 +197,7 @@ class FirstToken(EngineHandle):
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
-        return self.stream_response(format=chat.format, **chat.call_kwargs(**call))
+        return self.stream_response(format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call))
 
     async def astream_response(self, *, format: str = "sse", **call: Any) -> Response:
         """`stream_response` for async views: the upstream is opened off the view's event loop.
@@ -208,7 +209,39 @@ class FirstToken(EngineHandle):
         return relay_response(relay, await asyncio.to_thread(relay.open))
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> Response:
-        return await self.astream_response(format=chat.format, **chat.call_kwargs(**call))
+        return await self.astream_response(
+            format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call)
+        )
+
+    def resume(self, request: Request | None, response_id: str, *, owner: str | None = None) -> Response:
+        """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
+        live (`?protocol=ai-sdk`: `response_id` is the AI SDK's chat id); 204 with nothing to resume.
+        `request` None is the current one; `owner` is what the app gave `chat` (a session, a user id)."""
+        req = request if request is not None else flask_request
+        found = self.follow(
+            response_id,
+            owner=owner,
+            last_event_id=req.headers.get("Last-Event-ID"),
+            protocols=req.args.getlist("protocol"),
+        )
+        if isinstance(found, RelayStart):
+            return start_response(found)
+        response = FlaskResponse(stream_with_context(found.body()), status=200, headers=found.start.headers)
+        response.call_on_close(found.close)
+        return response
+
+    async def aresume(
+        self, request: Request | None, response_id: str, *, owner: str | None = None
+    ) -> Response:
+        """`resume` for async views: Flask serves the body from its WSGI thread either way."""
+        return self.resume(request, response_id, owner=owner)
+
+    def stop(self, request: Request | None, response_id: str, *, owner: str | None = None) -> Response:
+        """`POST /api/chat/{response_id}/stop`: the answer and its upstream call end, on any worker."""
+        return start_response(self.stop_answer(response_id, owner=owner))
+
+    async def astop(self, request: Request | None, response_id: str, *, owner: str | None = None) -> Response:
+        return start_response(await asyncio.to_thread(self.stop_answer, response_id, owner=owner))
 
 
 def _collect_calls() -> None:

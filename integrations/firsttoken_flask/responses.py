@@ -6,7 +6,12 @@ from flask import Response, stream_with_context
 
 from firsttoken import Relay, RelayStart
 
-__all__ = ["relay_response"]
+__all__ = ["relay_response", "start_response"]
+
+
+def start_response(start: RelayStart) -> Response:
+    """A start that is not a stream: a JSON answer, or a 204."""
+    return Response(start.body, status=start.status, headers=start.headers)
 
 
 def relay_response(relay: Relay, start: RelayStart | None = None) -> Response:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from firsttoken import EngineHandle, Refused, Relay, accept_chat, refusal
+from firsttoken import EngineHandle, Refused, Relay, RelayStart, accept_chat, refusal
 
-from .responses import RelayResponse, error_response
+from .responses import RelayResponse, error_response, plain_response
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
@@ -49,7 +49,9 @@ class FirstToken(EngineHandle):
 
     async def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
-        return await self.stream_response(format=chat.format, **chat.call_kwargs(**call))
+        return await self.stream_response(
+            format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call)
+        )
 
     def metrics_response(self, accept: str | None = None) -> Response:
         """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
@@ -98,12 +100,32 @@ class FirstToken(EngineHandle):
             return error_response(refusal(exc))
         return await self.chat_response(chat, **call)
 
+    async def resume(self, request: Request, response_id: str, *, owner: str | None = None) -> Response:
+        """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
+        live (`?protocol=ai-sdk`: `response_id` is the AI SDK's chat id); 204 with nothing to resume.
+        `owner` is what the app gave `chat` (a session, a user id)."""
+        found = await self.afollow(
+            response_id,
+            owner=owner,
+            last_event_id=request.headers.get("last-event-id"),
+            protocols=request.query_params.getlist("protocol"),
+        )
+        if isinstance(found, RelayStart):
+            return plain_response(found)
+        return RelayResponse(found, found.start)
+
+    async def stop(self, request: Request, response_id: str, *, owner: str | None = None) -> Response:
+        """`POST /api/chat/{response_id}/stop`: the answer and its upstream call end, on any worker."""
+        return plain_response(await self.astop_answer(response_id, owner=owner))
+
     # Every view is async here: the a-forms are the same coroutines, so a view written for
     # Django's or Flask's async views moves over with its calls unchanged.
     astream_response = stream_response
     achat_response = chat_response
     aread_chat = read_chat
     achat = chat
+    aresume = resume
+    astop = stop
 
 
 def firsttoken_of(conn: HTTPConnection) -> FirstToken:

@@ -17,9 +17,9 @@ from starlette.responses import Response, StreamingResponse
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
-    from firsttoken import Relay, RelayStart
+    from firsttoken import Relay, RelayStart, ResumedStream
 
-__all__ = ["RelayResponse", "error_response"]
+__all__ = ["RelayResponse", "error_response", "plain_response"]
 
 
 def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -35,10 +35,22 @@ def error_response(start: RelayStart) -> Response:
     return response
 
 
-class RelayResponse(StreamingResponse):
-    """A `StreamingResponse` whose body is an opened `Relay` (`await relay.aopen()` returned 200)."""
+def plain_response(start: RelayStart) -> Response:
+    """A start that is not a stream: a JSON answer, or a 204 (which carries no length)."""
+    if start.body is None:
+        response = Response(status_code=start.status)
+        response.raw_headers = _raw(start.headers)
+        return response
+    return error_response(start)
 
-    def __init__(self, relay: Relay, start: RelayStart, *, heartbeat_interval: float | None = None) -> None:
+
+class RelayResponse(StreamingResponse):
+    """A `StreamingResponse` whose body is an opened `Relay` (`await relay.aopen()` returned 200),
+    or a resumed answer (`FirstToken.resume`)."""
+
+    def __init__(
+        self, relay: Relay | ResumedStream, start: RelayStart, *, heartbeat_interval: float | None = None
+    ) -> None:
         self.relay = relay
         # None: the engine's `heartbeat_interval`, as every adapter uses.
         self.heartbeat_interval = heartbeat_interval

@@ -37,7 +37,7 @@ from ._framework import FrameworkNotInstalled
 from ._limits import Limits
 from ._metrics import CallRecord, Metrics
 from ._profiles import DEFAULT_PROFILES, Profile
-from ._relay import EngineHandle, Relay
+from ._relay import EngineHandle, Relay, ResumedStream
 from ._review import Finding, review_settings
 from ._routing import Classification
 from ._settings import Settings
@@ -77,6 +77,7 @@ __all__ = [
     "Refused",
     "Relay",
     "RelayStart",
+    "ResumedStream",
     "Settings",
     "SettingsError",
     "StepFinish",

@@ -39,6 +39,8 @@ class ChatRequest:
     system: str | None = None
     # The wire format the client asked for: `sse`, or `ai-sdk` for the AI SDK's protocol.
     format: str = "sse"
+    # The AI SDK's chat id (its body's `id`): what its `resume` names the answer by.
+    chat_id: str | None = None
 
     def call_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """The engine call's arguments; `overrides` (a view's `max_tokens=`, say) win over the body's."""
@@ -78,7 +80,8 @@ def parse_chat_request(
         raise BadRequest("'messages' must be a non-empty list")
     if protocol == "ai-sdk":
         messages, system = _from_ui_messages(raw)
-        return ChatRequest(messages, profile, system, "ai-sdk")
+        chat_id = data.get("id")
+        return ChatRequest(messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None)
     messages = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):

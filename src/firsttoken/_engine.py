@@ -25,6 +25,7 @@ from ._metrics import CallRecord, Metrics
 from ._profiles import Profile
 from ._prometheus import render_prometheus
 from ._relay import Relay
+from ._relay.resume import ResumeHub
 from ._responses import ResponseCache
 from ._routing import Classification, Router, Routing
 from ._settings import Settings
@@ -86,6 +87,16 @@ class Engine:
         self.shared = build_state(s, metrics=self.metrics)
         # What one browser request may cost (size, messages, tokens, the client's budget): _limits.py.
         self.limits = Limits(s, self.shared.client_budgets)
+        # Resumable answers (_relay/resume.py): each written to a Redis Stream as it is sent.
+        self.resume: ResumeHub | None = None
+        if s.resumes and s.redis_url is not None:
+            # Imported here: redis-py is there only when Redis is set (build_state checked it).
+            from ._state.streams import RedisStreams
+
+            streams = RedisStreams(
+                url=s.redis_url, prefix=s.redis_prefix, timeout=s.redis_timeout, ttl=s.resume_ttl
+            )
+            self.resume = ResumeHub(streams, s)
         self.responses = ResponseCache(
             self.shared.responses,
             enabled=s.response_cache,
@@ -186,6 +197,8 @@ class Engine:
                 return
             self.caching.close()
             self.shared.close()
+            if self.resume is not None:
+                self.resume.close()
             self._pool.close()
             self._close_tools()
             self._stop_emulator()
@@ -195,6 +208,8 @@ class Engine:
             return
         self.caching.close()
         await self.shared.aclose()
+        if self.resume is not None:
+            self.resume.close()
         await self._pool.aclose()
         self._close_tools()
         self._stop_emulator()

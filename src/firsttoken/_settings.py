@@ -127,6 +127,16 @@ class Settings:
     # in production, off in development, where one developer (or a test suite) is every client.
     client_requests_per_minute: int | None = None
     client_tokens_per_minute: int | None = None
+    # -- resumable streams (_relay/resume.py): each answer written to a Redis Stream as it is sent,
+    # so a dropped connection resumes from any worker. None: on exactly when `redis_url` is set
+    # (without Redis there is nowhere shared to resume from).
+    resumable: bool | None = None
+    # How long an answer goes on with nobody reading it before its upstream call is cancelled: a
+    # phone in a tunnel reconnects within seconds; a user who left should not be billed for long.
+    resume_grace: float = 5.0
+    # How long a stream stays resumable (and its keys live) after its last event: long enough for a
+    # reconnect after a deploy, short enough that Redis holds little.
+    resume_ttl: float = 600.0
 
     def __post_init__(self) -> None:
         self._validate(_plain)
@@ -174,6 +184,14 @@ class Settings:
         _validate_caching(self, name)
         _validate_state(self, name)
         _validate_limits(self, name, positive)
+        positive("resume_grace", self.resume_grace)
+        positive("resume_ttl", self.resume_ttl)
+        if self.resumable is not None and not isinstance(self.resumable, bool):
+            raise SettingsError(
+                name("resumable"), f"must be true, false or None, not {shown(self.resumable)}"
+            )
+        if self.resumable and self.redis_url is None:
+            raise SettingsError(name("resumable"), "needs redis_url: a stream is resumed from Redis")
         if not isinstance(self.advisor, bool):
             raise SettingsError(name("advisor"), f"must be true or false, not {shown(self.advisor)}")
         if not isinstance(self.profiles, Mapping) or not all(
@@ -192,6 +210,11 @@ class Settings:
                 f"names no profile: {shown(self.default_profile)}; "
                 f"profiles are {', '.join(sorted(self.profiles))}",
             )
+
+    @property
+    def resumes(self) -> bool:
+        """Whether answers are resumable: `resumable`, or by default whenever Redis is set."""
+        return self.redis_url is not None if self.resumable is None else self.resumable
 
     @property
     def in_development(self) -> bool:
@@ -405,6 +428,7 @@ _FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_inter
 _INTS |= {"breaker_failures", "classify_cache_size", "max_body_bytes", "max_messages", "max_input_tokens"}
 _INTS |= {"client_requests_per_minute", "client_tokens_per_minute", "tool_threads"}
 _FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl", "redis_timeout"}
+_FLOATS |= {"resume_grace", "resume_ttl"}
 
 
 def _parse_env(var: str, name: str, raw: str) -> Any:
@@ -421,7 +445,7 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
                 if isinstance(parsed, list)
                 else parsed
             )
-        if name in ("advisor", "cache_debug", "response_cache", "development"):
+        if name in ("advisor", "cache_debug", "response_cache", "development", "resumable"):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes", "on")

@@ -42,7 +42,7 @@ class WireFormat:
     media_type = ""
     headers: tuple[tuple[str, str], ...] = STREAM_HEADERS
 
-    def start(self) -> bytes:
+    def start(self, response_id: str | None = None) -> bytes:
         """Bytes sent with the headers: a first heartbeat pushes them through buffering proxies."""
         return self.heartbeat()
 
@@ -91,6 +91,13 @@ class SSEFormat(WireFormat):
 
     name = "sse"
     media_type = "text/event-stream; charset=utf-8"
+
+    def start(self, response_id: str | None = None) -> bytes:
+        """`event: start` naming the response (the key to resume or stop it); it also pushes the
+        headers through buffering proxies, as a heartbeat would."""
+        if response_id is None:
+            return self.heartbeat()
+        return b"event: start\ndata: " + _dumps({"response_id": response_id}).encode() + b"\n\n"
 
     def token(self, text: str) -> bytes:
         return b"event: token\ndata: " + _dumps({"text": text}).encode() + b"\n\n"
@@ -144,7 +151,7 @@ class TextFormat(WireFormat):
     name = "text"
     media_type = "text/plain; charset=utf-8"
 
-    def start(self) -> bytes:
+    def start(self, response_id: str | None = None) -> bytes:
         return b""
 
     def token(self, text: str) -> bytes:
@@ -180,7 +187,11 @@ class AISDKFormat(WireFormat):
     def _part(part: Mapping[str, Any]) -> bytes:
         return b"data: " + _dumps(part).encode() + b"\n\n"
 
-    def start(self) -> bytes:
+    def start(self, response_id: str | None = None) -> bytes:
+        # The response id is the message's id: the AI SDK resumes it by the chat's id, and a
+        # resumed stream's `start` names the same message as the first one did.
+        if response_id is not None:
+            self._message_id = response_id
         return self._part({"type": "start", "messageId": self._message_id}) + self._part(
             {"type": "start-step"}
         )

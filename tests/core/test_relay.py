@@ -42,7 +42,10 @@ def test_sse_format(engine: Engine) -> None:
     assert headers["Cache-Control"] == "no-store"
     assert headers["X-Accel-Buffering"] == "no"
     assert headers["Server-Timing"].startswith("upstream;dur=")
-    assert body.startswith(b": ping\n\n")
+    # The contract's first event names the response, as the X-Response-Id header does.
+    rid = headers["X-Response-Id"]
+    assert body.startswith(b'event: start\ndata: {"response_id":"' + rid.encode() + b'"}\n\n')
+    assert len(rid) >= 22
     events = _sse(body)
     tokens = [data["text"] for name, data in events if name == "token"]
     assert tokens and all(isinstance(t, str) for t in tokens)

@@ -12,8 +12,9 @@ from ._async.io import AsyncRelay
 from ._sync.io import SyncRelay
 from .core import EngineParts
 from .handle import EngineHandle
+from .resume import ResumedStream
 
-__all__ = ["EngineHandle", "EngineParts", "Relay"]
+__all__ = ["EngineHandle", "EngineParts", "Relay", "ResumedStream"]
 
 
 class Relay(SyncRelay, AsyncRelay):

@@ -14,10 +14,12 @@ import anthropic
 from .._events import EventReader
 from .._heartbeat import Heartbeat
 from .._wire import WireFormat, get_format
+from .resume import RESUMABLE_FORMATS, new_response_id
 
 if TYPE_CHECKING:
     from .._settings import Settings
     from .._timings import Timings
+    from .resume import ResumeHub
 
 __all__ = ["EngineParts", "RelayCore"]
 
@@ -88,6 +90,10 @@ class EngineParts(Protocol):
     @property
     def async_client(self) -> anthropic.AsyncAnthropic: ...
 
+    @property
+    def resume(self) -> ResumeHub | None:
+        """The resumable answers' hub, when `resumable` is on (Redis set)."""
+
     def metrics_snapshot(self) -> dict[str, Any]: ...
 
     def stream(self, **call: Any) -> _SyncStream: ...
@@ -99,10 +105,28 @@ class RelayCore:
     """One browser response apart from its I/O: the state both shells share, the headers, the
     summary and the encoding of each event (`Relay` adds the sync and async I/O)."""
 
-    def __init__(self, engine: EngineParts, *, format: str | WireFormat = "sse", **call: Any) -> None:
+    def __init__(
+        self,
+        engine: EngineParts,
+        *,
+        format: str | WireFormat = "sse",
+        owner: str | None = None,
+        chat_id: str | None = None,
+        **call: Any,
+    ) -> None:
         self.engine = engine
         self.format = get_format(format) if isinstance(format, str) else format
         self._call = call
+        # Named in the `start` event and the `X-Response-Id` header; the key of a resumable answer.
+        self.response_id = new_response_id()
+        # Who may resume or stop this answer (a session, a user id); the chat it answers (AI SDK).
+        self.owner = owner
+        self.chat_id = chat_id
+        # getattr: an engine-like object without resumable answers (a test double) has none.
+        hub = getattr(engine, "resume", None)
+        self._hub = hub if hub is not None and self.format.name in RESUMABLE_FORMATS else None
+        # Set once a resumable answer is handed to its producer (`open`/`aopen`).
+        self._producer: Any = None
         self._sync: _SyncStream | None = None
         self._async: _AsyncStream | None = None
         # The thread iterating the sync stream, while one is: only it may close the stream.
@@ -117,6 +141,7 @@ class RelayCore:
             ("Content-Type", self.format.media_type),
             *self.format.headers,
             ("Server-Timing", f'upstream;dur={upstream * 1000:.1f};desc="{stream.requested_model}"'),
+            ("X-Response-Id", self.response_id),
         ]
 
     @property

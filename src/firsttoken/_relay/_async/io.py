@@ -31,16 +31,27 @@ class AsyncRelay(RelayCore):
         except (anthropic.APIError, RateLimited) as exc:
             self.closed = True
             return upstream_error(exc)
+        if self._hub is not None:
+            # Resumable: a producer iterates the relay from now on, whatever the connection does.
+            self._producer = self._hub.aproduce(self, self.owner, self.chat_id)
         return RelayStart(200, self._headers(stream))
 
     def abody(self) -> AsyncIterator[bytes]:
         """The response body for a server that iterates it: the stream, with idle heartbeats."""
         if self._async is None:
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
+        producer = self._producer
+        if producer is not None:
+            return abeating(producer.__aiter__(), self.heartbeat())
         return abeating(self._aitems(), self.heartbeat(), self.format.token, self.window)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        """The response's bytes: text deltas that had arrived by each write as one token event
+        """The bytes for this connection: the producer's, when resumable, else the relay's own."""
+        producer = self._producer
+        return self._araw() if producer is None else producer.__aiter__()
+
+    def _araw(self) -> AsyncIterator[bytes]:
+        """The relay's own bytes: text deltas that had arrived by each write as one token event
         (`Settings.coalesce_window`)."""
         return acoalesce(self._aitems(), self.format.token, self.window)
 
@@ -53,7 +64,7 @@ class AsyncRelay(RelayCore):
         fmt = self.format
         self._reader = threading.get_ident()
         try:
-            first = fmt.start()
+            first = fmt.start(self.response_id)
             if first:
                 yield first
             async for name, data in stream.events():
@@ -68,15 +79,21 @@ class AsyncRelay(RelayCore):
             return
         finally:
             self._reader = None
-            await self.aclose()
+            await self._aclose_upstream()
         yield self._done
 
     async def aclose(self) -> None:
-        """Close the upstream stream (idempotent); a body read in another thread closes it itself."""
+        """Close the upstream stream (idempotent); a body read in another thread closes it itself.
+
+        A resumable answer's connection only lets go: the producer goes on for the grace period.
+        """
+        if self._producer is not None:
+            self._producer.detach()
+            return
+        await self._aclose_upstream()
+
+    async def _aclose_upstream(self) -> None:
         self.closed = True
         reader = self._reader
         if self._async is not None and reader in (None, threading.get_ident()):
             await self._async.aclose()
-        elif self._async is not None:
-            # The reading thread may be waiting on tools, not chunks: tell it to stop now.
-            self._async.interrupt()

@@ -32,16 +32,27 @@ class SyncRelay(RelayCore):
         except (anthropic.APIError, RateLimited) as exc:
             self.closed = True
             return upstream_error(exc)
+        if self._hub is not None:
+            # Resumable: a producer iterates the relay from now on, whatever the connection does.
+            self._producer = self._hub.produce(self, self.owner, self.chat_id)
         return RelayStart(200, self._headers(stream))
 
     def body(self) -> Iterator[bytes]:
         """The response body for a server that iterates it: the stream, with idle heartbeats."""
         if self._sync is None:
             raise RuntimeError("open the relay (relay.open()) before iterating it")
+        producer = self._producer
+        if producer is not None:
+            return beating(producer.__iter__(), self.heartbeat())
         return beating(self._items(), self.heartbeat(), self.format.token, self.window)
 
     def __iter__(self) -> Iterator[bytes]:
-        """The response's bytes: text deltas that had arrived by each write as one token event
+        """The bytes for this connection: the producer's, when resumable, else the relay's own."""
+        producer = self._producer
+        return self._raw() if producer is None else producer.__iter__()
+
+    def _raw(self) -> Iterator[bytes]:
+        """The relay's own bytes: text deltas that had arrived by each write as one token event
         (`Settings.coalesce_window`)."""
         return coalesce(self._items(), self.format.token, self.window)
 
@@ -54,7 +65,7 @@ class SyncRelay(RelayCore):
         fmt = self.format
         self._reader = threading.get_ident()
         try:
-            first = fmt.start()
+            first = fmt.start(self.response_id)
             if first:
                 yield first
             for name, data in stream.events():
@@ -69,15 +80,21 @@ class SyncRelay(RelayCore):
             return
         finally:
             self._reader = None
-            self.close()
+            self._close_upstream()
         yield self._done
 
     def close(self) -> None:
-        """Close the upstream stream (idempotent); a body read in another thread closes it itself."""
+        """Close the upstream stream (idempotent); a body read in another thread closes it itself.
+
+        A resumable answer's connection only lets go: the producer goes on for the grace period.
+        """
+        if self._producer is not None:
+            self._producer.detach()
+            return
+        self._close_upstream()
+
+    def _close_upstream(self) -> None:
         self.closed = True
         reader = self._reader
         if self._sync is not None and reader in (None, threading.get_ident()):
             self._sync.close()
-        elif self._sync is not None:
-            # The reading thread may be waiting on tools, not chunks: tell it to stop now.
-            self._sync.interrupt()
