@@ -50,6 +50,8 @@ SUBS = [
     ("_AsyncStream", "_SyncStream"),
     ("_async", "_sync"),
     ("aconfirm_now", "confirm_now"),
+    ("aopen_connection", "open_connection"),
+    ("asend_ahead", "send_ahead"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),
     ("_async/calls.py", "_sync/calls.py"),

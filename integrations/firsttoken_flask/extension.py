@@ -100,6 +100,14 @@ class FirstToken(EngineHandle):
           past it (30 in production, off in development).
         - `FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE`: each client's input tokens per minute
           (300000 in production, off in development).
+        - `FIRSTTOKEN_WARM_UP`: warm the SDK's paths and open the upstream connection at start-up
+          (`warm_up()`, or the first request) (True).
+        - `FIRSTTOKEN_WARM_UP_TIMEOUT`: the longest start-up waits for that, in seconds (3.0).
+        - `FIRSTTOKEN_STAY_WARM`: seconds after its last call a worker keeps one connection open (600.0).
+        - `FIRSTTOKEN_STAY_WARM_INTERVAL`: idle seconds before a free request keeps it open (20.0).
+        - `FIRSTTOKEN_WARM_AHEAD`: `POST /api/warm` pre-warms the prompt cache while the user types (True).
+        - `FIRSTTOKEN_WARM_REQUESTS_PER_MINUTE`: each client's warms per minute (10 in production,
+          off in development).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or
