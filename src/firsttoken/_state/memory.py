@@ -11,8 +11,8 @@ from typing import Any
 from .._metrics import Metrics
 from .breaker import MemoryBreakerStore
 from .budgets import MemoryBudgets
-from .classify import MemoryClassifyCache
 from .claims import MemoryClaims
+from .classify import MemoryClassifyCache
 from .client_budgets import MemoryClientBudgets
 from .locks import LockFactory, file_locks
 

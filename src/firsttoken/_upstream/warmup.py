@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import anthropic
 import httpx2
+from anthropic.types import MessageParam
 
 from .._accumulator import MessageAccumulator
 from .._events import EventReader
@@ -50,7 +51,7 @@ logger = logging.getLogger("firsttoken")
 
 Status = Literal["warm", "failed", "timed_out", "off"]
 
-_WARM_MESSAGE = {"role": "user", "content": "."}
+_WARM_MESSAGE: MessageParam = {"role": "user", "content": "."}
 # One short answer in every event type a text answer has; never sent anywhere.
 _CANNED = b"".join(
     b"event: " + name + b"\ndata: " + data + b"\n\n"
@@ -62,9 +63,15 @@ _CANNED = b"".join(
             b'{"input_tokens":1,"output_tokens":0,"cache_read_input_tokens":0,'
             b'"cache_creation_input_tokens":0}}}',
         ),
-        (b"content_block_start", b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'),
+        (
+            b"content_block_start",
+            b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+        ),
         (b"ping", b'{"type":"ping"}'),
-        (b"content_block_delta", b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"."}}'),
+        (
+            b"content_block_delta",
+            b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"."}}',
+        ),
         (b"content_block_stop", b'{"type":"content_block_stop","index":0}'),
         (
             b"message_delta",
@@ -92,7 +99,9 @@ def _fold(chunks: list[bytes]) -> None:
 def exercise_code_paths(model: str) -> None:
     """One canned streamed answer through the SDK's request and response paths and ours (sync)."""
     http = httpx2.Client(transport=httpx2.MockTransport(_canned_response))
-    with anthropic.Anthropic(api_key="warm-up", base_url="http://warm-up.invalid", http_client=http) as client:
+    with anthropic.Anthropic(
+        api_key="warm-up", base_url="http://warm-up.invalid", http_client=http
+    ) as client:
         create = client.messages.with_streaming_response.create
         with create(stream=True, model=model, max_tokens=1, messages=[_WARM_MESSAGE]) as response:
             _fold(list(response.http_response.iter_bytes()))
@@ -163,7 +172,7 @@ class WarmUp:
         self._closed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._tasks: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         _warm_ups.add(self)
 
     # -- start-up ---------------------------------------------------------------------------------
@@ -178,7 +187,7 @@ class WarmUp:
         try:
             if not self._code_warm:
                 exercise_code_paths(self._model())
-            open_connection(self._pool.sync, timeout=self.timeout)
+            open_connection(self._pool.sync, seconds=self.timeout)
         except Exception as exc:
             return self._done(self._failed(exc, started, "sync"))
         self._code_warm = True
@@ -192,7 +201,7 @@ class WarmUp:
             if not self._code_warm:
                 exercise_code_paths(self._model())
                 await aexercise_code_paths(self._model())
-            await aopen_connection(self._pool.async_, timeout=self.timeout)
+            await aopen_connection(self._pool.async_, seconds=self.timeout)
         except Exception as exc:
             return self._done(self._failed(exc, started, "async"))
         self._code_warm = True
@@ -204,7 +213,9 @@ class WarmUp:
         if not self.enabled or self._closed:
             return self._done(WarmUpReport("off", 0.0)) if wait else None
         done: list[WarmUpReport] = []
-        thread = threading.Thread(target=lambda: done.append(self.run()), name="firsttoken-warm-up", daemon=True)
+        thread = threading.Thread(
+            target=lambda: done.append(self.run()), name="firsttoken-warm-up", daemon=True
+        )
         thread.start()
         if not wait:
             return None
@@ -298,7 +309,7 @@ class WarmUp:
     def _stay_warm(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval / 2):
             if self._due():
-                self._ping(lambda: open_connection(self._pool.sync, timeout=self.timeout))
+                self._ping(lambda: open_connection(self._pool.sync, seconds=self.timeout))
 
     def astart_staying_warm(self) -> None:
         """A task on the running loop that keeps that loop's connection open (ended by `aclose`)."""
@@ -312,7 +323,7 @@ class WarmUp:
             if self._due():
                 self._last_ping = time.monotonic()
                 try:
-                    await aopen_connection(self._pool.async_, timeout=self.timeout)
+                    await aopen_connection(self._pool.async_, seconds=self.timeout)
                 except Exception:
                     self.ping_failures += 1
                 else:

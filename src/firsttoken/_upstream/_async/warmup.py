@@ -15,9 +15,9 @@ __all__ = ["OPENING_REQUEST", "aopen_connection"]
 OPENING_REQUEST = "GET /v1/models?limit=1"
 
 
-async def aopen_connection(client: anthropic.AsyncAnthropic, *, timeout: float) -> None:
+async def aopen_connection(client: anthropic.AsyncAnthropic, *, seconds: float) -> None:
     """Open (or reuse) one pooled connection to the upstream: DNS, TCP and TLS, with a free request.
 
     No retries: a warm-up that fails is reported and the first real call connects as it would have.
     """
-    await client.with_options(max_retries=0).models.list(limit=1, timeout=timeout)
+    await client.with_options(max_retries=0).models.list(limit=1, timeout=seconds)

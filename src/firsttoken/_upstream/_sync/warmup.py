@@ -16,9 +16,9 @@ __all__ = ["OPENING_REQUEST", "open_connection"]
 OPENING_REQUEST = "GET /v1/models?limit=1"
 
 
-def open_connection(client: anthropic.Anthropic, *, timeout: float) -> None:
+def open_connection(client: anthropic.Anthropic, *, seconds: float) -> None:
     """Open (or reuse) one pooled connection to the upstream: DNS, TCP and TLS, with a free request.
 
     No retries: a warm-up that fails is reported and the first real call connects as it would have.
     """
-    client.with_options(max_retries=0).models.list(limit=1, timeout=timeout)
+    client.with_options(max_retries=0).models.list(limit=1, timeout=seconds)
