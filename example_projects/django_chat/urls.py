@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.page),
     path("api/chat", views.chat),
+    path("api/warm", views.warm),
     path("api/metrics", views.metrics),
     path("metrics", views.prometheus),
     path("dashboard", views.dashboard),

@@ -36,6 +36,13 @@ async def chat(request: HttpRequest) -> HttpResponseBase:
     return await firsttoken.achat()
 
 
+async def warm(request: HttpRequest) -> HttpResponseBase:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    # While the user types: the conversation so far pre-warmed in the prompt cache.
+    return await request.firsttoken.awarm()  # type: ignore[attr-defined,no-any-return]
+
+
 async def metrics(request: HttpRequest) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])

@@ -37,6 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
         return firsttoken.chat(request)
 
+    @app.post("/api/warm")
+    def warm() -> Response:
+        # While the user types: the conversation so far pre-warmed in the prompt cache.
+        return firsttoken.warm(request)
+
     @app.get("/api/metrics")
     def metrics() -> Response:
         return jsonify(firsttoken.metrics_snapshot())

@@ -31,6 +31,12 @@ async def chat(request: Request) -> Response:
     return await firsttoken.chat(request)
 
 
+async def warm(request: Request) -> Response:
+    # While the user types: the conversation so far pre-warmed in the prompt cache (docs/warming.md).
+    firsttoken: FirstToken = request.state.firsttoken
+    return await firsttoken.warm(request)
+
+
 async def metrics(request: Request) -> Response:
     return JSONResponse(request.state.firsttoken.metrics_snapshot())
 
@@ -57,6 +63,7 @@ def create_app(
     routes = [
         Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),
+        Route("/api/warm", warm, methods=["POST"]),
         Route("/api/metrics", metrics, methods=["GET"]),
         Route("/metrics", prometheus),
         Route("/dashboard", dashboard),

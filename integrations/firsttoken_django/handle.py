@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 
 from firsttoken import ChatRequest, Engine, EngineHandle, Refused, accept_chat
 
-from .responses import astream_response, stream_response
+from .responses import astream_response, is_asgi, stream_response
 from .state import get_engine
 
 if TYPE_CHECKING:
@@ -107,12 +108,48 @@ class FirstToken(EngineHandle):
             return _refused(exc)
         return await self.achat_response(chat, **call)
 
+    def warm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
+        """`POST /api/warm` from a sync view: the conversation so far pre-warmed in the prompt cache
+        while the user types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is
+        checked as `read_chat` checks it (415, 413, 400); the client's warm budget is spent."""
+        try:
+            chat, _ = self._accept(call.get("system"))
+        except Refused as exc:
+            return _refused(exc)
+        result = get_engine().warm_for(
+            chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
+        )
+        return _json(result.as_json())
+
+    async def awarm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
+        """`warm` for async views."""
+        try:
+            chat, _ = self._accept(call.get("system"))
+        except Refused as exc:
+            return _refused(exc)
+        engine, who, system = get_engine(), self._client(client), call.get("system")
+        if is_asgi(self.request):
+            result = await engine.awarm_for(chat.messages, profile=chat.profile, client=who, system=system)
+        else:
+            # Under WSGI this loop ends with the view: its async client's connection would be
+            # opened for one warm and dropped. The sync client's stays in the pool for the chat.
+            result = await sync_to_async(engine.warm_for)(
+                chat.messages, profile=chat.profile, client=who, system=system
+            )
+        return _json(result.as_json())
+
     def chat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
         return self.stream_response(format=chat.format, **chat.call_kwargs(**call))
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         return await self.astream_response(format=chat.format, **chat.call_kwargs(**call))
+
+
+def _json(payload: dict[str, Any]) -> HttpResponseBase:
+    response = JsonResponse(payload)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _refused(exc: Refused) -> HttpResponseBase:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from .handle import FirstToken
-from .state import refuse_to_serve
+from .state import refuse_to_serve, warm_up
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -27,6 +27,9 @@ class FirstTokenMiddleware:
         # for `check`, `migrate` or `collectstatic`: the place to refuse to serve without a key,
         # so a production server with no ANTHROPIC_API_KEY does not start (fail closed).
         refuse_to_serve()
+        # ...and the place to warm up: the SDK's first call and the upstream's handshakes are paid
+        # here, not by the first user (on the server's loop under ASGI, bounded under WSGI).
+        warm_up()
         self.get_response = get_response
         # Django hands us the kind of get_response that matches the chain; answering in kind means
         # no thread hop (sync) or event loop (async) is added on any request.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 
 from firsttoken import Engine, FirstTokenError, Settings, SettingsError
@@ -18,6 +20,8 @@ _engine: Engine | None = None
 # Why the last build failed; raised again on every use so a bad setting cannot be missed, while
 # `ready()` stays quiet and lets the system checks explain it.
 _failure: FirstTokenError | None = None
+# The engine and process that warmed up last (a rebuilt engine or a forked worker warms again).
+_warmed: tuple[int, int] | None = None
 
 
 def reload_engine() -> None:
@@ -57,6 +61,26 @@ def refuse_to_serve() -> None:
     failure = _failure
     if isinstance(failure, SettingsError) and failure.key.startswith(("ANTHROPIC_", "FIRSTTOKEN_")):
         raise failure
+
+
+def warm_up() -> None:
+    """Warm the engine once per process as a server loads the app (`FirstTokenMiddleware`).
+
+    Under ASGI the middleware is built on the server's running loop: warm-up goes on there as a
+    task, never blocking it. Under WSGI it runs now, for at most `warm_up_timeout` seconds. A test
+    client builds the middleware for each client: the engine warms once, at the first.
+    """
+    global _warmed
+    engine = _engine
+    if engine is None or _warmed == (id(engine), os.getpid()):
+        return
+    _warmed = (id(engine), os.getpid())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        engine.warm_up()
+    else:
+        engine.warm_up_in_background()
 
 
 def get_settings() -> Settings:
