@@ -117,12 +117,10 @@ def first_minus_steady(emulator: EmulatorProcess, rounds: int) -> dict[str, dict
                 results[name][mode].append((first - steady) * 1000)
                 results[name][f"{mode}_first"].append(first * 1000)
                 results[name][f"{mode}_steady"].append(steady * 1000)
-        on, off = results[name]["on"], results[name]["off"]
+        m = {key: statistics.median(values) for key, values in results[name].items()}
         print(
-            f"{name:24s} first - steady: warm-up on {statistics.median(on):7.2f} ms, "
-            f"off {statistics.median(off):7.2f} ms  (first on {statistics.median(results[name]['on_first']):.1f}, "
-            f"off {statistics.median(results[name]['off_first']):.1f}; steady "
-            f"{statistics.median(results[name]['on_steady']):.1f} ms)",
+            f"{name:24s} first - steady: warm-up on {m['on']:7.2f} ms, off {m['off']:7.2f} ms  "
+            f"(first on {m['on_first']:.1f}, off {m['off_first']:.1f}; steady {m['on_steady']:.1f} ms)",
             flush=True,
         )
     return results
@@ -169,9 +167,10 @@ def typing_ahead(emulator: EmulatorProcess, rounds: int) -> None:
         f"next turn after ~20K tokens: no warm {c:7.1f} ms, warmed while typing {w:7.1f} ms, "
         f"cache hit {h:7.1f} ms -> warmed is {100 * (w / h - 1):+.1f}% of a hit; no warm is {c / h:.1f}x"
     )
+    dollars = tokens * SONNET_INPUT * WRITE / 1e6
     print(
-        f"each warm wrote {tokens:.0f} tokens to the cache: ${tokens * SONNET_INPUT * WRITE / 1e6:.4f} on sonnet "
-        f"(the turn without a warm writes the same prefix itself: {SONNET_INPUT * WRITE:.2f} $/MTok either way)"
+        f"each warm wrote {tokens:.0f} tokens to the cache: ${dollars:.4f} on sonnet (the turn without "
+        f"a warm writes the same prefix itself: {SONNET_INPUT * WRITE:.2f} $/MTok either way)"
     )
 
 

@@ -27,13 +27,15 @@ class FirstTokenMiddleware:
         # for `check`, `migrate` or `collectstatic`: the place to refuse to serve without a key,
         # so a production server with no ANTHROPIC_API_KEY does not start (fail closed).
         refuse_to_serve()
-        # ...and the place to warm up: the SDK's first call and the upstream's handshakes are paid
-        # here, not by the first user (on the server's loop under ASGI, bounded under WSGI).
-        warm_up()
         self.get_response = get_response
         # Django hands us the kind of get_response that matches the chain; answering in kind means
         # no thread hop (sync) or event loop (async) is added on any request.
         self._async = iscoroutinefunction(get_response)
+        if not self._async:
+            # ...and under WSGI the place to warm up: the SDK's first call and the upstream's
+            # handshakes are paid here, not by the first user. Under ASGI the server's loop is
+            # not running yet: `firsttoken_django.asgi`'s lifespan warms up on it.
+            warm_up()
         if self._async:
             markcoroutinefunction(self)
 

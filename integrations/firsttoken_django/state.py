@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -63,24 +62,30 @@ def refuse_to_serve() -> None:
         raise failure
 
 
-def warm_up() -> None:
-    """Warm the engine once per process as a server loads the app (`FirstTokenMiddleware`).
-
-    Under ASGI the middleware is built on the server's running loop: warm-up goes on there as a
-    task, never blocking it. Under WSGI it runs now, for at most `warm_up_timeout` seconds. A test
-    client builds the middleware for each client: the engine warms once, at the first.
-    """
+def _to_warm() -> Engine | None:
+    """The engine, if this process has not warmed it yet (a rebuilt engine or a fork warms again)."""
     global _warmed
     engine = _engine
     if engine is None or _warmed == (id(engine), os.getpid()):
-        return
+        return None
     _warmed = (id(engine), os.getpid())
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    return engine
+
+
+def warm_up() -> None:
+    """Warm the engine once per process as a WSGI server loads the app (`FirstTokenMiddleware`),
+    for at most `warm_up_timeout` seconds. A test client builds the middleware for each client:
+    the engine warms once, at the first."""
+    engine = _to_warm()
+    if engine is not None:
         engine.warm_up()
-    else:
-        engine.warm_up_in_background()
+
+
+async def awarm_up() -> None:
+    """Warm the engine on the ASGI server's loop, at its lifespan startup (`asgi.py`)."""
+    engine = _to_warm()
+    if engine is not None:
+        await engine.awarm_up()
 
 
 def get_settings() -> Settings:
