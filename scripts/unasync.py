@@ -58,6 +58,8 @@ SUBS = [
     ("aconfirm_now", "confirm_now"),
     ("acoalesce", "coalesce"),
     ("_aitems", "_items"),
+    ("aopen_connection", "open_connection"),
+    ("asend_ahead", "send_ahead"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),
     ("_async/calls.py", "_sync/calls.py"),

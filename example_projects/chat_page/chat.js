@@ -321,6 +321,32 @@
     }
   });
 
+  // Warming while the user types (POST /api/warm): once the user starts a follow-up, the
+  // conversation so far goes ahead with `max_tokens: 0`, so the next turn reads it from the prompt
+  // cache instead of prefilling it. Once per conversation length, WARM_DELAY_MS after the first
+  // keystroke; the answer is advisory, the page waits for nothing.
+  function warmWhileTyping() {
+    const WARM_DELAY_MS = 300;
+    let timer = null;
+    let warmedLength = 0;
+    prompt.addEventListener("input", () => {
+      if (timer !== null || !prompt.value.trim()) return;
+      timer = setTimeout(() => {
+        timer = null;
+        const length = history.length;
+        const last = history[length - 1];
+        if (length < 2 || length === warmedLength || last.role !== "assistant" || send.disabled) return;
+        warmedLength = length;
+        fetch("/api/warm", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ messages: history.slice() }),
+        }).catch(() => {});
+      }, WARM_DELAY_MS);
+    });
+  }
+
   showUpstream();
+  warmWhileTyping();
   prompt.focus();
 })();

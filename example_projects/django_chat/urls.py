@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/chat", views.chat),
     path("api/chat/<str:response_id>/stream", views.resume),
     path("api/chat/<str:response_id>/stop", views.stop),
+    path("api/warm", views.warm),
     path("api/metrics", views.metrics),
     path("metrics", views.prometheus),
     path("dashboard", views.dashboard),

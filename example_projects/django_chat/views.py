@@ -59,6 +59,13 @@ async def stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
     return await firsttoken.astop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
+async def warm(request: HttpRequest) -> HttpResponseBase:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    # While the user types: the conversation so far pre-warmed in the prompt cache.
+    return await request.firsttoken.awarm()  # type: ignore[attr-defined,no-any-return]
+
+
 async def metrics(request: HttpRequest) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])

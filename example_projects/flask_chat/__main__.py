@@ -14,6 +14,8 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         upstream = firsttoken.engine.upstream.describe()["description"]
+    # Before serving: the first request finds the SDK's paths run and the upstream connected.
+    firsttoken.warm_up(app)
     print(f"firsttoken Flask chat on http://127.0.0.1:{port} (answers from {upstream})", flush=True)
     # threaded: one stream must not hold the only thread while other requests wait.
     app.run(host="127.0.0.1", port=port, threaded=True, debug=False, use_reloader=False)

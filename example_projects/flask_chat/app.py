@@ -58,6 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def stop(response_id: str) -> Response:
         return firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
 
+    @app.post("/api/warm")
+    def warm() -> Response:
+        # While the user types: the conversation so far pre-warmed in the prompt cache.
+        return firsttoken.warm(request)
+
     @app.get("/api/metrics")
     def metrics() -> Response:
         return jsonify(firsttoken.metrics_snapshot())

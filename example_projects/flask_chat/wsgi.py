@@ -1,5 +1,8 @@
 """For WSGI servers: `gunicorn -k gthread --threads 32 example_projects.flask_chat.wsgi:app`."""
 
-from .app import create_app
+from .app import create_app, firsttoken
 
 app = create_app()
+# A WSGI server loads this module in each worker as it starts serving: warm up there, so the first
+# request does not pay for the SDK's first call or the upstream's handshakes.
+firsttoken.warm_up(app)

@@ -52,6 +52,12 @@ async def stop(request: Request) -> Response:
     return await firsttoken.stop(request, request.path_params["response_id"], owner=owner)
 
 
+async def warm(request: Request) -> Response:
+    # While the user types: the conversation so far pre-warmed in the prompt cache (docs/warming.md).
+    firsttoken: FirstToken = request.state.firsttoken
+    return await firsttoken.warm(request)
+
+
 async def metrics(request: Request) -> Response:
     return JSONResponse(request.state.firsttoken.metrics_snapshot())
 
@@ -80,6 +86,7 @@ def create_app(
         Route("/api/chat", chat, methods=["POST"]),
         Route("/api/chat/{response_id}/stream", resume, methods=["GET"]),
         Route("/api/chat/{response_id}/stop", stop, methods=["POST"]),
+        Route("/api/warm", warm, methods=["POST"]),
         Route("/api/metrics", metrics, methods=["GET"]),
         Route("/metrics", prometheus),
         Route("/dashboard", dashboard),

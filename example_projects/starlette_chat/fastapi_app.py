@@ -65,6 +65,11 @@ def create_app(
     ) -> Response:
         return await firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
 
+    @app.post("/api/warm")
+    async def warm(request: Request, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
+        # While the user types: the conversation so far pre-warmed in the prompt cache.
+        return await firsttoken.warm(request)
+
     @app.get("/api/metrics")
     async def metrics(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> dict[str, Any]:
         return firsttoken.metrics_snapshot()

@@ -108,6 +108,36 @@ class FirstToken(EngineHandle):
             return _refused(exc)
         return await self.achat_response(chat, **call)
 
+    def warm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
+        """`POST /api/warm` from a sync view: the conversation so far pre-warmed in the prompt cache
+        while the user types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is
+        checked as `read_chat` checks it (415, 413, 400); the client's warm budget is spent."""
+        try:
+            chat, _ = self._accept(call.get("system"))
+        except Refused as exc:
+            return _refused(exc)
+        result = get_engine().warm_for(
+            chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
+        )
+        return _json(result.as_json())
+
+    async def awarm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
+        """`warm` for async views."""
+        try:
+            chat, _ = self._accept(call.get("system"))
+        except Refused as exc:
+            return _refused(exc)
+        engine, who, system = get_engine(), self._client(client), call.get("system")
+        if is_asgi(self.request):
+            result = await engine.awarm_for(chat.messages, profile=chat.profile, client=who, system=system)
+        else:
+            # Under WSGI this loop ends with the view: its async client's connection would be
+            # opened for one warm and dropped. The sync client's stays in the pool for the chat.
+            result = await sync_to_async(engine.warm_for)(
+                chat.messages, profile=chat.profile, client=who, system=system
+            )
+        return _json(result.as_json())
+
     def chat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
         return self.stream_response(format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call))
@@ -150,6 +180,12 @@ class FirstToken(EngineHandle):
         if not is_asgi(self.request):
             return await sync_to_async(self.stop)(response_id, owner=owner)
         return start_response(await self.astop_answer(response_id, owner=owner))
+
+
+def _json(payload: dict[str, Any]) -> HttpResponseBase:
+    response = JsonResponse(payload)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _refused(exc: Refused) -> HttpResponseBase:

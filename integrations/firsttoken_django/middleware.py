@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from .handle import FirstToken
-from .state import refuse_to_serve
+from .state import refuse_to_serve, warm_up
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -31,6 +31,11 @@ class FirstTokenMiddleware:
         # Django hands us the kind of get_response that matches the chain; answering in kind means
         # no thread hop (sync) or event loop (async) is added on any request.
         self._async = iscoroutinefunction(get_response)
+        if not self._async:
+            # ...and under WSGI the place to warm up: the SDK's first call and the upstream's
+            # handshakes are paid here, not by the first user. Under ASGI the server's loop is
+            # not running yet: `firsttoken_django.asgi`'s lifespan warms up on it.
+            warm_up()
         if self._async:
             markcoroutinefunction(self)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from firsttoken import Engine, FirstTokenError, Settings, SettingsError
@@ -18,6 +19,8 @@ _engine: Engine | None = None
 # Why the last build failed; raised again on every use so a bad setting cannot be missed, while
 # `ready()` stays quiet and lets the system checks explain it.
 _failure: FirstTokenError | None = None
+# The engine and process that warmed up last (a rebuilt engine or a forked worker warms again).
+_warmed: tuple[int, int] | None = None
 
 
 def reload_engine() -> None:
@@ -57,6 +60,32 @@ def refuse_to_serve() -> None:
     failure = _failure
     if isinstance(failure, SettingsError) and failure.key.startswith(("ANTHROPIC_", "FIRSTTOKEN_")):
         raise failure
+
+
+def _to_warm() -> Engine | None:
+    """The engine, if this process has not warmed it yet (a rebuilt engine or a fork warms again)."""
+    global _warmed
+    engine = _engine
+    if engine is None or _warmed == (id(engine), os.getpid()):
+        return None
+    _warmed = (id(engine), os.getpid())
+    return engine
+
+
+def warm_up() -> None:
+    """Warm the engine once per process as a WSGI server loads the app (`FirstTokenMiddleware`),
+    for at most `warm_up_timeout` seconds. A test client builds the middleware for each client:
+    the engine warms once, at the first."""
+    engine = _to_warm()
+    if engine is not None:
+        engine.warm_up()
+
+
+async def awarm_up() -> None:
+    """Warm the engine on the ASGI server's loop, at its lifespan startup (`asgi.py`)."""
+    engine = _to_warm()
+    if engine is not None:
+        await engine.awarm_up()
 
 
 def get_settings() -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,14 @@ class FirstToken(EngineHandle):
           past it (30 in production, off in development).
         - `FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE`: each client's input tokens per minute
           (300000 in production, off in development).
+        - `FIRSTTOKEN_WARM_UP`: warm the SDK's paths and open the upstream connection at start-up
+          (`warm_up()`, or the first request) (True).
+        - `FIRSTTOKEN_WARM_UP_TIMEOUT`: the longest start-up waits for that, in seconds (3.0).
+        - `FIRSTTOKEN_STAY_WARM`: seconds after its last call a worker keeps one connection open (600.0).
+        - `FIRSTTOKEN_STAY_WARM_INTERVAL`: idle seconds before a free request keeps it open (20.0).
+        - `FIRSTTOKEN_WARM_AHEAD`: `POST /api/warm` pre-warms the prompt cache while the user types (True).
+        - `FIRSTTOKEN_WARM_REQUESTS_PER_MINUTE`: each client's warms per minute (10 in production,
+          off in development).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or
@@ -136,6 +145,15 @@ class FirstToken(EngineHandle):
         """Close the engine of `app` (default: the current app) now; idempotent."""
         get_engine(app).close()
 
+    def warm_up(self, app: Flask | None = None, *, wait: bool = True) -> None:
+        """Warm `app`'s engine before it serves: the SDK's code paths and the upstream connection.
+
+        Call it where a server loads the app (a `wsgi.py`, after `create_app()`); it waits at most
+        `FIRSTTOKEN_WARM_UP_TIMEOUT` seconds (`wait=False`: not at all), logs a failure once and
+        never raises. A prefork server's workers (gunicorn --preload) warm again after the fork.
+        """
+        get_engine(app).warm_up(wait=wait)
+
     def stream_response(self, *, format: str = "sse", **call: Any) -> Response:
         """Stream one call in a wire format (`sse`, `ai-sdk`, `ndjson`, `text`).
 
@@ -161,18 +179,8 @@ class FirstToken(EngineHandle):
         No more than `max_body_bytes` is read. `client` identifies the caller for the per-minute
         budget (a user id); None is the peer's address. `system` is the app's own system prompt.
         """
-        req = request if request is not None else flask_request
-        limits = get_engine().limits
-        limits.check_length(req.headers.get("Content-Length"))
-        body = req.stream.read(limits.max_body_bytes + 1)
-        chat, tokens = accept_chat(
-            limits,
-            body,
-            content_type=req.headers.get("Content-Type"),
-            protocols=req.args.getlist("protocol"),
-            system=system,
-        )
-        limits.admit(client if client is not None else req.remote_addr, tokens)
+        chat, tokens, req = self._accept(request, system)
+        get_engine().limits.admit(client if client is not None else req.remote_addr, tokens)
         return chat
 
     def chat(self, request: Request | None = None, *, client: str | None = None, **call: Any) -> Response:
@@ -194,6 +202,58 @@ class FirstToken(EngineHandle):
             start = refusal(exc)
             return FlaskResponse(start.body, status=start.status, headers=start.headers)
         return await self.achat_response(chat, **call)
+
+    def _accept(self, request: Request | None, system: Any) -> tuple[ChatRequest, int, Request]:
+        req = request if request is not None else flask_request
+        limits = get_engine().limits
+        limits.check_length(req.headers.get("Content-Length"))
+        body = req.stream.read(limits.max_body_bytes + 1)
+        chat, tokens = accept_chat(
+            limits,
+            body,
+            content_type=req.headers.get("Content-Type"),
+            protocols=req.args.getlist("protocol"),
+            system=system,
+        )
+        return chat, tokens, req
+
+    def warm(self, request: Request | None = None, *, client: str | None = None, **call: Any) -> Response:
+        """`POST /api/warm`: the conversation so far pre-warmed in the prompt cache while the user
+        types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
+        `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
+        """
+        try:
+            chat, _, req = self._accept(request, call.get("system"))
+        except Refused as exc:
+            start = refusal(exc)
+            return FlaskResponse(start.body, status=start.status, headers=start.headers)
+        result = get_engine().warm_for(
+            chat.messages,
+            profile=chat.profile,
+            client=client if client is not None else req.remote_addr,
+            system=call.get("system"),
+        )
+        return _json(result.as_json())
+
+    async def awarm(
+        self, request: Request | None = None, *, client: str | None = None, **call: Any
+    ) -> Response:
+        """`warm` for async views (the warm itself is sent from a thread, as `astream_response` does)."""
+        try:
+            chat, _, req = self._accept(request, call.get("system"))
+        except Refused as exc:
+            start = refusal(exc)
+            return FlaskResponse(start.body, status=start.status, headers=start.headers)
+        engine = get_engine()
+        result = await asyncio.to_thread(
+            lambda: engine.warm_for(
+                chat.messages,
+                profile=chat.profile,
+                client=client if client is not None else req.remote_addr,
+                system=call.get("system"),
+            )
+        )
+        return _json(result.as_json())
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
@@ -242,6 +302,12 @@ class FirstToken(EngineHandle):
 
     async def astop(self, request: Request | None, response_id: str, *, owner: str | None = None) -> Response:
         return start_response(await asyncio.to_thread(self.stop_answer, response_id, owner=owner))
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    return FlaskResponse(
+        json.dumps(payload), headers={"Content-Type": "application/json", "Cache-Control": "no-store"}
+    )
 
 
 def _collect_calls() -> None:

@@ -71,6 +71,11 @@ class FirstToken(EngineHandle):
         caller for the budget (a user id); None is the peer's IP address. `system` is the app's
         own system prompt, counted in the token estimate.
         """
+        chat, tokens = await self._accept(request, system)
+        await self.engine.limits.aadmit(_client(request, client), tokens)
+        return chat
+
+    async def _accept(self, request: Request, system: Any) -> tuple[ChatRequest, int]:
         limits = self.engine.limits
         limits.check_length(request.headers.get("content-length"))
         chunks, size = [], 0
@@ -78,16 +83,29 @@ class FirstToken(EngineHandle):
             size += len(chunk)
             limits.check_size(size)
             chunks.append(chunk)
-        chat, tokens = accept_chat(
+        return accept_chat(
             limits,
             b"".join(chunks),
             content_type=request.headers.get("content-type"),
             protocols=request.query_params.getlist("protocol"),
             system=system,
         )
-        peer = request.client.host if request.client else None
-        await limits.aadmit(client if client is not None else peer, tokens)
-        return chat
+
+    async def warm(self, request: Request, *, client: str | None = None, **call: Any) -> Response:
+        """`POST /api/warm`: the conversation so far pre-warmed in the prompt cache while the user
+        types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
+        `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
+        """
+        from starlette.responses import JSONResponse
+
+        try:
+            chat, _ = await self._accept(request, call.get("system"))
+        except Refused as exc:
+            return error_response(refusal(exc))
+        result = await self.engine.awarm_for(
+            chat.messages, profile=chat.profile, client=_client(request, client), system=call.get("system")
+        )
+        return JSONResponse(result.as_json(), headers={"Cache-Control": "no-store"})
 
     async def chat(self, request: Request, *, client: str | None = None, **call: Any) -> Response:
         """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer.
@@ -126,6 +144,13 @@ class FirstToken(EngineHandle):
     achat = chat
     aresume = resume
     astop = stop
+    awarm = warm
+
+
+def _client(request: Request, client: str | None) -> str | None:
+    if client is not None:
+        return client
+    return request.client.host if request.client else None
 
 
 def firsttoken_of(conn: HTTPConnection) -> FirstToken:

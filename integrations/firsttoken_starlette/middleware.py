@@ -88,13 +88,16 @@ class FirstTokenMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self._ensure()
+                    handle = self._ensure()
                 except FirstTokenError as exc:
                     # Said here, not left to the app: Starlette reads this first message outside
                     # the block that reports `startup.failed`, and uvicorn would take a bare
                     # exception for "lifespan unsupported" and serve 500s. This stops the server.
                     await send({"type": "lifespan.startup.failed", "message": f"firsttoken: {exc}"})
                     raise
+                # The server is about to serve on this loop: its first request must not pay for
+                # the SDK's first call or the upstream's handshakes. Bounded, and never raises.
+                await handle.engine.awarm_up()
             return message
 
         async def send_shutdown(message: Message) -> None:

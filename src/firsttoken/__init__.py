@@ -6,6 +6,7 @@ The core engine is framework-free; `firsttoken_django`, `firsttoken_flask` and
 
 from ._agent import AgentStream, AsyncAgentStream
 from ._bench import BENCH_DEFAULTS, BenchReport, BenchRow, run_latency_bench
+from ._caching.ahead import AheadResult
 from ._caching.manager import WarmResult
 from ._chat import ChatRequest, RelayStart, accept_chat, parse_chat_request, refusal
 from ._engine import Engine
@@ -48,12 +49,14 @@ from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
 from ._upstream.governor import RateLimited
 from ._upstream.resolve import Upstream
+from ._upstream.warmup import WarmUpReport
 from ._version import __version__
 
 __all__ = [
     "BENCH_DEFAULTS",
     "DEFAULT_PROFILES",
     "AgentStream",
+    "AheadResult",
     "AsyncAgentStream",
     "AsyncTextStream",
     "BadRequest",
@@ -99,6 +102,7 @@ __all__ = [
     "Upstream",
     "UpstreamFailure",
     "WarmResult",
+    "WarmUpReport",
     "__version__",
     "accept_chat",
     "collect_calls",

@@ -17,6 +17,7 @@ from anthropic.types import Message
 from ._advisor import Advisor
 from ._agent import AgentStream, AsyncAgentStream, AsyncToolRunner, ToolRunner, Turn, TurnRecord
 from ._caching import CacheManager, WarmResult
+from ._caching.ahead import AheadResult, WarmAhead
 from ._errors import EngineClosedError
 from ._fallback import Chain, Resilience, error_type
 from ._latency import expected_seconds
@@ -39,6 +40,7 @@ from ._upstream.clients import ClientPool
 from ._upstream.governor import RateLimited
 from ._upstream.resolve import Upstream, resolve_upstream
 from ._upstream.stream import Finish
+from ._upstream.warmup import WarmUp, WarmUpReport
 
 __all__ = ["Engine"]
 
@@ -79,6 +81,8 @@ class Engine:
             max_retries=s.max_retries,
             max_connections=s.max_connections,
             max_keepalive_connections=s.max_keepalive_connections,
+            # Staying warm pings an idle connection every `stay_warm_interval`: it must outlive that.
+            keepalive_expiry=max(5.0, s.stay_warm_interval * 1.5) if s.stay_warm else 5.0,
         )
         self.metrics = Metrics(window=s.metrics_window)
         # Each warning is also a counter (`firsttoken.advisor.warnings`), however often it is logged.
@@ -123,6 +127,24 @@ class Engine:
             not_cached=self.advisor.not_cached,
             upstream_url=lambda: self.upstream.base_url,
         )
+        # Warm code paths and the upstream connection when a server starts, and keep it (_upstream/warmup.py).
+        self.warmup = WarmUp(
+            self._pool,
+            enabled=s.warm_up,
+            timeout=s.warm_up_timeout,
+            stay_warm=s.stay_warm,
+            interval=s.stay_warm_interval,
+            model=lambda: self.profile(None).model,
+        )
+        # `POST /api/warm`: the conversation so far pre-warmed while the user types (_caching/ahead.py).
+        self.ahead = WarmAhead(
+            s,
+            prepare=self.prepare,
+            clients=self._pool,
+            claims=self.shared.claims,
+            budgets=self.shared.client_budgets,
+            minimum=self.caching.costs.minimum,
+        )
         # Spans per call when the app traces, and the rows of a request's calls (debug toolbar panel).
         self.telemetry = Telemetry(costs=self.caching.costs, ttl_of=self.caching.ttl_of)
         self._close_lock = threading.Lock()
@@ -136,6 +158,7 @@ class Engine:
             self._observe_advice,
             self._observe_caching,
             self._observe_telemetry,
+            self._observe_warming,
         ]
 
     def __repr__(self) -> str:
@@ -156,7 +179,13 @@ class Engine:
         """The metrics snapshot plus which upstream answers (for a metrics endpoint or a page banner)."""
         snapshot = {**self.shared.metrics_snapshot(self.metrics), "upstream": self.upstream.describe()}
         # This process's response-cache lookups (a hit never reaches the model, so it is in no window).
-        return {**snapshot, "caching": self.caching.stats(), "response_cache": self.responses.describe()}
+        return {
+            **snapshot,
+            "caching": self.caching.stats(),
+            "response_cache": self.responses.describe(),
+            "warm_up": self.warmup.stats(),
+            "warm_ahead": self.ahead.stats(),
+        }
 
     def prometheus(self, accept: str | None = None) -> tuple[bytes, str]:
         """The Prometheus scrape (the whole deployment's with Redis) and its content type."""
@@ -168,6 +197,44 @@ class Engine:
 
     async def awarm(self) -> list[WarmResult]:
         return await self.caching.awarm()
+
+    def warm_up(self, *, wait: bool = True) -> WarmUpReport | None:
+        """Warm the SDK's code paths and open the upstream connection now, as a server starts.
+
+        Waits at most `warm_up_timeout` seconds (`wait=False`: not at all); never raises. Nothing
+        billed: a canned answer in memory and `GET /v1/models`. Off with `warm_up=False`.
+        """
+        return self.warmup.start(wait=wait)
+
+    async def awarm_up(self) -> WarmUpReport:
+        """`warm_up()` for the running event loop's async client (a Starlette lifespan)."""
+        return await self.warmup.astart()
+
+    def warm_up_in_background(self) -> None:
+        """Start warm-up without waiting: a task on the running loop if there is one, else a thread."""
+        self.warmup.in_background()
+
+    def warm_for(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        profile: str | None = None,
+        client: str | None = None,
+        system: Any = None,
+    ) -> AheadResult:
+        """Pre-warm the prompt cache with the conversation so far (`max_tokens: 0`), so the next
+        turn reads it; skipped when too short, warmed recently, in flight or over `client`'s budget."""
+        return self.ahead.warm_for(messages, profile=profile, client=client, system=system)
+
+    async def awarm_for(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        profile: str | None = None,
+        client: str | None = None,
+        system: Any = None,
+    ) -> AheadResult:
+        return await self.ahead.awarm_for(messages, profile=profile, client=client, system=system)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -195,6 +262,7 @@ class Engine:
         with self._close_lock:
             if self._pool.closed:
                 return
+            self.warmup.close()
             self.caching.close()
             self.shared.close()
             if self.resume is not None:
@@ -206,6 +274,7 @@ class Engine:
     async def aclose(self) -> None:
         if self._pool.closed:
             return
+        self.warmup.close()
         self.caching.close()
         await self.shared.aclose()
         if self.resume is not None:
@@ -278,6 +347,7 @@ class Engine:
     # -- after a call: every observer, from one list ----------------------------------------------
 
     def _finished(self, call: Finished) -> None:
+        self.warmup.touch()
         for observe in self.on_finished:
             observe(call)
 
@@ -302,10 +372,14 @@ class Engine:
     def _observe_telemetry(self, call: Finished) -> None:
         self.telemetry.finished(call.trace, call.params, call.record, call.message)
 
+    def _observe_warming(self, call: Finished) -> None:
+        self.ahead.finished(call.params, call.record)
+
     # -- streaming (guide step 1) ---------------------------------------------------------------
 
     def _chain(self, profile: str | None, kwargs: dict[str, Any], route: str | None = None) -> Chain:
         """The call these arguments make, as a fallback chain (of one model, for most profiles)."""
+        self.warmup.touch()
         policy = self.resilience.policy(self.profile(profile), kwargs)
         name, params = self.prepare(profile=profile, **kwargs)
         return self.resilience.chain(name, params, policy, Timings(route=route))

@@ -31,6 +31,8 @@ DEFAULT_BROWSER_PROFILES = ("fast", "chat", "agent")
 # The per-client budgets of a production server (see `Settings.client_requests_per_minute`).
 DEFAULT_CLIENT_REQUESTS = 30
 DEFAULT_CLIENT_TOKENS = 300_000
+# A typing burst every six seconds: more than a person starts, fewer than a script would send.
+DEFAULT_WARM_REQUESTS = 10
 
 
 def _plain(name: str) -> str:
@@ -137,6 +139,21 @@ class Settings:
     # How long a stream stays resumable (and its keys live) after its last event: long enough for a
     # reconnect after a deploy, short enough that Redis holds little.
     resume_ttl: float = 600.0
+    # -- warming (_upstream/warmup.py, _caching/ahead.py; docs/warming.md). When a server starts
+    # serving, run the SDK's paths once and open the upstream connection with a free request
+    # (`GET /v1/models`), waiting at most `warm_up_timeout` seconds; a failure is logged, never raised.
+    warm_up: bool = True
+    warm_up_timeout: float = 3.0
+    # Seconds after its last call that a worker keeps one upstream connection open, with a free
+    # `GET /v1/models` whenever it has been idle `stay_warm_interval` seconds (0: off). Past it
+    # the worker goes quiet and its next call connects again.
+    stay_warm: float = 600.0
+    stay_warm_interval: float = 20.0
+    # `POST /api/warm`: a `max_tokens: 0` pre-warm of the conversation so far while the user types.
+    warm_ahead: bool = True
+    # Warms per client per minute (on their own bucket; their tokens count on the client's token
+    # budget's rate). None: 10 in production, off in development.
+    warm_requests_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         self._validate(_plain)
@@ -192,6 +209,7 @@ class Settings:
             )
         if self.resumable and self.redis_url is None:
             raise SettingsError(name("resumable"), "needs redis_url: a stream is resumed from Redis")
+        _validate_warming(self, name, positive)
         if not isinstance(self.advisor, bool):
             raise SettingsError(name("advisor"), f"must be true or false, not {shown(self.advisor)}")
         if not isinstance(self.profiles, Mapping) or not all(
@@ -237,6 +255,13 @@ class Settings:
         if tpm is None:
             tpm = 0 if self.in_development else DEFAULT_CLIENT_TOKENS
         return rpm, tpm
+
+    def warm_budget(self) -> tuple[int, int]:
+        """Warms and their tokens per minute per client, the None default resolved (0 is off)."""
+        rpm = self.warm_requests_per_minute
+        if rpm is None:
+            rpm = 0 if self.in_development else DEFAULT_WARM_REQUESTS
+        return rpm, self.client_budget()[1]
 
     def profile(self, name: str) -> Profile:
         try:
@@ -361,6 +386,17 @@ def _validate_limits(s: Settings, name: KeyNamer, positive: Callable[..., None])
             )
 
 
+def _validate_warming(s: Settings, name: KeyNamer, positive: Callable[..., None]) -> None:
+    for key in ("warm_up", "warm_ahead"):
+        if not isinstance(getattr(s, key), bool):
+            raise SettingsError(name(key), f"must be true or false, not {shown(getattr(s, key))}")
+    positive("warm_up_timeout", s.warm_up_timeout)
+    positive("stay_warm", s.stay_warm, zero=True)
+    positive("stay_warm_interval", s.stay_warm_interval)
+    if s.warm_requests_per_minute is not None:
+        positive("warm_requests_per_minute", s.warm_requests_per_minute, integer=True, zero=True)
+
+
 def _validate_state(s: Settings, name: KeyNamer) -> None:
     url = s.redis_url
     # The URL itself is never echoed: it may carry a password.
@@ -427,6 +463,8 @@ _INTS = {
 _FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_interval"}
 _INTS |= {"breaker_failures", "classify_cache_size", "max_body_bytes", "max_messages", "max_input_tokens"}
 _INTS |= {"client_requests_per_minute", "client_tokens_per_minute", "tool_threads"}
+_INTS |= {"client_requests_per_minute", "client_tokens_per_minute", "warm_requests_per_minute"}
+_FLOATS |= {"warm_up_timeout", "stay_warm", "stay_warm_interval"}
 _FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl", "redis_timeout"}
 _FLOATS |= {"resume_grace", "resume_ttl"}
 
@@ -445,7 +483,15 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
                 if isinstance(parsed, list)
                 else parsed
             )
-        if name in ("advisor", "cache_debug", "response_cache", "development", "resumable"):
+        if name in (
+            "advisor",
+            "cache_debug",
+            "response_cache",
+            "development",
+            "resumable",
+            "warm_up",
+            "warm_ahead",
+        ):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes", "on")

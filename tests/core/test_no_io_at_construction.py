@@ -304,6 +304,28 @@ def test_flask_init_app_opens_nothing() -> None:
     _assert_lazy(_run(FLASK))
 
 
-def test_starlette_app_and_its_lifespan_open_nothing() -> None:
+def test_starlette_app_and_its_lifespan_open_nothing_with_warm_up_off() -> None:
     pytest.importorskip("starlette")
-    _assert_lazy(_run(STARLETTE))
+    _assert_lazy(_run(STARLETTE, FIRSTTOKEN_WARM_UP="0"))
+
+
+def test_starlette_lifespan_warms_up_and_opens_nothing_else() -> None:
+    # Changed on purpose with warm-up (#16): the lifespan is where a server starts serving, so it
+    # warms up there. Building the app still opens nothing (the test above, with warm-up off);
+    # with it on, the lifespan starts the embedded emulator (development, no key: the emulator is
+    # what was asked for) and opens one connection to it, and nothing else.
+    pytest.importorskip("starlette")
+    result = _run(STARLETTE)
+    setup = result["setup"]
+    # The loop's own default executor (`asyncio_0`) resolves the address, as the first request would.
+    threads = [t.split("#")[0] for t in setup["threads"] if not t.startswith("asyncio_")]
+    assert threads == result["emulators"]
+    assert len(result["emulators"]) == 1
+    port = result["emulators"][0].rsplit(":", 1)[1]
+    listening = [s for s in setup["sockets"] if "LISTEN" in s]
+    established = [s for s in setup["sockets"] if "ESTABLISHED" in s]
+    assert len(listening) == 1 and f"port={port})" in listening[0]
+    # Both ends of the one warmed connection live in this process (the emulator is embedded).
+    assert len(established) == 2, setup["sockets"]
+    assert set(setup) <= {"threads", "native_threads", "sockets"}
+    assert result["status"] == 200 and result["answered"]

@@ -15,6 +15,7 @@ from .._errors import SettingsError
 from .base import ResponseStore, State
 from .breaker import BreakerStore, MemoryBreakerStore
 from .budgets import Admission, Budgets, MemoryBudgets
+from .claims import Claims, MemoryClaims
 from .classify import ClassifyCache, MemoryClassifyCache
 from .keys import request_digest
 from .locks import FileLock, LockFactory, WarmLock, file_locks, lock_name
@@ -27,11 +28,13 @@ __all__ = [
     "Admission",
     "BreakerStore",
     "Budgets",
+    "Claims",
     "ClassifyCache",
     "FileLock",
     "LockFactory",
     "MemoryBreakerStore",
     "MemoryBudgets",
+    "MemoryClaims",
     "MemoryClassifyCache",
     "ResponseStore",
     "State",

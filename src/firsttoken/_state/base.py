@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from .._metrics import Metrics
 from .breaker import BreakerStore
 from .budgets import Budgets
+from .claims import Claims
 from .classify import ClassifyCache
 from .client_budgets import ClientBudgets
 from .locks import LockFactory
@@ -55,6 +56,10 @@ class State(Protocol):
     @property
     def client_budgets(self) -> ClientBudgets:
         """Each browser client's requests and tokens per minute (`_limits.py`)."""
+
+    @property
+    def claims(self) -> Claims:
+        """Who warms a conversation prefix now (`_caching/ahead.py`), shared across workers with Redis."""
 
     def warm_locks(self, directory: str | None) -> LockFactory: ...
 

@@ -11,6 +11,7 @@ from typing import Any
 from .._metrics import Metrics
 from .breaker import MemoryBreakerStore
 from .budgets import MemoryBudgets
+from .claims import MemoryClaims
 from .classify import MemoryClassifyCache
 from .client_budgets import MemoryClientBudgets
 from .locks import LockFactory, file_locks
@@ -65,6 +66,7 @@ class MemoryState:
         self.responses = MemoryResponseStore()
         self.budgets = MemoryBudgets(clock=self.clock)
         self.client_budgets = MemoryClientBudgets(clock=self.clock)
+        self.claims = MemoryClaims(clock=self.clock)
 
     def warm_locks(self, directory: str | None) -> LockFactory:
         return file_locks(directory)

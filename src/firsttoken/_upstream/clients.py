@@ -54,6 +54,7 @@ class ClientPool:
         max_retries: int,
         max_connections: int,
         max_keepalive_connections: int,
+        keepalive_expiry: float = 5.0,
     ) -> None:
         self._upstream = upstream
         self._options: dict[str, Any] = {
@@ -61,7 +62,10 @@ class ClientPool:
             "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
         }
         self._limits = httpx2.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            # httpx's 5 s, unless staying warm (warmup.py) pings less often than that.
+            keepalive_expiry=keepalive_expiry,
         )
         self._lock = threading.Lock()
         self._pid = os.getpid()

@@ -63,6 +63,13 @@ def _parse_each(param: click.Parameter | None, values: tuple[str, ...], parse: A
     help="Largest request body in bytes; larger ones get 413.",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="uvicorn's access log.")
+@click.option(
+    "--tls/--no-tls",
+    default=False,
+    show_default=True,
+    help="Serve HTTPS with a self-signed certificate made at start; prints the CA file clients must "
+    "trust (SSL_CERT_FILE=<it>).",
+)
 @click.pass_context
 def emulate(
     ctx: click.Context,
@@ -75,12 +82,14 @@ def emulate(
     rate_limits: tuple[str, ...],
     max_body_size: int,
     access_log: bool,
+    tls: bool,
 ) -> None:
     """Serve an emulator of Anthropic's Messages API on HOST:PORT."""
     # Imported here so `firsttoken --help` stays fast and works even if the emulator is broken.
     from ..testing.emulator import EmulatorConfig, parse_fault, parse_model_profile, parse_rate_limit
     from ..testing.emulator.app import create_app
     from ..testing.emulator.server import bind_socket, make_server
+    from ..testing.emulator.tls import SelfSigned
 
     params = {p.name: p for p in ctx.command.params}
     parsed_faults = _parse_each(params["faults"], faults, parse_fault)
@@ -99,8 +108,12 @@ def emulate(
     except OSError as exc:
         raise click.BadParameter(f"cannot bind {host}:{port}: {exc.strerror}", param=params["port"]) from None
     bound_port = sock.getsockname()[1]
+    certificate = SelfSigned() if tls else None
     server = make_server(
-        create_app(config), access_log=access_log, log_level="info" if access_log else "warning"
+        create_app(config),
+        access_log=access_log,
+        log_level="info" if access_log else "warning",
+        tls=certificate,
     )
 
     async def serve() -> None:
@@ -110,7 +123,10 @@ def emulate(
             await asyncio.sleep(0.01)
         if server.started:
             shown = f"[{host}]" if ":" in host else host
-            click.echo(f"firsttoken emulator listening on http://{shown}:{bound_port}")
+            scheme = "https" if certificate is not None else "http"
+            click.echo(f"firsttoken emulator listening on {scheme}://{shown}:{bound_port}")
+            if certificate is not None:
+                click.echo(f"firsttoken emulator CA certificate: {certificate.ca_path}")
             sys.stdout.flush()
         await task
 
@@ -121,3 +137,5 @@ def emulate(
         pass
     finally:
         sock.close()
+        if certificate is not None:
+            certificate.close()

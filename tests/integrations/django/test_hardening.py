@@ -12,6 +12,7 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 
 from tests.e2e.servers import run_server
+from tests.upstream import billable
 
 UI_BODY = json.dumps({"messages": [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}]})
 SYSTEM_UI = json.dumps(
@@ -58,7 +59,7 @@ async def test_the_apps_system_prompt_with_an_ai_sdk_body_streams_from_an_async_
 @override_settings(ROOT_URLCONF=__name__)
 @pytest.mark.parametrize("route", ["/sync", "/async"])
 def test_refusals_are_the_contracts_json_and_send_nothing(upstream, route: str) -> None:  # type: ignore[no-untyped-def]
-    before = upstream.stats()["requests_total"]
+    before = billable(upstream.stats())
     client = Client()
     cases = [
         (client.post(f"{route}?protocol=ai-sdk", SYSTEM_UI, content_type="application/json"), 400),
@@ -77,7 +78,7 @@ def test_refusals_are_the_contracts_json_and_send_nothing(upstream, route: str) 
         assert response.status_code == status
         assert response["Content-Type"] == "application/json"
         assert json.loads(response.content)["error"]
-    assert upstream.stats()["requests_total"] == before
+    assert billable(upstream.stats()) == before
 
 
 @pytest.mark.parametrize("server", ["runserver", "gunicorn"])

@@ -189,6 +189,9 @@ class EmulatorApp:
             await self._control(path, method, headers, receive, send)
             return
         entry: dict[str, Any] = {"id": request_id, "method": method, "path": path, "model": None}
+        # The client's port names its connection: tests see which requests shared one (warm-up).
+        client = scope.get("client")
+        entry["client_port"] = client[1] if client else None
         recorded = False
 
         def finish(outcome: _Outcome) -> None:

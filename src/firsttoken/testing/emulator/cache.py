@@ -67,20 +67,26 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _text_block(text: str) -> dict[str, Any]:
+    # The API reads a string `content` or `system` as one text block: the same prompt, the same
+    # cache entry, whichever form a request spells it in (a warm marks the block, a chat sends text).
+    return {"type": "text", "text": text}
+
+
 def flatten(req: MessageRequest) -> PromptBlocks:
     items: list[tuple[Any, int, dict[str, Any] | None]] = []
     for tool in req.tools:
         items.append((tool, block_tokens(tool), tool.get("cache_control")))
     if isinstance(req.system, str):
         if req.system:
-            items.append((req.system, block_tokens(req.system), None))
+            items.append((_text_block(req.system), block_tokens(req.system), None))
     elif req.system:
         items.extend((b, block_tokens(b), b.get("cache_control")) for b in req.system)
     message_hashes = []
     for msg in req.messages:
         content = msg["content"]
-        blocks = [content] if isinstance(content, str) else content
-        message_hashes.append(_digest(msg["role"] + canonical(content)))
+        blocks = [_text_block(content)] if isinstance(content, str) else content
+        message_hashes.append(_digest(msg["role"] + canonical(blocks)))
         for j, block in enumerate(blocks):
             cc = block.get("cache_control") if isinstance(block, dict) else None
             tokens = block_tokens(block) + (MESSAGE_OVERHEAD if j == 0 else 0)

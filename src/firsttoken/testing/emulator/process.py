@@ -27,6 +27,7 @@ class EmulatorProcess:
         seed: int = 0,
         extra: Sequence[str] = (),
         cpu: int | None = None,
+        tls: bool = False,
     ) -> None:
         self._command = [
             sys.executable,
@@ -39,8 +40,11 @@ class EmulatorProcess:
             str(time_scale),
             "--seed",
             str(seed),
+            *(["--tls"] if tls else []),
             *extra,
         ]
+        self._tls = tls
+        self.ca_path: str | None = None
         # A core to pin it to (Linux), so a benchmark on the other core measures only itself.
         self._cpu = cpu
         self._proc: subprocess.Popen[str] | None = None
@@ -62,6 +66,9 @@ class EmulatorProcess:
             raise RuntimeError(f"the emulator did not start: {line.strip()!r}")
         if self._cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(proc.pid, {self._cpu})
+        if self._tls:
+            # The CA file clients must trust: `SSL_CERT_FILE=<ca_path>` for the SDK's httpx.
+            self.ca_path = proc.stdout.readline().rsplit(": ", 1)[-1].strip()
         self._proc, self._base_url, self._state = proc, line.rsplit(" ", 1)[-1].strip(), "open"
         return self
 

@@ -12,6 +12,7 @@ import uvicorn
 
 from .app import EmulatorApp, create_app
 from .config import EmulatorConfig
+from .tls import SelfSigned
 
 __all__ = ["Emulator", "make_server"]
 
@@ -36,7 +37,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
 KEEP_ALIVE_SECONDS = 60
 
 
-def make_server(app: EmulatorApp, *, access_log: bool = False, log_level: str = "warning") -> uvicorn.Server:
+def make_server(
+    app: EmulatorApp,
+    *,
+    access_log: bool = False,
+    log_level: str = "warning",
+    tls: SelfSigned | None = None,
+) -> uvicorn.Server:
+    # HTTPS when `tls` is given: its PEM holds the key and the chain, for both of uvicorn's options.
+    certificate = {} if tls is None else {"ssl_certfile": tls.cert_path, "ssl_keyfile": tls.cert_path}
     config = uvicorn.Config(
         app,
         lifespan="off",
@@ -50,6 +59,7 @@ def make_server(app: EmulatorApp, *, access_log: bool = False, log_level: str = 
         # is: with uvicorn's 5 s both ends closed at once, and a request sent on a connection the
         # emulator was closing failed with no response (a race the real API does not have).
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **certificate,  # type: ignore[arg-type]
     )
     return uvicorn.Server(config)
 
@@ -67,6 +77,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         access_log: bool = False,
+        tls: bool = False,
         **options: Any,
     ) -> None:
         if config is not None and options:
@@ -76,6 +87,9 @@ class Emulator:
         self.host = host
         self._requested_port = port
         self._access_log = access_log
+        # HTTPS with a certificate made at start (`tls.py`); `ca_path` is what clients trust.
+        self._tls_wanted = tls
+        self._tls: SelfSigned | None = None
         self._state: Literal["unopened", "open", "closed"] = "unopened"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -95,7 +109,9 @@ class Emulator:
             raise RuntimeError("this Emulator was stopped; create a new one")
         sock = bind_socket(self.host, self._requested_port)
         self._port = sock.getsockname()[1]
-        server = make_server(self.app, access_log=self._access_log)
+        if self._tls_wanted:
+            self._tls = SelfSigned()
+        server = make_server(self.app, access_log=self._access_log, tls=self._tls)
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -133,6 +149,8 @@ class Emulator:
         assert self._thread is not None
         self._server.should_exit = True
         self._thread.join(timeout=GRACEFUL_SHUTDOWN_SECONDS + 10)
+        if self._tls is not None:
+            self._tls.close()
 
     close = stop
 
@@ -154,7 +172,13 @@ class Emulator:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls_wanted else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def ca_path(self) -> str | None:
+        """The CA certificate (PEM) a client must trust to reach an HTTPS emulator; None on HTTP."""
+        return None if self._tls is None else self._tls.ca_path
 
     def stats(self) -> dict[str, Any]:
         return self.app.stats()

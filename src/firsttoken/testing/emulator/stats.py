@@ -20,6 +20,7 @@ class Stats:
             self.requests_total = 0
             self.by_model: Counter[str] = Counter()
             self.by_status: Counter[str] = Counter()
+            self.by_path: Counter[str] = Counter()
             self.output_tokens = 0
             self.output_tokens_after_disconnect = 0
             self.cache_read_tokens = 0
@@ -34,6 +35,7 @@ class Stats:
             if entry.get("model"):
                 self.by_model[str(entry["model"])] += 1
             self.by_status[str(entry["status"])] += 1
+            self.by_path[str(entry.get("path"))] += 1
             self.log.append(entry)
 
     def add_tokens(self, tokens: int, *, after_disconnect: bool) -> None:
@@ -62,6 +64,7 @@ class Stats:
                 "requests_total": self.requests_total,
                 "requests_by_model": dict(self.by_model),
                 "requests_by_status": dict(self.by_status),
+                "requests_by_path": dict(self.by_path),
                 "output_tokens": self.output_tokens,
                 "output_tokens_after_disconnect": self.output_tokens_after_disconnect,
                 "cache_read_input_tokens": self.cache_read_tokens,
