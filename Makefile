@@ -40,7 +40,7 @@ contracts: $(STAMP)
 # a page left out of the nav or a reference mkdocstrings cannot resolve fails the build, and so
 # `make test`. The snippets on the pages run as tests (Sybil, the root conftest.py).
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # The README's settings table, rendered from src/firsttoken/_reference.py like the docs' settings
 # page; tests/docs/test_settings_reference.py fails when it is stale.

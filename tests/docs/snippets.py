@@ -84,6 +84,20 @@ class Docs:
     """The helpers of the invisible check blocks."""
 
     @staticmethod
+    def reset_opentelemetry() -> None:
+        """No OpenTelemetry provider configured, as in a fresh process: the page sets its own, and
+        the suite's tests (which set theirs the same way) may have run before it in this process."""
+        from opentelemetry import trace
+        from opentelemetry.metrics import _internal as metrics
+
+        for module, provider, once in (
+            (trace, "_TRACER_PROVIDER", "_TRACER_PROVIDER_SET_ONCE"),
+            (metrics, "_METER_PROVIDER", "_METER_PROVIDER_SET_ONCE"),
+        ):
+            setattr(module, provider, None)
+            getattr(module, once)._done = False
+
+    @staticmethod
     def post(url: str, body: Any, *, content_type: str = "application/json") -> Response:
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
         request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
