@@ -9,8 +9,10 @@ drive the app they show, and a snippet that is not meant to run says so in the p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 
@@ -33,9 +35,23 @@ def _teardown(namespace: dict[str, Any]) -> None:
         namespace["_environment"].exit()
 
 
-pytest_collect_file = Sybil(
+ROOT = Path(__file__).resolve().parent
+
+_collect = Sybil(
     parsers=[PythonCodeBlockParser(), SkipParser()],
-    patterns=["README.md", "docs/*.md", "docs/*/*.md"],
+    patterns=["*.md"],
     setup=_setup,
     teardown=_teardown,
 ).pytest()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    # The README and docs/ only: Sybil's patterns match a path from its end, so `docs/*.md` alone
+    # would also take any other folder named docs.
+    try:
+        where = file_path.relative_to(ROOT)
+    except ValueError:
+        return None
+    if where == Path("README.md") or where.parts[0] == "docs":
+        return _collect(file_path, parent)
+    return None

@@ -58,18 +58,16 @@ SETTINGS_FIELDS: Mapping[str, str] = {
     "classify_cache_ttl": "Seconds `engine.classify()` answers a repeated input from its cache.",
     "classify_cache_size": "Inputs `engine.classify()` keeps in its cache.",
     "cache_min_tokens": "Per model family, the minimum cacheable prompt length, overriding the "
-    "built-in table (`{\"sonnet\": 1024}`).",
+    'built-in table (`{"sonnet": 1024}`).',
     "pricing": "Per model family, the input price in $ per million tokens used for the cost "
     "estimates of prompt caching, overriding the built-in table.",
     "cache_debug": "Ask the API why a continuing conversation missed the prompt cache, and log it.",
-    "warm_lock_dir": "Where the one-warmer-per-machine lock files live; none is "
-    "`<tempdir>/firsttoken-warm`.",
+    "warm_lock_dir": "Where the one-warmer-per-machine lock files live; none is `<tempdir>/firsttoken-warm`.",
     "redis_url": "Share state across workers and machines through Redis (`redis://`, `rediss://`, "
     "`unix://`, `redis+sentinel://`, `redis+cluster://`); none keeps it in process memory. Never "
     "printed.",
     "redis_prefix": "The namespace of every key firsttoken writes to Redis.",
-    "redis_timeout": "Seconds each Redis step may take before the process carries on with its local "
-    "state.",
+    "redis_timeout": "Seconds each Redis step may take before the process carries on with its local state.",
     "response_cache": "Answer a repeated temperature-0 `create()` from the store.",
     "tenant": "Keeps one tenant's cached responses from another's; a call's `tenant=` overrides it.",
     "browser_profiles": "The profiles a browser may name; none means those of `fast`, `chat` and "
@@ -136,7 +134,9 @@ def _default(f: dataclasses.Field[Any], instance: object) -> str:
 def _type(f: dataclasses.Field[Any]) -> str:
     text = str(f.type)
     # The Literal aliases read better as the values they allow.
-    return re.sub(r"\b(EmulatorMode|Speed|RateLimitPolicy|CachingMode|CacheTtl|ThinkingDisplay)\b", "str", text)
+    return re.sub(
+        r"\b(EmulatorMode|Speed|RateLimitPolicy|CachingMode|CacheTtl|ThinkingDisplay)\b", "str", text
+    )
 
 
 def _rows(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
