@@ -38,9 +38,10 @@ contracts: $(STAMP)
 
 # The docs site (MkDocs, docs/ and mkdocs.yml) into site/, which git ignores. Strict: a broken link,
 # a page left out of the nav or a reference mkdocstrings cannot resolve fails the build, and so
-# `make test`. The snippets on the pages run as tests (Sybil, the root conftest.py).
+# `make test`. The snippets on the pages run as tests (Sybil, the root conftest.py). No --quiet:
+# MkDocs 1.6 then stops counting warnings, and --strict passes a broken link.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # The README's settings table, rendered from src/firsttoken/_reference.py like the docs' settings
 # page; tests/docs/test_settings_reference.py fails when it is stale.
