@@ -133,16 +133,20 @@ def _default(f: dataclasses.Field[Any], instance: object) -> str:
 
 def _type(f: dataclasses.Field[Any]) -> str:
     text = str(f.type)
-    # The Literal aliases read better as the values they allow.
-    return re.sub(
-        r"\b(EmulatorMode|Speed|RateLimitPolicy|CachingMode|CacheTtl|ThinkingDisplay)\b", "str", text
-    )
+    # The Literal aliases read better as the values they allow; "or" rather than "|", which would
+    # need escaping inside a table cell, differently in GitHub's Markdown and in MkDocs'.
+    aliases = r"\b(EmulatorMode|Speed|RateLimitPolicy|CachingMode|CacheTtl|ThinkingDisplay)\b"
+    return re.sub(aliases, "str", text).replace(" | ", " or ")
 
 
 def _rows(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
     header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    for row in rows:
+        cells = list(row)
+        if any("|" in cell for cell in cells):
+            raise ValueError(f"a table cell with a pipe, which would split it: {cells}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
