@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint twins unasync types contracts pytest coverage demo demo-terminal bench matrix clean
+.PHONY: install test lint twins unasync types contracts docs readme pytest coverage demo demo-terminal bench matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
+# The docs site (MkDocs, docs/ and mkdocs.yml) into site/, which git ignores. Strict: a broken link,
+# a page left out of the nav or a reference mkdocstrings cannot resolve fails the build, and so
+# `make test`. The snippets on the pages run as tests (Sybil, the root conftest.py). No --quiet:
+# MkDocs 1.6 then stops counting warnings, and --strict passes a broken link.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The README's settings table, rendered from src/firsttoken/_reference.py like the docs' settings
+# page; tests/docs/test_settings_reference.py fails when it is stale.
+readme: $(STAMP)
+	$(PY) scripts/readme_settings.py
+
 # The Vercel AI SDK's own client, which the e2e tests run under node to rebuild our `ai-sdk` streams.
 AISDK := tests/e2e/aisdk/node_modules/.package-lock.json
 $(AISDK): tests/e2e/aisdk/package-lock.json
@@ -44,7 +56,7 @@ $(AISDK): tests/e2e/aisdk/package-lock.json
 pytest: $(STAMP) $(AISDK)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint twins types contracts pytest
+test: lint twins types contracts docs pytest
 
 # The suite under coverage, servers it starts included, with the floor in pyproject.toml. Not part
 # of `make test`: tracing slows the real-time tests enough to make their timing checks less sharp.
@@ -72,4 +84,4 @@ bench: $(STAMP)
 	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules
+	rm -rf $(VENV) .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site
