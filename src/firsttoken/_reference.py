@@ -80,6 +80,26 @@ SETTINGS_FIELDS: Mapping[str, str] = {
     "none is 30 in production and off in development.",
     "client_tokens_per_minute": "Estimated input tokens per client per minute (429 with "
     "`Retry-After`); 0 is off; none is 300,000 in production and off in development.",
+    "coalesce_window": "Text deltas that arrived while a write was pending always go out as one event; a "
+    "window (seconds, at most 0.1) also holds later deltas that long after each write. 0: nothing "
+    "held; `None`: one event per upstream delta. The first token is never held.",
+    "tool_threads": "Threads that run agent turns' sync tools, shared by the process's turns.",
+    "resumable": "Write each answer to a Redis Stream as it is sent, so a dropped connection resumes "
+    "from any worker. `None`: on exactly when `redis_url` is set.",
+    "resume_grace": "Seconds an answer goes on with nobody reading it before its upstream call is "
+    "cancelled (a phone in a tunnel comes back; a user who left is not billed for long).",
+    "resume_ttl": "Seconds a stream stays resumable, and its Redis keys live, after its last event.",
+    "warm_up": "When a server starts serving, run the SDK's paths once and open the upstream "
+    "connection with a free `GET /v1/models`; a failure is logged, never raised.",
+    "warm_up_timeout": "The longest the start-up warm-up may take, in seconds.",
+    "stay_warm": "Seconds after its last call that a worker keeps one upstream connection open "
+    "(0: off); past it the next call connects again.",
+    "stay_warm_interval": "While staying warm, a free `GET /v1/models` whenever the connection has "
+    "been idle this many seconds.",
+    "warm_ahead": "Serve `POST /api/warm`: a `max_tokens: 0` pre-warm of the conversation so far "
+    "while the user types.",
+    "warm_requests_per_minute": "Warms per client per minute (their tokens count on the client's "
+    "token budget). `None`: 10 in production, off in development.",
 }
 
 PROFILE_FIELDS: Mapping[str, str] = {
@@ -110,6 +130,12 @@ PROFILE_FIELDS: Mapping[str, str] = {
     "token budget (an int, at least 1024) on older models.",
     "thinking_display": "None (the model's default, `omitted` on the newest) or `summarized` to "
     "stream the thinking.",
+    "tools": "Tools the server runs: callables, `firsttoken.tool(...)`s or import paths "
+    "(`myapp.tools:clock`); with any, a call is an agent turn of up to `max_steps` model calls.",
+    "max_steps": "The most model calls an agent turn makes; past it the turn ends and says so "
+    "(`max_steps_reached`).",
+    "tool_timeout": "Seconds one tool call may run (a tool's own `timeout` wins); past it, it is "
+    "cancelled and the model is told so.",
 }
 
 # Settings whose environment variable is not FIRSTTOKEN_<NAME> (that one works too).
