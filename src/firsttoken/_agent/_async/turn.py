@@ -72,6 +72,8 @@ class AsyncAgentStream(AgentCore):
                         runner.start(call)
                     if passed is not None:
                         yield passed
+                # Its connection goes back to the pool while the tools run.
+                await step.aclose()
                 if not self._continues(step, runner.started):
                     await runner.cancel()
                     break

@@ -73,6 +73,8 @@ class AgentStream(AgentCore):
                         runner.start(call)
                     if passed is not None:
                         yield passed
+                # Its connection goes back to the pool while the tools run.
+                step.close()
                 if not self._continues(step, runner.started):
                     runner.cancel()
                     break
