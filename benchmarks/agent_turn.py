@@ -63,7 +63,8 @@ DEFINITIONS = [t.definition() for t in TOOLS]
 async def firsttoken_turn(engine: Engine, n: int, profile: str = "chat") -> dict[str, float]:
     started = time.perf_counter()
     first_final = None
-    # A new question each run: step 2 can only read from cache what step 1 of this turn wrote.
+    # A new question each run: step 2 can only read from cache what step 1 of this turn wrote
+    # (the uncached path and the SDK loop send no breakpoints, so they read and write nothing).
     question = f"{QUESTION} (request {n})"
     turn = engine.astream(
         profile=profile, system=SYSTEM, messages=[{"role": "user", "content": question}], tools=TOOLS
@@ -134,12 +135,14 @@ async def main(runs: int) -> None:
                 base_url=base_url, api_key="sk-ant-bench-not-a-key", max_retries=0
             )
             await firsttoken_turn(engine, -1)  # warms the connections
-            await sequential_turn(client, -2)
+            await sequential_turn(client, -1)
             ours, uncached, theirs = [], [], []
             for n in range(runs):
-                ours.append(await firsttoken_turn(engine, 3 * n))
-                uncached.append(await firsttoken_turn(engine, 3 * n + 1, "uncached"))
-                theirs.append(await sequential_turn(client, 3 * n + 2))
+                # The same question on the three paths: the emulator draws a request's latencies
+                # and answer from its content (cache marks aside), so each run is a paired one.
+                ours.append(await firsttoken_turn(engine, n))
+                uncached.append(await firsttoken_turn(engine, n, "uncached"))
+                theirs.append(await sequential_turn(client, n))
             await client.close()
 
     def median(rows: list[dict[str, float]], key: str) -> float:

@@ -71,6 +71,7 @@ class FirstToken(EngineHandle):
         - `FIRSTTOKEN_DEFAULT_PROFILE`: the profile of calls that name none (`"chat"`).
         - `FIRSTTOKEN_HEARTBEAT_INTERVAL`: seconds between heartbeats of an idle stream (15.0).
         - `FIRSTTOKEN_GATHER_CONCURRENCY`: parallel calls at once in `engine.gather` (8).
+        - `FIRSTTOKEN_TOOL_THREADS`: threads that run agent turns' sync tools (16).
         - `FIRSTTOKEN_METRICS_WINDOW`: calls kept per model and profile for percentiles (1024).
         - `FIRSTTOKEN_ADVISOR`: log the performance guide's advice when a cause shows up (True).
         - `FIRSTTOKEN_BREAKER_FAILURES`: overloads of a model within the window that make calls

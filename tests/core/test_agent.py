@@ -157,6 +157,8 @@ def test_step_two_reads_step_ones_prompt_from_the_cache(agent_engine: Engine) ->
     with agent_engine.stream(system=LONG_SYSTEM, messages=messages, tools=[slow_sync]) as turn:
         assert [type(e) for e in turn.typed_events()].count(StepStart) == 1
     first, second = turn._steps  # type: ignore[attr-defined]
+    # Every step's response was closed (its connection back in the pool), not only the last one.
+    assert first._cm is None and second._cm is None
     assert first.usage["cache_creation_input_tokens"] > 1000
     assert second.usage["cache_read_input_tokens"] >= first.usage["cache_creation_input_tokens"]
     turns = agent_engine.metrics_snapshot()["turns"]["chat"]

@@ -269,8 +269,10 @@ def test_leaving_during_the_second_step_stops_that_model_call_within_100ms(
 ) -> None:
     emulator = realtime_agent_emulator
     body = {"messages": [{"role": "user", "content": QUESTION}], "profile": "agent"}
-    stops = []
-    for _ in range(3):
+    stops: list[float] = []
+    tries = 0
+    while len(stops) < 3 and tries < 8:
+        tries += 1
         url = realtime_agent_example.url + "/api/chat"
         with httpx2.Client(timeout=30.0) as client, client.stream("POST", url, json=body) as response:
             seen = b""
@@ -282,11 +284,15 @@ def test_leaving_during_the_second_step_stops_that_model_call_within_100ms(
                     and b"event: token" in seen.rsplit(b"tool_result", 1)[1]
                 ):
                     break
-            assert emulator.stats()["streams_open"] == 1
+            # On a loaded machine a read can bring the whole second step at once: then there is
+            # nothing left to stop, and that try measures nothing.
+            streaming = emulator.stats()["streams_open"] == 1
             left = time.perf_counter()
         while emulator.stats()["streams_open"]:
             assert time.perf_counter() - left < 5.0
             time.sleep(0.001)
-        stops.append(time.perf_counter() - left)
+        if streaming:
+            stops.append(time.perf_counter() - left)
+    assert len(stops) == 3, (tries, stops)
     # The median, so one scheduling hiccup on a shared machine does not decide the result.
     assert sorted(stops)[1] < 0.1, stops

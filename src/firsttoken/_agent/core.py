@@ -83,7 +83,7 @@ class AgentCore:
         self._error_type = error_type
         self._on_turn = on_turn
         self._messages: list[Mapping[str, Any]] = list(turn.messages)
-        self._steps: list[Any] = []
+        self._steps: list[StreamCore] = []
         self._started = perf_counter()
         # When the last step's first text arrived: the final answer's first token.
         self.final_ttft: float | None = None
@@ -91,6 +91,8 @@ class AgentCore:
         self._tool_calls: list[tuple[str, float, bool]] = []
         self._foreign = False
         self._recorded = False
+        # Set when the loop ended on its own (the model stopped, or max_steps): not cancelled.
+        self.complete = False
         # The step whose text came last; its first text is the final answer's first token.
         self._text_step: Any = None
 
@@ -102,11 +104,11 @@ class AgentCore:
 
     @property
     def _first(self) -> StreamCore:
-        return self._steps[0]  # type: ignore[no-any-return]
+        return self._steps[0]
 
     @property
     def _last(self) -> StreamCore:
-        return self._steps[-1]  # type: ignore[no-any-return]
+        return self._steps[-1]
 
     @property
     def requested_model(self) -> str:

@@ -72,6 +72,8 @@ class AsyncAgentStream(AgentCore):
                         runner.start(call)
                     if passed is not None:
                         yield passed
+                # Its connection goes back to the pool while the tools run.
+                await step.aclose()
                 if not self._continues(step, runner.started):
                     await runner.cancel()
                     break
@@ -95,6 +97,7 @@ class AsyncAgentStream(AgentCore):
                 except (anthropic.APIError, RateLimited) as exc:
                     raise UpstreamFailure(self._error_type(exc), str(exc)) from exc
                 yield TYPED, StepStart(self.steps)
+            self.complete = True
             error = None
         except UpstreamFailure as exc:
             error = exc.type
@@ -127,7 +130,7 @@ class AsyncAgentStream(AgentCore):
             await runner.cancel()
         if self._step is not None:
             await self._step.aclose()
-        self._record("cancelled" if not self.finished else None, self._tool_seconds)
+        self._record(None if self.complete else "cancelled", self._tool_seconds)
 
     def interrupt(self) -> None:
         runner = self._runner

@@ -73,6 +73,8 @@ class AgentStream(AgentCore):
                         runner.start(call)
                     if passed is not None:
                         yield passed
+                # Its connection goes back to the pool while the tools run.
+                step.close()
                 if not self._continues(step, runner.started):
                     runner.cancel()
                     break
@@ -96,6 +98,7 @@ class AgentStream(AgentCore):
                 except (anthropic.APIError, RateLimited) as exc:
                     raise UpstreamFailure(self._error_type(exc), str(exc)) from exc
                 yield TYPED, StepStart(self.steps)
+            self.complete = True
             error = None
         except UpstreamFailure as exc:
             error = exc.type
@@ -128,7 +131,7 @@ class AgentStream(AgentCore):
             runner.cancel()
         if self._step is not None:
             self._step.close()
-        self._record("cancelled" if not self.finished else None, self._tool_seconds)
+        self._record(None if self.complete else "cancelled", self._tool_seconds)
 
     def interrupt(self) -> None:
         runner = self._runner
