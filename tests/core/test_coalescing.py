@@ -168,11 +168,12 @@ async def _agen(items: list[bytes | str], ready: int) -> AsyncIterator[bytes | s
         yield item
 
 
-async def test_async_coalescing_joins_what_came_without_waiting() -> None:
+async def test_async_coalescing_joins_what_came_while_writing_and_in_the_window() -> None:
     items: list[bytes | str] = [b": ping\n\n", "a", "b", "c", b"<event>", "d", "e", "f"]
-    chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), 0.0)]
-    # The first five came at once: one write, text runs as one event each; then one a wait.
-    assert chunks == [b": ping\n\n[abc]<event>", b"[d]", b"[e]", b"[f]"]
+    chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), 0.05)]
+    # The first five came at once: one write, each text run one event; the last three, 1 ms
+    # apart, inside the 50 ms window after it: one more.
+    assert chunks == [b": ping\n\n[abc]<event>", b"[def]"]
     chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), None)]
     assert chunks == [b": ping\n\n", b"[a]", b"[b]", b"[c]", b"<event>", b"[d]", b"[e]", b"[f]"]
 
@@ -188,9 +189,9 @@ async def test_async_coalescing_closed_mid_read_closes_the_items() -> None:
         finally:
             closed.append(True)
 
-    chunks = acoalesce(items(), str.encode, 0.0)
+    chunks = acoalesce(items(), str.encode, 0.01)
     assert await anext(chunks) == b"first"
-    await chunks.aclose()  # the second read was started and is waiting
+    await chunks.aclose()  # the reader task is waiting on the second item
     assert closed == [True]
 
 
@@ -205,7 +206,7 @@ async def test_async_coalescing_cancelled_mid_read_closes_the_items() -> None:
             closed.append(True)
 
     async def consume() -> None:
-        async for _ in acoalesce(items(), str.encode, 0.0):
+        async for _ in acoalesce(items(), str.encode, 0.01):
             pass
 
     task = asyncio.ensure_future(consume())
