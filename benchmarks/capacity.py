@@ -86,7 +86,9 @@ def _pin_to_server_core() -> None:
 
 
 @contextmanager
-def server(setup: str, base_url: str) -> Iterator[tuple[int, psutil.Process]]:
+def server(
+    setup: str, base_url: str, env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[int, psutil.Process]]:
     port = free_port()
     cmd = [sys.executable, *SETUPS[setup]]
     if "uvicorn" in cmd:
@@ -103,6 +105,7 @@ def server(setup: str, base_url: str) -> Iterator[tuple[int, psutil.Process]]:
         "ANTHROPIC_API_KEY": "bench",
         "FIRSTTOKEN_MAX_RETRIES": "0",
         "FIRSTTOKEN_ADVISOR": "0",
+        **(env_extra or {}),
     }
     proc = subprocess.Popen(cmd, env=env, preexec_fn=_pin_to_server_core)
     try:
@@ -182,10 +185,14 @@ class Trial:
     errors: int = 0
     cpu_s: float = 0.0
     tokens: int = 0
+    events: int = 0  # token events (writes of text) the background streams received
 
 
-async def _read_stream(target: Target, model: str, tokens: int, on_token: Any) -> float | None:
-    """One request; calls `on_token(t)` for each read holding a token. Returns the TTFT (s)."""
+async def _read_stream(
+    target: Target, model: str, tokens: int, on_token: Any, *, first_only: bool = False
+) -> float | None:
+    """One request; calls `on_token(t, count)` for each read holding `count` token events. Returns
+    the TTFT (s); `first_only` hangs up at the first token (a probe)."""
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
     marker = target.marker
@@ -206,7 +213,9 @@ async def _read_stream(target: Target, model: str, tokens: int, on_token: Any) -
             if marker in tail + data:
                 if first is None:
                     first = now - started
-                on_token(now)
+                    if first_only:
+                        break
+                on_token(now, (tail + data).count(marker))
             tail = data[-len(marker) :]
     finally:
         writer.close()
@@ -221,6 +230,7 @@ async def run_trial(
     seconds: float,
     proc: psutil.Process | None,
     emulator_url: str,
+    min_probes: int = 0,
 ) -> Trial:
     trial = Trial(streams, seconds)
     trial.probe_ms = {name: [] for name in probes}
@@ -233,9 +243,11 @@ async def run_trial(
         while not stopping:
             last: list[float] = []
 
-            def on_token(now: float, last: list[float] = last) -> None:
-                if measuring and last:
-                    trial.gaps_ms.append((now - last[0]) * 1000)
+            def on_token(now: float, count: int, last: list[float] = last) -> None:
+                if measuring:
+                    trial.events += count
+                    if last:
+                        trial.gaps_ms.append((now - last[0]) * 1000)
                 last[:] = [now]
 
             try:
@@ -251,8 +263,9 @@ async def run_trial(
                 if stopping:
                     return
                 try:
-                    ttft = await _read_stream(probes[name], PROBE_MODEL, 1, lambda now: None)
-                except (OSError, RuntimeError):
+                    probe = _read_stream(probes[name], PROBE_MODEL, 1, _ignore, first_only=True)
+                    ttft = await asyncio.wait_for(probe, 10)
+                except (TimeoutError, OSError, RuntimeError):
                     trial.errors += 1
                     continue
                 if measuring and ttft is not None:
@@ -267,6 +280,12 @@ async def run_trial(
         measuring = True
         prober = asyncio.ensure_future(probe_loop())
         await asyncio.sleep(seconds)
+        # A TTFT row wants its probes, however slowly a loaded server answers them (up to 4x).
+        waited = seconds
+        while len(trial.probe_ms["direct"]) < min_probes and waited < 4 * seconds:
+            await asyncio.sleep(0.5)
+            waited += 0.5
+        trial.seconds = waited
         measuring = False
         trial.cpu_s = (cpu_seconds(proc) - before_cpu) if proc is not None else 0.0
         after_tokens = (await http.get(emulator_url + "/_emulator/stats")).json()["output_tokens"]
@@ -277,6 +296,10 @@ async def run_trial(
     await asyncio.gather(*slots, prober, return_exceptions=True)
     await asyncio.sleep(1.0)  # lets the server see the disconnects before the next trial
     return trial
+
+
+def _ignore(now: float, count: int) -> None:
+    return None
 
 
 def pct(values: list[float], q: float) -> float:
@@ -333,7 +356,7 @@ async def search(
         result = verdict(trial, through)
         trials.append(result)
         print(f"    {through:>6} {n:>5} streams: {json.dumps(result)}", flush=True)
-        return bool(result["ok"])
+        return result["ok"] is True
 
     def out_of_time() -> bool:
         return time.monotonic() - started > args.time_cap
@@ -392,7 +415,14 @@ async def ttft_rows(
     for n in rows:
         emulator_url = f"http://127.0.0.1:{emulator_port}"
         trial = await run_trial(
-            probes["chat"], probes, n - 1, args.tokens, args.ttft_seconds, None, emulator_url
+            probes["chat"],
+            probes,
+            n - 1,
+            args.tokens,
+            args.ttft_seconds,
+            None,
+            emulator_url,
+            args.ttft_probes,
         )
         row: dict[str, Any] = {"open": n, "probes": len(trial.probe_ms["direct"])}
         for name in ("chat", "bare"):
@@ -428,6 +458,7 @@ def main() -> None:
     args.tokens = 180 if args.quick else 270  # 2 s or 3 s answers
     args.seconds = 3.0 if args.quick else 6.0
     args.ttft_seconds = 4.0 if args.quick else 10.0
+    args.ttft_probes = 25 if args.quick else 100
     args.resolution = 0.25 if args.quick else 0.12
     args.time_cap = args.time_cap or (75.0 if args.quick else 240.0)
     import resource
