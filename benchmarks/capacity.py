@@ -356,7 +356,7 @@ async def search(
         result = verdict(trial, through)
         trials.append(result)
         print(f"    {through:>6} {n:>5} streams: {json.dumps(result)}", flush=True)
-        return result["ok"] is True
+        return bool(result["ok"] is True)
 
     def out_of_time() -> bool:
         return time.monotonic() - started > args.time_cap

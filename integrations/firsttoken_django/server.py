@@ -71,14 +71,18 @@ def gunicorn_config(
         worker_class=str(found.get("worker_class") or "sync"),
         threads=int(found.get("threads") or 1),
         timeout=float(found["timeout"]) if found.get("timeout") is not None else 30.0,
-        graceful_timeout=float(found["graceful_timeout"]) if found.get("graceful_timeout") is not None else 30.0,
+        graceful_timeout=float(found["graceful_timeout"])
+        if found.get("graceful_timeout") is not None
+        else 30.0,
         source=" and ".join(sources),
     )
 
 
 def is_sync_gunicorn(meta: Mapping[str, Any]) -> bool:
     """A request served by gunicorn's sync worker (its environ is the only one without threads)."""
-    return str(meta.get("SERVER_SOFTWARE", "")).startswith("gunicorn") and meta.get("wsgi.multithread") is False
+    return (
+        str(meta.get("SERVER_SOFTWARE", "")).startswith("gunicorn") and meta.get("wsgi.multithread") is False
+    )
 
 
 def _from_args(args: list[str]) -> dict[str, Any] | None:

@@ -40,7 +40,9 @@ def _plain_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", ["-w 2", "--workers 4 --timeout 60", "-k sync"])
-def test_the_sync_worker_in_gunicorn_cmd_args_is_a_warning(monkeypatch: pytest.MonkeyPatch, args: str) -> None:
+def test_the_sync_worker_in_gunicorn_cmd_args_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, args: str
+) -> None:
     monkeypatch.setenv("GUNICORN_CMD_ARGS", args)
     report = _check()
     assert "firsttoken.W018" in report and "GUNICORN_CMD_ARGS" in report and "HINT:" in report
@@ -69,7 +71,9 @@ def test_gunicorn_conf_py_is_read_not_run(tmp_path: Path) -> None:
 
 
 def test_a_graceful_timeout_shorter_than_firsttoken_timeout_is_a_warning(tmp_path: Path) -> None:
-    (tmp_path / "gunicorn.conf.py").write_text('worker_class = "gthread"\nthreads = 32\ngraceful_timeout = 10\n')
+    (tmp_path / "gunicorn.conf.py").write_text(
+        'worker_class = "gthread"\nthreads = 32\ngraceful_timeout = 10\n'
+    )
     report = _check({**OK, "TIMEOUT": 120})
     assert "firsttoken.W020" in report and "--graceful-timeout 120" in report
     assert "firsttoken.W020" not in _check({**OK, "TIMEOUT": 10})
