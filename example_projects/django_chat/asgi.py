@@ -1,4 +1,6 @@
-"""ASGI entry point, for async views: `uvicorn example_projects.django_chat.asgi:application --http httptools`."""
+"""ASGI entry point, for async views:
+`uvicorn example_projects.django_chat.asgi:application --http httptools`.
+"""
 
 import os
 
