@@ -15,7 +15,7 @@ emulator reads (`x-bench-model`, `x-emulator-output-tokens`), so one server serv
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic
@@ -25,8 +25,8 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 TOKEN = b'event: token\ndata: {"text":"."}\n\n'
 
 
-def _call(headers: Mapping[str, str]) -> dict[str, Any]:
-    """The Messages API arguments of one request, the same on both endpoints."""
+def _call(headers: Any) -> dict[str, Any]:
+    """The Messages API arguments of one request (from its headers mapping), the same on both endpoints."""
     forwarded = {k: v for k, v in headers.items() if k.lower().startswith("x-emulator-")}
     return {
         "model": headers.get("x-bench-model", DEFAULT_MODEL),

@@ -356,10 +356,10 @@ async def search(
         result = verdict(trial, through)
         trials.append(result)
         print(f"    {through:>6} {n:>5} streams: {json.dumps(result)}", flush=True)
-        return bool(result["ok"] is True)
+        return result["ok"] is True
 
     def out_of_time() -> bool:
-        return time.monotonic() - started > args.time_cap
+        return bool(time.monotonic() - started > args.time_cap)
 
     lo, hi = 0, None
     n = args.start
