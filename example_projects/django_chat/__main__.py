@@ -1,4 +1,10 @@
-"""`python -m example_projects.django_chat`: Django's development server on 127.0.0.1:$PORT, no reloader."""
+"""`python -m example_projects.django_chat`: Django's development server on 127.0.0.1:$PORT, no reloader.
+
+In production, a server that streams safely (docs/deployment.md):
+
+    gunicorn -k gthread --threads 32 --graceful-timeout 120 example_projects.django_chat.wsgi:application
+    uvicorn example_projects.django_chat.asgi:application --http httptools
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""ASGI entry point: `uvicorn example_projects.django_chat.asgi:application`."""
+"""ASGI entry point, for async views:
+`uvicorn example_projects.django_chat.asgi:application --http httptools`.
+"""
 
 import os
 

@@ -1,4 +1,9 @@
-"""`python -m example_projects.flask_chat`: the Werkzeug server, threaded, on 127.0.0.1:$PORT."""
+"""`python -m example_projects.flask_chat`: the Werkzeug server, threaded, on 127.0.0.1:$PORT.
+
+In production, a server that streams safely (docs/deployment.md):
+
+    gunicorn -k gthread --threads 32 --graceful-timeout 120 example_projects.flask_chat.wsgi:app
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """`python -m example_projects.starlette_chat`: the example under uvicorn on 127.0.0.1:$PORT.
 
-`APP=fastapi` serves the FastAPI variant instead (`fastapi_app.py`), same contract.
+`APP=fastapi` serves the FastAPI variant instead (`fastapi_app.py`), same contract. In production:
+
+    uvicorn example_projects.starlette_chat.app:app --http httptools          # or fastapi_app:app
 """
 
 from __future__ import annotations

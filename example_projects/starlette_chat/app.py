@@ -1,6 +1,9 @@
 """The chat example on Starlette: the page, `POST /api/chat`, `GET /api/metrics`, `GET /healthz`.
 
 Every handler is a few lines: parsing, wire formats, error statuses and metrics are firsttoken's.
+In production:
+
+    uvicorn example_projects.starlette_chat.app:app --http httptools
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from firsttoken import Settings, SettingsError, review_settings
 
 from .conf import KNOWN_KEYS, SETTING, key_name, load_settings, raw_config, to_core_mapping
+from .server import gunicorn_config
 
 __all__ = ["TAG", "check_settings"]
 
@@ -45,7 +46,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         (Error if f.is_error else Warning)(f.message, hint=f.hint, id=f"firsttoken.{f.id}")
         for f in review_settings(settings, key_name=key_name)
     ]
-    return [*findings, *_middleware_messages()]
+    return [*findings, *_middleware_messages(), *_server_messages(settings)]
+
+
+def _server_messages(settings: Settings) -> list[CheckMessage]:
+    """gunicorn settings a stream does not survive, where they can be read (`server.py`)."""
+    config = gunicorn_config()
+    if config is None:
+        return []
+    if not config.streams_safely:
+        return [
+            Warning(
+                f"gunicorn runs the sync worker class ({config.source}), which cannot stream safely: "
+                "one client that never reads blocks a worker until gunicorn's timeout kills it, and "
+                f"every answer longer than that timeout ({config.timeout:g}s) is cut.",
+                hint="Serve streams with threads: gunicorn -k gthread --threads 32 (or an ASGI server, "
+                "uvicorn, for async views). See docs/deployment.md.",
+                id="firsttoken.W018",
+            )
+        ]
+    if config.graceful_timeout < settings.timeout:
+        return [
+            Warning(
+                f"gunicorn's graceful_timeout ({config.graceful_timeout:g}s, {config.source}) is shorter "
+                f"than firsttoken's timeout ({settings.timeout:g}s): a restart or deploy cuts the streams "
+                "still answering after graceful_timeout.",
+                hint=f"Give gunicorn --graceful-timeout {settings.timeout:g} (or more), so answers in "
+                "flight finish before a worker is stopped.",
+                id="firsttoken.W020",
+            )
+        ]
+    return []
 
 
 def _bad_value(exc: SettingsError) -> Error:

@@ -8,6 +8,7 @@ anything else a sync one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -16,12 +17,15 @@ from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from firsttoken import Engine, Relay, RelayStart, ResumedStream
 
+from .server import is_sync_gunicorn
 from .state import get_engine
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
 __all__ = ["astream_response", "is_asgi", "start_response", "stream_response", "streaming"]
+
+logger = logging.getLogger("firsttoken.django")
 
 
 def is_asgi(request: HttpRequest) -> bool:
@@ -56,6 +60,7 @@ def stream_response(
         # loop, where Django will iterate it.
         start = async_to_sync(relay.aopen)()
         return _response(request, start, relay, asynchronous=True)
+    _warn_if_sync_gunicorn(request)
     return _response(request, relay.open(), relay, asynchronous=False)
 
 
@@ -69,6 +74,7 @@ async def astream_response(
         return _response(request, await relay.aopen(), relay, asynchronous=True)
     # An async view under WSGI runs in a loop that ends when the view returns; the stream it hands
     # back must live on in the server's thread, so it is a sync one.
+    _warn_if_sync_gunicorn(request)
     start = await sync_to_async(relay.open)()
     return _response(request, start, relay, asynchronous=False)
 
@@ -80,6 +86,21 @@ def start_response(start: RelayStart) -> HttpResponseBase:
         del response["Content-Type"]
     _set_headers(response, start.headers)
     return response
+
+
+_warned: list[bool] = []
+
+
+def _warn_if_sync_gunicorn(request: HttpRequest) -> None:
+    """Once per process: the system check (firsttoken.W018) cannot always see how gunicorn was
+    started, but a request served by its sync worker says so in its environ."""
+    if not _warned and is_sync_gunicorn(request.META):
+        _warned.append(True)
+        logger.warning(
+            "firsttoken: this stream is served by gunicorn's sync worker, which cannot stream safely "
+            "(a client that never reads blocks the worker until its timeout kills it); "
+            "run gunicorn -k gthread --threads 32, see docs/deployment.md"
+        )
 
 
 def _response(

@@ -70,6 +70,8 @@ class FirstToken(EngineHandle):
           each merged over the built-in profile of that name (`fast`, `chat`, `deep`).
         - `FIRSTTOKEN_DEFAULT_PROFILE`: the profile of calls that name none (`"chat"`).
         - `FIRSTTOKEN_HEARTBEAT_INTERVAL`: seconds between heartbeats of an idle stream (15.0).
+        - `FIRSTTOKEN_COALESCE_WINDOW`: seconds a later text delta may be held to share a write
+          (0.0: only what queued while writing; at most 0.1; None: one event per delta).
         - `FIRSTTOKEN_GATHER_CONCURRENCY`: parallel calls at once in `engine.gather` (8).
         - `FIRSTTOKEN_TOOL_THREADS`: threads that run agent turns' sync tools (16).
         - `FIRSTTOKEN_METRICS_WINDOW`: calls kept per model and profile for percentiles (1024).

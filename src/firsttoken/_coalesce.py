@@ -7,10 +7,11 @@ reader thread encodes the event after it. Each run of adjacent text becomes one 
 format (`token(text)`), so a coalesced event is one encoded event and the browser's text is the
 same. Which deltas are "already here" is each server's business:
 
-- `acoalesce` (ASGI servers): after a read that waited, every further item that comes without
-  waiting (its bytes arrived while the last write was being made, or while the loop served other
-  streams) joins it. With a window, the next read waits out the window after each write that
-  carried text, so what arrives meanwhile joins the next write too.
+- `acoalesce` (ASGI servers): with a window or idle beats, a task per stream reads the items and
+  each write takes what was read while the last one was made; with a window, also what arrives
+  for that long after each write that carried text. (Stepping the next read by hand to see
+  whether it completes at once would spare the task, but it leaves the read's anyio cancel scope
+  open across the server's own awaits; a disconnect was then noticed late.)
 - The WSGI shell (`_heartbeat.beating`) does the same in its writer thread, over the queue its
   reader thread fills; `coalesce` is the plain sync iteration, where nothing can be known to have
   arrived without blocking, so it writes one event per item.
@@ -21,10 +22,10 @@ The first token is never held: a window only starts after a write that carried t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Protocol
 
-__all__ = ["Item", "acoalesce", "coalesce", "encode", "one"]
+__all__ = ["Beat", "Item", "acoalesce", "coalesce", "encode", "one"]
 
 Item = bytes | str | Callable[[], bytes]
 Token = Callable[[str], bytes]
@@ -65,9 +66,30 @@ def coalesce(items: Iterator[Item], token: Token, window: float | None) -> Itera
         getattr(items, "close", _no_close)()
 
 
-async def acoalesce(items: AsyncIterator[Item], token: Token, window: float | None) -> AsyncIterator[bytes]:
-    """`items` as chunks to write: each chunk what had arrived when the last write was done."""
-    if window is None:
+class Beat(Protocol):
+    """The idle-heartbeat timer `acoalesce` keeps, when it keeps one (`_heartbeat.Heartbeat`)."""
+
+    beat: bytes
+
+    def sent(self) -> None: ...
+
+    def due_in(self) -> float: ...
+
+
+async def acoalesce(
+    items: AsyncIterator[Item], token: Token, window: float | None, beat: Beat | None = None
+) -> AsyncIterator[bytes]:
+    """`items` as chunks to write, with idle beats when `beat` is given.
+
+    With neither a window nor beats, each item is written as it comes (no task of its own).
+    Otherwise one task per stream reads `items` (a read must outlive a beat or a window, and a
+    task is what outlives a yield) and each write takes everything read by then: what arrived
+    while the last write was made, and with a window, for that long after each write that
+    carried text. No task or timer per item: the beat's alarm is set once per beat interval and
+    only moved when it rings early. When the server cancels this iterator (the client left), the
+    read is cancelled and `items` closed before returning.
+    """
+    if not window and beat is None:
         try:
             async for item in items:
                 chunk = one(item, token)
@@ -76,84 +98,97 @@ async def acoalesce(items: AsyncIterator[Item], token: Token, window: float | No
         finally:
             await _aclose(items)
         return
-    pending: _Resumed | None = None
-    spoke = ended = False
+    pump = _Pump(items)
+    spoke = False
     try:
-        while not ended:
-            # Taken before it is awaited: once awaited, the read is finished or cancelled, and
-            # the clean-up below must not resume it.
-            resumed, pending = pending, None
-            try:
-                first = await (resumed if resumed is not None else anext(items))
-            except StopAsyncIteration:
-                return
-            parts: list[Item] = [first]
-            while True:
-                # One step of the next read: it either completes at once (its bytes are here), or
-                # stops at what it waits for, and is resumed by the next write's first read.
-                step = anext(items).__await__()
-                try:
-                    waiting = step.send(None)
-                except StopIteration as done:
-                    parts.append(done.value)
-                    continue
-                except StopAsyncIteration:
-                    ended = True
-                    break
-                pending = _Resumed(step, waiting)
-                break
-            chunk = encode(parts, token)
-            if chunk:
-                yield chunk
-            if window and not ended:
-                spoke = spoke or any(isinstance(part, str) for part in parts)
-                if spoke:
-                    await asyncio.sleep(window)
-    finally:
-        if pending is not None:
-            await pending.abandon()
-        await _aclose(items)
-
-
-class _Resumed:
-    """The rest of an awaitable that was stepped once and is waiting on `waiting` (a future, or
-    None for a bare yield to the loop): awaiting this hands each wait to the task, as `await` would."""
-
-    __slots__ = ("_step", "_waiting")
-
-    def __init__(self, step: Generator[Any, Any, Any], waiting: Any) -> None:
-        self._step = step
-        self._waiting = waiting
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        step, waiting = self._step, self._waiting
         while True:
-            try:
-                sent = yield waiting
-            except BaseException as exc:  # the task's cancellation, passed on to the read
-                try:
-                    waiting = step.throw(exc)
-                except StopIteration as done:
-                    return done.value
+            if pump.ready:
+                ready = pump.ready
+                pump.ready = []
+                chunk = encode(ready, token)
+                if chunk:
+                    if beat is not None:
+                        beat.sent()
+                    yield chunk
+                if window and not pump.ended:
+                    spoke = spoke or any(isinstance(item, str) for item in ready)
+                    if spoke:
+                        # What arrives meanwhile shares the next write; the first token, always
+                        # in a write of its own, was never held.
+                        await asyncio.sleep(window)
+            elif pump.ended:
+                if pump.error is not None:
+                    raise pump.error
+                return
+            elif beat is None:
+                await pump.wait(None)
+            elif beat.due_in() <= 0:
+                beat.sent()
+                yield beat.beat
             else:
-                try:
-                    waiting = step.send(sent)
-                except StopIteration as done:
-                    return done.value
+                await pump.wait(beat.due_in())
+    finally:
+        await pump.aclose()
 
-    async def abandon(self) -> None:
-        """Cancel the read (the response is being closed) and let it run its own clean-up."""
-        waiting = self._waiting
-        if isinstance(waiting, asyncio.Future):
-            waiting.cancel()
+
+class _Pump:
+    """Reads an async iterator in a task of its own into `ready`, waking one waiter."""
+
+    __slots__ = ("_alarm", "_items", "_loop", "_task", "_waiter", "ended", "error", "ready")
+
+    def __init__(self, items: AsyncIterator[Item]) -> None:
+        self._items = items
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None
+        self._alarm: asyncio.TimerHandle | None = None
+        self.ready: list[Item] = []
+        self.ended = False
+        self.error: BaseException | None = None
+        self._task = self._loop.create_task(self._read())
+
+    async def _read(self) -> None:
         try:
-            self._waiting = self._step.throw(asyncio.CancelledError())
-        except (StopIteration, StopAsyncIteration, asyncio.CancelledError):
-            return
+            async for item in self._items:
+                self.ready.append(item)
+                self._wake()
+        except Exception as exc:  # handed to the iterator, which raises it in the server's task
+            self.error = exc
+        finally:
+            self.ended = True
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _ring(self) -> None:
+        self._alarm = None
+        self._wake()
+
+    async def wait(self, seconds: float | None) -> None:
+        """Until an item is read, the reading ends, or `seconds` pass (or a little sooner)."""
+        if seconds is not None and (self._alarm is None or self._alarm.when() > self._loop.time() + seconds):
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm = self._loop.call_later(seconds, self._ring)
+        self._waiter = self._loop.create_future()
         try:
-            await self
-        except (StopAsyncIteration, asyncio.CancelledError):
-            pass
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def aclose(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
+        task = self._task
+        if not task.done():
+            task.cancel()
+            # The cancelled read must finish before `items` is closed: an async generator cannot
+            # be closed while it is running.
+            await asyncio.gather(task, return_exceptions=True)
+        await _aclose(self._items)
 
 
 async def _aclose(items: AsyncIterator[Item]) -> None:

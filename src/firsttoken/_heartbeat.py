@@ -8,7 +8,6 @@ owns its `send`, asks the timer directly from the listener it keeps for disconne
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -171,108 +170,9 @@ def _no_close() -> None:
     return None
 
 
-async def abeating(
+def abeating(
     items: AsyncIterator[Item], timer: Heartbeat, token: Token = _no_text, window: float | None = None
 ) -> AsyncIterator[bytes]:
-    """`items`, coalesced (`_coalesce.acoalesce`), with beats while silent, for servers that
-    iterate an async body (Django ASGI).
-
-    One task per stream reads `chunks` (the pending read must outlive a beat, and a task is what
-    outlives a yield), and this iterator hands the server what it has read: chunks that came in
-    while the server was writing go out as one write. No task or timer per chunk: the beat's alarm
-    is set once per beat interval and only moved when it rings early. When the server cancels this
-    iterator (the client left), the read is cancelled and `chunks` closed before returning.
-    """
-    chunks = acoalesce(items, token, window)
-    if not timer.enabled:
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await _aclose(chunks)
-        return
-    pump = _Pump(chunks)
-    try:
-        while True:
-            if pump.ready:
-                ready = pump.ready
-                pump.ready = []
-                timer.sent()
-                yield ready[0] if len(ready) == 1 else b"".join(ready)
-            elif pump.ended:
-                if pump.error is not None:
-                    raise pump.error
-                return
-            elif timer.due_in() <= 0:
-                timer.sent()
-                yield timer.beat
-            else:
-                await pump.wait(timer.due_in())
-    finally:
-        await pump.aclose()
-
-
-class _Pump:
-    """Reads an async iterator in a task of its own into `ready`, waking one waiter."""
-
-    __slots__ = ("_alarm", "_chunks", "_loop", "_task", "_waiter", "ended", "error", "ready")
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks
-        self._loop = asyncio.get_running_loop()
-        self._waiter: asyncio.Future[None] | None = None
-        self._alarm: asyncio.TimerHandle | None = None
-        self.ready: list[bytes] = []
-        self.ended = False
-        self.error: BaseException | None = None
-        self._task = self._loop.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for chunk in self._chunks:
-                self.ready.append(chunk)
-                self._wake()
-        except Exception as exc:  # handed to the iterator, which raises it in the server's task
-            self.error = exc
-        finally:
-            self.ended = True
-            self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _ring(self) -> None:
-        self._alarm = None
-        self._wake()
-
-    async def wait(self, seconds: float) -> None:
-        """Until a chunk is read, the reading ends, or `seconds` pass (or a little sooner)."""
-        if self._alarm is None or self._alarm.when() > self._loop.time() + seconds:
-            if self._alarm is not None:
-                self._alarm.cancel()
-            self._alarm = self._loop.call_later(seconds, self._ring)
-        self._waiter = self._loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-
-    async def aclose(self) -> None:
-        if self._alarm is not None:
-            self._alarm.cancel()
-            self._alarm = None
-        task = self._task
-        if not task.done():
-            task.cancel()
-            # The cancelled read must finish before `chunks` is closed: an async generator cannot
-            # be closed while it is running.
-            await asyncio.gather(task, return_exceptions=True)
-        await _aclose(self._chunks)
-
-
-async def _aclose(chunks: AsyncIterator[bytes]) -> None:
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        await close()
+    """`items`, coalesced, with beats while silent, for servers that iterate an async body (Django
+    ASGI): `_coalesce.acoalesce` with this timer, one reader task per stream, none per chunk."""
+    return acoalesce(items, token, window, timer if timer.enabled else None)

@@ -33,7 +33,32 @@ def _plain(key: str) -> str:
 
 def review_settings(settings: Settings, *, key_name: Callable[[str], str] = _plain) -> list[Finding]:
     """Profiles a call would fail or be slow with, a retry-less client, and where answers come from."""
-    return [*_profile_findings(settings, key_name), *_upstream_findings(settings, key_name)]
+    return [
+        *_profile_findings(settings, key_name),
+        *_upstream_findings(settings, key_name),
+        *_streaming_findings(settings, key_name),
+    ]
+
+
+# nginx's `proxy_read_timeout`, AWS ALB's and most load balancers' idle timeout: a response that
+# sends nothing for this long is cut.
+PROXY_IDLE_TIMEOUT = 60.0
+
+
+def _streaming_findings(settings: Settings, key_name: Callable[[str], str]) -> list[Finding]:
+    """Timeouts that must agree with the servers and proxies between a stream and its browser."""
+    if settings.heartbeat_interval < PROXY_IDLE_TIMEOUT:
+        return []
+    return [
+        Finding(
+            "W019",
+            f"{key_name('heartbeat_interval')} is {settings.heartbeat_interval:g}s: proxies and load "
+            f"balancers (nginx's proxy_read_timeout, cloud load balancers' idle timeout) cut a response "
+            f"silent for {PROXY_IDLE_TIMEOUT:g}s, so a long first token can end the stream.",
+            f"Keep {key_name('heartbeat_interval')} well under every idle timeout on the way to the "
+            "browser (the default, 15s, is a quarter of the usual 60s).",
+        )
+    ]
 
 
 def _profile_findings(settings: Settings, key_name: Callable[[str], str]) -> list[Finding]:

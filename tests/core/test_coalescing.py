@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firsttoken import Engine, Relay, Settings, SettingsError
-from firsttoken._events import EventReader
 from firsttoken._coalesce import acoalesce, coalesce, encode
+from firsttoken._events import EventReader
 from firsttoken._relay.core import RelayCore
 from firsttoken._sse import SSEDecoder
 from firsttoken.testing.emulator import Emulator, ModelTiming
@@ -120,7 +121,7 @@ def _token_events(fmt: str, body: bytes) -> int:
 
 def _cut(items: list[bytes | str], cuts: list[int]) -> list[list[bytes | str]]:
     edges = sorted({0, len(items), *(c % (len(items) + 1) for c in cuts)})
-    return [items[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [items[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @settings(max_examples=150, deadline=None)
@@ -143,7 +144,11 @@ def test_coalesced_batches_show_the_same_text_as_one_event_per_delta(
     # Never more token events than deltas, and at most one per run of text in a batch.
     assert _token_events(fmt, together) <= _token_events(fmt, apart)
     runs = sum(
-        sum(1 for a, b in zip([b""] + batch, batch, strict=False) if isinstance(b, str) and not isinstance(a, str))
+        sum(
+            1
+            for a, b in zip([b"", *batch], batch, strict=False)
+            if isinstance(b, str) and not isinstance(a, str)
+        )
         for batch in batches
     )
     assert _token_events(fmt, together) <= runs
@@ -168,11 +173,12 @@ async def _agen(items: list[bytes | str], ready: int) -> AsyncIterator[bytes | s
         yield item
 
 
-async def test_async_coalescing_joins_what_came_without_waiting() -> None:
+async def test_async_coalescing_joins_what_came_while_writing_and_in_the_window() -> None:
     items: list[bytes | str] = [b": ping\n\n", "a", "b", "c", b"<event>", "d", "e", "f"]
-    chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), 0.0)]
-    # The first five came at once: one write, text runs as one event each; then one a wait.
-    assert chunks == [b": ping\n\n[abc]<event>", b"[d]", b"[e]", b"[f]"]
+    chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), 0.05)]
+    # The first five came at once: one write, each text run one event; the last three, 1 ms
+    # apart, inside the 50 ms window after it: one more.
+    assert chunks == [b": ping\n\n[abc]<event>", b"[def]"]
     chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), None)]
     assert chunks == [b": ping\n\n", b"[a]", b"[b]", b"[c]", b"<event>", b"[d]", b"[e]", b"[f]"]
 
@@ -188,9 +194,9 @@ async def test_async_coalescing_closed_mid_read_closes_the_items() -> None:
         finally:
             closed.append(True)
 
-    chunks = acoalesce(items(), str.encode, 0.0)
+    chunks = acoalesce(items(), str.encode, 0.01)
     assert await anext(chunks) == b"first"
-    await chunks.aclose()  # the second read was started and is waiting
+    await chunks.aclose()  # the reader task is waiting on the second item
     assert closed == [True]
 
 
@@ -205,7 +211,7 @@ async def test_async_coalescing_cancelled_mid_read_closes_the_items() -> None:
             closed.append(True)
 
     async def consume() -> None:
-        async for _ in acoalesce(items(), str.encode, 0.0):
+        async for _ in acoalesce(items(), str.encode, 0.01):
             pass
 
     task = asyncio.ensure_future(consume())
@@ -269,7 +275,9 @@ def test_a_window_writes_fewer_events_with_the_same_text(paced: Emulator, fmt: s
     held_body = b"".join(c for _, c in held)
     assert _shown(fmt, held_body)[:3] == _shown(fmt, plain_body)[:3]
     text = [run for run in _shown(fmt, plain_body) if run[0] in ("token", "text-delta", "text")]
-    assert text and text == [run for run in _shown(fmt, held_body) if run[0] in ("token", "text-delta", "text")]
+    assert text and text == [
+        run for run in _shown(fmt, held_body) if run[0] in ("token", "text-delta", "text")
+    ]
     # 60 deltas 10 ms apart under a 50 ms window: a few a write.
     assert len(held) < len(plain) / 2
 
@@ -287,7 +295,7 @@ def test_the_first_token_is_not_held_and_later_ones_at_most_a_window(paced: Emul
     # Deltas are 10 ms apart upstream; with the window, writes are a window apart plus a delta at
     # most (on a busy machine, some slack).
     times = [at for at, chunk in chunks if b"event: token" in chunk]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps and max(gaps) < WINDOW + 0.01 + 0.04
     assert min(gaps) >= WINDOW * 0.9
 

@@ -47,7 +47,10 @@ def test_chat_streams_tokens_then_done(example: RunningExample) -> None:
     assert "upstream;dur=" in headers["server-timing"]
     events = named(parse(response.content))
     tokens = [e for e in events if e.name == "token"]
-    assert len(tokens) > 3
+    # Deltas that arrived together share one event (`coalesce_window`): at least one, at most one
+    # a delta.
+    assert len(tokens) >= 1
+    assert "".join(e.data["text"] for e in tokens).strip()
     assert all(isinstance(e.data["text"], str) for e in tokens)
     assert [e.name for e in events[len(tokens) :]] == ["done"]
     done = events[-1].data
@@ -59,7 +62,7 @@ def test_chat_streams_tokens_then_done(example: RunningExample) -> None:
         "cache_read_input_tokens",
         "cache_creation_input_tokens",
     }
-    assert done["usage"]["output_tokens"] == len(tokens)
+    assert 1 <= len(tokens) <= done["usage"]["output_tokens"]
     assert done["ttft_ms"] >= 0
     assert done["tps"] > 0
 
@@ -79,7 +82,7 @@ def test_ai_sdk_protocol(example: RunningExample) -> None:
     assert kinds[:3] == ["start", "start-step", "text-start"]
     assert kinds[-4:] == ["text-end", "finish-step", "finish", "[DONE]"]
     assert set(kinds[3:-4]) == {"text-delta"}
-    assert parts[-2]["messageMetadata"]["usage"]["output_tokens"] == len(kinds[3:-4])
+    assert 1 <= len(kinds[3:-4]) <= parts[-2]["messageMetadata"]["usage"]["output_tokens"]
 
 
 def test_metrics_count_the_calls(example: RunningExample) -> None:

@@ -62,7 +62,9 @@ def test_ndjson_format(server: Server) -> None:
 
     lines = [json.loads(line) for line in response.text.splitlines()]
     assert lines[0] == {"type": "ping"}
-    assert [line["type"] for line in lines[1:-1]] == ["token"] * 30
+    # Deltas that queued while the server thread wrote share one event (`coalesce_window`).
+    assert {line["type"] for line in lines[1:-1]} == {"token"}
+    assert 1 <= len(lines[1:-1]) <= 30
     assert lines[-1]["type"] == "done"
     assert lines[-1]["usage"]["output_tokens"] == 30
 
@@ -92,7 +94,8 @@ def test_streams_without_buffering(server: Server) -> None:
                 arrivals.append(time.perf_counter() - started)
     total = time.perf_counter() - started
     events = sse_events(body)
-    assert sum(1 for name, _ in events if name == "token") == 300
+    # Deltas that queued while the server thread wrote share one event (`coalesce_window`).
+    assert 20 < sum(1 for name, _ in events if name == "token") <= 300
     assert events[-1][0] == "done"
     assert len(arrivals) > 20, "tokens arrived in a few big chunks: something buffers"
     assert arrivals[0] < total / 4, f"first token at {arrivals[0]:.3f}s of {total:.3f}s"

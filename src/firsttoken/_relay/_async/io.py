@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import cast
 
 import anthropic
 
@@ -53,11 +54,15 @@ class AsyncRelay(RelayCore):
     def _araw(self) -> AsyncIterator[bytes]:
         """The relay's own bytes: text deltas that had arrived by each write as one token event
         (`Settings.coalesce_window`)."""
+        if not self.window:
+            # Nothing is held and no other task reads ahead: the events are encoded as they come,
+            # with no layer between the stream and the server on the hot path.
+            return cast("AsyncIterator[bytes]", self._aitems(encoded=True))
         return acoalesce(self._aitems(), self.format.token, self.window)
 
-    async def _aitems(self) -> AsyncIterator[Item]:
+    async def _aitems(self, *, encoded: bool = False) -> AsyncIterator[Item]:
         """What to write, in order: text deltas as text, every other event as a call that encodes
-        it, so that whoever writes encodes (`_coalesce.py`)."""
+        it, so that whoever writes encodes (`_coalesce.py`); or, `encoded`, each event's bytes."""
         stream = self._async
         if stream is None:
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
@@ -71,16 +76,22 @@ class AsyncRelay(RelayCore):
                 if name == "content_block_delta":
                     delta = data["delta"]
                     if delta["type"] == "text_delta":
-                        yield delta["text"]
+                        if not encoded:
+                            yield delta["text"]
+                        elif chunk := fmt.token(delta["text"]):
+                            yield chunk
                         continue
-                yield partial(self._encode, stream, name, data)
+                if not encoded:
+                    yield partial(self._encode, stream, name, data)
+                elif chunk := self._encode(stream, name, data):
+                    yield chunk
         except UpstreamFailure as exc:
-            yield partial(fmt.error, exc.type, exc.message)
+            yield fmt.error(exc.type, exc.message) if encoded else partial(fmt.error, exc.type, exc.message)
             return
         finally:
             self._reader = None
             await self._aclose_upstream()
-        yield self._done
+        yield self._done() if encoded else self._done
 
     async def aclose(self) -> None:
         """Close the upstream stream (idempotent); a body read in another thread closes it itself.

@@ -1,0 +1,233 @@
+"""The servers `capacity.py` measures: in each framework, firsttoken's relay and a hand-written one.
+
+Every app answers `POST /api/chat` (firsttoken's `stream_response`, as a view would call it) and
+`POST /api/bare` (the least a relay on the SDK does in that framework: one `event: token` per
+upstream chunk holding a text delta, no heartbeat, no metrics), both asking the same question of
+the upstream at `ANTHROPIC_BASE_URL`. The answer's model and length ride on request headers the
+emulator reads (`x-bench-model`, `x-emulator-output-tokens`), so one server serves every trial.
+
+    uvicorn --app-dir benchmarks --factory _capacity_apps:starlette_app
+    uvicorn --app-dir benchmarks --factory _capacity_apps:django_asgi
+    gunicorn -k gthread --chdir benchmarks '_capacity_apps:flask_app()'
+    gunicorn -k gthread --chdir benchmarks '_capacity_apps:django_wsgi()'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anthropic
+
+QUESTION = [{"role": "user", "content": "Explain streaming."}]
+DEFAULT_MODEL = "claude-sonnet-5-5"
+TOKEN = b'event: token\ndata: {"text":"."}\n\n'
+
+
+def _call(headers: Any) -> dict[str, Any]:
+    """The Messages API arguments of one request (from its headers mapping), the same on both endpoints."""
+    forwarded = {k: v for k, v in headers.items() if k.lower().startswith("x-emulator-")}
+    return {
+        "model": headers.get("x-bench-model", DEFAULT_MODEL),
+        "max_tokens": 100_000,
+        "messages": QUESTION,
+        "extra_headers": forwarded,
+    }
+
+
+def _sdk_kwargs() -> dict[str, Any]:
+    return {"api_key": os.environ.get("ANTHROPIC_API_KEY", "bench"), "max_retries": 0}
+
+
+# -- Starlette on uvicorn ----------------------------------------------------------------------
+
+
+def starlette_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    from firsttoken_starlette import FirstToken, FirstTokenMiddleware
+
+    sdk = anthropic.AsyncAnthropic(**_sdk_kwargs())
+
+    async def chat(request: Request) -> Response:
+        await request.body()
+        firsttoken: FirstToken = request.state.firsttoken
+        return await firsttoken.stream_response(**_call(request.headers))
+
+    async def bare(request: Request) -> Response:
+        await request.body()
+        opened = sdk.messages.with_streaming_response.create(stream=True, **_call(request.headers))
+        upstream = await opened.__aenter__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.http_response.aiter_bytes():
+                    if b'"text_delta"' in chunk:
+                        yield TOKEN
+            finally:
+                await opened.__aexit__(None, None, None)
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/api/chat", chat, methods=["POST"]),
+            Route("/api/bare", bare, methods=["POST"]),
+            Route("/healthz", healthz),
+        ],
+        middleware=[Middleware(FirstTokenMiddleware)],
+    )
+
+
+# -- Flask on gunicorn gthread ---------------------------------------------------------------
+
+
+def flask_app() -> Any:
+    from flask import Flask, Response, request
+
+    from firsttoken_flask import FirstToken
+
+    app = Flask("capacity")
+    app.config["FIRSTTOKEN_ADVISOR"] = False
+    ext = FirstToken(app)
+    sdk = anthropic.Anthropic(**_sdk_kwargs())
+
+    @app.post("/api/chat")
+    def chat() -> Response:
+        request.get_data()
+        return ext.stream_response(**_call(request.headers))
+
+    @app.post("/api/bare")
+    def bare() -> Response:
+        request.get_data()
+        opened = sdk.messages.with_streaming_response.create(stream=True, **_call(request.headers))
+        upstream = opened.__enter__()
+
+        def body() -> Iterator[bytes]:
+            try:
+                for chunk in upstream.http_response.iter_bytes():
+                    if b'"text_delta"' in chunk:
+                        yield TOKEN
+            finally:
+                opened.__exit__(None, None, None)
+
+        return Response(body(), mimetype="text/event-stream")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+# -- Django, under uvicorn (ASGI) and gunicorn gthread (WSGI) ----------------------------------
+
+
+def _django() -> None:
+    import django
+    from django.conf import settings
+
+    if settings.configured:
+        return
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="capacity-benchmark",
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=["firsttoken_django"],
+        MIDDLEWARE=["firsttoken_django.middleware.FirstTokenMiddleware"],
+        FIRSTTOKEN={"ADVISOR": False},
+        USE_TZ=True,
+    )
+    django.setup()
+
+
+def _django_views() -> list[Any]:
+    from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+
+    from firsttoken_django import FirstToken
+
+    sync_sdk = anthropic.Anthropic(**_sdk_kwargs())
+    async_sdk = anthropic.AsyncAnthropic(**_sdk_kwargs())
+
+    # The view matches the server, as a Django user writes it: async under ASGI, sync under WSGI.
+    @csrf_exempt
+    async def achat(request: HttpRequest) -> HttpResponseBase:
+        firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+        return await firsttoken.astream_response(**_call(request.headers))
+
+    @csrf_exempt
+    def chat(request: HttpRequest) -> HttpResponseBase:
+        firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+        return firsttoken.stream_response(**_call(request.headers))
+
+    @csrf_exempt
+    async def abare(request: HttpRequest) -> HttpResponseBase:
+        opened = async_sdk.messages.with_streaming_response.create(stream=True, **_call(request.headers))
+        upstream = await opened.__aenter__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.http_response.aiter_bytes():
+                    if b'"text_delta"' in chunk:
+                        yield TOKEN
+            finally:
+                await opened.__aexit__(None, None, None)
+
+        return StreamingHttpResponse(body(), content_type="text/event-stream")
+
+    @csrf_exempt
+    def bare(request: HttpRequest) -> HttpResponseBase:
+        opened = sync_sdk.messages.with_streaming_response.create(stream=True, **_call(request.headers))
+        upstream = opened.__enter__()
+
+        def body() -> Iterator[bytes]:
+            try:
+                for chunk in upstream.http_response.iter_bytes():
+                    if b'"text_delta"' in chunk:
+                        yield TOKEN
+            finally:
+                opened.__exit__(None, None, None)
+
+        return StreamingHttpResponse(body(), content_type="text/event-stream")
+
+    def healthz(request: HttpRequest) -> HttpResponseBase:
+        return JsonResponse({"ok": True})
+
+    asgi = os.environ.get("BENCH_DJANGO") == "asgi"
+    return [
+        path("api/chat", achat if asgi else chat),
+        path("api/bare", abare if asgi else bare),
+        path("healthz", healthz),
+    ]
+
+
+urlpatterns: list[Any] = []
+
+
+def django_asgi() -> Any:
+    os.environ["BENCH_DJANGO"] = "asgi"
+    _django()
+    urlpatterns[:] = _django_views()
+    from firsttoken_django.asgi import get_asgi_application
+
+    return get_asgi_application()
+
+
+def django_wsgi() -> Any:
+    os.environ["BENCH_DJANGO"] = "wsgi"
+    _django()
+    urlpatterns[:] = _django_views()
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()

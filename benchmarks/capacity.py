@@ -1,0 +1,554 @@
+"""Streams per core: the most concurrent answers one server process on one core sustains.
+
+    .venv/bin/python benchmarks/capacity.py            # four setups, ~25 min
+    .venv/bin/python benchmarks/capacity.py --quick    # shorter trials, coarser search, ~8 min
+    .venv/bin/python benchmarks/capacity.py --setups starlette,flask --json
+
+For each setup (Starlette on uvicorn, Django ASGI on uvicorn, Flask and Django WSGI on gunicorn
+gthread) one server process, pinned to core 0, serves firsttoken's relay (`/api/chat`) and a
+hand-written relay on the SDK in the same framework (`/api/bare`, `_capacity_apps.py`). The
+emulator (`firsttoken emulate`) and this script, the load generator, are pinned to core 1.
+
+A trial holds N streams at the API's pace (sonnet: first token after 400 ms, then 90 tokens/s;
+answers of `--tokens` tokens, each stream restarting when its answer ends, starts staggered so
+they arrive evenly). While it runs, probes measure time to first token: one request at a time,
+alternately through the endpoint and straight at the emulator, on a model whose first token is
+due 20 ms after the request (so a probe is quick), and the added TTFT is the difference of the
+two at each percentile. N is sustained when the added p99 is under 20 ms and no gap between
+tokens at the client is over 3x the emulator's own (3 x 11.1 ms). The search doubles N from
+`--start` until a trial fails, then bisects, within a time cap per endpoint.
+
+The load generator is lean (asyncio streams over raw sockets, HTTP/1.1 with `Connection: close`,
+no parsing beyond finding a marker), and its headroom is checked by the same trials run straight
+at the emulator (no server between): the "rig" row is the most streams the emulator and load
+generator sustain by themselves on their core, so a server figure at that ceiling means "at least".
+
+CPU per token is the server process's CPU time (user + system, workers included) over a trial's
+measurement window, divided by the tokens the emulator sent in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _support import emulator_process  # noqa: E402
+
+SERVER_CORE, RIG_CORE = 0, 1
+TPS = 90.0
+GAP_LIMIT_MS = 3 * 1000 / TPS
+ADDED_P99_LIMIT_MS = 20.0
+STREAM_MODEL = "claude-sonnet-5-5"
+PROBE_MODEL = "claude-haiku-5-5"
+# sonnet as the issue asks (400 ms, 90 tokens/s, fixed so every stream is paced alike); haiku is
+# the probes' model: a first token 20 ms after the request keeps each probe short.
+PROFILES = ("--model-profile", "sonnet:400,400,90", "--model-profile", "haiku:20,20,90")
+
+SETUPS: dict[str, list[str]] = {
+    "starlette": ["-m", "uvicorn", "--factory", "_capacity_apps:starlette_app"],
+    "django-asgi": ["-m", "uvicorn", "--factory", "_capacity_apps:django_asgi"],
+    "flask": ["-m", "gunicorn", "_capacity_apps:flask_app()"],
+    "django-wsgi": ["-m", "gunicorn", "_capacity_apps:django_wsgi()"],
+}
+LABELS = {
+    "starlette": "Starlette, uvicorn",
+    "django-asgi": "Django ASGI, uvicorn",
+    "flask": "Flask, gunicorn gthread",
+    "django-wsgi": "Django WSGI, gunicorn gthread",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pin_to_server_core() -> None:
+    os.sched_setaffinity(0, {SERVER_CORE})
+
+
+@contextmanager
+def server(
+    setup: str, base_url: str, env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[int, psutil.Process]]:
+    port = free_port()
+    cmd = [sys.executable, *SETUPS[setup]]
+    if "uvicorn" in cmd:
+        cmd += ["--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--http", "httptools", "--log-level", "warning", "--backlog", "4096"]
+    else:
+        # gthread: a thread per open stream; the worker's connection cap above the largest trial.
+        cmd += ["-k", "gthread", "--threads", "1200", "--worker-connections", "4096", "-w", "1"]
+        cmd += ["--chdir", str(HERE), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+        cmd += ["--backlog", "4096", "--timeout", "120"]
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": "bench",
+        "FIRSTTOKEN_MAX_RETRIES": "0",
+        "FIRSTTOKEN_ADVISOR": "0",
+        **(env_extra or {}),
+    }
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_pin_to_server_core)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield port, psutil.Process(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+# -- the load generator --------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """Where a request goes and how its first token looks in the response bytes."""
+
+    port: int
+    path: str
+    direct: bool  # straight at the emulator (the Messages API) rather than through a relay
+
+    def request(self, model: str, tokens: int) -> bytes:
+        if self.direct:
+            body = json.dumps(
+                {
+                    "model": model,
+                    "max_tokens": 100_000,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "Explain streaming."}],
+                }
+            ).encode()
+            extra = "x-api-key: bench\r\nanthropic-version: 2023-06-01\r\n"
+        else:
+            body = b"{}"
+            extra = f"x-bench-model: {model}\r\n"
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}"
+            f"x-emulator-output-tokens: {tokens}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    @property
+    def marker(self) -> bytes:
+        return b"content_block_delta" if self.direct else b"event: token"
+
+
+@dataclass
+class Trial:
+    streams: int
+    seconds: float
+    gaps_ms: list[float] = field(default_factory=list)
+    probe_ms: dict[str, list[float]] = field(default_factory=dict)
+    errors: int = 0
+    cpu_s: float = 0.0
+    tokens: int = 0
+    events: int = 0  # token events (writes of text) the background streams received
+
+
+async def _read_stream(
+    target: Target, model: str, tokens: int, on_token: Any, *, first_only: bool = False
+) -> float | None:
+    """One request; calls `on_token(t, count)` for each read holding `count` token events. Returns
+    the TTFT (s); `first_only` hangs up at the first token (a probe)."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    marker = target.marker
+    tail = b""
+    first = None
+    try:
+        writer.write(target.request(model, tokens))
+        status_checked = False
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            now = time.perf_counter()
+            if not status_checked:
+                status_checked = True
+                if not data.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(data[:120].decode(errors="replace"))
+            if marker in tail + data:
+                if first is None:
+                    first = now - started
+                    if first_only:
+                        break
+                on_token(now, (tail + data).count(marker))
+            tail = data[-len(marker) :]
+    finally:
+        writer.close()
+    return first
+
+
+async def run_trial(
+    background: Target,
+    probes: dict[str, Target],
+    streams: int,
+    tokens: int,
+    seconds: float,
+    proc: psutil.Process | None,
+    emulator_url: str,
+    min_probes: int = 0,
+) -> Trial:
+    trial = Trial(streams, seconds)
+    trial.probe_ms = {name: [] for name in probes}
+    cycle = 0.4 + tokens / TPS
+    measuring = False
+    stopping = False
+
+    async def slot(index: int) -> None:
+        await asyncio.sleep(cycle * index / streams)
+        while not stopping:
+            last: list[float] = []
+
+            def on_token(now: float, count: int, last: list[float] = last) -> None:
+                if measuring:
+                    trial.events += count
+                    if last:
+                        trial.gaps_ms.append((now - last[0]) * 1000)
+                last[:] = [now]
+
+            try:
+                await _read_stream(background, STREAM_MODEL, tokens, on_token)
+            except (OSError, RuntimeError):
+                trial.errors += 1
+                await asyncio.sleep(0.05)
+
+    async def probe_loop() -> None:
+        names = list(probes)
+        while not stopping:
+            for name in names:
+                if stopping:
+                    return
+                try:
+                    probe = _read_stream(probes[name], PROBE_MODEL, 1, _ignore, first_only=True)
+                    ttft = await asyncio.wait_for(probe, 10)
+                except (TimeoutError, OSError, RuntimeError):
+                    trial.errors += 1
+                    continue
+                if measuring and ttft is not None:
+                    trial.probe_ms[name].append(ttft * 1000)
+            await asyncio.sleep(0.01)
+
+    slots = [asyncio.ensure_future(slot(i)) for i in range(streams)]
+    await asyncio.sleep(cycle + 0.5)  # every stream has started and is answering
+    async with httpx2.AsyncClient() as http:
+        before_tokens = (await http.get(emulator_url + "/_emulator/stats")).json()["output_tokens"]
+        before_cpu = cpu_seconds(proc) if proc is not None else 0.0
+        measuring = True
+        prober = asyncio.ensure_future(probe_loop())
+        await asyncio.sleep(seconds)
+        # A TTFT row wants its probes, however slowly a loaded server answers them (up to 4x).
+        waited = seconds
+        while len(trial.probe_ms["direct"]) < min_probes and waited < 4 * seconds:
+            await asyncio.sleep(0.5)
+            waited += 0.5
+        trial.seconds = waited
+        measuring = False
+        trial.cpu_s = (cpu_seconds(proc) - before_cpu) if proc is not None else 0.0
+        after_tokens = (await http.get(emulator_url + "/_emulator/stats")).json()["output_tokens"]
+        trial.tokens = after_tokens - before_tokens
+    stopping = True
+    for task in [*slots, prober]:
+        task.cancel()
+    await asyncio.gather(*slots, prober, return_exceptions=True)
+    await asyncio.sleep(1.0)  # lets the server see the disconnects before the next trial
+    return trial
+
+
+def _ignore(now: float, count: int) -> None:
+    return None
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[max(int(q * 10) - 1, 0)]
+
+
+def verdict(trial: Trial, through: str) -> dict[str, Any]:
+    """The trial's figures, and whether it sustained its streams."""
+    added = (
+        {q: pct(trial.probe_ms[through], q) - pct(trial.probe_ms["direct"], q) for q in (50, 99)}
+        if through != "direct"
+        else {50: 0.0, 99: 0.0}
+    )
+    max_gap = max(trial.gaps_ms, default=float("inf"))
+    ok = (
+        trial.errors == 0
+        and added[99] < ADDED_P99_LIMIT_MS
+        and max_gap <= GAP_LIMIT_MS
+        and len(trial.probe_ms["direct"]) >= 5
+    )
+    return {
+        "streams": trial.streams,
+        "ok": ok,
+        "added_p50_ms": round(added[50], 2),
+        "added_p99_ms": round(added[99], 2),
+        "max_gap_ms": round(max_gap, 1),
+        "gap_p999_ms": round(pct(trial.gaps_ms, 99.9), 1),
+        "errors": trial.errors,
+        "probes": len(trial.probe_ms[through]),
+        "cpu_us_per_token": round(trial.cpu_s / trial.tokens * 1e6, 1) if trial.tokens else None,
+        "tokens": trial.tokens,
+        "cpu_s": round(trial.cpu_s, 3),
+    }
+
+
+async def search(
+    background: Target,
+    probes: dict[str, Target],
+    through: str,
+    proc: psutil.Process | None,
+    emulator_url: str,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Double N until a trial fails, then bisect, within the time cap."""
+    started = time.monotonic()
+    trials: list[dict[str, Any]] = []
+
+    async def attempt(n: int) -> bool:
+        trial = await run_trial(background, probes, n, args.tokens, args.seconds, proc, emulator_url)
+        result = verdict(trial, through)
+        trials.append(result)
+        print(f"    {through:>6} {n:>5} streams: {json.dumps(result)}", flush=True)
+        return result["ok"] is True
+
+    def out_of_time() -> bool:
+        return bool(time.monotonic() - started > args.time_cap)
+
+    lo, hi = 0, None
+    n = args.start
+    while n <= args.max_streams and not out_of_time():
+        if await attempt(n):
+            lo = n
+            n *= 2
+        else:
+            hi = n
+            break
+    if hi is None and lo == 0:
+        hi = args.start
+    if lo == 0 and hi is not None:
+        # Failed at the start: halve until a trial passes.
+        n = hi // 2
+        while n >= 1 and not out_of_time():
+            if await attempt(n):
+                lo = n
+                break
+            hi = n
+            n //= 2
+    while hi is not None and lo and hi - lo > max(1, lo * args.resolution) and not out_of_time():
+        mid = (lo + hi) // 2
+        if await attempt(mid):
+            lo = mid
+        else:
+            hi = mid
+    # CPU per token and added TTFT at one load for every endpoint, passed or not, so the two
+    # relays compare at the same number of streams even where the search ends apart.
+    if not any(t["streams"] == args.cpu_at for t in trials):
+        await attempt(args.cpu_at)
+    best = next((t for t in trials if t["streams"] == lo and t["ok"]), None)
+    return {
+        "at_fixed": next(t for t in trials if t["streams"] == args.cpu_at),
+        "streams_per_core": lo,
+        "capped": hi is None,
+        "at_best": best,
+        "trials": trials,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+async def ttft_rows(
+    port: int, emulator_port: int, rows: list[int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Added TTFT through firsttoken and the hand-written relay, N-1 streams held on firsttoken."""
+    probes = {
+        "chat": Target(port, "/api/chat", False),
+        "bare": Target(port, "/api/bare", False),
+        "direct": Target(emulator_port, "/v1/messages", True),
+    }
+    out: dict[str, Any] = {}
+    for n in rows:
+        emulator_url = f"http://127.0.0.1:{emulator_port}"
+        trial = await run_trial(
+            probes["chat"],
+            probes,
+            n - 1,
+            args.tokens,
+            args.ttft_seconds,
+            None,
+            emulator_url,
+            args.ttft_probes,
+        )
+        row: dict[str, Any] = {"open": n, "probes": len(trial.probe_ms["direct"])}
+        for name in ("chat", "bare"):
+            for q in (50, 99):
+                row[f"{name}_added_p{q}_ms"] = round(
+                    pct(trial.probe_ms[name], q) - pct(trial.probe_ms["direct"], q), 2
+                )
+        row["direct_p50_ms"] = round(pct(trial.probe_ms["direct"], 50), 2)
+        out[str(n)] = row
+        print(f"    TTFT {n:>4} open: {json.dumps(row)}", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="shorter trials and a coarser search")
+    parser.add_argument(
+        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
+    )
+    parser.add_argument("--json", action="store_true", help="print only the JSON results")
+    parser.add_argument("--no-ttft", action="store_true", help="skip the TTFT table")
+    parser.add_argument("--ttft-open", default="1,64,256", help="open streams per TTFT row")
+    parser.add_argument("--start", type=int, default=32, help="streams of the first trial (default 32)")
+    parser.add_argument("--max-streams", type=int, default=2048, help="stop doubling here (default 2048)")
+    parser.add_argument(
+        "--time-cap", type=float, help="seconds of search per endpoint (default 240, quick 75)"
+    )
+    parser.add_argument("--cpu-at", type=int, default=32, help="streams of the fixed-load trial (default 32)")
+    parser.add_argument("--rig-ceiling", type=int, help="skip the rig search and take this as its ceiling")
+    args = parser.parse_args()
+    args.tokens = 180 if args.quick else 270  # 2 s or 3 s answers
+    args.seconds = 3.0 if args.quick else 6.0
+    args.ttft_seconds = 4.0 if args.quick else 10.0
+    args.ttft_probes = 25 if args.quick else 100
+    args.resolution = 0.25 if args.quick else 0.12
+    args.time_cap = args.time_cap or (75.0 if args.quick else 240.0)
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    os.sched_setaffinity(0, {RIG_CORE})
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "command": " ".join(["benchmarks/capacity.py", *sys.argv[1:]]),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "tokens_per_answer": args.tokens,
+        "trial_seconds": args.seconds,
+    }
+    with emulator_process(time_scale=1.0, cpu=RIG_CORE, extra=PROFILES) as base_url:
+        emulator_port = int(base_url.rsplit(":", 1)[1])
+        direct = Target(emulator_port, "/v1/messages", True)
+        if args.rig_ceiling:
+            results["rig"] = {"streams_per_core": args.rig_ceiling, "capped": False, "given": True}
+        else:
+            print("rig (emulator + load generator, no server):", flush=True)
+            results["rig"] = asyncio.run(search(direct, {"direct": direct}, "direct", None, base_url, args))
+        for setup in args.setups.split(","):
+            print(f"{LABELS[setup]}:", flush=True)
+            entry: dict[str, Any] = {}
+            with server(setup, base_url) as (port, proc):
+                for name, path in (("firsttoken", "/api/chat"), ("hand-written", "/api/bare")):
+                    target = Target(port, path, False)
+                    entry[name] = asyncio.run(
+                        search(target, {"through": target, "direct": direct}, "through", proc, base_url, args)
+                    )
+                if not args.no_ttft:
+                    rows = [int(n) for n in args.ttft_open.split(",")]
+                    entry["ttft"] = asyncio.run(ttft_rows(port, emulator_port, rows, args))
+            results[setup] = entry
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["load_average_at_end"] = os.getloadavg()
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(json.dumps(results))
+    print()
+    print(table(results, args.setups.split(","), args.cpu_at))
+
+
+def table(results: dict[str, Any], setups: list[str], cpu_at: int) -> str:
+    def cell(found: dict[str, Any]) -> dict[str, str]:
+        fixed = found["at_fixed"]
+        cpu = fixed["cpu_us_per_token"]
+        return {
+            "streams": f"{found['streams_per_core']}{'+' if found['capped'] else ''}",
+            "cpu": f"{cpu} µs" if cpu else "n/a",
+            # What the CPU per token alone allows: one core's second over 90 tokens/s per stream.
+            "implied": f"{1e6 / (cpu * TPS):.0f}" if cpu else "n/a",
+            "ttft": f"+{fixed['added_p50_ms']} / +{fixed['added_p99_ms']} ms",
+            "gap": f"{fixed['max_gap_ms']} ms",
+        }
+
+    lines = [
+        f"| setup | streams per core (criteria met) | CPU per token at {cpu_at} streams | streams per core "
+        f"that CPU allows | added TTFT p50 / p99 at {cpu_at} streams | largest gap at {cpu_at} streams |",
+        "|---|---|---|---|---|---|",
+    ]
+    for setup in setups:
+        fw, bare = cell(results[setup]["firsttoken"]), cell(results[setup]["hand-written"])
+        lines.append(
+            f"| {LABELS[setup]}: firsttoken / hand-written | **{fw['streams']}** / {bare['streams']} "
+            f"| **{fw['cpu']}** / {bare['cpu']} | {fw['implied']} / {bare['implied']} "
+            f"| {fw['ttft']} / {bare['ttft']} | {fw['gap']} / {bare['gap']} |"
+        )
+    rig = results["rig"]
+    lines.append(f"| rig alone (emulator + load generator, no server) | {rig['streams_per_core']} | | | | |")
+    out = "\n".join(lines)
+    if any("ttft" in results[s] for s in setups):
+        rows = [
+            "",
+            "",
+            "| setup | open streams | firsttoken added p50 / p99 | hand-written added p50 / p99 |",
+            "|---|---|---|---|",
+        ]
+        for setup in setups:
+            for n, row in results[setup].get("ttft", {}).items():
+                rows.append(
+                    f"| {LABELS[setup]} | {n} | +{row['chat_added_p50_ms']} / +{row['chat_added_p99_ms']} ms "
+                    f"| +{row['bare_added_p50_ms']} / +{row['bare_added_p99_ms']} ms |"
+                )
+        out += "\n".join(rows)
+    return out
+
+
+if __name__ == "__main__":
+    main()
