@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import socket
 import ssl
 import time
@@ -232,3 +234,30 @@ def test_an_upstream_refusal_is_an_answer_not_an_error(engine: Engine, emulator:
     assert result.warmed is False and "OverloadedError" in (result.reason or "")
     # The failed warm released its claim: the next one goes.
     assert engine.warm_for(SO_FAR).warmed
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_worker_warms_up_again(emulator: Emulator) -> None:
+    # gunicorn --preload: the parent warmed up, and its connection is not the child's.
+    emulator.reset()
+    with _engine(emulator, stay_warm=0) as engine:
+        assert engine.warm_up() is not None
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            try:
+                deadline = time.monotonic() + 20
+                while engine.warmup.last is None and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                last = engine.warmup.last
+                os.write(write, json.dumps({"status": last and last.status, "pid": os.getpid()}).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read) as pipe:
+            report = json.loads(pipe.read())
+        assert status == 0 and report["status"] == "warm"
+        opened = [e for e in emulator.stats()["recent_requests"] if e["path"] == "/v1/models"]
+        # One connection for the parent's warm-up, another for the child's.
+        assert len({e["client_port"] for e in opened}) == 2
