@@ -329,19 +329,29 @@
     const WARM_DELAY_MS = 300;
     let timer = null;
     let warmedLength = 0;
+    const ready = () => {
+      const length = history.length;
+      const answered = length >= 2 && history[length - 1].role === "assistant";
+      return answered && length !== warmedLength && !send.disabled;
+    };
     prompt.addEventListener("input", () => {
-      if (timer !== null || !prompt.value.trim()) return;
+      // Until an answer has finished there is nothing new to warm; the next keystroke asks again.
+      if (timer !== null || !prompt.value.trim() || !ready()) return;
       timer = setTimeout(() => {
         timer = null;
-        const length = history.length;
-        const last = history[length - 1];
-        if (length < 2 || length === warmedLength || last.role !== "assistant" || send.disabled) return;
-        warmedLength = length;
+        if (!ready()) return;
+        warmedLength = history.length;
         fetch("/api/warm", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ messages: history.slice() }),
-        }).catch(() => {});
+        })
+          .then((response) => (response.ok ? response.json() : { warmed: false }))
+          // Shown nowhere; kept on the text box for whoever inspects the page (and the tests).
+          .then((result) => {
+            prompt.dataset.warmed = String(Boolean(result.warmed));
+          })
+          .catch(() => {});
       }, WARM_DELAY_MS);
     });
   }

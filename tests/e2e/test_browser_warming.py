@@ -43,6 +43,8 @@ def test_typing_a_follow_up_warms_the_conversation(example: RunningExample, page
     page.fill("#prompt", f"({example.app.name}) {LONG_QUESTION}")
     page.click("#send")
     page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
+    # The turn is over once the stream has closed and the answer joined the conversation.
+    page.wait_for_function("() => !document.getElementById('send').disabled", timeout=30_000)
 
     # Typing (not pasting, not sending) is what triggers it: one warm, with the conversation so far.
     with page.expect_response(lambda r: r.url.endswith("/api/warm"), timeout=10_000) as caught:
@@ -50,7 +52,10 @@ def test_typing_a_follow_up_warms_the_conversation(example: RunningExample, page
     warm = caught.value
     sent = json.loads(warm.request.post_data or "{}")
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant"]
-    assert warm.status == 200 and warm.json() == {"warmed": True}
+    assert warm.status == 200
+    # The page read the answer: {"warmed": true}.
+    page.wait_for_selector("#prompt[data-warmed]", timeout=10_000)
+    assert page.get_attribute("#prompt", "data-warmed") == "true"
 
     page.press("#prompt", "Enter")
     page.locator(".answer[data-state='done']").nth(1).wait_for(timeout=30_000)

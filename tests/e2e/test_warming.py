@@ -47,7 +47,24 @@ def _done(body: bytes) -> dict[str, Any]:
     return done[0]
 
 
-@pytest.mark.parametrize("app", EXAMPLE_APPS, ids=lambda a: a.name)
+# Django under ASGI warms up in `firsttoken_django.asgi`'s lifespan, on uvicorn's loop.
+DJANGO_ASGI = ExampleApp(
+    "django-asgi",
+    (
+        "-m",
+        "uvicorn",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+        "example_projects.django_chat.asgi:application",
+    ),
+    env={"DJANGO_SETTINGS_MODULE": "example_projects.django_chat.settings", "FIRSTTOKEN_DEVELOPMENT": "1"},
+    requires="django",
+)
+
+
+@pytest.mark.parametrize("app", [*EXAMPLE_APPS, DJANGO_ASGI], ids=lambda a: a.name)
 def test_the_first_chat_rides_the_connection_warm_up_opened(app: ExampleApp, emulator: Emulator) -> None:
     emulator.reset()
     with started(app, emulator) as example:
@@ -55,6 +72,8 @@ def test_the_first_chat_rides_the_connection_warm_up_opened(app: ExampleApp, emu
         assert warm_up["enabled"] and warm_up["runs"] >= 1
         assert warm_up["last"]["status"] == "warm", warm_up
         assert warm_up["last"]["connection"] == "GET /v1/models?limit=1"
+        # The async servers warm the async client of the loop that serves their requests.
+        assert warm_up["last"]["kind"] == ("sync" if app.name in ("django", "flask") else "async")
         opened = _log(emulator, "/v1/models")
         assert opened and not _log(emulator, "/v1/messages"), "warm-up sent a billable request"
 

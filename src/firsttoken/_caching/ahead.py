@@ -211,7 +211,7 @@ class WarmAhead:
         recent = f"ahead:{warm.digest}"
         if not self._claims.claim(recent, self._window(warm)):
             return self._skip("warmed_recently", "this conversation was warmed recently")
-        flight = f"ahead-flight:{warm.conversation}"
+        flight = _flight(warm, client)
         if not self._claims.claim(flight, self._in_flight_ttl(warm)):
             self._claims.release(recent)
             return self._skip("in_flight", "a warm of this conversation is in flight")
@@ -245,7 +245,7 @@ class WarmAhead:
         recent = f"ahead:{warm.digest}"
         if not await self._claims.aclaim(recent, self._window(warm)):
             return self._skip("warmed_recently", "this conversation was warmed recently")
-        flight = f"ahead-flight:{warm.conversation}"
+        flight = _flight(warm, client)
         if not await self._claims.aclaim(flight, self._in_flight_ttl(warm)):
             await self._claims.arelease(recent)
             return self._skip("in_flight", "a warm of this conversation is in flight")
@@ -297,6 +297,12 @@ class WarmAhead:
                 "cache_reads_after_warm": self.later_reads,
                 "cache_read_tokens_after_warm": self.later_read_tokens,
             }
+
+
+def _flight(warm: _Warm, client: str | None) -> str:
+    # Per client too: two users who opened with the same words are two conversations. Hashed, as
+    # a client's name may be personal data and the claim may live in Redis.
+    return "ahead-flight:" + hashlib.sha256(f"{client or ''}\0{warm.conversation}".encode()).hexdigest()
 
 
 def _digest(model: str, tools: Any, system: Any, messages: Sequence[Any]) -> str:

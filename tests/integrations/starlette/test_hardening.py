@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from firsttoken.testing.emulator import Emulator
 from firsttoken_starlette import FirstTokenMiddleware, firsttoken_of
 from firsttoken_starlette.fastapi import exception_handlers
+from tests.upstream import billable
 
 UI_BODY = {"messages": [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}]}
 
@@ -43,7 +44,7 @@ def test_the_apps_system_prompt_with_an_ai_sdk_body_streams(anthropic_emulator: 
 
 def test_refusals_are_the_contracts_json_and_send_nothing(anthropic_emulator: Any) -> None:
     emulator = anthropic_emulator.emulator
-    before = emulator.stats()["requests_total"]
+    before = billable(emulator.stats())
     system_ui = {
         "messages": [
             {"id": "s", "role": "system", "parts": [{"type": "text", "text": "x"}]},
@@ -67,7 +68,7 @@ def test_refusals_are_the_contracts_json_and_send_nothing(anthropic_emulator: An
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]
-    assert emulator.stats()["requests_total"] == before
+    assert billable(emulator.stats()) == before
 
 
 def test_fastapis_own_errors_answer_error_not_detail() -> None:

@@ -8,6 +8,7 @@ elsewhere. This starts `firsttoken emulate` and waits for its "listening on" lin
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -98,6 +99,10 @@ class EmulatorProcess:
             proc.wait(timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
+        if self.ca_path is not None:
+            # The child's certificate directory: uvicorn ends on the SIGTERM it re-raises, before
+            # the child's own clean-up runs.
+            shutil.rmtree(os.path.dirname(self.ca_path), ignore_errors=True)
 
     def __enter__(self) -> EmulatorProcess:
         return self.start()
