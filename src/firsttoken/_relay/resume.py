@@ -573,12 +573,15 @@ class ResumeHub:
         self._local_stop(rid, digested)
         return True
 
-    def _resumed(self, rid: str, found: tuple[str, int | None] | None, after: int) -> ResumedStream | None:
+    def _resumed(
+        self, rid: str, found: tuple[str, int | None] | None, after: int, chat: bool
+    ) -> ResumedStream | None:
         if found is None:
             return None
         fmt, ended = found
-        # Finished, and the client has every event but the end marker: nothing to resume.
-        if ended is not None and after >= ended - 1:
+        # Finished, and the client has every event but the end marker: nothing to resume. The AI
+        # SDK asks by chat id whenever a page loads: only an answer still going is resumed then.
+        if ended is not None and (chat or after >= ended - 1):
             return None
         return ResumedStream(self, rid, fmt, after)
 
@@ -597,7 +600,7 @@ class ResumeHub:
             rid = found_id
         if not valid_id(rid):
             return None
-        return self._resumed(rid, self.store.find(rid, digested), last_event_id)
+        return self._resumed(rid, self.store.find(rid, digested), last_event_id, chat)
 
     async def afollow(
         self, rid: str, *, owner: str | None, last_event_id: int = 0, chat: bool = False
@@ -612,7 +615,7 @@ class ResumeHub:
             rid = found_id
         if not valid_id(rid):
             return None
-        return self._resumed(rid, await self.store.afind(rid, digested), last_event_id)
+        return self._resumed(rid, await self.store.afind(rid, digested), last_event_id, chat)
 
     def close(self) -> None:
         self._stop.set()
