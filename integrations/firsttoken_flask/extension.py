@@ -101,6 +101,10 @@ class FirstToken(EngineHandle):
           past it (30 in production, off in development).
         - `FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE`: each client's input tokens per minute
           (300000 in production, off in development).
+        - `FIRSTTOKEN_RESUMABLE`: answers survive a dropped connection, resumed from Redis on any
+          worker (None: on exactly when `FIRSTTOKEN_REDIS_URL` is set).
+        - `FIRSTTOKEN_RESUME_GRACE`: seconds an answer goes on with nobody reading it (5.0).
+        - `FIRSTTOKEN_RESUME_TTL`: seconds a finished answer stays resumable (600.0).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or
