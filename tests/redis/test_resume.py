@@ -2,7 +2,8 @@
 
 Each pair is two separate server processes of one example (two uvicorn Starlette apps; two
 gunicorn Django WSGI apps, whose producers are threads; two uvicorn Django ASGI apps), sharing
-only Redis and the emulator, which counts what was generated. A connection dropped on one worker is resumed on the other.
+only Redis and the emulator, which counts what was generated. A connection dropped on one worker
+is resumed on the other.
 """
 
 from __future__ import annotations
