@@ -49,6 +49,8 @@ TICK = 0.025
 # Events handed to a waiting client at once, with a switch to let it send: `start` and the first
 # token (with the API's first `ping` between them, usually), as `_heartbeat` hands them over.
 HANDED_OVER = 3
+# Seconds the first Redis write waits for the first token before going out on its own (async).
+FIRST_WRITE_DELAY = 0.002
 # Events per Redis pipeline: a few milliseconds of packing at most.
 WRITE_BATCH = 64
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -162,6 +164,9 @@ class ThreadProducer(_Producer):
         self.queue: SimpleQueue[bytes | None] = SimpleQueue()
         self._pending: list[Entry] = []
         self._chunks: Iterator[bytes] = relay._raw()
+
+    def start(self) -> None:
+        # Started once the hub knows it, so its end (which removes it) cannot come first.
         threading.Thread(target=self._run, name="firsttoken-answer", daemon=True).start()
 
     def _wake(self) -> None:
@@ -172,11 +177,9 @@ class ThreadProducer(_Producer):
         if self.stop_reason is None:
             self.stop_reason = reason
 
-    def _write(self, entries: list[Entry], *, final: bool = False) -> None:
+    def _write(self, entries: list[Entry]) -> None:
         self._pending += entries
-        # The first write waits for the event after `start` (the first token, usually): its round
-        # trip is this thread's, and the client's first token must not wait for it.
-        if self.broken or not self._pending or (self.seq <= 1 and not final):
+        if self.broken or not self._pending:
             return
         batch, self._pending = self._pending, []
         try:
@@ -210,7 +213,7 @@ class ThreadProducer(_Producer):
             out, entries = self._stamp(self.format.error(*self.stop_reason))
             self.queue.put(out)
             self._write(entries)
-        self._write([(self.seq + 1, None)], final=True)
+        self._write([(self.seq + 1, None)])
         if not self.broken:
             try:
                 self.hub.store.finish(self.rid)
@@ -246,6 +249,7 @@ class TaskProducer(_Producer):
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending: list[Entry] = []
         self._writer: asyncio.Task[None] | None = None
+        self._first_write: asyncio.TimerHandle | None = None
         self.task = self.loop.create_task(self._run(relay._araw()))
 
     def _wake(self) -> None:
@@ -272,11 +276,21 @@ class TaskProducer(_Producer):
             waiting = self.seq <= HANDED_OVER and self.queue.qsize() == 1
         if entries and not self.broken:
             self._pending.extend(entries)
-            # The first write waits for the event after `start` (the first token, usually): no
-            # Redis work on the loop before the client has it.
-            if self.seq > 1 and (self._writer is None or self._writer.done()):
-                self._writer = self.loop.create_task(self._write())
+            if self.seq <= 1:
+                # The first write (`start`, and the answer's keys) a moment later, unless the
+                # first token comes first: no Redis work on the loop before the client has it,
+                # and the answer resumable within milliseconds even when that token is slow.
+                if self._first_write is None:
+                    self._first_write = self.loop.call_later(FIRST_WRITE_DELAY, self._start_writer)
+            else:
+                self._start_writer()
         return waiting
+
+    def _start_writer(self) -> None:
+        if self._first_write is not None:
+            self._first_write.cancel()
+        if self._pending and (self._writer is None or self._writer.done()):
+            self._writer = self.loop.create_task(self._write())
 
     async def _write(self) -> None:
         while self._pending and not self.broken:
@@ -309,6 +323,8 @@ class TaskProducer(_Producer):
             self.ended = True
         if self.stop_reason is not None:
             self._emit(self.format.error(*self.stop_reason))
+        if self._first_write is not None:
+            self._first_write.cancel()
         if not self.broken:
             self._pending.append((self.seq + 1, None))
             writer = self._writer
@@ -489,6 +505,7 @@ class ResumeHub:
     def produce(self, relay: Any, owner: str | None, chat_id: str | None) -> ThreadProducer:
         producer = ThreadProducer(self, relay, owner_digest(owner), self._chat_key(owner, chat_id))
         self._add(producer)
+        producer.start()
         return producer
 
     def aproduce(self, relay: Any, owner: str | None, chat_id: str | None) -> TaskProducer:
