@@ -162,7 +162,6 @@ class ThreadProducer(_Producer):
     def __init__(self, hub: ResumeHub, relay: Any, owner: str, chat: str | None) -> None:
         super().__init__(hub, relay, owner, chat)
         self.queue: SimpleQueue[bytes | None] = SimpleQueue()
-        self._pending: list[Entry] = []
         self._chunks: Iterator[bytes] = relay._raw()
 
     def start(self) -> None:
@@ -178,12 +177,12 @@ class ThreadProducer(_Producer):
             self.stop_reason = reason
 
     def _write(self, entries: list[Entry]) -> None:
-        self._pending += entries
-        if self.broken or not self._pending:
+        # In this thread, after the client's queue got the same bytes: the round trip delays the
+        # next upstream read, not the client (against the API, a read that waits for the model).
+        if self.broken or not entries:
             return
-        batch, self._pending = self._pending, []
         try:
-            self.hub.store.append(self.rid, batch, self._take_begin())
+            self.hub.store.append(self.rid, entries, self._take_begin())
         except Exception as exc:  # a Redis failure must not end the answer for its own client
             self._failed(exc)
 
