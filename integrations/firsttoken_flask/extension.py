@@ -113,6 +113,10 @@ class FirstToken(EngineHandle):
         - `FIRSTTOKEN_WARM_AHEAD`: `POST /api/warm` pre-warms the prompt cache while the user types (True).
         - `FIRSTTOKEN_WARM_REQUESTS_PER_MINUTE`: each client's warms per minute (10 in production,
           off in development).
+        - `FIRSTTOKEN_RESUMABLE`: answers survive a dropped connection, resumed from Redis on any
+          worker (None: on exactly when `FIRSTTOKEN_REDIS_URL` is set).
+        - `FIRSTTOKEN_RESUME_GRACE`: seconds an answer goes on with nobody reading it (5.0).
+        - `FIRSTTOKEN_RESUME_TTL`: seconds a finished answer stays resumable (600.0).
 
         A bad value raises `firsttoken.SettingsError` naming its key, here rather than at the first
         request. The engine is closed when the app is garbage-collected, at interpreter exit, or

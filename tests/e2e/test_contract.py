@@ -46,6 +46,10 @@ def test_chat_streams_tokens_then_done(example: RunningExample) -> None:
     assert headers["x-accel-buffering"] == "no"
     assert "upstream;dur=" in headers["server-timing"]
     events = named(parse(response.content))
+    # First the answer's name, the same as its header's (the key to resume or stop it).
+    assert events[0].name == "start"
+    assert events[0].data == {"response_id": headers["x-response-id"]}
+    events = events[1:]
     tokens = [e for e in events if e.name == "token"]
     # Deltas that arrived together share one event (`coalesce_window`): at least one, at most one
     # a delta.
@@ -148,7 +152,7 @@ def test_upstream_failure_after_first_token_is_an_error_event(example: RunningEx
     example.emulator.set_faults(["midstream_overloaded"])
     response = example.client.post("/api/chat", json=HELLO)
     assert response.status_code == 200
-    events = named(parse(response.content))
+    events = named(parse(response.content))[1:]  # after `start`
     assert [e.name for e in events[:-1]] == ["token"] * (len(events) - 1)
     assert len(events) > 1
     assert events[-1].name == "error"

@@ -1,8 +1,9 @@
 """Resumable answers across two real workers on one real Redis (#17).
 
 Each pair is two separate server processes of one example (two uvicorn Starlette apps; two
-gunicorn Django WSGI apps, whose producers are threads), sharing only Redis and the emulator,
-which counts what was generated. A connection dropped on one worker is resumed on the other.
+gunicorn Django WSGI apps, whose producers are threads; two uvicorn Django ASGI apps), sharing
+only Redis and the emulator, which counts what was generated. A connection dropped on one worker
+is resumed on the other.
 """
 
 from __future__ import annotations
@@ -73,12 +74,26 @@ def _gunicorn_django(env: dict[str, str | None]) -> object:
     return run_server(argv, env=env, port=port)
 
 
-@pytest.fixture(scope="module", params=["starlette", "django-gunicorn"])
+def _uvicorn_django(env: dict[str, str | None]) -> object:
+    port = free_port()
+    argv = [
+        "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "example_projects.django_chat.asgi:application",
+    ]  # fmt: skip
+    return run_server(argv, env=env, port=port)
+
+
+PAIRS = {"starlette": _starlette, "django-gunicorn": _gunicorn_django, "django-asgi": _uvicorn_django}
+
+
+@pytest.fixture(scope="module", params=list(PAIRS))
 def pair(request: pytest.FixtureRequest, upstream: Emulator, redis_server: RedisServer) -> Iterator[Pair]:
+    """Two workers of one app: uvicorn Starlette (task producers), gunicorn gthread Django WSGI
+    (thread producers), uvicorn Django ASGI (task producers on Django's async views)."""
     if redis_server.process is None:
         redis_server.start()
     env = _env(upstream, redis_server.url)
-    start = _starlette if request.param == "starlette" else _gunicorn_django
+    start = PAIRS[request.param]
     with start(env) as a, start(env) as b:  # type: ignore[attr-defined]
         yield Pair(request.param, a, b)
 

@@ -49,6 +49,8 @@ TICK = 0.025
 # Events handed to a waiting client at once, with a switch to let it send: `start` and the first
 # token (with the API's first `ping` between them, usually), as `_heartbeat` hands them over.
 HANDED_OVER = 3
+# Seconds the first Redis write waits for the first token before going out on its own (async).
+FIRST_WRITE_DELAY = 0.002
 # Events per Redis pipeline: a few milliseconds of packing at most.
 WRITE_BATCH = 64
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -160,8 +162,10 @@ class ThreadProducer(_Producer):
     def __init__(self, hub: ResumeHub, relay: Any, owner: str, chat: str | None) -> None:
         super().__init__(hub, relay, owner, chat)
         self.queue: SimpleQueue[bytes | None] = SimpleQueue()
-        self._pending: list[Entry] = []
         self._chunks: Iterator[bytes] = relay._raw()
+
+    def start(self) -> None:
+        # Started once the hub knows it, so its end (which removes it) cannot come first.
         threading.Thread(target=self._run, name="firsttoken-answer", daemon=True).start()
 
     def _wake(self) -> None:
@@ -172,15 +176,13 @@ class ThreadProducer(_Producer):
         if self.stop_reason is None:
             self.stop_reason = reason
 
-    def _write(self, entries: list[Entry], *, final: bool = False) -> None:
-        self._pending += entries
-        # The first write waits for the event after `start` (the first token, usually): its round
-        # trip is this thread's, and the client's first token must not wait for it.
-        if self.broken or not self._pending or (self.seq <= 1 and not final):
+    def _write(self, entries: list[Entry]) -> None:
+        # In this thread, after the client's queue got the same bytes: the round trip delays the
+        # next upstream read, not the client (against the API, a read that waits for the model).
+        if self.broken or not entries:
             return
-        batch, self._pending = self._pending, []
         try:
-            self.hub.store.append(self.rid, batch, self._take_begin())
+            self.hub.store.append(self.rid, entries, self._take_begin())
         except Exception as exc:  # a Redis failure must not end the answer for its own client
             self._failed(exc)
 
@@ -210,7 +212,7 @@ class ThreadProducer(_Producer):
             out, entries = self._stamp(self.format.error(*self.stop_reason))
             self.queue.put(out)
             self._write(entries)
-        self._write([(self.seq + 1, None)], final=True)
+        self._write([(self.seq + 1, None)])
         if not self.broken:
             try:
                 self.hub.store.finish(self.rid)
@@ -246,6 +248,7 @@ class TaskProducer(_Producer):
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending: list[Entry] = []
         self._writer: asyncio.Task[None] | None = None
+        self._first_write: asyncio.TimerHandle | None = None
         self.task = self.loop.create_task(self._run(relay._araw()))
 
     def _wake(self) -> None:
@@ -272,11 +275,21 @@ class TaskProducer(_Producer):
             waiting = self.seq <= HANDED_OVER and self.queue.qsize() == 1
         if entries and not self.broken:
             self._pending.extend(entries)
-            # The first write waits for the event after `start` (the first token, usually): no
-            # Redis work on the loop before the client has it.
-            if self.seq > 1 and (self._writer is None or self._writer.done()):
-                self._writer = self.loop.create_task(self._write())
+            if self.seq <= 1:
+                # The first write (`start`, and the answer's keys) a moment later, unless the
+                # first token comes first: no Redis work on the loop before the client has it,
+                # and the answer resumable within milliseconds even when that token is slow.
+                if self._first_write is None:
+                    self._first_write = self.loop.call_later(FIRST_WRITE_DELAY, self._start_writer)
+            else:
+                self._start_writer()
         return waiting
+
+    def _start_writer(self) -> None:
+        if self._first_write is not None:
+            self._first_write.cancel()
+        if self._pending and (self._writer is None or self._writer.done()):
+            self._writer = self.loop.create_task(self._write())
 
     async def _write(self) -> None:
         while self._pending and not self.broken:
@@ -309,6 +322,8 @@ class TaskProducer(_Producer):
             self.ended = True
         if self.stop_reason is not None:
             self._emit(self.format.error(*self.stop_reason))
+        if self._first_write is not None:
+            self._first_write.cancel()
         if not self.broken:
             self._pending.append((self.seq + 1, None))
             writer = self._writer
@@ -489,6 +504,7 @@ class ResumeHub:
     def produce(self, relay: Any, owner: str | None, chat_id: str | None) -> ThreadProducer:
         producer = ThreadProducer(self, relay, owner_digest(owner), self._chat_key(owner, chat_id))
         self._add(producer)
+        producer.start()
         return producer
 
     def aproduce(self, relay: Any, owner: str | None, chat_id: str | None) -> TaskProducer:
@@ -573,12 +589,15 @@ class ResumeHub:
         self._local_stop(rid, digested)
         return True
 
-    def _resumed(self, rid: str, found: tuple[str, int | None] | None, after: int) -> ResumedStream | None:
+    def _resumed(
+        self, rid: str, found: tuple[str, int | None] | None, after: int, chat: bool
+    ) -> ResumedStream | None:
         if found is None:
             return None
         fmt, ended = found
-        # Finished, and the client has every event but the end marker: nothing to resume.
-        if ended is not None and after >= ended - 1:
+        # Finished, and the client has every event but the end marker: nothing to resume. The AI
+        # SDK asks by chat id whenever a page loads: only an answer still going is resumed then.
+        if ended is not None and (chat or after >= ended - 1):
             return None
         return ResumedStream(self, rid, fmt, after)
 
@@ -597,7 +616,7 @@ class ResumeHub:
             rid = found_id
         if not valid_id(rid):
             return None
-        return self._resumed(rid, self.store.find(rid, digested), last_event_id)
+        return self._resumed(rid, self.store.find(rid, digested), last_event_id, chat)
 
     async def afollow(
         self, rid: str, *, owner: str | None, last_event_id: int = 0, chat: bool = False
@@ -612,7 +631,7 @@ class ResumeHub:
             rid = found_id
         if not valid_id(rid):
             return None
-        return self._resumed(rid, await self.store.afind(rid, digested), last_event_id)
+        return self._resumed(rid, await self.store.afind(rid, digested), last_event_id, chat)
 
     def close(self) -> None:
         self._stop.set()

@@ -59,7 +59,7 @@ def test_chat_streams_tokens_then_done(http: httpx2.Client) -> None:
     assert response.headers["x-accel-buffering"] == "no"
     assert response.headers["server-timing"].startswith("upstream;dur=")
     events = sse_events(response.content)
-    assert events[0] == (":", "ping")
+    assert events[0] == ("start", {"response_id": response.headers["x-response-id"]})
     names = [name for name, _ in events]
     tokens = [data["text"] for name, data in events if name == "token"]
     assert len(tokens) > 5

@@ -21,7 +21,9 @@ def test_sse_format(client: httpx2.Client) -> None:
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-accel-buffering"] == "no"
     events = named(parse(response.content))
-    assert [e.name for e in events] == ["token"] * 12 + ["done"]
+    assert events[0].name == "start"
+    assert events[0].data == {"response_id": response.headers["x-response-id"]}
+    assert [e.name for e in events[1:]] == ["token"] * 12 + ["done"]
     assert events[-1].data["usage"]["output_tokens"] == 12
 
 
@@ -68,7 +70,7 @@ def test_failure_after_first_token_is_an_error_event_and_a_clean_end(client: htt
     with client.stream("POST", "/chat", json={"messages": QUESTION}, headers=headers) as response:
         assert response.status_code == 200
         raw = b"".join(response.iter_bytes())  # ends without a transport error: a clean close
-    events = named(parse(raw))
+    events = named(parse(raw))[1:]  # after `start`
     assert events[0].name == "token"
     assert events[-1].name == "error"
     assert events[-1].data["type"] == "overloaded_error"
