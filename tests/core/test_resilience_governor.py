@@ -29,7 +29,7 @@ def engine_for(emu: Emulator, **fast: object) -> Engine:
 
 
 def statuses(emu: Emulator) -> list[int]:
-    return [r["status"] for r in emu.requests]
+    return [r["status"] for r in emu.requests if r.get("path", "/v1/messages") == "/v1/messages"]
 
 
 @pytest.fixture
@@ -43,10 +43,14 @@ def test_a_concurrent_burst_stays_under_the_limit_with_no_upstream_429(limited: 
     # CI machine once took longer than the default 2 s queue timeout for it, and the waiting calls
     # then went ahead unbudgeted (by design) into an upstream 429. The budget is what this tests.
     with engine_for(limited, on_rate_limit="fail", queue_timeout=30.0) as engine:
+        # As a server does at start-up: the cold path (imports, clients, the connection) is paid
+        # before the burst, so the probe's answer does not outlast the probe patience on a busy host.
+        engine.warm_up()
         results = engine.gather([{"profile": "fast", "messages": USER, "max_tokens": 5}] * 8, concurrency=8)
     refused = [r for r in results if isinstance(r, RateLimited)]
     served = [r for r in results if not isinstance(r, BaseException)]
-    assert (len(served), len(refused)) == (5, 3)
+    others = [r for r in results if isinstance(r, BaseException) and not isinstance(r, RateLimited)]
+    assert (len(served), len(refused)) == (5, 3), (others, statuses(limited))
     assert statuses(limited) == [200] * 5
     assert all(r.retry_after > 1.0 for r in refused)
 

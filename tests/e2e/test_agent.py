@@ -194,10 +194,11 @@ def test_a_browser_leaving_mid_tool_cancels_it(agent_example: RunningExample) ->
             seen += chunk
             if seen.count(b"event: tool_call") == 2:
                 break
-        call = next(
-            e.data for e in named(parse(seen.rsplit(b"\n\n", 1)[0] + b"\n\n")) if e.name == "tool_call"
-        )
-        assert _wait_for(f"sleepy started {call['id']}", 2.0)
+        calls = [e.data for e in named(parse(seen.rsplit(b"\n\n", 1)[0] + b"\n\n")) if e.name == "tool_call"]
+        call = next(c for c in calls if c["name"] == "sleepy")
+        # How soon the pool starts it is not what this tests (a loaded CI machine took over 2 s once);
+        # how soon it stops once the browser leaves is.
+        assert _wait_for(f"sleepy started {call['id']}", 15.0), _marks()
         left = time.monotonic()
     # The response is closed: the sync tool's flag is set and the async one cancelled.
     assert _wait_for(f"sleepy cancelled {call['id']}", 2.0), _marks()
