@@ -416,15 +416,22 @@ class ResumedStream:
                     return
                 yield None
                 continue
-            out: list[bytes] = []
-            for seq, data in entries:
-                if data is None:
-                    if out:
-                        yield b"".join(out)
-                    return
-                out.append(data)
-                self.after = seq
-            yield b"".join(out)
+            chunk, ended = self._joined(entries)
+            if chunk or not ended:
+                yield chunk
+            if ended:
+                return
+
+    def _joined(self, entries: list[Entry]) -> tuple[bytes, bool]:
+        """The bytes of `entries` up to the answer's end marker (None), and whether it came;
+        `after` moves past each entry taken."""
+        out: list[bytes] = []
+        for seq, data in entries:
+            if data is None:
+                return b"".join(out), True
+            out.append(data)
+            self.after = seq
+        return b"".join(out), False
 
     async def _afollow(self) -> AsyncIterator[bytes]:
         store, rid, grace_ms = self.hub.store, self.response_id, self.hub.grace_ms
@@ -441,15 +448,11 @@ class ResumedStream:
                     yield await self._alost()
                     return
                 continue
-            out: list[bytes] = []
-            for seq, data in entries:
-                if data is None:
-                    if out:
-                        yield b"".join(out)
-                    return
-                out.append(data)
-                self.after = seq
-            yield b"".join(out)
+            chunk, ended = self._joined(entries)
+            if chunk or not ended:
+                yield chunk
+            if ended:
+                return
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._follow(None):
