@@ -23,12 +23,14 @@ from .responses import error_response
 __all__ = ["chat_body", "exception_handlers", "get_engine", "get_firsttoken"]
 
 
-def get_firsttoken(request: Request) -> FirstToken:
+# Coroutines, though they never await: FastAPI runs a plain `def` dependency on its thread pool,
+# a thread hop per request for an attribute lookup.
+async def get_firsttoken(request: Request) -> FirstToken:
     """The request's handle: `.engine`, `.async_client`, `await .stream_response(...)`."""
     return firsttoken_of(request)
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's shared engine (one per app, built by `FirstTokenMiddleware`)."""
     return firsttoken_of(request).engine
 

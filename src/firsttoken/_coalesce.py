@@ -77,7 +77,12 @@ class Beat(Protocol):
 
 
 async def acoalesce(
-    items: AsyncIterator[Item], token: Token, window: float | None, beat: Beat | None = None
+    items: AsyncIterator[Item],
+    token: Token,
+    window: float | None,
+    beat: Beat | None = None,
+    *,
+    on_close: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """`items` as chunks to write, with idle beats when `beat` is given.
 
@@ -87,7 +92,8 @@ async def acoalesce(
     while the last write was made, and with a window, for that long after each write that
     carried text. No task or timer per item: the beat's alarm is set once per beat interval and
     only moved when it rings early. When the server cancels this iterator (the client left), the
-    read is cancelled and `items` closed before returning.
+    read is cancelled and `items` closed before returning; `on_close` is called first (the same
+    hook as `_heartbeat.beating`'s, though here the cancellation reaches the read by itself).
     """
     if not window and beat is None:
         try:
@@ -96,6 +102,8 @@ async def acoalesce(
                 if chunk:
                     yield chunk
         finally:
+            if on_close is not None:
+                on_close()
             await _aclose(items)
         return
     pump = _Pump(items)
@@ -128,6 +136,8 @@ async def acoalesce(
             else:
                 await pump.wait(beat.due_in())
     finally:
+        if on_close is not None:
+            on_close()
         await pump.aclose()
 
 

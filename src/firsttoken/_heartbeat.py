@@ -60,7 +60,11 @@ class _End:
 
 
 def beating(
-    chunks: Iterator[Item], timer: Heartbeat, token: Token = _no_text, window: float | None = None
+    chunks: Iterator[Item],
+    timer: Heartbeat,
+    token: Token = _no_text,
+    window: float | None = None,
+    on_close: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     """`chunks` with beats while it is silent, for a server thread that writes what it iterates.
 
@@ -70,18 +74,29 @@ def beating(
     (`str` items) as one `token` event (`_coalesce.py`); with a `window`, each write that carried
     text is followed by that long for more to queue. When the server closes the iterator (the
     client left, or it never iterated), the reader stops at its next chunk and closes `chunks` in
-    its own thread: the upstream stream is never touched from two threads at once.
+    its own thread: the upstream stream is never touched from two threads at once. `on_close` is
+    called (from the server's thread) when the iterator is closed while a reader thread reads:
+    it may be blocked on `chunks` for long (an agent turn waiting for its tools), and only the
+    source can stop that.
     """
     if not timer.enabled and window is None:
+        # Iterated by the server's own thread: closing it reaches `chunks` itself.
         return coalesce(chunks, token, window)
     # A format without a heartbeat (plain text) still coalesces, but gets no stray bytes.
-    return _Beating(chunks, timer, token, window)
+    return _Beating(chunks, timer, token, window, on_close)
 
 
 class _Beating:
-    __slots__ = ("_hold", "_queue", "_spoke", "_stop", "_timer", "_token", "_window")
+    __slots__ = ("_hold", "_on_close", "_queue", "_spoke", "_stop", "_timer", "_token", "_window")
 
-    def __init__(self, chunks: Iterator[Item], timer: Heartbeat, token: Token, window: float | None) -> None:
+    def __init__(
+        self,
+        chunks: Iterator[Item],
+        timer: Heartbeat,
+        token: Token,
+        window: float | None,
+        on_close: Callable[[], None] | None,
+    ) -> None:
         self._queue: SimpleQueue[Item | _End] = SimpleQueue()
         self._stop = threading.Event()
         self._timer = timer
@@ -90,6 +105,7 @@ class _Beating:
         self._window = window
         self._spoke = False
         self._hold = 0.0
+        self._on_close = on_close
         timer.sent()
         # The reader holds the queue and the flag, not this object, so dropping an iterator the
         # server never closed still stops it (`__del__`).
@@ -143,6 +159,9 @@ class _Beating:
 
     def close(self) -> None:
         self._stop.set()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
 
     __del__ = close
 
@@ -171,8 +190,12 @@ def _no_close() -> None:
 
 
 def abeating(
-    items: AsyncIterator[Item], timer: Heartbeat, token: Token = _no_text, window: float | None = None
+    items: AsyncIterator[Item],
+    timer: Heartbeat,
+    token: Token = _no_text,
+    window: float | None = None,
+    on_close: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """`items`, coalesced, with beats while silent, for servers that iterate an async body (Django
     ASGI): `_coalesce.acoalesce` with this timer, one reader task per stream, none per chunk."""
-    return acoalesce(items, token, window, timer if timer.enabled else None)
+    return acoalesce(items, token, window, timer if timer.enabled else None, on_close=on_close)

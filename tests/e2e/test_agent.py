@@ -35,6 +35,7 @@ PROFILES = json.dumps(
             "tools": [
                 "tests.e2e.agent_tools:boom",
                 "tests.e2e.agent_tools:sleepy",
+                "tests.e2e.agent_tools:stuck",
                 "tests.e2e.agent_tools:nap",
             ],
             "tool_timeout": 1.0,
@@ -161,14 +162,14 @@ def _wait_for(line: str, seconds: float) -> bool:
 def test_a_slow_tool_is_cancelled_at_its_timeout(agent_example: RunningExample) -> None:
     MARKS.write_text("")
     started = time.monotonic()
-    events = ask(agent_example, 'Run sleepy({"seconds": 30}) please.')
+    events = ask(agent_example, 'Run stuck({"seconds": 30}) please.')
     took = time.monotonic() - started
     call = next(e.data for e in events if e.name == "tool_call")
     result = next(e.data for e in events if e.name == "tool_result")
     assert result["is_error"] and "longer than its 1s timeout" in result["output"]
     assert took < 5.0 and events[-1].data["steps"] == 2
     # The sync tool saw its flag and stopped, rather than sleeping on in its thread.
-    assert _wait_for(f"sleepy cancelled {call['id']}", 2.0)
+    assert _wait_for(f"stuck cancelled {call['id']}", 2.0)
 
 
 def test_two_tools_run_at_once(agent_example: RunningExample) -> None:
@@ -189,11 +190,11 @@ def test_a_browser_leaving_mid_tool_cancels_it(agent_example: RunningExample) ->
         httpx2.Client(timeout=10.0) as client,
         client.stream("POST", agent_example.url + "/api/chat", json=body) as response,
     ):
+        # Held, not left by a `break`: a dropped iterator closes the connection there and then.
+        chunks = response.iter_bytes()
         seen = b""
-        for chunk in response.iter_bytes():
-            seen += chunk
-            if seen.count(b"event: tool_call") == 2:
-                break
+        while seen.count(b"event: tool_call") < 2:
+            seen += next(chunks)
         calls = [e.data for e in named(parse(seen.rsplit(b"\n\n", 1)[0] + b"\n\n")) if e.name == "tool_call"]
         call = next(c for c in calls if c["name"] == "sleepy")
         # How soon the pool starts it is not what this tests (a loaded CI machine took over 2 s once);

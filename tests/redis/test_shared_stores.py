@@ -23,6 +23,7 @@ from firsttoken._state.guard import Guard
 from firsttoken._state.keys import Keys
 from firsttoken._state.lease import LeaseKeeper
 from firsttoken.testing.emulator import Emulator
+from tests.core.test_budgets import lone_reading_rebases, reordered_burst
 from tests.redis.conftest import API_KEY
 
 pytestmark = pytest.mark.redis
@@ -88,6 +89,20 @@ def test_budgets_are_one_budget_across_workers(redis_url: str) -> None:
         assert admitted(shared) == 10
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("story", [reordered_burst, lone_reading_rebases])
+def test_shared_budgets_read_responses_out_of_order(redis_url: str, story: Callable[[Budgets], None]) -> None:
+    from firsttoken._state.redis_budgets import RedisBudgets
+
+    client = redis.Redis.from_url(redis_url)
+    guard = Guard(where="test")
+    try:
+        story(RedisBudgets(client, Keys(f"firsttoken:test:{story.__name__}:"), guard, clock=time.time))
+    finally:
+        client.close()
+    # Every step ran in Redis: a script that failed would have fallen back to the local twin.
+    assert not guard.degraded
 
 
 def test_a_label_classified_by_one_worker_is_a_cache_hit_for_another(

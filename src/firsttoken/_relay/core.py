@@ -148,6 +148,14 @@ class RelayCore:
     def stream(self) -> _Stream | None:
         return self._sync or self._async
 
+    def _left(self) -> None:
+        """The server closed the body (the client left, or the answer ended). A stream read in
+        another thread (a WSGI body's reader) is told at once, so that an agent turn stops waiting
+        for its tools; a plain call's reader closes it at its next event."""
+        stream = self.stream
+        if stream is not None:
+            stream.interrupt()
+
     def heartbeat(self, *, clock: Callable[[], float] = time.monotonic) -> Heartbeat:
         """The idle-heartbeat timer of this response (for servers that write beats themselves)."""
         return Heartbeat(self.format.heartbeat(), self.engine.settings.heartbeat_interval, clock=clock)

@@ -2,11 +2,20 @@
 
 This is the governor's arithmetic and state (`_upstream/governor.py` is the SDK middleware and the
 admission policy that use it). Concurrent calls all see the same "remaining" header, so a burst
-would overshoot it; each admitted call is charged against the estimate until a newer response
-re-bases it. Budgets refill continuously at limit/60 per second, as the API's token buckets do. A
-model never seen goes one call at a time until its first response tells us the budget, so a cold
-start cannot flood it either. `MemoryBudgets` holds them for one process; `RedisBudgets`
-(`redis_budgets.py`) for a deployment.
+would overshoot it; each admitted call is charged against the estimate, and a response re-bases it
+less the calls still in flight. Budgets refill continuously at limit/60 per second, as the API's
+token buckets do. A model never seen goes one call at a time until its first response tells us the
+budget, so a cold start cannot flood it either.
+
+Calls reach the API in another order than they were admitted and answer in yet another, so a
+response read late can be older than one read before it, and a call already read is in one
+figure but not the other. The request budget, where one call over is a 429, therefore only ever
+goes down on a reading, unless the call flew alone (no other response was read while it was in
+flight: nothing can have overtaken it); its refill brings it back up. Token budgets take the newest
+admission's reading: our token estimates are rough (the API does not count cache reads), so a
+budget that could only fall would drift below the truth and throttle for nothing.
+
+`MemoryBudgets` holds them for one process; `RedisBudgets` (`redis_budgets.py`) for a deployment.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
+    "FLIGHT_HORIZON",
     "KINDS",
     "PROBE_PATIENCE",
     "PROBE_POLL",
@@ -35,6 +45,9 @@ KINDS = ("requests", "input-tokens", "output-tokens")
 PROBE_PATIENCE = 5.0
 # How often a call waiting on a cold model's probe looks again.
 PROBE_POLL = 0.02
+# A call in flight whose response was never read (it never made an attempt) stops counting after
+# this: by then its share of any budget has refilled.
+FLIGHT_HORIZON = 60.0
 
 
 class Admission(NamedTuple):
@@ -91,6 +104,23 @@ class _Model:
     # Whether any response of this model was seen; until then one call at a time probes the budget.
     known: bool = False
     probe_since: float | None = None
+    # Responses read so far, and the calls admitted but not read yet: seq -> (admitted at, input
+    # tokens, responses read by then).
+    readings: int = 0
+    flying: dict[int, tuple[float, int, int]] = field(default_factory=dict)
+
+    def admit(self, now: float, input_tokens: int) -> int:
+        self.admitted += 1
+        self.flying[self.admitted] = (now, input_tokens, self.readings)
+        return self.admitted
+
+    def land(self, seq: int | None, now: float) -> bool:
+        """Take the call `seq` out of the flights; whether it flew alone. Forgets stale flights."""
+        self.readings += 1
+        flight = self.flying.pop(seq, None) if seq else None
+        for stale in [s for s, (at, _, _) in self.flying.items() if now - at > FLIGHT_HORIZON]:
+            del self.flying[stale]
+        return flight is not None and flight[2] == self.readings - 1
 
 
 class MemoryBudgets:
@@ -111,8 +141,7 @@ class MemoryBudgets:
                 if state.probe_since is not None and now - state.probe_since < PROBE_PATIENCE:
                     return Admission(PROBE_POLL, 0, probing=True)
                 state.probe_since = now
-                state.admitted += 1
-                return Admission(0.0, state.admitted)
+                return Admission(0.0, state.admit(now, input_tokens))
             needs = {"requests": 1.0, "input-tokens": float(input_tokens), "output-tokens": 1.0}
             wait = 0.0
             for kind, budget in state.budgets.items():
@@ -126,14 +155,12 @@ class MemoryBudgets:
                 # Output tokens are only known once the answer ends; the API charges them then.
                 if kind != "output-tokens":
                     budget.level -= needs[kind]
-            state.admitted += 1
-            return Admission(0.0, state.admitted)
+            return Admission(0.0, state.admit(now, input_tokens))
 
     def force(self, model: str) -> int:
         with self._lock:
             state = self._models.setdefault(model, _Model())
-            state.admitted += 1
-            return state.admitted
+            return state.admit(self.clock(), 0)
 
     def observe(self, model: str, status: int, headers: Mapping[str, str], seq: int | None = None) -> None:
         with self._lock:
@@ -144,18 +171,28 @@ class MemoryBudgets:
             if status == 429:
                 delay = retry_after(headers)
                 state.blocked_until = max(state.blocked_until, now + (delay if delay is not None else 1.0))
+            alone = state.land(seq, now)
             since = state.admitted if seq is None else seq
+            in_flight = {
+                "requests": float(len(state.flying)),
+                "input-tokens": float(sum(tokens for _, tokens, _ in state.flying.values())),
+                "output-tokens": 0.0,
+            }
             for kind in KINDS:
                 limit = number(headers.get(f"anthropic-ratelimit-{kind}-limit"))
                 remaining = number(headers.get(f"anthropic-ratelimit-{kind}-remaining"))
                 if limit is None or remaining is None or limit <= 0:
                     continue
+                level = remaining - in_flight[kind]
                 budget = state.budgets.get(kind)
-                if budget is not None and budget.seq > since:
-                    continue
-                # Calls admitted after this response's call are not in its figure yet.
-                later = state.admitted - since if kind == "requests" else 0
-                state.budgets[kind] = _Budget(limit=limit, level=remaining - later, stamp=now, seq=since)
+                if budget is not None and budget.limit == limit and not alone:
+                    if kind == "requests":
+                        _refill(budget, now)
+                        if level >= budget.level:
+                            continue
+                    elif budget.seq > since:
+                        continue
+                state.budgets[kind] = _Budget(limit=limit, level=level, stamp=now, seq=since)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -1,9 +1,10 @@
 """Rate-limit budgets in Redis: every worker draws on one estimate.
 
-The arithmetic is `MemoryBudgets`' (budgets.py), moved into two Lua scripts so each admission and
-each reading of the headers is one atomic step on the server: two workers can never both spend
-the last request of a budget. A model's state is one hash; the admission counter in it orders
-readings across workers as the local one does within a process. Times are wall-clock seconds from
+The arithmetic is `MemoryBudgets`' (budgets.py), moved into Lua scripts so each admission and each
+reading of the headers is one atomic step on the server: two workers can never both spend the
+last request of a budget. A model's state is one hash; the admission counter in it orders readings
+across workers as the local one does within a process, and its `f:<seq>` fields are the calls in
+flight ("<admitted at> <input tokens> <responses read by then>"). Times are wall-clock seconds from
 the workers, which is why the state backend stamps them with `time.time` here.
 
 While Redis is away the process-local twin (`local`) answers, and every reading of the headers
@@ -16,7 +17,16 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .budgets import KINDS, PROBE_PATIENCE, PROBE_POLL, Admission, MemoryBudgets, number, retry_after
+from .budgets import (
+    FLIGHT_HORIZON,
+    KINDS,
+    PROBE_PATIENCE,
+    PROBE_POLL,
+    Admission,
+    MemoryBudgets,
+    number,
+    retry_after,
+)
 from .guard import Guard
 from .keys import Keys
 
@@ -38,6 +48,7 @@ if s['known'] ~= '1' then
   if since and now - since < tonumber(ARGV[3]) then return {ARGV[4], 0, 1} end
   redis.call('HSET', k, 'probe_since', ARGV[1])
   local seq = redis.call('HINCRBY', k, 'admitted', 1)
+  redis.call('HSET', k, 'f:' .. seq, ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. (s['readings'] or '0'))
   redis.call('PEXPIRE', k, ARGV[5])
   return {'0', seq, 0}
 end
@@ -60,34 +71,75 @@ for kind, level in pairs(levels) do
   redis.call('HSET', k, kind .. ':level', tostring(level), kind .. ':stamp', ARGV[1])
 end
 local seq = redis.call('HINCRBY', k, 'admitted', 1)
+redis.call('HSET', k, 'f:' .. seq, ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. (s['readings'] or '0'))
 redis.call('PEXPIRE', k, ARGV[5])
 return {'0', seq, 0}
+"""
+
+_FORCE = """
+local k = KEYS[1]
+local seq = redis.call('HINCRBY', k, 'admitted', 1)
+local readings = redis.call('HGET', k, 'readings') or '0'
+redis.call('HSET', k, 'f:' .. seq, ARGV[1] .. ' 0 ' .. readings)
+redis.call('PEXPIRE', k, ARGV[2])
+return seq
 """
 
 _OBSERVE = """
 local k = KEYS[1]
 local now = tonumber(ARGV[1])
+local flat = redis.call('HGETALL', k)
+local s = {}
+for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
 redis.call('HDEL', k, 'probe_since')
 redis.call('HSET', k, 'known', '1')
 if ARGV[2] == '429' then
   local delay = tonumber(ARGV[3])
   if delay < 0 then delay = 1 end
-  local blocked = tonumber(redis.call('HGET', k, 'blocked_until') or '0')
+  local blocked = tonumber(s['blocked_until'] or '0')
   redis.call('HSET', k, 'blocked_until', tostring(math.max(blocked, now + delay)))
 end
-local admitted = tonumber(redis.call('HGET', k, 'admitted') or '0')
+local readings = redis.call('HINCRBY', k, 'readings', 1)
+local mine = 'f:' .. ARGV[4]
+local alone = false
+local flying, flying_tokens = 0, 0
+for field, value in pairs(s) do
+  if string.sub(field, 1, 2) == 'f:' then
+    local at, tokens, seen = string.match(value, '^(%S+) (%S+) (%S+)$')
+    if field == mine then
+      redis.call('HDEL', k, field)
+      alone = tonumber(seen) == readings - 1
+    elseif now - tonumber(at) > tonumber(ARGV[6]) then
+      redis.call('HDEL', k, field)
+    else
+      flying = flying + 1
+      flying_tokens = flying_tokens + tonumber(tokens)
+    end
+  end
+end
+local in_flight = {['requests'] = flying, ['input-tokens'] = flying_tokens, ['output-tokens'] = 0}
 local since = tonumber(ARGV[4])
-if since <= 0 then since = admitted end
+if since <= 0 then since = tonumber(s['admitted'] or '0') end
 local kinds = {'requests', 'input-tokens', 'output-tokens'}
 for i, kind in ipairs(kinds) do
-  local limit = tonumber(ARGV[4 + 2 * i])
-  local remaining = tonumber(ARGV[5 + 2 * i])
+  local limit = tonumber(ARGV[5 + 2 * i])
+  local remaining = tonumber(ARGV[6 + 2 * i])
   if limit and remaining and limit > 0 then
-    local seen = tonumber(redis.call('HGET', k, kind .. ':seq') or '')
-    if not (seen and seen > since) then
-      local later = 0
-      if kind == 'requests' then later = admitted - since end
-      redis.call('HSET', k, kind .. ':limit', tostring(limit), kind .. ':level', tostring(remaining - later),
+    local level = remaining - in_flight[kind]
+    local adopt = true
+    local known = tonumber(s[kind .. ':limit'] or '')
+    if known and known == limit and not alone then
+      if kind == 'requests' then
+        local old = tonumber(s[kind .. ':level']) + (now - tonumber(s[kind .. ':stamp'])) * limit / 60
+        if old > limit then old = limit end
+        adopt = level < old
+      else
+        local seen = tonumber(s[kind .. ':seq'] or '')
+        adopt = not (seen and seen > since)
+      end
+    end
+    if adopt then
+      redis.call('HSET', k, kind .. ':limit', tostring(limit), kind .. ':level', tostring(level),
         kind .. ':stamp', ARGV[1], kind .. ':seq', tostring(since))
     end
   end
@@ -106,6 +158,7 @@ class RedisBudgets:
         self._guard = guard
         self._reserve = client.register_script(_RESERVE)
         self._observe = client.register_script(_OBSERVE)
+        self._force = client.register_script(_FORCE)
         self._models_seen: set[str] = set()
         self._seen_lock = threading.Lock()
 
@@ -126,7 +179,7 @@ class RedisBudgets:
 
     def force(self, model: str) -> int:
         return self._guard.run(
-            lambda: int(self._client.hincrby(self._key(model), "admitted", 1)),
+            lambda: int(self._force(keys=[self._key(model)], args=[repr(self.clock()), STATE_TTL_MS])),
             lambda: self.local.force(model),
         )
 
@@ -139,7 +192,14 @@ class RedisBudgets:
                 value = number(headers.get(f"anthropic-ratelimit-{kind}-{part}"))
                 readings.append("" if value is None else repr(value))
         ttl = max(STATE_TTL_MS, int((delay or 0.0) * 1000) + STATE_TTL_MS)
-        args = [repr(self.clock()), str(status), repr(-1.0 if delay is None else delay), seq or 0, ttl]
+        args = [
+            repr(self.clock()),
+            str(status),
+            repr(-1.0 if delay is None else delay),
+            seq or 0,
+            ttl,
+            FLIGHT_HORIZON,
+        ]
         self._guard.run(lambda: self._observe(keys=[self._key(model)], args=[*args, *readings]), lambda: 0)
 
     def snapshot(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx2
 import pytest
@@ -21,6 +21,10 @@ from firsttoken_starlette.fastapi import get_engine, get_firsttoken
 from .lifespan import lifespan
 
 
+def sync_dependency() -> int:
+    return 1
+
+
 def make_app(**options: object) -> FastAPI:
     app = FastAPI(middleware=[Middleware(FirstTokenMiddleware, **options)] if options else [])
 
@@ -33,6 +37,10 @@ def make_app(**options: object) -> FastAPI:
         return await firsttoken.stream_response(
             messages=[{"role": "user", "content": "hi"}], profile="fast", format="ndjson"
         )
+
+    @app.get("/sync")
+    async def sync(one: Annotated[int, Depends(sync_dependency)]) -> dict[str, int]:
+        return {"one": one}
 
     return app
 
@@ -49,6 +57,29 @@ async def test_dependencies_hand_out_the_apps_engine_and_handle(anthropic_emulat
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/x-ndjson"
     assert answer.text.splitlines()[-1].startswith('{"type":"done"')
+
+
+async def test_dependencies_take_no_thread_pool_hop(
+    anthropic_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fastapi.dependencies.utils as solving
+
+    hops: list[object] = []
+    run_in_threadpool = solving.run_in_threadpool
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await run_in_threadpool(func, *args, **kwargs)
+
+    monkeypatch.setattr(solving, "run_in_threadpool", counted)
+    app = make_app(settings={"base_url": anthropic_emulator.base_url})
+    transport = httpx2.ASGITransport(app=app)
+    async with lifespan(app), httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/engine")).status_code == 200
+        assert (await client.get("/answer")).status_code == 200
+        assert (await client.get("/sync")).status_code == 200
+    # The check can see a hop: the app's own sync dependency took one.
+    assert hops == [sync_dependency]
 
 
 async def test_dependency_without_the_middleware_says_what_to_add() -> None:

@@ -44,7 +44,7 @@ class AsyncRelay(RelayCore):
         producer = self._producer
         if producer is not None:
             return abeating(producer.__aiter__(), self.heartbeat())
-        return abeating(self._aitems(), self.heartbeat(), self.format.token, self.window)
+        return abeating(self._aitems(), self.heartbeat(), self.format.token, self.window, self._left)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         """The bytes for this connection: the producer's, when resumable, else the relay's own."""

@@ -45,7 +45,7 @@ class SyncRelay(RelayCore):
         producer = self._producer
         if producer is not None:
             return beating(producer.__iter__(), self.heartbeat())
-        return beating(self._items(), self.heartbeat(), self.format.token, self.window)
+        return beating(self._items(), self.heartbeat(), self.format.token, self.window, self._left)
 
     def __iter__(self) -> Iterator[bytes]:
         """The bytes for this connection: the producer's, when resumable, else the relay's own."""
