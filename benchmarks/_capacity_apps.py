@@ -1,9 +1,11 @@
 """The servers `capacity.py` measures: in each framework, firsttoken's relay and a hand-written one.
 
-Every app answers `POST /api/chat` (firsttoken's `stream_response`, as a view would call it) and
-`POST /api/bare` (the least a relay on the SDK does in that framework: one `event: token` per
-upstream chunk holding a text delta, no heartbeat, no metrics), both asking the same question of
-the upstream at `ANTHROPIC_BASE_URL`. The answer's model and length ride on request headers the
+Every app answers `POST /api/chat` (firsttoken's `stream_response`, as a view would call it),
+`POST /api/helper` (the relay the SDK's documentation leads a user to write: `messages.stream()`,
+each `text_stream` delta as an `event: token` with its JSON) and `POST /api/bare` (the least a
+relay on the SDK does in that framework: one fixed `event: token` per upstream chunk holding a text
+delta, nothing parsed, no heartbeat, no metrics), all asking the same question of the upstream at
+`ANTHROPIC_BASE_URL`. The answer's model and length ride on request headers the
 emulator reads (`x-bench-model`, `x-emulator-output-tokens`), so one server serves every trial.
 
     uvicorn --app-dir benchmarks --factory _capacity_apps:starlette_app
@@ -14,6 +16,7 @@ emulator reads (`x-bench-model`, `x-emulator-output-tokens`), so one server serv
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -34,6 +37,10 @@ def _call(headers: Any) -> dict[str, Any]:
         "messages": QUESTION,
         "extra_headers": forwarded,
     }
+
+
+def _token(text: str) -> bytes:
+    return b"event: token\ndata: " + json.dumps({"text": text}).encode() + b"\n\n"
 
 
 def _sdk_kwargs() -> dict[str, Any]:
@@ -74,6 +81,20 @@ def starlette_app() -> Any:
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
+    async def helper(request: Request) -> Response:
+        await request.body()
+        manager = sdk.messages.stream(**_call(request.headers))
+        stream = await manager.__aenter__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for text in stream.text_stream:
+                    yield _token(text)
+            finally:
+                await manager.__aexit__(None, None, None)
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -81,6 +102,7 @@ def starlette_app() -> Any:
         routes=[
             Route("/api/chat", chat, methods=["POST"]),
             Route("/api/bare", bare, methods=["POST"]),
+            Route("/api/helper", helper, methods=["POST"]),
             Route("/healthz", healthz),
         ],
         middleware=[Middleware(FirstTokenMiddleware)],
@@ -118,6 +140,21 @@ def flask_app() -> Any:
                         yield TOKEN
             finally:
                 opened.__exit__(None, None, None)
+
+        return Response(body(), mimetype="text/event-stream")
+
+    @app.post("/api/helper")
+    def helper() -> Response:
+        request.get_data()
+        manager = sdk.messages.stream(**_call(request.headers))
+        stream = manager.__enter__()
+
+        def body() -> Iterator[bytes]:
+            try:
+                for text in stream.text_stream:
+                    yield _token(text)
+            finally:
+                manager.__exit__(None, None, None)
 
         return Response(body(), mimetype="text/event-stream")
 
@@ -201,6 +238,34 @@ def _django_views() -> list[Any]:
 
         return StreamingHttpResponse(body(), content_type="text/event-stream")
 
+    @csrf_exempt
+    async def ahelper(request: HttpRequest) -> HttpResponseBase:
+        manager = async_sdk.messages.stream(**_call(request.headers))
+        stream = await manager.__aenter__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for text in stream.text_stream:
+                    yield _token(text)
+            finally:
+                await manager.__aexit__(None, None, None)
+
+        return StreamingHttpResponse(body(), content_type="text/event-stream")
+
+    @csrf_exempt
+    def helper(request: HttpRequest) -> HttpResponseBase:
+        manager = sync_sdk.messages.stream(**_call(request.headers))
+        stream = manager.__enter__()
+
+        def body() -> Iterator[bytes]:
+            try:
+                for text in stream.text_stream:
+                    yield _token(text)
+            finally:
+                manager.__exit__(None, None, None)
+
+        return StreamingHttpResponse(body(), content_type="text/event-stream")
+
     def healthz(request: HttpRequest) -> HttpResponseBase:
         return JsonResponse({"ok": True})
 
@@ -208,6 +273,7 @@ def _django_views() -> list[Any]:
     return [
         path("api/chat", achat if asgi else chat),
         path("api/bare", abare if asgi else bare),
+        path("api/helper", ahelper if asgi else helper),
         path("healthz", healthz),
     ]
 

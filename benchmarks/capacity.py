@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/capacity.py            # four setups, ~25 min
     .venv/bin/python benchmarks/capacity.py --quick    # shorter trials, coarser search, ~8 min
     .venv/bin/python benchmarks/capacity.py --setups starlette,flask --json
+    .venv/bin/python benchmarks/capacity.py --cpu-only --rounds 3   # CPU per token only, ~6 min
 
 For each setup (Starlette on uvicorn, Django ASGI on uvicorn, Flask and Django WSGI on gunicorn
 gthread) one server process, pinned to core 0, serves firsttoken's relay (`/api/chat`) and a
@@ -24,7 +25,11 @@ at the emulator (no server between): the "rig" row is the most streams the emula
 generator sustain by themselves on their core, so a server figure at that ceiling means "at least".
 
 CPU per token is the server process's CPU time (user + system, workers included) over a trial's
-measurement window, divided by the tokens the emulator sent in it.
+measurement window, divided by the tokens the emulator sent in it. `--cpu-only` measures just that,
+at `--cpu-at` streams, for three endpoints of each server in turn, `--rounds` times: firsttoken,
+the relay the SDK's helper leads a user to write (`/api/helper`: `messages.stream()` and its
+`text_stream`), and the bare floor (`/api/bare`); the medians, and firsttoken's CPU above the floor
+as a share of the helper's.
 """
 
 from __future__ import annotations
@@ -454,6 +459,10 @@ def main() -> None:
     )
     parser.add_argument("--cpu-at", type=int, default=32, help="streams of the fixed-load trial (default 32)")
     parser.add_argument("--rig-ceiling", type=int, help="skip the rig search and take this as its ceiling")
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="only CPU per token, three endpoints side by side"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--cpu-only trials per endpoint (default 3)")
     args = parser.parse_args()
     args.tokens = 180 if args.quick else 270  # 2 s or 3 s answers
     args.seconds = 3.0 if args.quick else 6.0
@@ -477,6 +486,15 @@ def main() -> None:
     with emulator_process(time_scale=1.0, cpu=RIG_CORE, extra=PROFILES) as base_url:
         emulator_port = int(base_url.rsplit(":", 1)[1])
         direct = Target(emulator_port, "/v1/messages", True)
+        if args.cpu_only:
+            for setup in args.setups.split(","):
+                results[setup] = cpu_side_by_side(setup, base_url, direct, args)
+                print(f"{LABELS[setup]}: {json.dumps(results[setup])}", flush=True)
+            results["load_average_at_end"] = os.getloadavg()
+            print(
+                json.dumps(results) if args.json else cpu_table(results, args.setups.split(","), args.cpu_at)
+            )
+            return
         if args.rig_ceiling:
             results["rig"] = {"streams_per_core": args.rig_ceiling, "capped": False, "given": True}
         else:
@@ -503,6 +521,57 @@ def main() -> None:
     print(json.dumps(results))
     print()
     print(table(results, args.setups.split(","), args.cpu_at))
+
+
+ENDPOINTS = {"firsttoken": "/api/chat", "sdk helper": "/api/helper", "bare": "/api/bare"}
+
+
+def cpu_side_by_side(setup: str, base_url: str, direct: Target, args: argparse.Namespace) -> dict[str, Any]:
+    """CPU per token of the three endpoints of one server at `--cpu-at` streams, in turns."""
+    samples: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+    with server(setup, base_url) as (port, proc):
+        for _ in range(args.rounds):
+            for name, path in ENDPOINTS.items():
+                trial = asyncio.run(
+                    run_trial(
+                        Target(port, path, False),
+                        {"direct": direct},
+                        args.cpu_at,
+                        args.tokens,
+                        args.seconds,
+                        proc,
+                        base_url,
+                    )
+                )
+                if trial.tokens and not trial.errors:
+                    samples[name].append(trial.cpu_s / trial.tokens * 1e6)
+    medians = {name: round(statistics.median(v), 1) if v else None for name, v in samples.items()}
+    ours, helper, bare = medians["firsttoken"], medians["sdk helper"], medians["bare"]
+    above = None
+    if ours is not None and helper is not None and bare is not None and helper > bare:
+        above = round((ours - bare) / (helper - bare), 2)
+    return {
+        "cpu_us_per_token": medians,
+        "samples": {name: [round(x, 1) for x in v] for name, v in samples.items()},
+        "firsttoken_over_helper": round(ours / helper, 2) if ours and helper else None,
+        "above_floor_share": above,
+    }
+
+
+def cpu_table(results: dict[str, Any], setups: list[str], cpu_at: int) -> str:
+    lines = [
+        f"| setup | CPU per token at {cpu_at} streams: firsttoken / SDK helper / bare floor | firsttoken ÷ "
+        "helper | firsttoken's CPU above the floor ÷ the helper's |",
+        "|---|---|---|---|",
+    ]
+    for setup in setups:
+        row = results[setup]
+        cpu = row["cpu_us_per_token"]
+        lines.append(
+            f"| {LABELS[setup]} | **{cpu['firsttoken']}** / {cpu['sdk helper']} / {cpu['bare']} µs "
+            f"| {row['firsttoken_over_helper']}x | {row['above_floor_share']}x |"
+        )
+    return "\n".join(lines)
 
 
 def table(results: dict[str, Any], setups: list[str], cpu_at: int) -> str:

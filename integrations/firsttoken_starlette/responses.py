@@ -63,41 +63,41 @@ class RelayResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks = self.body_iterator
-        timer = self.relay.heartbeat(clock=anyio.current_time)
+        # The timer only measures intervals: the monotonic clock every event loop's own derives
+        # from, read without asking anyio which loop runs (a lookup per token otherwise).
+        timer = self.relay.heartbeat()
         if self.heartbeat_interval is not None:
             timer.interval = self.heartbeat_interval
         beat = timer.beat if timer.enabled else b""
-        # Heartbeats and tokens share one connection: a lock keeps a beat from landing after the
-        # final (more_body=False) message, which the server would reject. `fast_acquire`: an
-        # uncontended acquire (nearly every token) skips the scheduling checkpoint, which would
-        # otherwise cost each chunk a trip round the event loop.
-        lock = anyio.Lock(fast_acquire=True)
+        # Heartbeats and tokens share one connection. A beat may go out while a token's send
+        # waits for the socket to drain (both are whole events; a beat is a comment), but never
+        # after the final (more_body=False) message, which the server would reject: the final
+        # send waits for a beat in flight, and no beat starts once `finished` is set. Flags, not
+        # a lock: a lock's acquire and release cost each token more than its whole write.
         finished = False
+        beating: anyio.Event | None = None
 
         async def produce() -> None:
             nonlocal finished
             try:
-                async with lock:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": self.status_code,
-                            "headers": self.raw_headers,
-                        }
-                    )
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
                 async for chunk in chunks:
-                    async with lock:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                        timer.sent()
-                async with lock:
-                    finished = True
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    timer.sent()
+                finished = True
+                in_flight = beating
+                if in_flight is not None:
+                    await in_flight.wait()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
             except OSError:
                 # ASGI 2.4 servers raise on a send to a closed connection instead of saying so on
                 # receive(); either way the browser is gone.
                 self.disconnected = True
 
         async def listen() -> None:
+            nonlocal beating
             # The disconnect listener keeps the heartbeat too, so a stream costs one extra task.
             # It never sleeps: it waits on the connection until a beat is due, and once the
             # answer is sent the server wakes it with `http.disconnect`. Ending by being woken
@@ -113,11 +113,15 @@ class RelayResponse(StreamingResponse):
                     message = await receive()
                 if message is None:
                     if timer.due_in() <= 0:
-                        async with lock:
-                            if finished:
-                                return
+                        if finished:
+                            return
+                        beating = in_flight = anyio.Event()
+                        try:
                             await send({"type": "http.response.body", "body": beat, "more_body": True})
                             timer.sent()
+                        finally:
+                            beating = None
+                            in_flight.set()
                     continue
                 if message["type"] == "http.disconnect":
                     self.disconnected = not finished
