@@ -135,6 +135,7 @@ class Engine:
             stay_warm=s.stay_warm,
             interval=s.stay_warm_interval,
             model=lambda: self.profile(None).model,
+            govern=self.resilience.client,
         )
         # `POST /api/warm`: the conversation so far pre-warmed while the user types (_caching/ahead.py).
         self.ahead = WarmAhead(

@@ -152,8 +152,13 @@ class WarmUp:
         stay_warm: float,
         interval: float,
         model: Callable[[], str],
+        govern: Callable[[Any], Any] = lambda client: client,
     ) -> None:
         self._pool = pool
+        # The client every call goes out on: the pool's, derived once with the governor as its
+        # middleware (`Resilience.client`). The opening request goes out on it, so that neither the
+        # derivation nor that client's own first-request set-up is left to the first call.
+        self._govern = govern
         self.enabled = enabled
         self.timeout = timeout
         self.stay_warm = stay_warm
@@ -187,7 +192,7 @@ class WarmUp:
         try:
             if not self._code_warm:
                 exercise_code_paths(self._model())
-            open_connection(self._pool.sync, seconds=self.timeout)
+            open_connection(self._govern(self._pool.sync), seconds=self.timeout, own=True)
         except Exception as exc:
             return self._done(self._failed(exc, started, "sync"))
         self._code_warm = True
@@ -201,7 +206,7 @@ class WarmUp:
             if not self._code_warm:
                 exercise_code_paths(self._model())
                 await aexercise_code_paths(self._model())
-            await aopen_connection(self._pool.async_, seconds=self.timeout)
+            await aopen_connection(self._govern(self._pool.async_), seconds=self.timeout, own=True)
         except Exception as exc:
             return self._done(self._failed(exc, started, "async"))
         self._code_warm = True

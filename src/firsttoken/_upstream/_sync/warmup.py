@@ -16,9 +16,16 @@ __all__ = ["OPENING_REQUEST", "open_connection"]
 OPENING_REQUEST = "GET /v1/models?limit=1"
 
 
-def open_connection(client: anthropic.Anthropic, *, seconds: float) -> None:
+def open_connection(client: anthropic.Anthropic, *, seconds: float, own: bool = False) -> None:
     """Open (or reuse) one pooled connection to the upstream: DNS, TCP and TLS, with a free request.
 
-    No retries: a warm-up that fails is reported and the first real call connects as it would have.
+    By default on a copy of `client` without retries: a ping that fails is reported and the next
+    call connects as it would have. `own`: on `client` itself, with its retries, so that the
+    client's own one-time set-up on its first request (the SDK detects the platform for its headers,
+    from a worker thread under asyncio) is done too, and so is building its `messages` resource.
     """
-    client.with_options(max_retries=0).models.list(limit=1, timeout=seconds)
+    if not own:
+        client.with_options(max_retries=0).models.list(limit=1, timeout=seconds)
+        return
+    client.models.list(limit=1, timeout=seconds)
+    client.messages.with_streaming_response  # noqa: B018 - cached on the client from now on
