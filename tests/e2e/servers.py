@@ -111,15 +111,17 @@ def run_servers(*specs: ServerSpec) -> Iterator[list[Server]]:
                     stderr=subprocess.STDOUT,
                 )
                 servers.append(Server(process, port, log))
+            # Started together, they share the cores: each gets the time all of them would have
+            # had one after the other, counted from the spawn.
+            deadline = time.monotonic() + START_TIMEOUT * len(specs)
             for spec, server in zip(specs, servers, strict=True):
-                _wait_ready(server, spec.ready_path)
+                _wait_ready(server, spec.ready_path, deadline)
             yield servers
         finally:
             _stop([server.process for server in servers])
 
 
-def _wait_ready(server: Server, path: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def _wait_ready(server: Server, path: str, deadline: float) -> None:
     with httpx2.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -130,7 +132,7 @@ def _wait_ready(server: Server, path: str) -> None:
             except httpx2.TransportError:
                 pass
             time.sleep(0.05)
-    raise RuntimeError(f"server did not answer {path} within {START_TIMEOUT}s:\n{server.output()}")
+    raise RuntimeError(f"server did not answer {path} in time:\n{server.output()}")
 
 
 def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
