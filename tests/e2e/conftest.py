@@ -16,8 +16,9 @@ answer `GET /healthz` with 200 once it is ready. Nothing else changes: the contr
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx2
@@ -25,7 +26,7 @@ import pytest
 
 from firsttoken.testing.emulator import Emulator
 
-from .servers import Server, run_server
+from .servers import Server, ServerSpec, run_server, run_servers
 
 
 @dataclass(frozen=True)
@@ -58,31 +59,57 @@ class RunningExample:
         return self.server.url
 
 
-def _start(app: ExampleApp, emulator: Emulator | None) -> Iterator[RunningExample]:
-    if app.requires and importlib.util.find_spec(app.requires) is None:
-        pytest.skip(f"the {app.name} example needs {app.requires}, which is not installed")
-    env: dict[str, str | None]
+def _env(app: ExampleApp, emulator: Emulator | None) -> dict[str, str | None]:
     if emulator is not None:
         # The emulator answers any key; retries off so a refused call answers at once, as asserted.
-        env = {
+        return {
             **app.env,
             "ANTHROPIC_BASE_URL": emulator.base_url,
             "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
             "FIRSTTOKEN_MAX_RETRIES": "0",
         }
-    else:
-        # Neither variable: the example starts its embedded emulator (fast, for page checks).
-        env = {
-            **app.env,
-            "ANTHROPIC_BASE_URL": None,
-            "ANTHROPIC_API_KEY": None,
-            "FIRSTTOKEN_EMULATOR_TIME_SCALE": "0",
-        }
+    # Neither variable: the example starts its embedded emulator (fast, for page checks).
+    return {
+        **app.env,
+        "ANTHROPIC_BASE_URL": None,
+        "ANTHROPIC_API_KEY": None,
+        "FIRSTTOKEN_EMULATOR_TIME_SCALE": "0",
+    }
+
+
+def _installed(app: ExampleApp) -> bool:
+    return app.requires is None or importlib.util.find_spec(app.requires) is not None
+
+
+def _start(app: ExampleApp, emulator: Emulator | None) -> Iterator[RunningExample]:
+    if not _installed(app):
+        pytest.skip(f"the {app.name} example needs {app.requires}, which is not installed")
     with (
-        run_server(app.argv, env=env) as server,
+        run_server(app.argv, env=_env(app, emulator)) as server,
         httpx2.Client(base_url=server.url, timeout=30.0) as client,
     ):
         yield RunningExample(app, server, emulator, client)
+
+
+def _start_all(apps: Sequence[ExampleApp], emulator: Emulator | None) -> Iterator[dict[str, RunningExample]]:
+    """`_start` for every installed app of `apps` at once, by name, for a module's parametrized
+    fixture to `_pick` from: the starts (mostly imports) overlap instead of following each other,
+    and are all done before the module's first test runs, so none competes with a test."""
+    ready = [app for app in apps if _installed(app)]
+    specs = [ServerSpec(app.argv, env=_env(app, emulator)) for app in ready]
+    with run_servers(*specs) as servers, contextlib.ExitStack() as clients:
+        yield {
+            app.name: RunningExample(
+                app, server, emulator, clients.enter_context(httpx2.Client(base_url=server.url, timeout=30.0))
+            )
+            for app, server in zip(ready, servers, strict=True)
+        }
+
+
+def _pick(examples: Mapping[str, RunningExample], app: ExampleApp) -> RunningExample:
+    if app.name not in examples:
+        pytest.skip(f"the {app.name} example needs {app.requires}, which is not installed")
+    return examples[app.name]
 
 
 @pytest.fixture(scope="session")
@@ -111,12 +138,26 @@ def realtime_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
-def realtime_example(request: pytest.FixtureRequest, realtime_emulator: Emulator) -> Iterator[RunningExample]:
-    yield from _start(request.param, realtime_emulator)
+@pytest.fixture(scope="module")
+def realtime_examples(realtime_emulator: Emulator) -> Iterator[dict[str, RunningExample]]:
+    yield from _start_all(EXAMPLE_APPS, realtime_emulator)
 
 
 @pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
-def embedded_example(request: pytest.FixtureRequest) -> Iterator[RunningExample]:
+def realtime_example(
+    request: pytest.FixtureRequest, realtime_examples: dict[str, RunningExample]
+) -> RunningExample:
+    return _pick(realtime_examples, request.param)
+
+
+@pytest.fixture(scope="module")
+def embedded_examples() -> Iterator[dict[str, RunningExample]]:
+    yield from _start_all(EXAMPLE_APPS, None)
+
+
+@pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
+def embedded_example(
+    request: pytest.FixtureRequest, embedded_examples: dict[str, RunningExample]
+) -> RunningExample:
     """An example with no upstream configured, so it runs its own embedded emulator."""
-    yield from _start(request.param, None)
+    return _pick(embedded_examples, request.param)

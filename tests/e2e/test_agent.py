@@ -24,7 +24,7 @@ import pytest
 from firsttoken.testing.emulator import Emulator
 from tests.browser import chromium
 
-from .conftest import EXAMPLE_APPS, ExampleApp, RunningExample, _start
+from .conftest import EXAMPLE_APPS, ExampleApp, RunningExample, _pick, _start, _start_all
 from .sse import named, parse
 from .test_blocks import rebuild
 
@@ -63,16 +63,22 @@ def agent_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture(scope="module", params=APPS, ids=lambda app: app.name)
-def agent_example(request: pytest.FixtureRequest, agent_emulator: Emulator) -> Iterator[RunningExample]:
+@pytest.fixture(scope="module")
+def agent_examples(agent_emulator: Emulator) -> Iterator[dict[str, RunningExample]]:
     env = {
-        **request.param.env,
         "FIRSTTOKEN_PROFILES": PROFILES,
         "AGENT_TEST_MARKS": str(MARKS),
         # Short beats: a sync server learns that the browser left at its next write.
         "FIRSTTOKEN_HEARTBEAT_INTERVAL": "0.1",
     }
-    yield from _start(replace(request.param, env=env), agent_emulator)
+    yield from _start_all([replace(app, env={**app.env, **env}) for app in APPS], agent_emulator)
+
+
+@pytest.fixture(scope="module", params=APPS, ids=lambda app: app.name)
+def agent_example(
+    request: pytest.FixtureRequest, agent_examples: dict[str, RunningExample]
+) -> RunningExample:
+    return _pick(agent_examples, request.param)
 
 
 def ask(example: RunningExample, text: str, profile: str = "chat") -> list[Any]:
@@ -258,11 +264,16 @@ def realtime_agent_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(scope="module")
+def realtime_agent_examples(realtime_agent_emulator: Emulator) -> Iterator[dict[str, RunningExample]]:
+    yield from _start_all(APPS, realtime_agent_emulator)
+
+
 @pytest.fixture(scope="module", params=APPS, ids=lambda app: app.name)
 def realtime_agent_example(
-    request: pytest.FixtureRequest, realtime_agent_emulator: Emulator
-) -> Iterator[RunningExample]:
-    yield from _start(request.param, realtime_agent_emulator)
+    request: pytest.FixtureRequest, realtime_agent_examples: dict[str, RunningExample]
+) -> RunningExample:
+    return _pick(realtime_agent_examples, request.param)
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from firsttoken.testing.emulator import Emulator
 from tests.browser import chromium
 from tests.tools import WEATHER
 
-from .conftest import EXAMPLE_APPS, RunningExample, _start
+from .conftest import EXAMPLE_APPS, RunningExample, _pick, _start_all
 from .sse import named, parse
 
 PROFILES = json.dumps(
@@ -39,10 +39,17 @@ def blocks_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(scope="module")
+def thinking_examples(blocks_emulator: Emulator) -> Iterator[dict[str, RunningExample]]:
+    apps = [replace(app, env={**app.env, "FIRSTTOKEN_PROFILES": PROFILES}) for app in EXAMPLE_APPS]
+    yield from _start_all(apps, blocks_emulator)
+
+
 @pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
-def thinking_example(request: pytest.FixtureRequest, blocks_emulator: Emulator) -> Iterator[RunningExample]:
-    app = replace(request.param, env={**request.param.env, "FIRSTTOKEN_PROFILES": PROFILES})
-    yield from _start(app, blocks_emulator)
+def thinking_example(
+    request: pytest.FixtureRequest, thinking_examples: dict[str, RunningExample]
+) -> RunningExample:
+    return _pick(thinking_examples, request.param)
 
 
 def test_sse_streams_thinking_tool_input_and_the_call(thinking_example: RunningExample) -> None:

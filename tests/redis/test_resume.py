@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from firsttoken.testing.emulator import Emulator
-from tests.e2e.servers import Server, free_port, run_server
+from tests.e2e.servers import Server, ServerSpec, run_servers
 from tests.redis.server import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -60,27 +60,25 @@ def _env(upstream: Emulator, redis_url: str) -> dict[str, str | None]:
     }
 
 
-def _starlette(env: dict[str, str | None]) -> object:
-    return run_server(["-m", "example_projects.starlette_chat"], env=env)
+def _starlette(env: dict[str, str | None]) -> ServerSpec:
+    return ServerSpec(["-m", "example_projects.starlette_chat"], env=env)
 
 
-def _gunicorn_django(env: dict[str, str | None]) -> object:
-    port = free_port()
+def _gunicorn_django(env: dict[str, str | None]) -> ServerSpec:
     argv = [
-        "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+        "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
         "--threads", "8", "--graceful-timeout", "2", "--log-level", "warning",
         "example_projects.django_chat.wsgi:application",
     ]  # fmt: skip
-    return run_server(argv, env=env, port=port)
+    return ServerSpec(argv, env=env)
 
 
-def _uvicorn_django(env: dict[str, str | None]) -> object:
-    port = free_port()
+def _uvicorn_django(env: dict[str, str | None]) -> ServerSpec:
     argv = [
-        "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
         "example_projects.django_chat.asgi:application",
     ]  # fmt: skip
-    return run_server(argv, env=env, port=port)
+    return ServerSpec(argv, env=env)
 
 
 PAIRS = {"starlette": _starlette, "django-gunicorn": _gunicorn_django, "django-asgi": _uvicorn_django}
@@ -94,7 +92,7 @@ def pair(request: pytest.FixtureRequest, upstream: Emulator, redis_server: Redis
         redis_server.start()
     env = _env(upstream, redis_server.url)
     start = PAIRS[request.param]
-    with start(env) as a, start(env) as b:  # type: ignore[attr-defined]
+    with run_servers(start(env), start(env)) as (a, b):
         yield Pair(request.param, a, b)
 
 
@@ -225,7 +223,7 @@ def test_a_killed_producer_gives_the_resumer_an_error_event(
     upstream: Emulator, redis_server: RedisServer
 ) -> None:
     env = _env(upstream, redis_server.url)
-    with _starlette(env) as a, _starlette(env) as b:  # type: ignore[attr-defined]
+    with run_servers(_starlette(env), _starlette(env)) as (a, b):
         rid, first = _read_some(a, 4)
         os.kill(a.pid, signal.SIGKILL)
         a.process.wait(timeout=10)

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 
 from firsttoken.testing.emulator import Emulator
-from tests.e2e.servers import Server, run_server
+from tests.e2e.servers import Server, ServerSpec, run_servers
 from tests.redis.server import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -41,7 +41,7 @@ def two_servers(upstream: Emulator, redis_url: str | None) -> Iterator[tuple[Ser
         "FIRSTTOKEN_REDIS_TIMEOUT": "0.5",
     }
     argv = ("-m", "example_projects.starlette_chat")
-    with run_server(argv, env=env) as one, run_server(argv, env=env) as two:
+    with run_servers(ServerSpec(argv, env=env), ServerSpec(argv, env=env)) as (one, two):
         yield one, two
 
 
