@@ -43,6 +43,36 @@ def _token(text: str) -> bytes:
     return b"event: token\ndata: " + json.dumps({"text": text}).encode() + b"\n\n"
 
 
+async def _ahelper_body(sdk: anthropic.AsyncAnthropic, headers: Any) -> AsyncIterator[bytes]:
+    """The SDK-helper relay's body, its stream opened before the response starts (as a view would)."""
+    manager = sdk.messages.stream(**_call(headers))
+    stream = await manager.__aenter__()
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for text in stream.text_stream:
+                yield _token(text)
+        finally:
+            await manager.__aexit__(None, None, None)
+
+    return body()
+
+
+def _helper_body(sdk: anthropic.Anthropic, headers: Any) -> Iterator[bytes]:
+    """`_ahelper_body` for a sync view."""
+    manager = sdk.messages.stream(**_call(headers))
+    stream = manager.__enter__()
+
+    def body() -> Iterator[bytes]:
+        try:
+            for text in stream.text_stream:
+                yield _token(text)
+        finally:
+            manager.__exit__(None, None, None)
+
+    return body()
+
+
 def _sdk_kwargs() -> dict[str, Any]:
     return {"api_key": os.environ.get("ANTHROPIC_API_KEY", "bench"), "max_retries": 0}
 
@@ -83,17 +113,7 @@ def starlette_app() -> Any:
 
     async def helper(request: Request) -> Response:
         await request.body()
-        manager = sdk.messages.stream(**_call(request.headers))
-        stream = await manager.__aenter__()
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for text in stream.text_stream:
-                    yield _token(text)
-            finally:
-                await manager.__aexit__(None, None, None)
-
-        return StreamingResponse(body(), media_type="text/event-stream")
+        return StreamingResponse(await _ahelper_body(sdk, request.headers), media_type="text/event-stream")
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -146,17 +166,7 @@ def flask_app() -> Any:
     @app.post("/api/helper")
     def helper() -> Response:
         request.get_data()
-        manager = sdk.messages.stream(**_call(request.headers))
-        stream = manager.__enter__()
-
-        def body() -> Iterator[bytes]:
-            try:
-                for text in stream.text_stream:
-                    yield _token(text)
-            finally:
-                manager.__exit__(None, None, None)
-
-        return Response(body(), mimetype="text/event-stream")
+        return Response(_helper_body(sdk, request.headers), mimetype="text/event-stream")
 
     @app.get("/healthz")
     def healthz() -> dict[str, bool]:
@@ -240,31 +250,14 @@ def _django_views() -> list[Any]:
 
     @csrf_exempt
     async def ahelper(request: HttpRequest) -> HttpResponseBase:
-        manager = async_sdk.messages.stream(**_call(request.headers))
-        stream = await manager.__aenter__()
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for text in stream.text_stream:
-                    yield _token(text)
-            finally:
-                await manager.__aexit__(None, None, None)
-
-        return StreamingHttpResponse(body(), content_type="text/event-stream")
+        body = await _ahelper_body(async_sdk, request.headers)
+        return StreamingHttpResponse(body, content_type="text/event-stream")
 
     @csrf_exempt
     def helper(request: HttpRequest) -> HttpResponseBase:
-        manager = sync_sdk.messages.stream(**_call(request.headers))
-        stream = manager.__enter__()
-
-        def body() -> Iterator[bytes]:
-            try:
-                for text in stream.text_stream:
-                    yield _token(text)
-            finally:
-                manager.__exit__(None, None, None)
-
-        return StreamingHttpResponse(body(), content_type="text/event-stream")
+        return StreamingHttpResponse(
+            _helper_body(sync_sdk, request.headers), content_type="text/event-stream"
+        )
 
     def healthz(request: HttpRequest) -> HttpResponseBase:
         return JsonResponse({"ok": True})
