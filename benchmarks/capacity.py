@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/capacity.py --quick    # shorter trials, coarser search, ~8 min
     .venv/bin/python benchmarks/capacity.py --setups starlette,flask --json
     .venv/bin/python benchmarks/capacity.py --cpu-only --rounds 3   # CPU per token only, ~6 min
+    .venv/bin/python benchmarks/capacity.py --ttft-only              # the TTFT table only, ~6 min
 
 For each setup (Starlette on uvicorn, Django ASGI on uvicorn, Flask and Django WSGI on gunicorn
 gthread) one server process, pinned to core 0, serves firsttoken's relay (`/api/chat`) and a
@@ -30,6 +31,14 @@ at `--cpu-at` streams, for three endpoints of each server in turn, `--rounds` ti
 the relay the SDK's helper leads a user to write (`/api/helper`: `messages.stream()` and its
 `text_stream`), and the bare floor (`/api/bare`); the medians, and firsttoken's CPU above the floor
 as a share of the helper's.
+
+`--ttft-only` measures the issue's TTFT goal the way it was first measured (`starlette_relay.py`):
+1, 64 and 256 open streams held through firsttoken's endpoint, each mid-answer at 2 tokens/s (an
+opus answer the emulator paces so; 256 streams of the API's 90 tokens/s would be past every server's
+core, see the capacity search), while probes take turns through firsttoken, the hand-written relay
+and straight at the emulator, one at a time (first token due 20 ms after the request). A row has
+firsttoken's added TTFT p50 minus the hand-written relay's (goal: at most +0.3 ms) and the ratio of
+their added p99s (goal: at most 1.5x).
 """
 
 from __future__ import annotations
@@ -65,6 +74,9 @@ PROBE_MODEL = "claude-haiku-5-5"
 # sonnet as the issue asks (400 ms, 90 tokens/s, fixed so every stream is paced alike); haiku is
 # the probes' model: a first token 20 ms after the request keeps each probe short.
 PROFILES = ("--model-profile", "sonnet:400,400,90", "--model-profile", "haiku:20,20,90")
+# `--ttft-only`'s open streams: answers that stay open for minutes at 2 tokens/s.
+HOLD_MODEL = "claude-opus-5"
+HOLD_PROFILE = ("--model-profile", "opus:20,20,2")
 
 SETUPS: dict[str, list[str]] = {
     "starlette": ["-m", "uvicorn", "--factory", "_capacity_apps:starlette_app"],
@@ -441,6 +453,88 @@ async def ttft_rows(
     return out
 
 
+async def hold(port: int, count: int) -> list[asyncio.StreamWriter]:
+    """Open `count` streams through firsttoken's endpoint; returns once each has its first token."""
+    request = Target(port, "/api/chat", False).request(HOLD_MODEL, 100_000)
+    writers: list[asyncio.StreamWriter] = []
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(writer)
+        writer.write(request)
+        seen = b""
+        while b"event: token" not in seen:
+            chunk = await reader.read(65536)
+            if not chunk:
+                raise RuntimeError("a held stream closed early")
+            seen += chunk
+
+    # In batches, so that opening them is not what the first probes measure.
+    for start in range(0, count, 32):
+        await asyncio.gather(*(one() for _ in range(min(32, count - start))))
+    return writers
+
+
+async def held_ttft_rows(port: int, emulator_port: int, rows: list[int], probes: int) -> dict[str, Any]:
+    """TTFT through firsttoken, the hand-written relay and straight, N-1 slow streams held open."""
+    targets = {
+        "chat": Target(port, "/api/chat", False),
+        "bare": Target(port, "/api/bare", False),
+        "direct": Target(emulator_port, "/v1/messages", True),
+    }
+    out: dict[str, Any] = {}
+    for n in rows:
+        for _ in range(5):  # warm both relays' pools and code before the row's clock
+            for target in targets.values():
+                await _read_stream(target, PROBE_MODEL, 1, _ignore, first_only=True)
+        writers = await hold(port, n - 1)
+        await asyncio.sleep(1.0)
+        samples: dict[str, list[float]] = {name: [] for name in targets}
+        try:
+            # One at a time, in turns, so the machine's noise falls on the three alike.
+            for _ in range(probes):
+                for name, target in targets.items():
+                    ttft = await _read_stream(target, PROBE_MODEL, 1, _ignore, first_only=True)
+                    assert ttft is not None
+                    samples[name].append(ttft * 1000)
+        finally:
+            for writer in writers:
+                writer.close()
+            await asyncio.sleep(1.0)  # the server sees the disconnects before the next row
+        row: dict[str, Any] = {"open": n, "probes": probes}
+        for name in ("chat", "bare"):
+            for q in (50, 99):
+                row[f"{name}_added_p{q}_ms"] = round(pct(samples[name], q) - pct(samples["direct"], q), 2)
+        row["direct_p50_ms"] = round(pct(samples["direct"], 50), 2)
+        row["p50_over_bare_ms"] = round(row["chat_added_p50_ms"] - row["bare_added_p50_ms"], 2)
+        bare99 = row["bare_added_p99_ms"]
+        row["p99_ratio"] = round(row["chat_added_p99_ms"] / bare99, 2) if bare99 > 0 else None
+        out[str(n)] = row
+        print(f"    TTFT {n:>4} open: {json.dumps(row)}", flush=True)
+    return out
+
+
+def ttft_table(results: dict[str, Any], setups: list[str]) -> str:
+    lines = [
+        "| setup | open streams | firsttoken added p50 / p99 | hand-written added p50 / p99 "
+        "| p50: firsttoken minus hand-written | p99: firsttoken ÷ hand-written |",
+        "|---|---|---|---|---|---|",
+    ]
+    for setup in setups:
+        for n, row in results[setup].items():
+            ratio = (
+                "n/a (hand-written p99 at or under the emulator's)"
+                if row["p99_ratio"] is None
+                else f"{row['p99_ratio']}x"
+            )
+            lines.append(
+                f"| {LABELS[setup]} | {n} | {row['chat_added_p50_ms']:+} / {row['chat_added_p99_ms']:+} ms "
+                f"| {row['bare_added_p50_ms']:+} / {row['bare_added_p99_ms']:+} ms "
+                f"| {row['p50_over_bare_ms']:+} ms | {ratio} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -463,6 +557,10 @@ def main() -> None:
         "--cpu-only", action="store_true", help="only CPU per token, three endpoints side by side"
     )
     parser.add_argument("--rounds", type=int, default=3, help="--cpu-only trials per endpoint (default 3)")
+    parser.add_argument(
+        "--ttft-only", action="store_true", help="only the TTFT table, open streams at 2 tokens/s"
+    )
+    parser.add_argument("--probes", type=int, help="--ttft-only probes per endpoint and row (default 200)")
     args = parser.parse_args()
     args.tokens = 180 if args.quick else 270  # 2 s or 3 s answers
     args.seconds = 3.0 if args.quick else 6.0
@@ -483,9 +581,19 @@ def main() -> None:
         "tokens_per_answer": args.tokens,
         "trial_seconds": args.seconds,
     }
-    with emulator_process(time_scale=1.0, cpu=RIG_CORE, extra=PROFILES) as base_url:
+    with emulator_process(time_scale=1.0, cpu=RIG_CORE, extra=(*PROFILES, *HOLD_PROFILE)) as base_url:
         emulator_port = int(base_url.rsplit(":", 1)[1])
         direct = Target(emulator_port, "/v1/messages", True)
+        if args.ttft_only:
+            rows = [int(n) for n in args.ttft_open.split(",")]
+            probes = args.probes or (60 if args.quick else 200)
+            for setup in args.setups.split(","):
+                print(f"{LABELS[setup]}:", flush=True)
+                with server(setup, base_url) as (port, _proc):
+                    results[setup] = asyncio.run(held_ttft_rows(port, emulator_port, rows, probes))
+            results["load_average_at_end"] = os.getloadavg()
+            print(json.dumps(results) if args.json else ttft_table(results, args.setups.split(",")))
+            return
         if args.cpu_only:
             for setup in args.setups.split(","):
                 results[setup] = cpu_side_by_side(setup, base_url, direct, args)

@@ -15,6 +15,12 @@
 TTFT is measured by the client, from sending the request to reading the first `token` event, over
 a connection to the server opened (by `GET /healthz`) before the clock starts.
 
+The first request comes after a pause (the 0.5 s a deploy gives the warm-up), and a process that
+has been idle answers its next request more slowly than one answering back to back (its caches
+have gone cold, whatever the code has done before). So beside "steady" (the median of the next
+requests, back to back), each process also answers three requests after the same pause: "first
+minus paused" is what a cold start costs over that, and is the figure warm-up can bring to zero.
+
 Run: .venv/bin/python benchmarks/warming.py [--rounds N]   (about 4 minutes)
 """
 
@@ -59,6 +65,8 @@ SERVERS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     ),
 }
 STEADY = 10
+PAUSE = 0.5
+PAUSED = 3
 HELLO = {"messages": [{"role": "user", "content": "Hello there"}], "profile": "fast"}
 # Sonnet's input price ($/MTok) and the 5-minute cache write multiplier, for the warms' cost.
 SONNET_INPUT = 3.0
@@ -118,6 +126,8 @@ def first_minus_steady(emulator: EmulatorProcess, rounds: int) -> dict[str, dict
             "off_first": [],
             "on_steady": [],
             "off_steady": [],
+            "on_paused": [],
+            "off_paused": [],
         }
         for r in range(rounds):
             for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
@@ -128,15 +138,21 @@ def first_minus_steady(emulator: EmulatorProcess, rounds: int) -> dict[str, dict
                 ):
                     client.get("/healthz")
                     # The warm-up runs while the server starts; give it the time a deploy would.
-                    time.sleep(0.5)
+                    time.sleep(PAUSE)
                     first = ttft(client, HELLO)
                     steady = statistics.median(ttft(client, HELLO) for _ in range(STEADY))
+                    paused = []
+                    for _ in range(PAUSED):
+                        time.sleep(PAUSE)
+                        paused.append(ttft(client, HELLO))
                 results[name][mode].append((first - steady) * 1000)
+                results[name][f"{mode}_paused"].append((first - statistics.median(paused)) * 1000)
                 results[name][f"{mode}_first"].append(first * 1000)
                 results[name][f"{mode}_steady"].append(steady * 1000)
         m = {key: statistics.median(values) for key, values in results[name].items()}
         print(
-            f"{name:24s} first - steady: warm-up on {m['on']:7.2f} ms, off {m['off']:7.2f} ms  "
+            f"{name:24s} first - steady: warm-up on {m['on']:7.2f} ms, off {m['off']:7.2f} ms; "
+            f"first - paused: on {m['on_paused']:7.2f} ms, off {m['off_paused']:7.2f} ms  "
             f"(first on {m['on_first']:.1f}, off {m['off_first']:.1f}; steady {m['on_steady']:.1f} ms)",
             flush=True,
         )
@@ -195,10 +211,13 @@ def typing_ahead(emulator: EmulatorProcess, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--start-up-only", action="store_true", help="skip warming while typing")
     args = parser.parse_args()
     with EmulatorProcess(time_scale=0.0, tls=True) as fast:
         print(f"HTTPS emulator at {fast.base_url}, time-scale 0", flush=True)
         first_minus_steady(fast, args.rounds)
+    if args.start_up_only:
+        return
     fixed = ("--model-profile", "sonnet:400,400,90", "--model-profile", "haiku:200,200,150")
     with EmulatorProcess(time_scale=1.0, tls=True, extra=fixed) as real:
         print(f"HTTPS emulator at {real.base_url}, time-scale 1, fixed base TTFT", flush=True)

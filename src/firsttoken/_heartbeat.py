@@ -15,6 +15,7 @@ from queue import Empty, SimpleQueue
 from typing import NoReturn
 
 from ._coalesce import Item, Token, acoalesce, coalesce, encode, one
+from ._threads import readers
 
 __all__ = ["Heartbeat", "abeating", "beating"]
 
@@ -69,10 +70,11 @@ def beating(
     """`chunks` with beats while it is silent, for a server thread that writes what it iterates.
 
     A WSGI server can only write when the iterator yields, so `chunks` is read by a thread of its
-    own, started now (it overlaps the server writing the headers), and handed over through a
-    queue. What queued up while a write was blocked goes out as one write, each run of text deltas
-    (`str` items) as one `token` event (`_coalesce.py`); with a `window`, each write that carried
-    text is followed by that long for more to queue. When the server closes the iterator (the
+    own, set to work now (it overlaps the server writing the headers; an idle one left by earlier
+    streams when there is one, `_threads.py`), and handed over through a queue. What queued up
+    while a write was blocked goes out as one write, each run of text deltas (`str` items) as one
+    `token` event (`_coalesce.py`); with a `window`, each write that carried text is followed by
+    that long for more to queue. When the server closes the iterator (the
     client left, or it never iterated), the reader stops at its next chunk and closes `chunks` in
     its own thread: the upstream stream is never touched from two threads at once. `on_close` is
     called (from the server's thread) when the iterator is closed while a reader thread reads:
@@ -109,8 +111,7 @@ class _Beating:
         timer.sent()
         # The reader holds the queue and the flag, not this object, so dropping an iterator the
         # server never closed still stops it (`__del__`).
-        args = (chunks, self._queue, self._stop)
-        threading.Thread(target=_read, args=args, name="firsttoken-relay", daemon=True).start()
+        readers.run(_read, chunks, self._queue, self._stop)
 
     def __iter__(self) -> Iterator[bytes]:
         return self
