@@ -265,3 +265,27 @@ def test_an_error_in_the_read_thread_reaches_the_server() -> None:
 
     with pytest.raises(RuntimeError, match="upstream broke"):
         list(beating(chunks(), Heartbeat(b": ping\n\n", 5.0)))
+
+
+def test_the_reader_hands_the_first_token_to_the_server_thread_before_reading_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reader keeps the GIL while it parses what came with the token (the rest of a burst, the
+    # answer's end), so without a hand-over the server's thread, woken by the put, waits for it.
+    # A long bound makes the order certain; in use it is the interpreter's switch interval.
+    monkeypatch.setattr("firsttoken._heartbeat._HAND_OVER", 5.0)
+    token_still_queued: list[bool] = []
+
+    def items() -> Iterator[Any]:
+        # Every event before the first text is an item of its own (the format's opening bytes,
+        # message_start, content_block_start, the API's ping...), so "the first few items" is not
+        # where the token is.
+        yield from (b"opening", b"|message_start", b"|content_block_start", b"|ping")
+        yield "Hello"
+        token_still_queued.append(not body._queue.empty())  # type: ignore[attr-defined]
+        sum(range(200_000))  # a burst parsed without blocking: what would hold the GIL
+        yield " there"
+
+    body = beating(items(), Heartbeat(b": ping\n\n", 5.0), lambda text: text.encode())
+    assert b"".join(body) == b"opening|message_start|content_block_start|pingHello there"
+    assert token_still_queued == [False]
