@@ -14,6 +14,12 @@ runs of many repetitions, in this process:
 3. what Starlette's response did around each token's write: an uncontended `anyio.Lock`
    (`fast_acquire`) and a beat timer read through `anyio.current_time`, vs the flags and the
    monotonic clock it uses now.
+
+And one step per call, on its way to the first token:
+
+4. the governor taking its header off a call's request (every attempt): the SDK's
+   `APIRequest.copy()`, which deep-copies the body, vs `governor.without_header` (tests hold them
+   equal), for a one-message call and a 40-turn conversation of 2,000 characters a turn.
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ from typing import Any
 
 import anyio
 import httpx2
+from anthropic import APIRequest
+from anthropic._models import FinalRequestOptions
 
 from _support import emulator_process
 from firsttoken._sse import _parse_block, _parse_fields
+from firsttoken._upstream.governor import CALL_HEADER, without_header
 from firsttoken._wire import SSEFormat
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -97,6 +106,26 @@ def write_guard(tokens: int = 100_000) -> dict[str, float]:
     return asyncio.run(run())
 
 
+def header_strip(turns: int) -> dict[str, float]:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Hello"}] if turns == 0 else []
+    for i in range(turns):
+        role = "user" if i % 2 == 0 else "assistant"
+        messages.append({"role": role, "content": [{"type": "text", "text": "x" * 2000}]})
+    options = FinalRequestOptions.construct(
+        method="post",
+        url="/v1/messages",
+        json_data={"model": "claude-sonnet-5-5", "max_tokens": 1024, "stream": True, "messages": messages},
+        headers={CALL_HEADER: "1", "x-stainless-helper": "x"},
+    )
+    request = APIRequest(options=options, cast_to=object, stream=True)
+    stripped = {"x-stainless-helper": "x"}
+    number = 200 if turns else 5000
+    return {
+        "before_us": best_us(lambda: request.copy(headers=stripped), number),
+        "after_us": best_us(lambda: without_header(request, stripped), number),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -126,10 +155,19 @@ def main() -> None:
         "token_event_bytes": encoding(texts),
         "sse_block_reading": decoding(blocks),
         "write_guard_and_clock": write_guard(),
+        "header_strip_one_message": header_strip(0),
+        "header_strip_40_turns": header_strip(40),
         "tokens": len(texts),
         "blocks": len(blocks),
     }
-    for row in ("token_event_bytes", "sse_block_reading", "write_guard_and_clock"):
+    rows = (
+        "token_event_bytes",
+        "sse_block_reading",
+        "write_guard_and_clock",
+        "header_strip_one_message",
+        "header_strip_40_turns",
+    )
+    for row in rows:
         r = results[row]
         r["saved_us"] = round(r["before_us"] - r["after_us"], 3)
         r["after_over_before"] = round(r["after_us"] / r["before_us"], 3)
@@ -143,6 +181,8 @@ def main() -> None:
         ("token_event_bytes", "a token event's bytes"),
         ("sse_block_reading", "reading one SSE block"),
         ("write_guard_and_clock", "Starlette's guard and clock around a write"),
+        ("header_strip_one_message", "per call: the governor's header off a one-message request"),
+        ("header_strip_40_turns", "per call: the same, a 40-turn conversation"),
     ):
         r = results[row]
         ratio, saved = r["after_over_before"], r["saved_us"]

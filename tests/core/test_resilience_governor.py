@@ -11,10 +11,14 @@ from email.utils import format_datetime
 
 import anthropic
 import pytest
+from anthropic import APIRequest
+from anthropic._models import FinalRequestOptions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firsttoken import Engine, RateLimited, Settings
 from firsttoken._state.budgets import retry_after as _retry_after
-from firsttoken._upstream.governor import CALL_HEADER, Attempts, Governor
+from firsttoken._upstream.governor import CALL_HEADER, Attempts, Governor, without_header
 from firsttoken.testing.emulator import Emulator, RateLimit
 
 FAST = "claude-haiku-5-5"
@@ -209,3 +213,44 @@ async def test_concurrent_async_calls_are_told_apart_by_their_header() -> None:
     assert [a.statuses for a in calls] == [[200], [529, 529], [200], [529, 529]]
     # Untagged calls and finished calls leave nothing behind in the governor.
     assert governor._calls == {}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.dictionaries(st.text(max_size=8), _JSON, max_size=6), retries=st.integers(0, 3))
+def test_the_header_is_stripped_into_the_request_the_sdk_copy_would_give(
+    body: dict[str, object], retries: int
+) -> None:
+    # The lean copy (no deep copy of the body) against the library's own `APIRequest.copy()`.
+    options = FinalRequestOptions.construct(
+        method="post",
+        url="/v1/messages",
+        json_data={**body, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+        headers={CALL_HEADER: "7", "x-emulator-seed": "3"},
+        params={"beta": "true"},
+        extra_json={"metadata": {"user_id": "u"}},
+        timeout=12.0,
+    )
+    request = APIRequest(options=options, cast_to=object, stream=True, retries_taken=retries)
+    stripped = {"x-emulator-seed": "3"}
+    ours, theirs = without_header(request, stripped), request.copy(headers=stripped)
+    assert vars(ours.options) == vars(theirs.options)
+    assert (ours.cast_to, ours.stream, ours.stream_cls, ours.retries_taken) == (
+        theirs.cast_to,
+        theirs.stream,
+        theirs.stream_cls,
+        theirs.retries_taken,
+    )
+    with anthropic.Anthropic(api_key="sk-ant-test", base_url="http://127.0.0.1:9") as client:
+        built, expected = client._build_request(ours.options), client._build_request(theirs.options)
+    assert (built.method, built.url, built.content) == (expected.method, expected.url, expected.content)
+    assert dict(built.headers) == dict(expected.headers)
+    assert CALL_HEADER not in built.headers
+    # The caller's request is left as it was.
+    assert request.options.headers == {CALL_HEADER: "7", "x-emulator-seed": "3"}

@@ -26,24 +26,36 @@ __all__ = [
 MESSAGE_OVERHEAD = 3
 
 
+# `json.dumps` with these arguments would build this encoder anew for every block.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def canonical(value: Any) -> str:
     """Stable JSON (sorted keys, no spaces) without `cache_control`: it marks a block, it is not text."""
-    return json.dumps(_strip(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _encode(_strip(value))
+
+
+# Every block of a conversation is estimated on every call, on its way to the first token: plain
+# dicts and strings (what a parsed JSON body holds) are checked by type before the ABC checks.
 
 
 def _strip(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is dict or (kind is not str and isinstance(value, Mapping)):
         return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [_strip(v) for v in value]
     return value
 
 
 def block_tokens(block: Any) -> int:
-    if isinstance(block, str):
+    kind = type(block)
+    if kind is str or isinstance(block, str):
         return math.ceil(len(block) / 4)
-    if isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
-        return math.ceil(len(block["text"]) / 4)
+    if kind is dict or isinstance(block, Mapping):
+        text = block.get("text")
+        if isinstance(text, str) and block.get("type") == "text":
+            return math.ceil(len(text) / 4)
     return math.ceil(len(canonical(block)) / 4)
 
 
@@ -65,6 +77,10 @@ def messages_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     total = 0
     for message in messages:
         content = message.get("content")
-        blocks = [content] if isinstance(content, str) else list(content or ())
-        total += MESSAGE_OVERHEAD + sum(block_tokens(b) for b in blocks)
+        total += MESSAGE_OVERHEAD
+        if isinstance(content, str):
+            total += block_tokens(content)
+        else:
+            for block in content or ():
+                total += block_tokens(block)
     return total

@@ -39,7 +39,10 @@ class Placement:
 
 
 def _marked(value: object) -> bool:
-    return isinstance(value, Mapping) and value.get("cache_control") is not None
+    # Every block of every message is asked, on every call: a plain dict skips the ABC check.
+    if type(value) is dict or isinstance(value, Mapping):
+        return value.get("cache_control") is not None
+    return False
 
 
 def count_breakpoints(params: Mapping[str, Any]) -> int:
