@@ -176,9 +176,11 @@ async def _agen(items: list[bytes | str], ready: int) -> AsyncIterator[bytes | s
 async def test_async_coalescing_joins_what_came_while_writing_and_in_the_window() -> None:
     items: list[bytes | str] = [b": ping\n\n", "a", "b", "c", b"<event>", "d", "e", "f"]
     chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), 0.05)]
-    # The first five came at once: one write, each text run one event; the last three, 1 ms
-    # apart, inside the 50 ms window after it: one more.
-    assert chunks == [b": ping\n\n[abc]<event>", b"[def]"]
+    # The first five came at once, but the first token is never held for what came with it: it
+    # goes out with what was read before it; the rest of those five and the last three (1 ms
+    # apart, inside the 50 ms window after the first write) join in one more, each text run one
+    # event.
+    assert chunks == [b": ping\n\n[a]", b"[bc]<event>[def]"]
     chunks = [c async for c in acoalesce(_agen(items, ready=5), lambda t: f"[{t}]".encode(), None)]
     assert chunks == [b": ping\n\n", b"[a]", b"[b]", b"[c]", b"<event>", b"[d]", b"[e]", b"[f]"]
 
@@ -312,3 +314,23 @@ async def test_the_async_relay_holds_the_same_rules(paced: Emulator) -> None:
         times = [at for at, chunk in chunks if b"event: token" in chunk]
         assert 3 <= len(times) < 30
         await asyncio.sleep(0)
+
+
+async def test_the_reading_task_lets_the_writer_take_the_first_token_before_reading_on() -> None:
+    # What arrives with the first token (the rest of a burst, the answer's end) is parsed by the
+    # reading task without a step back to the loop, so the writer, woken, would wait for it all.
+    written: list[bytes] = []
+    token_written_first: list[bool] = []
+
+    async def items() -> AsyncIterator[object]:
+        # Every event before the first text is an item of its own.
+        for item in (b"opening", b"|message_start", b"|content_block_start", "Hello"):
+            yield item
+        token_written_first.append(b"Hello" in b"".join(written))
+        yield " there"
+
+    beat = SimpleNamespace(beat=b"", due_in=lambda: 60.0, sent=lambda: None)
+    async for chunk in acoalesce(items(), lambda text: text.encode(), None, beat):  # type: ignore[arg-type]
+        written.append(chunk)
+    assert b"".join(written) == b"opening|message_start|content_block_startHello there"
+    assert token_written_first == [True]
