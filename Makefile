@@ -53,8 +53,13 @@ AISDK := tests/e2e/aisdk/node_modules/.package-lock.json
 $(AISDK): tests/e2e/aisdk/package-lock.json
 	cd tests/e2e/aisdk && npm ci --silent --no-audit --no-fund
 
+# Two workers (pytest-xdist), one per core of CI's machine: most of the suite waits on servers
+# starting and on answers streaming in real time, and a second worker fills those waits. `loadscope`
+# gives each worker whole modules, so a module's servers start once (tests/conftest.py puts the
+# modules that start servers first). `PYTEST_WORKERS=0` runs it in one process, as for `--pdb`.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(AISDK)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test: lint twins types contracts docs pytest
 

@@ -118,10 +118,21 @@ def contract_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(scope="session")
+def contract_examples(contract_emulator: Emulator) -> Iterator[dict[str, RunningExample]]:
+    """Every example at time-scale 0, started together once and kept for the whole session.
+
+    Started one at a time, an app would be stopped whenever the next app's tests began and started
+    again for the next module that uses it (under pytest-xdist, a worker runs module after module,
+    each with all four apps); kept, each app starts once per worker.
+    """
+    yield from _start_all(EXAMPLE_APPS, contract_emulator)
+
+
 @pytest.fixture(scope="session", params=EXAMPLE_APPS, ids=lambda app: app.name)
-def example(request: pytest.FixtureRequest, contract_emulator: Emulator) -> Iterator[RunningExample]:
+def example(request: pytest.FixtureRequest, contract_examples: dict[str, RunningExample]) -> RunningExample:
     """One example app per parameter, at time-scale 0; faults are cleared around every use."""
-    yield from _start(request.param, contract_emulator)
+    return _pick(contract_examples, request.param)
 
 
 @pytest.fixture(autouse=True)

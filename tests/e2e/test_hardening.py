@@ -18,7 +18,7 @@ import pytest
 from firsttoken.testing.emulator import Emulator
 from tests.upstream import billable
 
-from .conftest import EXAMPLE_APPS, ExampleApp, RunningExample, _start
+from .conftest import EXAMPLE_APPS, ExampleApp, RunningExample, _pick, _start_all
 from .servers import run_server
 
 JSON = {"Content-Type": "application/json"}
@@ -173,11 +173,16 @@ def test_the_protocol_given_twice_is_400(example: RunningExample) -> None:
 # -- 1. the per-client budget, on a server with a small one -------------------------------------
 
 
-@pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
-def budgeted(request: pytest.FixtureRequest, contract_emulator: Emulator) -> Iterator[RunningExample]:
-    app: ExampleApp = request.param
+@pytest.fixture(scope="module")
+def budgeted_examples(contract_emulator: Emulator) -> Iterator[dict[str, RunningExample]]:
     small = {"FIRSTTOKEN_CLIENT_REQUESTS_PER_MINUTE": "2", "FIRSTTOKEN_CLIENT_TOKENS_PER_MINUTE": "0"}
-    yield from _start(dataclasses.replace(app, env={**app.env, **small}), contract_emulator)
+    apps = [dataclasses.replace(app, env={**app.env, **small}) for app in EXAMPLE_APPS]
+    yield from _start_all(apps, contract_emulator)
+
+
+@pytest.fixture(scope="module", params=EXAMPLE_APPS, ids=lambda app: app.name)
+def budgeted(request: pytest.FixtureRequest, budgeted_examples: dict[str, RunningExample]) -> RunningExample:
+    return _pick(budgeted_examples, request.param)
 
 
 def test_a_client_over_its_budget_is_429_with_retry_after(budgeted: RunningExample) -> None:
