@@ -54,8 +54,14 @@ def test_a_concurrent_burst_stays_under_the_limit_with_no_upstream_429(limited: 
     refused = [r for r in results if isinstance(r, RateLimited)]
     served = [r for r in results if not isinstance(r, BaseException)]
     others = [r for r in results if isinstance(r, BaseException) and not isinstance(r, RateLimited)]
-    assert (len(served), len(refused)) == (5, 3), (others, statuses(limited))
-    assert statuses(limited) == [200] * 5
+    # Never over the limit. One fewer may be served when a call reached the API before an earlier
+    # one whose answer is read first: that reading already counts it, and it is still subtracted
+    # as in flight until its own answer is read. The governor errs that way on purpose (a refusal
+    # with a retry-after, never an upstream 429); a loaded host reorders calls more often.
+    assert not others, (others, statuses(limited))
+    assert len(served) + len(refused) == 8
+    assert len(served) in (4, 5), (len(served), statuses(limited))
+    assert statuses(limited) == [200] * len(served)
     assert all(r.retry_after > 1.0 for r in refused)
 
 

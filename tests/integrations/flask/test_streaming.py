@@ -98,7 +98,9 @@ def test_streams_without_buffering(server: Server) -> None:
     assert 20 < sum(1 for name, _ in events if name == "token") <= 300
     assert events[-1][0] == "done"
     assert len(arrivals) > 20, "tokens arrived in a few big chunks: something buffers"
-    assert arrivals[0] < total / 4, f"first token at {arrivals[0]:.3f}s of {total:.3f}s"
+    # Haiku's own first token takes about a quarter of the answer's time here, so the bound is
+    # half: a buffered response would deliver its first token at the end.
+    assert arrivals[0] < total / 2, f"first token at {arrivals[0]:.3f}s of {total:.3f}s"
 
 
 def _stop_delay(server: Server, emulator: Emulator) -> tuple[float, dict[str, object]]:
