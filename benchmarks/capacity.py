@@ -419,15 +419,30 @@ async def search(
     }
 
 
-async def ttft_rows(
-    port: int, emulator_port: int, rows: list[int], args: argparse.Namespace
-) -> dict[str, Any]:
-    """Added TTFT through firsttoken and the hand-written relay, N-1 streams held on firsttoken."""
-    probes = {
+def _ttft_targets(port: int, emulator_port: int) -> dict[str, Target]:
+    return {
         "chat": Target(port, "/api/chat", False),
         "bare": Target(port, "/api/bare", False),
         "direct": Target(emulator_port, "/v1/messages", True),
     }
+
+
+def _added(samples: dict[str, list[float]]) -> dict[str, float]:
+    """TTFT added over the emulator straight, through firsttoken and the hand-written relay."""
+    row = {
+        f"{name}_added_p{q}_ms": round(pct(samples[name], q) - pct(samples["direct"], q), 2)
+        for name in ("chat", "bare")
+        for q in (50, 99)
+    }
+    row["direct_p50_ms"] = round(pct(samples["direct"], 50), 2)
+    return row
+
+
+async def ttft_rows(
+    port: int, emulator_port: int, rows: list[int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Added TTFT through firsttoken and the hand-written relay, N-1 streams held on firsttoken."""
+    probes = _ttft_targets(port, emulator_port)
     out: dict[str, Any] = {}
     for n in rows:
         emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -441,13 +456,7 @@ async def ttft_rows(
             emulator_url,
             args.ttft_probes,
         )
-        row: dict[str, Any] = {"open": n, "probes": len(trial.probe_ms["direct"])}
-        for name in ("chat", "bare"):
-            for q in (50, 99):
-                row[f"{name}_added_p{q}_ms"] = round(
-                    pct(trial.probe_ms[name], q) - pct(trial.probe_ms["direct"], q), 2
-                )
-        row["direct_p50_ms"] = round(pct(trial.probe_ms["direct"], 50), 2)
+        row = {"open": n, "probes": len(trial.probe_ms["direct"]), **_added(trial.probe_ms)}
         out[str(n)] = row
         print(f"    TTFT {n:>4} open: {json.dumps(row)}", flush=True)
     return out
@@ -477,11 +486,7 @@ async def hold(port: int, count: int) -> list[asyncio.StreamWriter]:
 
 async def held_ttft_rows(port: int, emulator_port: int, rows: list[int], probes: int) -> dict[str, Any]:
     """TTFT through firsttoken, the hand-written relay and straight, N-1 slow streams held open."""
-    targets = {
-        "chat": Target(port, "/api/chat", False),
-        "bare": Target(port, "/api/bare", False),
-        "direct": Target(emulator_port, "/v1/messages", True),
-    }
+    targets = _ttft_targets(port, emulator_port)
     out: dict[str, Any] = {}
     for n in rows:
         for _ in range(5):  # warm both relays' pools and code before the row's clock
@@ -501,11 +506,7 @@ async def held_ttft_rows(port: int, emulator_port: int, rows: list[int], probes:
             for writer in writers:
                 writer.close()
             await asyncio.sleep(1.0)  # the server sees the disconnects before the next row
-        row: dict[str, Any] = {"open": n, "probes": probes}
-        for name in ("chat", "bare"):
-            for q in (50, 99):
-                row[f"{name}_added_p{q}_ms"] = round(pct(samples[name], q) - pct(samples["direct"], q), 2)
-        row["direct_p50_ms"] = round(pct(samples["direct"], 50), 2)
+        row: dict[str, Any] = {"open": n, "probes": probes, **_added(samples)}
         row["p50_over_bare_ms"] = round(row["chat_added_p50_ms"] - row["bare_added_p50_ms"], 2)
         bare99 = row["bare_added_p99_ms"]
         row["p99_ratio"] = round(row["chat_added_p99_ms"] / bare99, 2) if bare99 > 0 else None

@@ -75,12 +75,11 @@ def beating(
     streams when there is one, `_threads.py`), and handed over through a queue. What queued up
     while a write was blocked goes out as one write, each run of text deltas (`str` items) as one
     `token` event (`_coalesce.py`); with a `window`, each write that carried text is followed by
-    that long for more to queue. When the server closes the iterator (the
-    client left, or it never iterated), the reader stops at its next chunk and closes `chunks` in
-    its own thread: the upstream stream is never touched from two threads at once. `on_close` is
-    called (from the server's thread) when the iterator is closed while a reader thread reads:
-    it may be blocked on `chunks` for long (an agent turn waiting for its tools), and only the
-    source can stop that.
+    that long for more to queue. When the server closes the iterator (the client left, or it never
+    iterated), the reader stops at its next chunk and closes `chunks` in its own thread: the
+    upstream stream is never touched from two threads at once. `on_close` is called (from the
+    server's thread) when the iterator is closed while a reader thread reads: it may be blocked on
+    `chunks` for long (an agent turn waiting for its tools), and only the source can stop that.
     """
     if not timer.enabled and window is None:
         # Iterated by the server's own thread: closing it reaches `chunks` itself.
@@ -143,9 +142,7 @@ class _Beating:
                 return timer.beat
             if isinstance(item, _End):
                 self._finish(item)
-            if self._taken is not None and isinstance(item, str):
-                self._taken.set()
-                self._taken = None
+            self._took(item)
             if window is None:
                 chunk = one(item, self._token)
             else:
@@ -160,9 +157,7 @@ class _Beating:
                         queue.put(more)
                         break
                     parts.append(more)
-                    if self._taken is not None and isinstance(more, str):
-                        self._taken.set()
-                        self._taken = None
+                    self._took(more)
                 chunk = encode(parts, self._token)
                 if window and (self._spoke or any(isinstance(part, str) for part in parts)):
                     self._spoke = True
@@ -170,6 +165,13 @@ class _Beating:
             if chunk:
                 timer.sent()
                 return chunk
+
+    def _took(self, item: Item) -> None:
+        """Tell the reader, waiting since it queued the first text, that this thread has it."""
+        taken = self._taken
+        if taken is not None and isinstance(item, str):
+            taken.set()
+            self._taken = None
 
     def _finish(self, end: _End) -> NoReturn:
         self._queue.put(end)  # a later next() ends again rather than blocking

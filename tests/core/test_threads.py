@@ -40,19 +40,19 @@ def test_jobs_that_overlap_each_get_a_thread_however_many() -> None:
         running.release()
         release.wait(5)
 
-    for _ in range(40):
-        pool.run(job)
-    for _ in range(40):
-        assert running.acquire(timeout=5)
+    def forty_at_once() -> None:
+        for _ in range(40):
+            pool.run(job)
+        for _ in range(40):
+            assert running.acquire(timeout=5)
+
+    forty_at_once()
     assert pool.started == 40
     release.set()
     _wait_until(lambda: pool.idle == 40)
     # Idle threads are taken before any new one starts.
     release.clear()
-    for _ in range(40):
-        pool.run(job)
-    for _ in range(40):
-        assert running.acquire(timeout=5)
+    forty_at_once()
     assert pool.started == 40
     release.set()
 

@@ -41,7 +41,7 @@ def canonical(value: Any) -> str:
 
 def _strip(value: Any) -> Any:
     kind = type(value)
-    if kind is dict or (kind is not str and isinstance(value, Mapping)):
+    if kind is dict or isinstance(value, Mapping):
         return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [_strip(v) for v in value]
