@@ -115,10 +115,14 @@ def warm_the_emulator(emulator: EmulatorProcess) -> None:
                 s.until_done()
 
 
-def first_minus_steady(emulator: EmulatorProcess, rounds: int) -> dict[str, dict[str, list[float]]]:
+def first_minus_steady(
+    emulator: EmulatorProcess, rounds: int, only: list[str] | None = None
+) -> dict[str, dict[str, list[float]]]:
     warm_the_emulator(emulator)
     results: dict[str, dict[str, list[float]]] = {}
     for name, (argv, env) in SERVERS.items():
+        if only and not any(part in name for part in only):
+            continue
         results[name] = {
             "on": [],
             "off": [],
@@ -212,10 +216,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--start-up-only", action="store_true", help="skip warming while typing")
+    parser.add_argument("--servers", help="comma-separated substrings of the server names to run")
     args = parser.parse_args()
     with EmulatorProcess(time_scale=0.0, tls=True) as fast:
         print(f"HTTPS emulator at {fast.base_url}, time-scale 0", flush=True)
-        first_minus_steady(fast, args.rounds)
+        first_minus_steady(fast, args.rounds, args.servers.split(",") if args.servers else None)
     if args.start_up_only:
         return
     fixed = ("--model-profile", "sonnet:400,400,90", "--model-profile", "haiku:200,200,150")

@@ -1,13 +1,22 @@
+"""The contract's routes. The views match the server, as Django's async docs advise: async ones
+where `asgi.py` serves them (a stream costs no thread), sync ones under WSGI (gunicorn,
+`runserver`), where Django would run each async view in an event loop of its own, made for the
+request and on another thread: 2.7 ms more per request before the first token (BENCHMARKS.md)."""
+
+import os
+
 from django.urls import path
 
-from . import views
+from . import aviews, views
+
+streams = aviews if os.environ.get("DJANGO_CHAT_VIEWS") == "async" else views
 
 urlpatterns = [
     path("", views.page),
-    path("api/chat", views.chat),
-    path("api/chat/<str:response_id>/stream", views.resume),
-    path("api/chat/<str:response_id>/stop", views.stop),
-    path("api/warm", views.warm),
+    path("api/chat", streams.chat),
+    path("api/chat/<str:response_id>/stream", streams.resume),
+    path("api/chat/<str:response_id>/stop", streams.stop),
+    path("api/warm", streams.warm),
     path("api/metrics", views.metrics),
     path("metrics", views.prometheus),
     path("dashboard", views.dashboard),

@@ -1,8 +1,8 @@
 """The chat example's views: the page, `POST /api/chat`, `GET /api/metrics`, `GET /healthz`.
 
 Every view is a few lines: parsing, wire formats, error statuses and metrics are firsttoken's.
-Async views: under ASGI a stream costs no thread; under WSGI they still work (Django runs them
-in a loop per request, and firsttoken hands back a stream the WSGI server can iterate).
+These are the sync views, for a WSGI server (gunicorn, `runserver`); the endpoints that wait on
+the network have async twins in `aviews.py` for an ASGI server, and `urls.py` picks by server.
 """
 
 from __future__ import annotations
@@ -18,14 +18,23 @@ from firsttoken_django import FirstToken
 OWNER_COOKIE = "chat_owner"
 
 
-async def page(request: HttpRequest) -> HttpResponseBase:
+def not_allowed(request: HttpRequest, *allowed: str) -> HttpResponseBase | None:
+    """A 405 unless the request's method is one of `allowed` (HEAD goes with GET). Checked in the
+    view rather than with @require_POST, which wraps async views as sync on Django 4.2."""
+    method = "GET" if request.method == "HEAD" else request.method
+    if method in allowed:
+        return None
+    return HttpResponseNotAllowed([*allowed, "HEAD"] if "GET" in allowed else allowed)
+
+
+def page(request: HttpRequest) -> HttpResponseBase:
     response = _static(request, "index.html")
     if OWNER_COOKIE not in request.COOKIES:
         response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="Lax")
     return response
 
 
-async def static(request: HttpRequest, path: str) -> HttpResponseBase:
+def static(request: HttpRequest, path: str) -> HttpResponseBase:
     return _static(request, path)
 
 
@@ -35,50 +44,50 @@ def _static(request: HttpRequest, path: str) -> HttpResponseBase:
     return serve(request, path, insecure=True)
 
 
-async def chat(request: HttpRequest) -> HttpResponseBase:
-    # Checked here rather than with @require_POST, which wraps async views as sync on Django 4.2.
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+def chat(request: HttpRequest) -> HttpResponseBase:
+    if refused := not_allowed(request, "POST"):
+        return refused
     # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
     firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
-    return await firsttoken.achat(owner=request.COOKIES.get(OWNER_COOKIE))
+    return firsttoken.chat(owner=request.COOKIES.get(OWNER_COOKIE))
 
 
-async def resume(request: HttpRequest, response_id: str) -> HttpResponseBase:
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET"])
+def resume(request: HttpRequest, response_id: str) -> HttpResponseBase:
+    if refused := not_allowed(request, "GET"):
+        return refused
     # With Redis set: the answer after Last-Event-ID, from any worker; 204 when there is none.
     firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
-    return await firsttoken.aresume(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
+    return firsttoken.resume(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
-async def stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+def stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
+    if refused := not_allowed(request, "POST"):
+        return refused
     firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
-    return await firsttoken.astop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
+    return firsttoken.stop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
-async def warm(request: HttpRequest) -> HttpResponseBase:
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+def warm(request: HttpRequest) -> HttpResponseBase:
+    if refused := not_allowed(request, "POST"):
+        return refused
     # While the user types: the conversation so far pre-warmed in the prompt cache.
-    return await request.firsttoken.awarm()  # type: ignore[attr-defined,no-any-return]
+    firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+    return firsttoken.warm()
 
 
-async def metrics(request: HttpRequest) -> HttpResponseBase:
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET", "HEAD"])
+def metrics(request: HttpRequest) -> HttpResponseBase:
+    if refused := not_allowed(request, "GET"):
+        return refused
     return JsonResponse(request.firsttoken.metrics_snapshot())  # type: ignore[attr-defined]
 
 
-async def prometheus(request: HttpRequest) -> HttpResponseBase:
+def prometheus(request: HttpRequest) -> HttpResponseBase:
     return request.firsttoken.metrics_response(request.headers.get("Accept"))  # type: ignore[attr-defined,no-any-return]
 
 
-async def dashboard(request: HttpRequest) -> HttpResponseBase:
+def dashboard(request: HttpRequest) -> HttpResponseBase:
     return _static(request, "dashboard.html")
 
 
-async def healthz(request: HttpRequest) -> HttpResponseBase:
+def healthz(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"ok": True})
