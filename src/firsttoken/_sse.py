@@ -9,6 +9,7 @@ token costs (see BENCHMARKS.md). This decoder yields `(event, data)` pairs of pl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from jiter import from_json
@@ -34,30 +35,42 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, chunk: bytes) -> list[tuple[str, Any]]:
-        """The events that `chunk` completes (a list: a chunk is usually one token's event, and a
-        generator per chunk would cost more than the list)."""
+    def feed(self, chunk: bytes) -> Iterator[tuple[str, Any]]:
+        """The events that `chunk` completes, each parsed as it is taken.
+
+        Where the events end is found first (a byte search each), so the decoder is ready for the
+        next chunk whatever is taken of this one; the parsing waits for the taker. A chunk that
+        holds the first token and the answer's end (short answers, a burst) hands the token on
+        before the rest is parsed.
+        """
         if b"\r" in chunk:
             # The spec allows CRLF and lone CR; the API sends LF. Normalising only when needed keeps
             # the common path free of a copy per chunk.
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buffer = self._buffer + chunk if self._buffer else chunk
-        events = []
+        ends = []
         start = 0
         while True:
             end = buffer.find(b"\n\n", start)
             if end < 0:
                 break
-            event = _parse_block(buffer[start:end])
+            ends.append(end)
             start = end + 2
-            if event is not None:
-                events.append(event)
         self._buffer = buffer[start:]
-        return events
+        return _parsed(buffer, ends)
 
     @property
     def pending(self) -> bool:
         return bool(self._buffer.strip())
+
+
+def _parsed(buffer: bytes, ends: list[int]) -> Iterator[tuple[str, Any]]:
+    start = 0
+    for end in ends:
+        event = _parse_block(buffer[start:end])
+        start = end + 2
+        if event is not None:
+            yield event
 
 
 def _parse_block(block: bytes) -> tuple[str, Any] | None:

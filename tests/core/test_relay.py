@@ -273,7 +273,7 @@ def test_the_reader_hands_the_first_token_to_the_server_thread_before_reading_on
     # The reader keeps the GIL while it parses what came with the token (the rest of a burst, the
     # answer's end), so without a hand-over the server's thread, woken by the put, waits for it.
     # A long bound makes the order certain; in use it is the interpreter's switch interval.
-    monkeypatch.setattr("firsttoken._heartbeat._HAND_OVER", 5.0)
+    monkeypatch.setattr("firsttoken._heartbeat.HAND_OVER", 5.0)
     token_still_queued: list[bool] = []
 
     def items() -> Iterator[Any]:

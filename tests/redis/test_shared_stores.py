@@ -11,8 +11,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -252,3 +253,43 @@ def test_the_prefix_separates_deployments(make_engine: Callable[..., Engine]) ->
     a.classification("refund my order", labels=["billing", "other"], default="other", **BILLING)
     other = b.classification("refund my order", labels=["billing", "other"], default="other", **BILLING)
     assert other.source == "model"
+
+
+def test_a_resumable_producer_hands_its_first_events_to_the_server_thread_before_reading_on(
+    make_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under WSGI a resumable answer is read by a thread of its own, which writes each event to
+    # Redis after queuing it for the server's thread; without a hand-over that thread, woken by the
+    # put, waits for the GIL while this one writes and reads on. A long bound makes the order
+    # certain (in use it is the interpreter's switch interval).
+    from firsttoken._relay.resume import HANDED_OVER, new_response_id
+    from firsttoken._wire import get_format
+
+    monkeypatch.setattr("firsttoken._relay.resume.HAND_OVER", 5.0)
+    hub = make_engine().resume
+    assert hub is not None
+    started = threading.Event()
+    taken_when_written: list[bool] = []
+    append = hub.store.append
+
+    def recording_append(*args: Any, **kwargs: Any) -> Any:
+        taken_when_written.append(producer.queue.empty())
+        return append(*args, **kwargs)
+
+    monkeypatch.setattr(hub.store, "append", recording_append)
+    events = [b"event: start\ndata: {}\n\n", b'event: token\ndata: {"text":"Hi"}\n\n']
+    events += [b'event: token\ndata: {"text":"!"}\n\n', b"event: done\ndata: {}\n\n"]
+
+    class Answer:
+        response_id = new_response_id()
+        format = get_format("sse")
+
+        def _raw(self) -> Iterator[bytes]:
+            started.wait(5)
+            yield from events
+
+    producer = hub.produce(Answer(), "owner", None)
+    started.set()
+    body = b"".join(producer)
+    assert body == b"".join(b"id: %d\n" % n + event for n, event in enumerate(events, 1))
+    assert taken_when_written[:HANDED_OVER] == [True] * HANDED_OVER

@@ -28,8 +28,9 @@ from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from .._chat import RelayStart
-from .._heartbeat import Heartbeat, abeating
+from .._heartbeat import HAND_OVER, Heartbeat, abeating
 from .._state.keys import digest
+from .._threads import readers
 from .._wire import WireFormat, get_format
 
 if TYPE_CHECKING:
@@ -163,10 +164,14 @@ class ThreadProducer(_Producer):
         super().__init__(hub, relay, owner, chat)
         self.queue: SimpleQueue[bytes | None] = SimpleQueue()
         self._chunks: Iterator[bytes] = relay._raw()
+        # While `_handing`, the server's thread sets `_taken` as it takes the event just queued.
+        self._taken = threading.Event()
+        self._handing = False
 
     def start(self) -> None:
-        # Started once the hub knows it, so its end (which removes it) cannot come first.
-        threading.Thread(target=self._run, name="firsttoken-answer", daemon=True).start()
+        # Started once the hub knows it, so its end (which removes it) cannot come first; on an
+        # idle reader thread when there is one, as the plain WSGI body is (`_threads.py`).
+        readers.run(self._run)
 
     def _wake(self) -> None:
         # A body thread blocked on the queue must not wait for the next event to learn it is done.
@@ -187,16 +192,24 @@ class ThreadProducer(_Producer):
             self._failed(exc)
 
     def _run(self) -> None:
-        chunks = self._chunks
+        chunks, taken = self._chunks, self._taken
         try:
             for chunk in chunks:
                 out, entries = self._stamp(chunk)
                 if self.detached_at is None:
+                    handing = self.seq <= HANDED_OVER
+                    if handing:
+                        # Cleared before the flag is raised: a late `set` for an earlier event can
+                        # only end this wait early, never make it wait out its bound.
+                        taken.clear()
+                        self._handing = True
                     self.queue.put(out)
-                    if self.seq <= HANDED_OVER:
-                        # The server's thread is waiting for these; without a switch it could
-                        # wait out the interpreter's switch interval (as `_heartbeat` does).
-                        time.sleep(0)
+                    if handing:
+                        # The server's thread is woken by the put but still needs the GIL, which
+                        # this one would keep through its Redis write and the next parse: wait
+                        # (at most the switch interval) until it has the event, as `_heartbeat`
+                        # waits for the first token.
+                        taken.wait(HAND_OVER)
                 self._write(entries)
                 if self.stop_reason is not None:
                     break
@@ -222,10 +235,13 @@ class ThreadProducer(_Producer):
         self.hub.remove(self)
 
     def __iter__(self) -> Iterator[bytes]:
-        queue = self.queue
+        queue, taken = self.queue, self._taken
         try:
             while True:
                 item = queue.get()
+                if self._handing:
+                    self._handing = False
+                    taken.set()
                 if item is None:
                     return
                 yield item
