@@ -70,7 +70,7 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _support import emulator_process  # noqa: E402
+from _support import emulator_process, hold_streams  # noqa: E402
 
 SERVER_CORE, RIG_CORE = 0, 1
 TPS = 90.0
@@ -469,28 +469,6 @@ async def ttft_rows(
     return out
 
 
-async def hold(port: int, count: int) -> list[asyncio.StreamWriter]:
-    """Open `count` streams through firsttoken's endpoint; returns once each has its first token."""
-    request = Target(port, "/api/chat", False).request(HOLD_MODEL, 100_000)
-    writers: list[asyncio.StreamWriter] = []
-
-    async def one() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writers.append(writer)
-        writer.write(request)
-        seen = b""
-        while b"event: token" not in seen:
-            chunk = await reader.read(65536)
-            if not chunk:
-                raise RuntimeError("a held stream closed early")
-            seen += chunk
-
-    # In batches, so that opening them is not what the first probes measure.
-    for start in range(0, count, 32):
-        await asyncio.gather(*(one() for _ in range(min(32, count - start))))
-    return writers
-
-
 async def held_ttft_rows(port: int, emulator_port: int, rows: list[int], probes: int) -> dict[str, Any]:
     """TTFT through firsttoken, the hand-written relay and straight, N-1 slow streams held open."""
     targets = _ttft_targets(port, emulator_port)
@@ -499,7 +477,9 @@ async def held_ttft_rows(port: int, emulator_port: int, rows: list[int], probes:
         for _ in range(5):  # warm both relays' pools and code before the row's clock
             for target in targets.values():
                 await _read_stream(target, PROBE_MODEL, 1, _ignore, first_only=True)
-        writers = await hold(port, n - 1)
+        # In batches, so that opening them is not what the first probes measure.
+        request = Target(port, "/api/chat", False).request(HOLD_MODEL, 100_000)
+        writers = await hold_streams(port, request, n - 1, batch=32)
         await asyncio.sleep(1.0)
         samples: dict[str, list[float]] = {name: [] for name in targets}
         try:

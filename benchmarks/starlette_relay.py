@@ -28,7 +28,7 @@ import anthropic
 import httpx2
 import psutil
 
-from _support import emulator_process
+from _support import emulator_process, hold_streams
 from firsttoken import DEFAULT_PROFILES
 
 QUESTION = [{"role": "user", "content": "Explain streaming."}]
@@ -214,25 +214,6 @@ HOLD_REQUEST = (
 )
 
 
-async def hold(port: int, count: int) -> list[asyncio.StreamWriter]:
-    """Open `count` streams through the endpoint; returns once each has its first token."""
-    writers: list[asyncio.StreamWriter] = []
-
-    async def one() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writers.append(writer)
-        writer.write(HOLD_REQUEST)
-        seen = b""
-        while b"event: token" not in seen:
-            chunk = await reader.read(65536)
-            if not chunk:
-                raise RuntimeError("stream closed early")
-            seen += chunk
-
-    await asyncio.gather(*(one() for _ in range(count)))
-    return writers
-
-
 async def release(writers: list[asyncio.StreamWriter]) -> None:
     for writer in writers:
         writer.close()
@@ -280,7 +261,7 @@ async def ttft(url: str, base_url: str, open_alongside: int, probes: int) -> dic
             await via_endpoint()
             await via_endpoint("/api/bare")
             await via_sdk()
-        writers = await hold(port, open_alongside)
+        writers = await hold_streams(port, HOLD_REQUEST, open_alongside)
         try:
             # Alternating one by one shares the machine's noise between the three.
             for _ in range(probes):
@@ -315,11 +296,11 @@ async def ttft(url: str, base_url: str, open_alongside: int, probes: int) -> dic
 
 async def open_streams(url: str, proc: psutil.Process, count: int) -> dict[str, float]:
     port = int(url.rsplit(":", 1)[1])
-    await release(await hold(port, 20))  # warm: imports, pools, first allocations
+    await release(await hold_streams(port, HOLD_REQUEST, 20))  # warm: imports, pools, first allocations
     await asyncio.sleep(0.5)
     idle = proc.memory_info().rss
     started = time.perf_counter()
-    writers = await hold(port, count)
+    writers = await hold_streams(port, HOLD_REQUEST, count)
     ramp = time.perf_counter() - started
     await asyncio.sleep(1.0)  # every stream is now mid-answer, tokens flowing
     busy = proc.memory_info().rss
