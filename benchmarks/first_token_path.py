@@ -1,4 +1,5 @@
-"""From the first token's arrival to its write: firsttoken's relay beside a hand-written one.
+"""The two halves of a relay's added TTFT: before the upstream request goes out, and from the first
+token's arrival to its write. firsttoken's relay beside a hand-written one.
 
     .venv/bin/python benchmarks/first_token_path.py [--requests N] [--json]
 
@@ -11,6 +12,11 @@ event reaches the server (ASGI `send`, or the WSGI iterator's yield). Their diff
 between the API's token and the browser's, without the server's own socket write, which both relays
 share. A thread or task that reads the upstream on the relay's behalf (for the heartbeat) sits on
 this path, which is why it hands the first token over before it reads on.
+
+The other half, "before the send", is from the app being called to the first write of the upstream
+request on its socket (httpcore's write, patched the same way): the framework's routing, the body,
+and everything the relay does before the SDK sends (the engine's preparation, the cache policy,
+the rate-limit governor's admission), besides the SDK's own work, which both relays share.
 """
 
 from __future__ import annotations
@@ -35,15 +41,29 @@ HEADERS = {"x-bench-model": "claude-haiku-5-5", "x-emulator-output-tokens": "1"}
 ENDPOINTS = ("/api/chat", "/api/bare")
 
 _arrived: list[float] = []
+_sent: list[float] = []
 
 
 def _note_arrivals() -> None:
-    """Patch httpcore's sync and async socket reads to note when the first text delta arrives."""
+    """Patch httpcore's sync and async sockets to note when the request is first written and
+    when the first text delta arrives."""
     from httpcore2._backends import anyio as async_backend
     from httpcore2._backends import sync as sync_backend
 
     sync_read = sync_backend.SyncStream.read
     async_read = async_backend.AnyIOStream.read
+    sync_write = sync_backend.SyncStream.write
+    async_write = async_backend.AnyIOStream.write
+
+    def write(self: Any, buffer: bytes, timeout: float | None = None) -> None:
+        if not _sent:
+            _sent.append(time.perf_counter())
+        sync_write(self, buffer, timeout)
+
+    async def awrite(self: Any, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if not _sent:
+            _sent.append(time.perf_counter())
+        await async_write(self, buffer, timeout)
 
     def read(self: Any, max_bytes: int, timeout: float | None = None) -> bytes:
         data = sync_read(self, max_bytes, timeout)
@@ -59,13 +79,17 @@ def _note_arrivals() -> None:
 
     sync_backend.SyncStream.read = read  # type: ignore[method-assign]
     async_backend.AnyIOStream.read = aread  # type: ignore[method-assign]
+    sync_backend.SyncStream.write = write  # type: ignore[method-assign]
+    async_backend.AnyIOStream.write = awrite  # type: ignore[method-assign]
 
 
-def wsgi_once(app: Callable[..., Any], path: str) -> float:
+def wsgi_once(app: Callable[..., Any], path: str) -> tuple[float, float]:
     from werkzeug.test import EnvironBuilder
 
     environ = EnvironBuilder(path=path, method="POST", data=b"{}", headers=HEADERS).get_environ()
     _arrived.clear()
+    _sent.clear()
+    called = time.perf_counter()
     body = app(environ, lambda status, headers, exc_info=None: None)
     written = None
     try:
@@ -74,11 +98,11 @@ def wsgi_once(app: Callable[..., Any], path: str) -> float:
                 written = time.perf_counter()
     finally:
         getattr(body, "close", lambda: None)()
-    assert written is not None and _arrived
-    return written - _arrived[0]
+    assert written is not None and _arrived and _sent
+    return _sent[0] - called, written - _arrived[0]
 
 
-async def asgi_once(app: Callable[..., Any], path: str) -> float:
+async def asgi_once(app: Callable[..., Any], path: str) -> tuple[float, float]:
     headers = [(k.encode(), v.encode()) for k, v in {**HEADERS, "content-type": "application/json"}.items()]
     scope = {
         "type": "http",
@@ -116,10 +140,12 @@ async def asgi_once(app: Callable[..., Any], path: str) -> float:
                 ended.set()
 
     _arrived.clear()
+    _sent.clear()
+    called = time.perf_counter()
     await app(scope, receive, send)
     ended.set()
-    assert written and _arrived
-    return written[0] - _arrived[0]
+    assert written and _arrived and _sent
+    return _sent[0] - called, written[0] - _arrived[0]
 
 
 async def lifespan(app: Callable[..., Any]) -> None:
@@ -165,11 +191,11 @@ def main() -> None:
             ("Django WSGI", _capacity_apps.django_wsgi, "wsgi"),
         ):
             app = make()
-            samples: dict[str, list[float]] = {path: [] for path in ENDPOINTS}
+            samples: dict[str, list[tuple[float, float]]] = {path: [] for path in ENDPOINTS}
 
             async def run_asgi(
                 app: Any = app,
-                samples: dict[str, list[float]] = samples,
+                samples: dict[str, list[tuple[float, float]]] = samples,
                 has_lifespan: bool = name.startswith("Starlette"),
             ) -> None:
                 if has_lifespan:
@@ -190,24 +216,31 @@ def main() -> None:
                             samples[path].append(seconds)
             row = {}
             for path, label in zip(ENDPOINTS, ("firsttoken", "hand-written"), strict=True):
-                values = sorted(samples[path])
+                values = [after for _, after in samples[path]]
+                before = [before for before, _ in samples[path]]
                 row[label] = {
                     "p50_ms": round(statistics.median(values) * 1000, 3),
                     "p90_ms": round(statistics.quantiles(values, n=10)[8] * 1000, 3),
+                    "send_p50_ms": round(statistics.median(before) * 1000, 3),
+                    "send_p90_ms": round(statistics.quantiles(before, n=10)[8] * 1000, 3),
                 }
             results[name] = row
             print(f"{name}: {json.dumps(row)}", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print("| app | firsttoken p50 / p90 | hand-written p50 / p90 | firsttoken minus hand-written, p50 |")
-    print("|---|---|---|---|")
+    print(
+        "| app | half | firsttoken p50 / p90 | hand-written p50 / p90 | firsttoken minus hand-written, p50 |"
+    )
+    print("|---|---|---|---|---|")
     for name, row in results.items():
         ours, theirs = row["firsttoken"], row["hand-written"]
-        print(
-            f"| {name} | {ours['p50_ms']} / {ours['p90_ms']} ms | {theirs['p50_ms']} / {theirs['p90_ms']} ms "
-            f"| {ours['p50_ms'] - theirs['p50_ms']:+.3f} ms |"
-        )
+        for half, key in (("before the send", "send_"), ("arrival to write", "")):
+            p50, p90 = f"{key}p50_ms", f"{key}p90_ms"
+            print(
+                f"| {name} | {half} | {ours[p50]} / {ours[p90]} ms | {theirs[p50]} / {theirs[p90]} ms "
+                f"| {ours[p50] - theirs[p50]:+.3f} ms |"
+            )
 
 
 if __name__ == "__main__":

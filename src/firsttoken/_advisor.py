@@ -40,6 +40,10 @@ class Advisor:
     def _once(self, cause: str, subject: str, message: str) -> None:
         if self._seen is not None:
             self._seen(cause)
+        if (cause, subject) in self.given:
+            # Given already (a set only grows, and a membership test is atomic): most calls, on
+            # the request path (a prompt below the cacheable length is asked about every call).
+            return
         with self._lock:
             if (cause, subject) in self.given:
                 return

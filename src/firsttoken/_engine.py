@@ -412,11 +412,17 @@ class Engine:
             )
         return self._one_stream(profile, kwargs)
 
+    def _client(self) -> anthropic.Anthropic:
+        """The shared sync client for a call made now, with the governor (and the SDK's tracing
+        only where its span could record or carry anything: `Telemetry.sdk_spans`)."""
+        return self.resilience.client(self.client, traced=self.telemetry.sdk_spans())
+
+    def _async_client(self) -> anthropic.AsyncAnthropic:
+        return self.resilience.client(self.async_client, traced=self.telemetry.sdk_spans())
+
     def _one_stream(self, profile: str | None, kwargs: dict[str, Any]) -> TextStream:
         chain = self._chain(profile, kwargs)
-        stream = TextStream(
-            self.resilience.client(self.client), chain, self._stream_finish(chain, lambda: stream)
-        )
+        stream = TextStream(self._client(), chain, self._stream_finish(chain, lambda: stream))
         return stream
 
     def astream(self, *, profile: str | None = None, **kwargs: Any) -> AsyncTextStream | AsyncAgentStream:
@@ -434,7 +440,7 @@ class Engine:
 
     def _one_astream(self, profile: str | None, kwargs: dict[str, Any]) -> AsyncTextStream:
         chain = self._chain(profile, kwargs)
-        client = self.resilience.client(self.async_client)
+        client = self._async_client()
         stream = AsyncTextStream(client, chain, self._stream_finish(chain, lambda: stream))
         return stream
 
@@ -518,7 +524,7 @@ class Engine:
         if hit is not None:
             return hit
         with call:
-            message = call.done(create(self.resilience.client(self.client), call.chain))
+            message = call.done(create(self._client(), call.chain))
         self.responses.keep(call.cache_key, message)
         return message
 
@@ -529,7 +535,7 @@ class Engine:
         if (hit := await self.responses.alookup(call.cache_key)) is not None:
             return hit
         with call:
-            message = call.done(await acreate(self.resilience.client(self.async_client), call.chain))
+            message = call.done(await acreate(self._async_client(), call.chain))
         await self.responses.akeep(call.cache_key, message)
         return message
 

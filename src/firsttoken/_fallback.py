@@ -17,9 +17,8 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import anthropic
 import httpx2
@@ -46,8 +45,8 @@ SWITCH_ON = frozenset({"overloaded_error", "timeout_error"})
 _Client = TypeVar("_Client", anthropic.Anthropic, anthropic.AsyncAnthropic)
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(NamedTuple):
+    # A tuple, not a frozen dataclass: built on every call's way out, in under half the time.
     fallbacks: tuple[str, ...]
     continue_on_fallback: bool
     on_rate_limit: str
@@ -107,12 +106,24 @@ class Resilience:
             profile.fallbacks, profile.continue_on_fallback, profile.on_rate_limit, profile.queue_timeout
         )
 
-    def client(self, base: _Client) -> _Client:
-        """`base` with the governor as middleware, so it sees every attempt's rate-limit headers."""
-        derived: _Client | None = self._clients.get(base)
-        if derived is None:
-            derived = self._clients[base] = base.with_options(middleware=[*base.middleware, self.governor])
-        return derived
+    def client(self, base: _Client, *, traced: bool = True) -> _Client:
+        """`base` with the governor as middleware, so it sees every attempt's rate-limit headers.
+
+        `traced=False` (`Telemetry.sdk_spans()` said the SDK's span of this call could neither
+        record nor carry anything) gives its twin with the SDK's tracing off, sharing its
+        connections: the SDK builds a span's attributes before it learns the span records
+        nothing, about 45 µs of every call's way out. A client whose own option names a tracer
+        provider, or turns tracing off already, has no twin.
+        """
+        pair: tuple[_Client, _Client] | None = self._clients.get(base)
+        if pair is None:
+            governed = base.with_options(middleware=[*base.middleware, self.governor])
+            option = base.open_telemetry
+            twin = governed
+            if option["traces"]["enabled"] and option.get("tracer_provider") is None:
+                twin = governed.with_options(open_telemetry={**option, "traces": False})
+            pair = self._clients[base] = (governed, twin)
+        return pair[0] if traced else pair[1]
 
     def chain(self, profile: str, params: dict[str, Any], policy: Policy, timings: Timings) -> Chain:
         return Chain(self, profile, params, policy, timings)

@@ -24,8 +24,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from anthropic.types import Message
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from ._metrics import CallRecord, ProviderCheck
@@ -91,6 +91,16 @@ class Telemetry:
         # A proxy until the app sets a provider; it follows the provider from then on.
         self._tracer = trace.get_tracer("firsttoken", __version__)
         self._tracing = ProviderCheck(trace.get_tracer_provider, _PLACEHOLDERS)
+
+    def sdk_spans(self) -> bool:
+        """Whether the SDK's own span of a call made now could record or carry anything: the app
+        traces, or the caller's context holds a span or baggage that the SDK would propagate in the
+        request's headers. When not, the SDK would build the span's attributes and drop them."""
+        if self._tracing():
+            return True
+        if trace.get_current_span().get_span_context().is_valid:
+            return True
+        return bool(baggage.get_all())
 
     def begin(self) -> otel_context.Context | None:
         """The context a call starts in, when the app traces; None (and no other work) otherwise."""

@@ -46,6 +46,9 @@ class WireFormat:
     name = ""
     media_type = ""
     headers: tuple[tuple[str, str], ...] = STREAM_HEADERS
+    # Whether encoding an event changes what the next one encodes to (the AI SDK's open parts):
+    # such a format is encoded by the one thread that writes, in order (`_coalesce.py`).
+    stateful = False
 
     def start(self, response_id: str | None = None) -> bytes:
         """Bytes sent with the headers: a first heartbeat pushes them through buffering proxies."""
@@ -180,6 +183,7 @@ class AISDKFormat(WireFormat):
 
     name = "ai-sdk"
     media_type = "text/event-stream; charset=utf-8"
+    stateful = True
     headers = (*STREAM_HEADERS, ("x-vercel-ai-ui-message-stream", "v1"))
 
     def __init__(self) -> None:

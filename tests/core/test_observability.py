@@ -6,7 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import pytest
+from opentelemetry import baggage as otel_baggage
+from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -141,6 +144,58 @@ def test_nothing_recorded_without_a_provider(engine: Engine) -> None:
     engine.create(messages=USER, profile="fast", max_tokens=64)
     # No context was captured, so no span is built (`Telemetry.finished` skips the span for None).
     assert seen == [None, None]
+
+
+def test_the_sdks_own_span_of_each_call_still_comes_when_the_app_traces(
+    spans: InMemorySpanExporter, engine: Engine
+) -> None:
+    with engine.stream(messages=USER, profile="fast") as s:
+        s.text()
+    engine.create(messages=USER, profile="fast", max_tokens=64)
+    sdk = [sp for sp in spans.get_finished_spans() if sp.instrumentation_scope.name != "firsttoken"]
+    assert len(sdk) == 2, [sp.name for sp in spans.get_finished_spans()]
+
+
+def test_without_a_provider_a_call_skips_the_sdks_span_unless_its_context_carries_one(
+    engine: Engine, emulator: Emulator
+) -> None:
+    sent: list[dict[str, str]] = []
+    http = anthropic.DefaultHttpxClient(event_hooks={"request": [lambda r: sent.append(dict(r.headers))]})
+    base = anthropic.Anthropic(
+        api_key="sk-ant-test", base_url=emulator.base_url, http_client=http, max_retries=0
+    )
+
+    def call() -> None:
+        client = engine.resilience.client(base, traced=engine.telemetry.sdk_spans())
+        client.messages.create(model=engine.profile("fast").model, max_tokens=8, messages=USER)
+
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    # Nothing to record or carry: the twin without the SDK's tracing, and no trace headers either way.
+    assert not engine.telemetry.sdk_spans()
+    assert engine.resilience.client(base, traced=False).open_telemetry["traces"]["enabled"] is False
+    call()
+    engine.resilience.client(base, traced=True).messages.create(
+        model=engine.profile("fast").model, max_tokens=8, messages=USER
+    )
+    skipped, full = sent
+    assert not {"traceparent", "baggage"} & (skipped.keys() | full.keys())
+    # A span from the caller (extracted from the browser's request, say) or baggage: the SDK's span
+    # carries them on, as it would without firsttoken.
+    parent = trace.NonRecordingSpan(
+        trace.SpanContext(trace_id=7, span_id=9, is_remote=True, trace_flags=trace.TraceFlags(1))
+    )
+    with trace.use_span(parent):
+        assert engine.telemetry.sdk_spans()
+        call()
+    assert sent[-1]["traceparent"].startswith("00-" + format(7, "032x"))
+    token = otel_context.attach(otel_baggage.set_baggage("tenant", "acme"))
+    try:
+        assert engine.telemetry.sdk_spans()
+        call()
+    finally:
+        otel_context.detach(token)
+    assert sent[-1]["baggage"] == "tenant=acme"
+    base.close()
 
 
 def _families(text: str) -> dict[str, Any]:

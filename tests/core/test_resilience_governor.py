@@ -11,14 +11,10 @@ from email.utils import format_datetime
 
 import anthropic
 import pytest
-from anthropic import APIRequest
-from anthropic._models import FinalRequestOptions
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from firsttoken import Engine, RateLimited, Settings
 from firsttoken._state.budgets import retry_after as _retry_after
-from firsttoken._upstream.governor import CALL_HEADER, Attempts, Governor, without_header
+from firsttoken._upstream.governor import Attempts, Governor
 from firsttoken.testing.emulator import Emulator, RateLimit
 
 FAST = "claude-haiku-5-5"
@@ -178,29 +174,30 @@ def _client_seeing_headers(
     )
 
 
-def test_each_call_counts_its_own_attempts_and_the_call_header_never_reaches_the_api() -> None:
+def test_each_call_counts_its_own_attempts_and_its_requests_go_out_as_the_caller_made_them() -> None:
     sent: list[dict[str, str]] = []
     with Emulator(time_scale=0.0) as emu:
         governor = Governor()
         client = _client_seeing_headers(emu, governor, sent, retries=1)
         failing, fine = Attempts(), Attempts()
         with governor.tracking(1, failing), pytest.raises(anthropic.InternalServerError):
-            client.messages.create(
-                **failing.tag({"model": OPUS, "max_tokens": 5, "messages": USER, "extra_headers": OVERLOADED})
-            )
+            client.messages.create(model=OPUS, max_tokens=5, messages=USER, extra_headers=OVERLOADED)
         with governor.tracking(2, fine):
-            client.messages.create(**fine.tag({"model": FAST, "max_tokens": 5, "messages": USER}))
+            client.messages.create(model=FAST, max_tokens=5, messages=USER)
+        # Untracked: counted in no call, its budget still read.
+        client.messages.create(model=FAST, max_tokens=5, messages=USER)
         client.close()
     # The SDK retried the overloaded call once; the other call saw only its own attempt.
     assert (failing.count, failing.statuses) == (2, [529, 529])
     assert (fine.count, fine.statuses) == (1, [200])
-    assert len(sent) == 3
-    assert all(CALL_HEADER not in headers for headers in sent)
-    # The caller's own extra headers still went out.
+    assert len(sent) == 4
+    assert governor.snapshot()[FAST]["remaining"]
+    # The caller's own extra headers still went out, and nothing of ours did.
     assert sent[0]["x-emulator-fault"] == OVERLOADED["x-emulator-fault"]
+    assert not [name for headers in sent for name in headers if "firsttoken" in name.lower()]
 
 
-async def test_concurrent_async_calls_are_told_apart_by_their_header() -> None:
+async def test_concurrent_async_calls_are_told_apart_by_their_task() -> None:
     with Emulator(time_scale=0.0) as emu:
         governor = Governor()
         client = anthropic.AsyncAnthropic(
@@ -212,51 +209,11 @@ async def test_concurrent_async_calls_are_told_apart_by_their_header() -> None:
             extra = OVERLOADED if i % 2 else {}
             params = {"model": OPUS, "max_tokens": 5, "messages": USER, "extra_headers": extra}
             with governor.tracking(i + 1, attempts), contextlib.suppress(anthropic.InternalServerError):
-                await client.messages.create(**attempts.tag(params))
+                await asyncio.sleep(0.01 * (3 - i))  # the four calls' attempts interleave
+                await client.messages.create(**params)
 
         await asyncio.gather(*(one(i, a) for i, a in enumerate(calls)))
+        # Nothing is left tracking in this task once the calls are done: this one counts in none.
+        await client.messages.create(model=OPUS, max_tokens=5, messages=USER)
         await client.close()
     assert [a.statuses for a in calls] == [[200], [529, 529], [200], [529, 529]]
-    # Untagged calls and finished calls leave nothing behind in the governor.
-    assert governor._calls == {}
-
-
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=30,
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(body=st.dictionaries(st.text(max_size=8), _JSON, max_size=6), retries=st.integers(0, 3))
-def test_the_header_is_stripped_into_the_request_the_sdk_copy_would_give(
-    body: dict[str, object], retries: int
-) -> None:
-    # The lean copy (no deep copy of the body) against the library's own `APIRequest.copy()`.
-    options = FinalRequestOptions.construct(
-        method="post",
-        url="/v1/messages",
-        json_data={**body, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
-        headers={CALL_HEADER: "7", "x-emulator-seed": "3"},
-        params={"beta": "true"},
-        extra_json={"metadata": {"user_id": "u"}},
-        timeout=12.0,
-    )
-    request = APIRequest(options=options, cast_to=object, stream=True, retries_taken=retries)
-    stripped = {"x-emulator-seed": "3"}
-    ours, theirs = without_header(request, stripped), request.copy(headers=stripped)
-    assert vars(ours.options) == vars(theirs.options)
-    assert (ours.cast_to, ours.stream, ours.stream_cls, ours.retries_taken) == (
-        theirs.cast_to,
-        theirs.stream,
-        theirs.stream_cls,
-        theirs.retries_taken,
-    )
-    with anthropic.Anthropic(api_key="sk-ant-test", base_url="http://127.0.0.1:9") as client:
-        built, expected = client._build_request(ours.options), client._build_request(theirs.options)
-    assert (built.method, built.url, built.content) == (expected.method, expected.url, expected.content)
-    assert dict(built.headers) == dict(expected.headers)
-    assert CALL_HEADER not in built.headers
-    # The caller's request is left as it was.
-    assert request.options.headers == {CALL_HEADER: "7", "x-emulator-seed": "3"}

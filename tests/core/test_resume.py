@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from firsttoken import Settings, SettingsError
@@ -40,6 +42,24 @@ def test_ids_are_unguessable_and_owners_digested() -> None:
     assert not valid_id("../../etc") and not valid_id("short")
     assert owner_digest("session-1") != owner_digest("session-2") != owner_digest(None)
     assert "session-1" not in owner_digest("session-1")
+
+
+def test_a_forked_worker_never_hands_out_its_parents_ids() -> None:
+    # The parent has read a batch of random bytes; a child forked now must read its own.
+    new_response_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first ids, to the parent
+        try:
+            os.write(write, " ".join(new_response_id() for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    parent = {new_response_id() for _ in range(600)}  # past the parent's batch
+    assert len(child) == 3 and not child & parent
 
 
 def test_resumable_is_on_exactly_when_redis_is_set() -> None:

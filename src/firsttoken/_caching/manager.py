@@ -113,6 +113,7 @@ class CacheManager:
             params = merge_prefix(registered, params)
         model = str(params["model"])
         minimum = self.costs.minimum(model)
+        static = None
         if prefix is not None:
             known: int | None = prefix.tokens
             end = registered.end if registered is not None else None
@@ -120,7 +121,7 @@ class CacheManager:
                 self._confirm_later(prefix.digest, prefix.count_params(), prefix)
         else:
             known, end = None, registered.end if registered is not None else None
-            estimate = prefix_tokens(params.get("tools"), params.get("system"))
+            estimate = static = prefix_tokens(params.get("tools"), params.get("system"))
             if _near(estimate, minimum):
                 digest = _digest(model, params)
                 with self._lock:
@@ -135,6 +136,7 @@ class CacheManager:
             model=model,
             prefix_end=end,
             prefix_size=known,
+            static=static,
         )
         if placed.not_cached is not None:
             self._not_cached(name, placed.not_cached)

@@ -14,7 +14,8 @@ import anthropic
 from .._events import EventReader
 from .._heartbeat import Heartbeat
 from .._wire import WireFormat, get_format
-from .resume import RESUMABLE_FORMATS, new_response_id
+from .ids import new_response_id
+from .resume import RESUMABLE_FORMATS
 
 if TYPE_CHECKING:
     from .._settings import Settings

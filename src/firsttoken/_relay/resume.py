@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import re
-import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +31,7 @@ from .._heartbeat import HAND_OVER, Heartbeat, abeating
 from .._state.keys import digest
 from .._threads import readers
 from .._wire import WireFormat, get_format
+from .ids import new_response_id
 
 if TYPE_CHECKING:
     # Typing only: redis-py is imported when an engine with Redis builds its store, never here.
@@ -58,11 +58,6 @@ _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A chat id is the client's own (the AI SDK's `useChat` makes one); anything printable and short.
 _CHAT_ID = re.compile(r"[\x21-\x7e]{1,128}")
 _END = None
-
-
-def new_response_id() -> str:
-    """An unguessable response id: 144 random bits, URL-safe."""
-    return secrets.token_urlsafe(18)
 
 
 def valid_id(rid: str) -> bool:

@@ -7,20 +7,19 @@ or in Redis). Before a call the caller asks `reserve(model, ...)`: zero to go no
 seconds until the budget allows it. The profile's `on_rate_limit` policy then queues (bounded by
 `queue_timeout`), moves to a fallback model, or fails fast with `RateLimited` (a 429 to the browser).
 
-Which call an HTTP attempt belongs to travels with the request itself: `Attempts.tag()` adds a
-header to the call's arguments, and the middleware maps it to that call's `Attempts` (held by
-`tracking()` until the call returns) and strips it before the request is sent, so it never reaches
-the API. Only clients with this governor as middleware may be handed tagged arguments.
+Which call an HTTP attempt belongs to is the context it runs in: `tracking()` puts the call's
+`Attempts` in a context variable for the length of the SDK call, and the middleware, which the
+SDK runs in the caller's thread or task, reads it there. Concurrent async calls are told apart
+because each task has its own context; nothing of ours is added to the request.
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
@@ -28,12 +27,10 @@ from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, 
 from .._errors import FirstTokenError
 from .._state.budgets import Admission, Budgets, MemoryBudgets
 
-__all__ = ["CALL_HEADER", "Attempts", "Governor", "RateLimited", "estimate_input_tokens", "without_header"]
+__all__ = ["Attempts", "Governor", "RateLimited", "estimate_input_tokens"]
 
-# Read and removed by the middleware; named so that one leaking through a foreign client says whose it is.
-CALL_HEADER = "x-firsttoken-call"
-# Call ids: unique within the process, which is all a header that never leaves it needs.
-_ids = itertools.count(1)
+# The call whose SDK request runs in this context, while `Governor.tracking()` holds it.
+_current: ContextVar[Attempts | None] = ContextVar("firsttoken_call", default=None)
 
 
 class RateLimited(FirstTokenError):
@@ -53,12 +50,26 @@ class Attempts:
     statuses: list[int] = field(default_factory=list)
     # The call's admission (`Admission.seq`), so its responses are read in admission order.
     seq: int | None = None
-    call_id: str = field(default_factory=lambda: str(next(_ids)))
 
-    def tag(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """`params` for the SDK call, with the header that tells the middleware this call is running."""
-        extra = params.get("extra_headers") or {}
-        return {**params, "extra_headers": {**extra, CALL_HEADER: self.call_id}}
+
+class _Tracking:
+    """`Governor.tracking()`: a class, not a generator, since it is on every call's way out."""
+
+    __slots__ = ("_attempts", "_token")
+
+    def __init__(self, attempts: Attempts) -> None:
+        self._attempts = attempts
+        self._token: Token[Attempts | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._attempts)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
 
 
 class Governor(Middleware):
@@ -74,8 +85,6 @@ class Governor(Middleware):
         self.clock = self.budgets.clock
         # Told of every 529 as it arrives, before the SDK's backoff, so a cooldown starts at once.
         self.on_overload = on_overload
-        # The calls running now by call id; one dict operation each, atomic under the GIL.
-        self._calls: dict[str, Attempts] = {}
 
     # -- before a call ---------------------------------------------------------------------------
 
@@ -90,26 +99,12 @@ class Governor(Middleware):
     def snapshot(self) -> dict[str, Any]:
         return self.budgets.snapshot()
 
-    @contextmanager
-    def tracking(self, seq: int, attempts: Attempts) -> Iterator[None]:
-        """Around one SDK call made with `attempts.tag(params)`: its HTTP attempts count in `attempts`."""
+    def tracking(self, seq: int, attempts: Attempts) -> _Tracking:
+        """Around one SDK call: its HTTP attempts (the SDK's retries included) count in `attempts`."""
         attempts.seq = seq or None
-        self._calls[attempts.call_id] = attempts
-        try:
-            yield
-        finally:
-            self._calls.pop(attempts.call_id, None)
+        return _Tracking(attempts)
 
     # -- every HTTP attempt ----------------------------------------------------------------------
-
-    def _claim(self, request: APIRequest) -> tuple[APIRequest, Attempts | None]:
-        """The request without our header, and the call it belongs to (None for an untagged one)."""
-        headers = request.headers
-        call_id = headers.get(CALL_HEADER)
-        if call_id is None:
-            return request, None
-        stripped = {name: value for name, value in headers.items() if name != CALL_HEADER}
-        return without_header(request, stripped), self._calls.get(str(call_id))
 
     def _seen(
         self, request: APIRequest, attempts: Attempts | None, status: int, headers: Mapping[str, str]
@@ -125,7 +120,7 @@ class Governor(Middleware):
                 self.on_overload(model)
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
-        request, attempts = self._claim(request)
+        attempts = _current.get()
         try:
             response = call_next(request)
         except Exception:
@@ -135,7 +130,7 @@ class Governor(Middleware):
         return response
 
     async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
-        request, attempts = self._claim(request)
+        attempts = _current.get()
         try:
             response = await call_next(request)
         except Exception:
@@ -143,27 +138,6 @@ class Governor(Middleware):
             raise
         self._seen(request, attempts, response.status_code, response.headers)
         return response
-
-
-def without_header(request: APIRequest, headers: Mapping[str, Any]) -> APIRequest:
-    """`request.copy(headers=headers)` without its deep copy of the body.
-
-    The SDK's `copy()` deep-copies the JSON body so that a middleware that edits the copy cannot
-    touch the original: 13 µs for a one-message call, 200 µs for a 40-turn conversation (against 3
-    and 6 µs here), on every call's way to its first token (`benchmarks/per_token.py`). Only the
-    headers change here and nothing edits the body, so the options are copied shallowly and given
-    the new headers; the request is otherwise the one `copy()` gives
-    (tests/core/test_resilience_governor.py).
-    """
-    options = copy.copy(request.options)  # pydantic's shallow copy, in v1 and v2 alike
-    options.headers = dict(headers)
-    return APIRequest(
-        options=options,
-        cast_to=request.cast_to,
-        stream=request.stream,
-        stream_cls=request.stream_cls,
-        retries_taken=request.retries_taken,
-    )
 
 
 def estimate_input_tokens(params: Mapping[str, Any]) -> int:

@@ -61,8 +61,9 @@ class AsyncRelay(RelayCore):
         return acoalesce(self._aitems(), self.format.token, self.window)
 
     async def _aitems(self, *, encoded: bool = False) -> AsyncIterator[Item]:
-        """What to write, in order: text deltas as text, every other event as a call that encodes
-        it, so that whoever writes encodes (`_coalesce.py`); or, `encoded`, each event's bytes."""
+        """What to write, in order: text deltas as text, every other event as its bytes, or, for a
+        format that keeps state (the AI SDK's), as a call that encodes it, so that whoever writes
+        encodes (`_coalesce.py`); or, `encoded`, each event's bytes."""
         stream = self._async
         if stream is None:
             raise RuntimeError("open the relay (await relay.aopen()) before iterating it")
@@ -81,9 +82,11 @@ class AsyncRelay(RelayCore):
                         elif chunk := fmt.token(delta["text"]):
                             yield chunk
                         continue
-                if not encoded:
+                if not encoded and fmt.stateful:
                     yield partial(self._encode, stream, name, data)
                 elif chunk := self._encode(stream, name, data):
+                    # A stateless format's event is encoded here: one that encodes to nothing (a
+                    # text block's start in SSE) does not wake a writer thread for nothing.
                     yield chunk
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message) if encoded else partial(fmt.error, exc.type, exc.message)

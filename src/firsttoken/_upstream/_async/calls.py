@@ -52,7 +52,7 @@ async def _first_accepted(
         attempts = Attempts()
         try:
             with plan.tracking(seq, attempts):
-                sent = await send(attempts.tag(params))
+                sent = await send(params)
         except anthropic.APIError as exc:
             if plan.refused(model, exc, attempts):
                 continue

@@ -51,7 +51,7 @@ def _first_accepted(plan: AttemptPlan, send: Callable[[dict[str, Any]], _R]) -> 
         attempts = Attempts()
         try:
             with plan.tracking(seq, attempts):
-                sent = send(attempts.tag(params))
+                sent = send(params)
         except anthropic.APIError as exc:
             if plan.refused(model, exc, attempts):
                 continue
