@@ -160,7 +160,7 @@ def call_attribution(turns: int) -> dict[str, float]:
         _tag(params, call_id)
         headers = {k: v for k, v in tagged_request.options.headers.items() if k != CALL_HEADER}
         strip(tagged_request, headers)
-        calls.get("1")
+        calls.get(call_id)
         calls.pop(call_id)
 
     governor = Governor()

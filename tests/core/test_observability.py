@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from firsttoken import Engine, Settings, collect_calls, server_timing
+from firsttoken import AgentStream, Engine, Settings, TextStream, collect_calls, server_timing
 from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
@@ -62,12 +62,18 @@ def _points(reader: InMemoryMetricReader) -> dict[str, Any]:
     return {m.name: m.data for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
 
 
-def test_convention_names_attributes_and_buckets_on_real_calls(
-    reader: InMemoryMetricReader, engine: Engine
-) -> None:
+def _a_stream_and_a_create(engine: Engine) -> TextStream | AgentStream:
+    """One streamed call read to its end, then one `create`: the pair the tests here observe."""
     with engine.stream(messages=USER, profile="fast") as s:
         s.text()
     engine.create(messages=USER, profile="fast", max_tokens=64)
+    return s
+
+
+def test_convention_names_attributes_and_buckets_on_real_calls(
+    reader: InMemoryMetricReader, engine: Engine
+) -> None:
+    s = _a_stream_and_a_create(engine)
     metrics = _points(reader)
     assert metrics.keys() >= CONVENTION
     duration = metrics["gen_ai.client.operation.duration"].data_points
@@ -94,9 +100,7 @@ def test_convention_names_attributes_and_buckets_on_real_calls(
 def test_a_span_per_call_nested_in_the_request_span(spans: InMemorySpanExporter, engine: Engine) -> None:
     tracer = trace.get_tracer("the-web-app")
     with tracer.start_as_current_span("POST /api/chat") as request_span:
-        with engine.stream(messages=USER, profile="fast") as s:
-            s.text()
-        engine.create(messages=USER, profile="fast", max_tokens=64)
+        s = _a_stream_and_a_create(engine)
     finished = spans.get_finished_spans()
     calls = [sp for sp in finished if sp.name.startswith("chat ")]
     assert len(calls) == 2
@@ -139,9 +143,7 @@ def test_nothing_recorded_without_a_provider(engine: Engine) -> None:
     assert engine.telemetry.begin() is None
     seen: list[object] = []
     engine.on_finished.append(lambda call: seen.append(call.trace))
-    with engine.stream(messages=USER, profile="fast") as s:
-        s.text()
-    engine.create(messages=USER, profile="fast", max_tokens=64)
+    _a_stream_and_a_create(engine)
     # No context was captured, so no span is built (`Telemetry.finished` skips the span for None).
     assert seen == [None, None]
 
@@ -149,9 +151,7 @@ def test_nothing_recorded_without_a_provider(engine: Engine) -> None:
 def test_the_sdks_own_span_of_each_call_still_comes_when_the_app_traces(
     spans: InMemorySpanExporter, engine: Engine
 ) -> None:
-    with engine.stream(messages=USER, profile="fast") as s:
-        s.text()
-    engine.create(messages=USER, profile="fast", max_tokens=64)
+    _a_stream_and_a_create(engine)
     sdk = [sp for sp in spans.get_finished_spans() if sp.instrumentation_scope.name != "firsttoken"]
     assert len(sdk) == 2, [sp.name for sp in spans.get_finished_spans()]
 
@@ -165,8 +165,9 @@ def test_without_a_provider_a_call_skips_the_sdks_span_unless_its_context_carrie
         api_key="sk-ant-test", base_url=emulator.base_url, http_client=http, max_retries=0
     )
 
-    def call() -> None:
-        client = engine.resilience.client(base, traced=engine.telemetry.sdk_spans())
+    def call(traced: bool | None = None) -> None:
+        traced = engine.telemetry.sdk_spans() if traced is None else traced
+        client = engine.resilience.client(base, traced=traced)
         client.messages.create(model=engine.profile("fast").model, max_tokens=8, messages=USER)
 
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
@@ -174,9 +175,7 @@ def test_without_a_provider_a_call_skips_the_sdks_span_unless_its_context_carrie
     assert not engine.telemetry.sdk_spans()
     assert engine.resilience.client(base, traced=False).open_telemetry["traces"]["enabled"] is False
     call()
-    engine.resilience.client(base, traced=True).messages.create(
-        model=engine.profile("fast").model, max_tokens=8, messages=USER
-    )
+    call(traced=True)
     skipped, full = sent
     assert not {"traceparent", "baggage"} & (skipped.keys() | full.keys())
     # A span from the caller (extracted from the browser's request, say) or baggage: the SDK's span

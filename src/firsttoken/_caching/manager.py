@@ -121,8 +121,8 @@ class CacheManager:
                 self._confirm_later(prefix.digest, prefix.count_params(), prefix)
         else:
             known, end = None, registered.end if registered is not None else None
-            estimate = static = prefix_tokens(params.get("tools"), params.get("system"))
-            if _near(estimate, minimum):
+            static = prefix_tokens(params.get("tools"), params.get("system"))
+            if _near(static, minimum):
                 digest = _digest(model, params)
                 with self._lock:
                     known = self._confirmed.get(digest)
