@@ -6,13 +6,24 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint twins unasync types contracts docs readme pytest coverage demo demo-terminal bench matrix clean
+.PHONY: install lock test lint twins unasync types contracts docs readme pytest coverage demo demo-terminal bench matrix clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all,dev]'
+# uv installs the locked versions (uv.lock) of everything, dev tools included, so a clone passes next
+# month as it does today; it is pip-installed once into .tools/ at the version pinned here.
+UV_VERSION := 0.13.9
+UV := .tools/uv-$(UV_VERSION)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/uv-$(UV_VERSION) 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --quiet
 	touch $(STAMP)
+
+# A new uv.lock from what the package index serves today, within pyproject.toml's ranges.
+lock: | $(UV)
+	$(UV) lock --upgrade
 
 install: $(STAMP)
 
@@ -89,4 +100,4 @@ bench: $(STAMP)
 	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site

@@ -82,7 +82,7 @@ def _ruff() -> str:
     beside = Path(sys.executable).with_name("ruff")
     found = str(beside) if beside.exists() else shutil.which("ruff")
     if found is None:
-        raise SystemExit("unasync needs ruff (pip install -e '.[dev]')")
+        raise SystemExit("unasync needs ruff (make install)")
     return found
 
 
