@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock test lint twins unasync types contracts docs readme pytest coverage demo demo-terminal bench matrix clean
+.PHONY: install lock test lint twins unasync types contracts docs readme package pytest coverage demo demo-terminal bench matrix clean
 
 # uv installs the locked versions (uv.lock) of everything, dev tools included, so a clone passes next
 # month as it does today; it is pip-installed once into .tools/ at the version pinned here.
@@ -59,6 +59,13 @@ docs: $(STAMP)
 readme: $(STAMP)
 	$(PY) scripts/readme_settings.py
 
+# The sdist and the wheel, into dist/, built from the files git tracks (an untracked file under src/
+# never ships) with the locked hatchling, then checked: `twine check --strict`, check-wheel-contents,
+# and each one's file list against what we mean to ship (scripts/dist.py). tests/package/ builds the
+# same wheel and installs it, one extra at a time, into clean virtualenvs.
+package: $(STAMP)
+	$(PY) scripts/dist.py --out dist
+
 # The Vercel AI SDK's own client, which the e2e tests run under node to rebuild our `ai-sdk` streams.
 AISDK := tests/e2e/aisdk/node_modules/.package-lock.json
 $(AISDK): tests/e2e/aisdk/package-lock.json
@@ -72,7 +79,7 @@ PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(AISDK)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
-test: lint twins types contracts docs pytest
+test: lint twins types contracts docs package pytest
 
 # The suite under coverage, servers it starts included, with the floor in pyproject.toml. Not part
 # of `make test`: tracing slows the real-time tests enough to make their timing checks less sharp.
