@@ -78,10 +78,12 @@ class TooManyRequests(Refused):
 
 
 class UpstreamFailure(FirstTokenError):
-    """An error event that the Messages API sent inside a stream that had already started.
+    """A stream that had already started failed: an error event, a lost connection or a stall.
 
-    Errors before the stream starts are raised as the SDK's own `APIStatusError` subclasses; this
-    one carries the same `type`/`message` pair the API put in its `event: error`.
+    Errors before the stream starts are raised as the SDK's own `APIStatusError` subclasses. This
+    one carries the `type`/`message` pair the API put in its `event: error`, or `type`
+    `api_connection_error` for a connection lost mid-stream and `timeout_error` for a stream
+    stalled past the read timeout, with the transport's error as `__cause__`, on every SDK version.
     """
 
     def __init__(self, type: str, message: str) -> None:

@@ -7,8 +7,10 @@ import urllib.request
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 
+from firsttoken import Engine, Settings, UpstreamFailure
 from firsttoken.testing.emulator import Emulator
 from firsttoken.testing.emulator.faults import draw, parse_fault
 
@@ -86,15 +88,37 @@ def test_midstream_overloaded(client: anthropic.Anthropic, emu: Emulator) -> Non
     assert info.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
 
-def test_drop_mid_stream_cuts_the_connection(client: anthropic.Anthropic, emu: Emulator) -> None:
-    import httpx2
-
+def test_drop_mid_stream_is_one_upstream_failure(emu: Emulator) -> None:
+    # What firsttoken promises for a connection lost mid-stream, whatever the SDK version: the SDK
+    # raised httpx2's RemoteProtocolError up to 2.16 and wraps it in APIConnectionError from 2.17,
+    # but an engine stream reads the response bytes itself and raises `UpstreamFailure`, with the
+    # transport's error as its cause.
     emu.set_faults(["drop"])
-    # Once a stream has started the SDK does not wrap transport errors: the cut surfaces as httpx2's.
-    with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):  # noqa: PT012, SIM117
-        with client.messages.stream(model=MODEL, max_tokens=500, messages=USER) as stream:
-            for _ in stream:
-                pass
+    received: list[str] = []
+    with (
+        Engine(Settings(base_url=emu.base_url, api_key="test", max_retries=0)) as engine,
+        pytest.raises(UpstreamFailure) as caught,
+        engine.stream(messages=USER, max_tokens=500) as stream,
+    ):
+        received.extend(stream)
+    assert caught.value.type == "api_connection_error"
+    assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
+    # The emulator cuts the chunked body after some of the answer, as a dropped connection does.
+    assert "incomplete chunked read" in str(caught.value.__cause__)
+    assert received
+
+
+async def test_drop_mid_stream_is_one_upstream_failure_async(emu: Emulator) -> None:
+    emu.set_faults(["drop"])
+    received: list[str] = []
+    async with Engine(Settings(base_url=emu.base_url, api_key="test", max_retries=0)) as engine:
+        with pytest.raises(UpstreamFailure) as caught:  # noqa: PT012
+            async with engine.astream(messages=USER, max_tokens=500) as stream:
+                async for text in stream:
+                    received.append(text)
+    assert caught.value.type == "api_connection_error"
+    assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
+    assert received
 
 
 def test_drop_non_streaming_is_apiconnectionerror(client: anthropic.Anthropic, emu: Emulator) -> None:

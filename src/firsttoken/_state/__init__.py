@@ -53,9 +53,13 @@ def build_state(settings: Settings, *, metrics: Metrics | None = None) -> State:
 
         return MemoryState(classify_cache_size=settings.classify_cache_size)
     try:
-        from .redis import RedisState
+        # Only to fail here, at start-up, naming the extra: the Redis modules import redis-py
+        # where they build a client.
+        import redis  # noqa: F401
     except ImportError:
         raise SettingsError("redis_url", "needs the redis package: pip install 'firsttoken[redis]'") from None
+    from .redis import RedisState
+
     try:
         return RedisState(
             url=settings.redis_url,

@@ -3,6 +3,9 @@
 Every client gets the short `redis_timeout` for connecting and for each reply, and no retries of
 its own: a retry would multiply the time a dead Redis costs a request, and the guard already
 answers from local state instead.
+
+redis-py is optional (`firsttoken[redis]`): it is imported by the functions that build a client,
+never at import.
 """
 
 from __future__ import annotations
@@ -10,15 +13,6 @@ from __future__ import annotations
 import weakref
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import redis
-import redis.asyncio
-import redis.asyncio.cluster
-import redis.asyncio.sentinel
-import redis.cluster
-import redis.sentinel
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 __all__ = ["aclose_client", "async_client", "close_client", "safe_url", "sync_client"]
 
@@ -71,36 +65,55 @@ def _sentinel(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
     return nodes, path[0], extra
 
 
+def _redis() -> Any:
+    """redis-py with the submodules used here, as `Any`.
+
+    How much of redis-py is typed changes by version (5.0 leaves `Retry`, `from_url` and the
+    Sentinel untyped, 8 types them), and the clients are `Any` to their callers: calling through
+    `Any` keeps mypy right on every version without an ignore that is unused on some.
+    """
+    import redis
+    import redis.asyncio
+    import redis.asyncio.cluster
+    import redis.asyncio.retry
+    import redis.asyncio.sentinel
+    import redis.backoff
+    import redis.cluster
+    import redis.retry
+    import redis.sentinel
+
+    return redis
+
+
 def sync_client(url: str, timeout: float) -> SyncClient:
+    r = _redis()
     options = _options(timeout)
     if url.startswith("redis+sentinel://"):
         nodes, service, extra = _sentinel(url)
-        sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)  # type: ignore[no-untyped-call]
-        client = sentinel.master_for(service, retry=Retry(NoBackoff(), 0))  # type: ignore[no-untyped-call]
+        sentinel = r.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)
+        client = sentinel.master_for(service, retry=r.retry.Retry(r.backoff.NoBackoff(), 0))
         _sentinels[client] = sentinel
         return client
     if url.startswith("redis+cluster://"):
-        return redis.cluster.RedisCluster.from_url(
-            "redis://" + url.removeprefix("redis+cluster://"), **options
-        )
-    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+        return r.cluster.RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"), **options)
+    return r.Redis.from_url(url, retry=r.retry.Retry(r.backoff.NoBackoff(), 0), **options)
 
 
 def async_client(url: str, timeout: float) -> AsyncClient:
-    from redis.asyncio.retry import Retry as AsyncRetry
-
+    r = _redis()
     options = _options(timeout)
+    retry = r.asyncio.retry.Retry(r.backoff.NoBackoff(), 0)
     if url.startswith("redis+sentinel://"):
         nodes, service, extra = _sentinel(url)
-        sentinel = redis.asyncio.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)  # type: ignore[no-untyped-call]
-        client = sentinel.master_for(service, retry=AsyncRetry(NoBackoff(), 0))
+        sentinel = r.asyncio.sentinel.Sentinel(nodes, sentinel_kwargs=options, **options, **extra)
+        client = sentinel.master_for(service, retry=retry)
         _sentinels[client] = sentinel
         return client
     if url.startswith("redis+cluster://"):
-        return redis.asyncio.cluster.RedisCluster.from_url(
+        return r.asyncio.cluster.RedisCluster.from_url(
             "redis://" + url.removeprefix("redis+cluster://"), **options
         )
-    return redis.asyncio.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **options)
+    return r.asyncio.Redis.from_url(url, retry=retry, **options)
 
 
 def close_client(client: SyncClient) -> None:

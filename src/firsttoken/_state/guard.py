@@ -16,17 +16,24 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
-
-__all__ = ["REMOTE_ERRORS", "Guard"]
+__all__ = ["Guard", "remote_errors"]
 
 logger = logging.getLogger("firsttoken.state")
 
 T = TypeVar("T")
-# redis-py raises its own ConnectionError/TimeoutError; a socket can still surface a bare OSError.
-REMOTE_ERRORS = (RedisError, OSError)
 # A second between attempts while Redis is down: recovery within a second, one failed try a second.
 RETRY_AFTER = 1.0
+
+
+def remote_errors() -> tuple[type[Exception], ...]:
+    """What a remote step raises when Redis is down or slow.
+
+    redis-py raises its own ConnectionError/TimeoutError; a socket can still surface a bare OSError.
+    Imported here, not at the top: only a Redis backend builds a guard, and redis-py is optional.
+    """
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
 
 
 class Guard:
@@ -47,6 +54,7 @@ class Guard:
         # the master): background threads do not survive a fork and must start again.
         self.after_fork: list[Callable[[], None]] = []
         self._pid = os.getpid()
+        self._errors = remote_errors()
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():
@@ -66,7 +74,7 @@ class Guard:
             return self._local(local)
         try:
             result = remote()
-        except REMOTE_ERRORS as exc:
+        except self._errors as exc:
             self.failed(exc)
             return self._local(local)
         self.succeeded()
@@ -78,7 +86,7 @@ class Guard:
             return self._local(local)
         try:
             result = await remote()
-        except REMOTE_ERRORS as exc:
+        except self._errors as exc:
             self.failed(exc)
             return self._local(local)
         self.succeeded()

@@ -40,6 +40,7 @@ from anthropic.types import MessageParam
 
 from .._accumulator import MessageAccumulator
 from .._events import EventReader
+from .._redact import scrub
 from .._sse import SSEDecoder
 from ._async.warmup import OPENING_REQUEST, aopen_connection
 from ._sync.warmup import open_connection
@@ -257,8 +258,9 @@ class WarmUp:
         return WarmUpReport("timed_out", self.timeout, kind=kind)
 
     def _failed(self, exc: Exception, started: float, kind: Literal["sync", "async"]) -> WarmUpReport:
-        # The type only: an SDK error's text can quote a URL, and a URL can hold credentials.
-        self._log_once(f"warm-up failed ({type(exc).__name__}); the first call will connect itself")
+        # The cause, scrubbed: an SDK error's text can quote a URL, and a URL can hold credentials.
+        cause = scrub(" ".join(str(exc).split())) or "no message"
+        self._log_once(f"warm-up failed ({type(exc).__name__}: {cause}); the first call will connect itself")
         return WarmUpReport("failed", time.perf_counter() - started, error=type(exc).__name__, kind=kind)
 
     def _log_once(self, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from types import TracebackType
@@ -14,7 +15,13 @@ from .app import EmulatorApp, create_app
 from .config import EmulatorConfig
 from .tls import SelfSigned
 
-__all__ = ["Emulator", "make_server"]
+__all__ = ["Emulator", "http_parser", "make_server"]
+
+logger = logging.getLogger("firsttoken.emulator")
+access_logger = logging.getLogger("firsttoken.emulator.access")
+
+# The threads that serve an `Emulator`: what `_ServerRecords` tells apart from the app's server.
+THREAD_PREFIX = "firsttoken-emulator:"
 
 # Seconds stop() lets open streams finish before uvicorn cuts them; long streams at time-scale 1
 # would otherwise hold shutdown for as long as their answers last.
@@ -36,23 +43,107 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 KEEP_ALIVE_SECONDS = 60
 
+Parser = Literal["httptools", "h11"]
+
+
+def http_parser() -> Parser:
+    """httptools when it is installed (the fast parser: `[starlette]`, `[fastapi]` and `[all]` bring
+    it), else h11, which plain `uvicorn`, a core dependency, always brings."""
+    try:
+        import httptools  # noqa: F401  (imported by the protocol next anyway)
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+class _Embedded:
+    """An embedded emulator's HTTP protocol: it logs under `firsttoken.emulator` only.
+
+    uvicorn's protocols log to the process-wide "uvicorn.error" and "uvicorn.access" loggers, and
+    write access lines whenever "uvicorn.access" has handlers: inside an app served by uvicorn
+    those are the app's, so the emulator's requests would be logged as the app's own. Here its
+    access lines go to `firsttoken.emulator.access`, and only with `Emulator(access_log=True)`.
+    """
+
+    logger: logging.Logger
+    access_logger: logging.Logger
+    access_log: bool
+    writes_access_lines = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = logger
+        self.access_logger = access_logger
+        self.access_log = self.writes_access_lines
+
+
+def _embedded_protocol(parser: Parser, access_log: bool) -> type[asyncio.Protocol]:
+    # Imported here: uvicorn's httptools protocol imports httptools at its top.
+    if parser == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        class EmbeddedHttpTools(_Embedded, HttpToolsProtocol):
+            writes_access_lines = access_log
+
+        return EmbeddedHttpTools
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class EmbeddedH11(_Embedded, H11Protocol):
+        writes_access_lines = access_log
+
+    return EmbeddedH11
+
+
+class _ServerRecords(logging.Filter):
+    """Drops the informational records an embedded emulator's server writes to "uvicorn.error".
+
+    uvicorn's `Server` logs its lifecycle ("Started server process", "Shutting down") on a
+    module-level "uvicorn.error" logger, the one the app's own uvicorn logs to. This filter leaves
+    every record of the app's threads as it is and lets the emulator's warnings and errors through;
+    it changes no level, handler or propagation, which belong to whoever configured logging.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = (record.threadName or "").startswith(THREAD_PREFIX)
+        return not ours or record.levelno >= logging.WARNING
+
+
+_server_records = _ServerRecords()
+
 
 def make_server(
     app: EmulatorApp,
     *,
+    log_level: str | None = None,
     access_log: bool = False,
-    log_level: str = "warning",
     tls: SelfSigned | None = None,
+    parser: Parser | None = None,
 ) -> uvicorn.Server:
+    """A uvicorn server for the emulator `app`, on httptools when installed (`parser` forces one).
+
+    `log_level` None (embedded in someone's process): uvicorn's logging configuration is left
+    alone, the emulator's protocol messages go to `firsttoken.emulator`, and its access lines, with
+    `access_log`, to `firsttoken.emulator.access`. A `log_level` (`firsttoken emulate`, whose
+    process is the emulator's): uvicorn sets up its loggers as its own command line does, with
+    access lines when `access_log`.
+    """
     # HTTPS when `tls` is given: its PEM holds the key and the chain, for both of uvicorn's options.
     certificate = {} if tls is None else {"ssl_certfile": tls.cert_path, "ssl_keyfile": tls.cert_path}
+    chosen = parser or http_parser()
+    if log_level is None:
+        # uvicorn's Config applies `log_config`, `log_level` and `access_log=False` to the
+        # process-wide uvicorn loggers: None, None and True leave them as the app's server set them.
+        logs: dict[str, Any] = {"log_config": None, "log_level": None, "access_log": True}
+        http: Any = _embedded_protocol(chosen, access_log)
+        logging.getLogger("uvicorn.error").addFilter(_server_records)
+    else:
+        logs = {"log_level": log_level, "access_log": access_log}
+        http = chosen
     config = uvicorn.Config(
         app,
         lifespan="off",
-        access_log=access_log,
-        log_level=log_level,
-        # The emulator needs raw speed over an event loop choice; httptools is the fast parser.
-        http="httptools",
+        **logs,
+        http=http,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         backlog=2048,
         # Longer than the SDK's pool keeps an idle connection (httpx: 5 s), as the API's front end
@@ -123,7 +214,7 @@ class Emulator:
                 sock.close()
 
         self._server = server
-        self._thread = threading.Thread(target=run, name=f"firsttoken-emulator:{self._port}", daemon=True)
+        self._thread = threading.Thread(target=run, name=f"{THREAD_PREFIX}{self._port}", daemon=True)
         self._thread.start()
         deadline = threading.Event()
         waited = 0.0
@@ -133,9 +224,8 @@ class Emulator:
         if not server.started:
             self._state = "closed"
             server.should_exit = True
-            raise RuntimeError(
-                f"emulator failed to start on {self.host}:{self._port}: {failure or 'timeout'}"
-            )
+            cause = f"{type(failure[0]).__name__}: {failure[0]}" if failure else "timed out"
+            raise RuntimeError(f"emulator failed to start on {self.host}:{self._port}: {cause}")
         self._state = "open"
         return self
 

@@ -1,0 +1,171 @@
+"""With only the core installed, everything that does not use an optional dependency works.
+
+Each test runs a fresh interpreter in which the optional packages cannot be imported (a meta path
+finder raises `ModuleNotFoundError` for them, as a missing package does), so what an import, the
+CLI or a stream needs shows up as it would for a user who installed no extra.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# Everything `[project] dependencies` does not bring: the extras' packages (the frameworks are
+# hidden by test_no_framework.py; here they stay, so the adapters can be imported), the
+# development group's, and what uvicorn[standard] adds over plain uvicorn.
+OPTIONAL = ("redis", "httptools", "uvloop", "gunicorn", "debug_toolbar", "trustme", "psutil", "hypothesis")
+
+HIDE = textwrap.dedent(
+    f"""
+    import os, sys
+
+    class Missing:
+        names = {OPTIONAL!r}
+
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in self.names or name.startswith("opentelemetry.sdk"):
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+            return None
+
+    sys.meta_path.insert(0, Missing())
+    for key in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "FIRSTTOKEN_REDIS_URL"):
+        os.environ.pop(key, None)
+    os.environ["FIRSTTOKEN_DEVELOPMENT"] = "1"
+    """
+)
+
+
+def _run(body: str, *args: str, hidden: str = HIDE) -> subprocess.CompletedProcess[str]:
+    script = hidden + textwrap.dedent(body)
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+def test_every_module_of_the_core_imports_without_the_optional_packages() -> None:
+    done = _run(
+        """
+        import importlib, pkgutil
+        import firsttoken
+
+        for info in pkgutil.walk_packages(firsttoken.__path__, "firsttoken."):
+            # The pytest plugin is loaded by pytest, which is there when it is.
+            if not info.name.endswith(("__main__", "testing.plugin")):
+                importlib.import_module(info.name)
+        hidden = sorted(m for m in sys.modules if m.split(".")[0] in Missing.names)
+        assert not hidden, hidden
+        print("ok")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+
+
+@pytest.mark.parametrize(
+    ("framework", "modules"),
+    [
+        ("django", ["firsttoken_django", "firsttoken_django.checks", "firsttoken_django.middleware"]),
+        ("flask", ["firsttoken_flask", "firsttoken_flask.cli"]),
+        ("starlette", ["firsttoken_starlette", "firsttoken_starlette.middleware"]),
+        ("fastapi", ["firsttoken_starlette.fastapi"]),
+    ],
+)
+def test_each_adapter_imports_without_the_optional_packages(framework: str, modules: list[str]) -> None:
+    pytest.importorskip(framework)
+    done = _run(
+        """
+        import importlib
+        import django
+        from django.conf import settings
+
+        settings.configure(INSTALLED_APPS=["firsttoken_django"])
+        django.setup()
+        for name in sys.argv[1:]:
+            importlib.import_module(name)
+        print("ok")
+        """
+        if framework == "django"
+        else """
+        import importlib
+
+        for name in sys.argv[1:]:
+            importlib.import_module(name)
+        print("ok")
+        """,
+        *modules,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+
+
+def test_the_cli_helps_without_the_optional_packages() -> None:
+    done = _run("from firsttoken.cli import main\nmain(prog_name='firsttoken')\n", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "Usage: firsttoken" in done.stdout and "emulate" in done.stdout
+
+
+def test_an_engine_streams_from_the_embedded_emulator_over_h11_without_httptools() -> None:
+    # uvicorn's httptools parser is what [starlette], [fastapi] and [all] install; [django],
+    # [flask] and the bare core have h11 only (issue 28: the emulator forced httptools).
+    done = _run(
+        """
+        import logging
+        import firsttoken
+
+        with firsttoken.Engine.from_env(emulator_time_scale=0.0) as engine:
+            report = engine.warm_up()
+            with engine.stream(messages=[{"role": "user", "content": "Hi"}], max_tokens=20) as stream:
+                text = "".join(stream)
+            protocol = engine.upstream.emulator._server.config.http_protocol_class
+        assert report is not None and report.status == "warm", report
+        assert text, "the answer was empty"
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        print("h11" if issubclass(protocol, H11Protocol) else protocol.__mro__)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "h11\n"
+
+
+def test_a_redis_url_without_redis_fails_at_construction_naming_the_extra() -> None:
+    done = _run(
+        """
+        import firsttoken
+
+        try:
+            firsttoken.Engine(firsttoken.Settings(redis_url="redis://:hunter2pass@127.0.0.1:6379/0"))
+        except firsttoken.SettingsError as exc:
+            print(exc)
+        else:
+            print("built")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "redis_url" in done.stdout and "pip install 'firsttoken[redis]'" in done.stdout
+    assert "hunter2pass" not in done.stdout + done.stderr
+
+
+def test_a_warm_up_that_cannot_start_the_emulator_logs_why() -> None:
+    # Regression (issue 28): "warm-up failed (RuntimeError)" said nothing of the cause. With h11
+    # hidden as well as httptools, the embedded emulator has no HTTP parser to start with.
+    done = _run(
+        """
+        import logging
+        import firsttoken
+
+        logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s", stream=sys.stdout)
+        with firsttoken.Engine.from_env() as engine:
+            report = engine.warm_up()
+        print("status", report.status)
+        """,
+        hidden=HIDE.replace("names = (", "names = ('h11', "),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "status failed" in done.stdout
+    warm_up = [line for line in done.stdout.splitlines() if "warm-up failed" in line]
+    assert len(warm_up) == 1, done.stdout
+    assert "(ModuleNotFoundError: No module named 'h11')" in warm_up[0]
