@@ -3,6 +3,7 @@ no tests, and no file that git does not track, however it came to be under an in
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tarfile
 import zipfile
@@ -14,6 +15,7 @@ from tests.package import dist
 
 pytestmark = pytest.mark.package
 
+REPOSITORY = "https://github.com/firsttoken/firsttoken"
 # Files a developer leaves about: under the included folders, so a plain `uv build` would ship them.
 UNTRACKED = ("src/firsttoken/scratch/draft.py", "src/firsttoken/notes.txt", "integrations/scratch/try.py")
 
@@ -84,3 +86,16 @@ def test_untracked_files_never_ship(tmp_path: Path) -> None:
         dist.check(plain_sdist, plain_wheel, dist.tracked(tree), dist.version(tree))
     for name in ("src/firsttoken/scratch/draft.py", "integrations/scratch/try.py", "firsttoken/notes.txt"):
         assert name in str(refused.value)
+
+
+def test_readme_links_work_on_the_package_index() -> None:
+    """The README is the package page, where a relative link leads nowhere: each one is absolute,
+    and one into the repository names a file or folder that exists."""
+    readme = (dist.ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert links
+    assert [link for link in links if not link.startswith("https://")] == []
+    for link in links:
+        for prefix in (f"{REPOSITORY}/blob/main/", f"{REPOSITORY}/tree/main/"):
+            if link.startswith(prefix):
+                assert (dist.ROOT / link.removeprefix(prefix).split("#")[0]).exists(), link
