@@ -107,4 +107,4 @@ bench: $(STAMP)
 	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli bench
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site dist
