@@ -19,7 +19,9 @@ from firsttoken import FrameworkNotInstalled, collect_calls
 try:
     from debug_toolbar.panels import Panel
 except ImportError:  # pragma: no cover - depends on what is installed
-    raise FrameworkNotInstalled("firsttoken_django.panels", "django-debug-toolbar", extra="dev") from None
+    raise FrameworkNotInstalled(
+        "firsttoken_django.panels", "django-debug-toolbar", requirement="django-debug-toolbar"
+    ) from None
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase

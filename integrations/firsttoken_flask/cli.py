@@ -7,7 +7,7 @@ from time import perf_counter
 
 import anthropic
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, FlaskGroup
 
 from firsttoken import BENCH_DEFAULTS, Engine, review_settings, run_latency_bench
 
@@ -17,6 +17,12 @@ from .registry import get_engine
 __all__ = ["firsttoken_cli"]
 
 firsttoken_cli = AppGroup("firsttoken", help="Check and measure the app's Claude upstream.")
+
+
+def loaded_by_flask_cli() -> bool:
+    """Whether the `flask` command is loading the app (its group is the root of the click context)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and isinstance(ctx.find_root().command, FlaskGroup)
 
 
 def _redact(text: str, engine: Engine) -> str:
@@ -48,6 +54,9 @@ def check(profiles: tuple[str, ...]) -> None:
     if any(finding.is_error for finding in findings):
         raise click.ClickException("the settings cannot work; see above")
     click.echo(f"upstream: {engine.upstream.describe()['description']}")
+    # The probes' one-token "ping" is the check's, not the app's: advice on it (prompt uncached,
+    # Opus for one token) would be about nothing the app does. This process only runs the check.
+    engine.advisor.enabled = False
     failed = 0
     for name in _profiles(engine, profiles):
         model = engine.profile(name).model

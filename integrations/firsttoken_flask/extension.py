@@ -8,6 +8,7 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
+import click
 from flask import Response as FlaskResponse
 from flask import g, stream_with_context
 from flask import request as flask_request
@@ -19,13 +20,14 @@ from firsttoken import (
     Refused,
     Relay,
     RelayStart,
+    SettingsError,
     accept_chat,
     collect_calls,
     refusal,
     server_timing,
 )
 
-from .cli import firsttoken_cli
+from .cli import firsttoken_cli, loaded_by_flask_cli
 from .config import settings_from_config
 from .registry import EXTENSION_KEY, get_engine
 from .responses import relay_response, start_response
@@ -129,7 +131,14 @@ class FirstToken(EngineHandle):
         # Flask's debug mode (`flask run --debug`) is development: with no key, the emulator answers.
         if app.debug and DEVELOPMENT not in app.config and DEVELOPMENT not in os.environ:
             app.config[DEVELOPMENT] = True
-        engine = Engine(settings_from_config(app.config))
+        try:
+            engine = Engine(settings_from_config(app.config))
+        except SettingsError as exc:
+            if loaded_by_flask_cli():
+                # `flask run`, `flask firsttoken check`...: one line naming the key and the fix, as
+                # the command line's own errors, not a traceback through Flask's app loading.
+                raise click.ClickException(f"firsttoken: {exc}") from None
+            raise
         app.extensions[EXTENSION_KEY] = engine
         # A finalizer rather than atexit.register(engine.close): it holds no reference to the app,
         # so apps built and dropped (tests, app factories) release their engines early.

@@ -49,7 +49,9 @@ class Advisor:
                 return
             self.given.add((cause, subject))
         if self.enabled:
-            logger.warning("%s", message)
+            # The prefix as every firsttoken warning has it: with no logging configured, Python's
+            # last-resort handler prints the message alone, and this says who is speaking.
+            logger.warning("firsttoken: %s", message)
 
     def observe(self, record: CallRecord) -> None:
         if record.ttft is not None and record.ttft > SLOW_TTFT and record.input_tokens >= LARGE_UNCACHED:

@@ -11,6 +11,11 @@ class FrameworkNotInstalled(ImportError):
     An `ImportError`, so code that treats a missing optional dependency as optional keeps working.
     """
 
-    def __init__(self, package: str, framework: str, *, extra: str | None = None) -> None:
+    def __init__(
+        self, package: str, framework: str, *, extra: str | None = None, requirement: str | None = None
+    ) -> None:
+        # `requirement`: what to install when no extra of firsttoken brings it (the toolbar panel's
+        # django-debug-toolbar); otherwise the extra, `firsttoken[<extra>]`.
         extra = extra or framework.lower()
-        super().__init__(f"{package} needs {framework}: pip install 'firsttoken[{extra}]'", name=extra)
+        install = requirement or f"firsttoken[{extra}]"
+        super().__init__(f"{package} needs {framework}: pip install '{install}'", name=extra)

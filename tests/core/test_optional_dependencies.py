@@ -7,10 +7,12 @@ CLI or a stream needs shows up as it would for a user who installed no extra.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
 
+import anthropic
 import pytest
 
 # Everything `[project] dependencies` does not bring: the extras' packages (the frameworks are
@@ -101,6 +103,28 @@ def test_each_adapter_imports_without_the_optional_packages(framework: str, modu
     assert done.stdout == "ok\n"
 
 
+def test_the_toolbar_panel_without_the_toolbar_names_what_to_install() -> None:
+    pytest.importorskip("django")
+    done = _run(
+        """
+        import django
+        from django.conf import settings
+
+        settings.configure(INSTALLED_APPS=["firsttoken_django"])
+        django.setup()
+        try:
+            import firsttoken_django.panels
+        except ImportError as exc:
+            print(type(exc).__name__, exc)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "FrameworkNotInstalled firsttoken_django.panels needs django-debug-toolbar: "
+        "pip install 'django-debug-toolbar'\n"
+    )
+
+
 def test_the_cli_helps_without_the_optional_packages() -> None:
     done = _run("from firsttoken.cli import main\nmain(prog_name='firsttoken')\n", "--help")
     assert done.returncode == 0, done.stderr
@@ -129,6 +153,31 @@ def test_an_engine_streams_from_the_embedded_emulator_over_h11_without_httptools
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "h11\n"
+
+
+def test_firsttoken_emulate_serves_over_h11_without_httptools() -> None:
+    script = HIDE + "from firsttoken.cli import main\nmain(prog_name='firsttoken')\n"
+    with subprocess.Popen(
+        [sys.executable, "-c", script, "emulate", "--port", "0", "--time-scale", "0", "--access-log"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            assert line.startswith("firsttoken emulator listening on http://127.0.0.1:"), line
+            with (
+                anthropic.Anthropic(base_url=line.rsplit(" ", 1)[1], api_key="t", max_retries=0) as client,
+                client.messages.stream(
+                    model="claude-haiku-5-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+                ) as stream,
+            ):
+                assert "".join(stream.text_stream)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+    assert "Traceback" not in stderr
+    # Its own process: uvicorn's access log (on stdout, as uvicorn's own command line writes it).
+    assert '"POST /v1/messages HTTP/1.1" 200' in stdout
 
 
 def test_a_redis_url_without_redis_fails_at_construction_naming_the_extra() -> None:

@@ -192,7 +192,7 @@ class WarmAhead:
     def _failed(self, exc: Exception) -> AheadResult:
         with self._lock:
             self.failed += 1
-        logger.info("warming ahead failed: %s", type(exc).__name__)
+        logger.info("firsttoken: warming ahead failed: %s", type(exc).__name__)
         return AheadResult(False, f"the upstream did not take the warm ({type(exc).__name__})")
 
     # -- the calls ---------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def report_miss(profile: str, diagnostics: Any, *, read: int, written: int) -> d
     if not isinstance(reason, Mapping):
         reason = reason.model_dump() if hasattr(reason, "model_dump") else {"type": str(reason)}
     logger.warning(
-        "profile %r: cache miss in a continuing conversation (read %d, wrote %d tokens): %s",
+        "firsttoken: profile %r: cache miss in a continuing conversation (read %d, wrote %d tokens): %s",
         profile,
         read,
         written,

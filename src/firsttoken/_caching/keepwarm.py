@@ -113,7 +113,7 @@ class KeepWarm:
                 self._tick()
             except Exception:
                 # An upstream hiccup must not end keep-warm for the life of the process.
-                logger.warning("keep-warm refresh failed", exc_info=True)
+                logger.warning("firsttoken: keep-warm refresh failed", exc_info=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:

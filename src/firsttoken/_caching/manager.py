@@ -296,7 +296,9 @@ class CacheManager:
         )
 
     def warm_failed(self, prefix: StaticPrefix, exc: Exception) -> WarmResult:
-        logger.warning("profile %r: warming its prefix failed: %s", prefix.profile, type(exc).__name__)
+        logger.warning(
+            "firsttoken: profile %r: warming its prefix failed: %s", prefix.profile, type(exc).__name__
+        )
         return WarmResult(prefix.profile, prefix.model, "failed", prefix.tokens)
 
     def warm(self) -> list[WarmResult]:
@@ -388,5 +390,6 @@ def _log_failure(future: Future[None]) -> None:
     exc = future.exception() if not future.cancelled() else None
     if exc is not None:
         logger.warning(
-            "count_tokens off the request path failed; keeping the local estimate: %s", type(exc).__name__
+            "firsttoken: count_tokens off the request path failed; keeping the local estimate: %s",
+            type(exc).__name__,
         )

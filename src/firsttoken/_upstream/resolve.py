@@ -34,6 +34,19 @@ EMULATOR_IDENTITY = "firsttoken-emulator"
 
 Kind = Literal["base_url", "anthropic", "emulator"]
 
+# The "no key, simulated answers" notice is said once per process: a command that builds its
+# engine again (Django's `firsttoken_check` re-reads the settings) has nothing new to say.
+_told = threading.Event()
+_told_lock = threading.Lock()
+
+
+def _first_time() -> bool:
+    with _told_lock:
+        if _told.is_set():
+            return False
+        _told.set()
+        return True
+
 
 class _Embedded:
     """The embedded emulator, started once, by the first thread that needs it.
@@ -191,8 +204,9 @@ def resolve_upstream(settings: Settings) -> Upstream:
                 "will not answer with simulated text in production. Set ANTHROPIC_API_KEY, or for "
                 "development set FIRSTTOKEN_DEVELOPMENT=1 (or run the framework in debug mode)",
             )
-    logger.warning(
-        "firsttoken: no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL set; the embedded emulator answers, "
-        "started at the first call. Answers are simulated."
-    )
+    if _first_time():
+        logger.warning(
+            "firsttoken: no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL set; the embedded emulator answers, "
+            "started at the first call. Answers are simulated."
+        )
     return Upstream("emulator", "", EMULATOR_KEY, emulator_time_scale=settings.emulator_time_scale)

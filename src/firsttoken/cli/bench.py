@@ -39,11 +39,14 @@ def bench(
 
     Upstream: ANTHROPIC_BASE_URL, else the real API with ANTHROPIC_API_KEY, else the embedded emulator.
     """
-    overrides: dict[str, Any] = {} if time_scale is None else {"emulator_time_scale": time_scale}
+    # No advisor: its advice would be on the bench's own prompts, not on anything of the app's.
+    overrides: dict[str, Any] = {"advisor": False}
+    if time_scale is not None:
+        overrides["emulator_time_scale"] = time_scale
     try:
         engine = Engine.from_env(**overrides)
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
     with engine:
         unknown = [p for p in profiles if p not in engine.settings.profiles]
         if unknown:

@@ -6,10 +6,12 @@ import sys
 from time import perf_counter
 from typing import Any
 
+import anthropic
 import click
 
 from .._engine import Engine
-from .._errors import SettingsError
+from .._errors import FirstTokenError, SettingsError
+from .._redact import scrub
 
 QUESTION = "Why does streaming make a chat app feel fast? Answer in a short paragraph."
 
@@ -22,11 +24,14 @@ QUESTION = "Why does streaming make a chat app feel fast? Answer in a short para
 )
 def demo(prompt: str, profile: str, time_scale: float | None) -> None:
     """Stream one answer and print time to first token and tokens/s as they happen."""
-    overrides: dict[str, Any] = {} if time_scale is None else {"emulator_time_scale": time_scale}
+    # No advisor: its advice would be on the demo's one question, not on anything of the app's.
+    overrides: dict[str, Any] = {"advisor": False}
+    if time_scale is not None:
+        overrides["emulator_time_scale"] = time_scale
     try:
         engine = Engine.from_env(**overrides)
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
     out = sys.stdout
     with engine:
         if profile not in engine.settings.profiles:
@@ -36,16 +41,23 @@ def demo(prompt: str, profile: str, time_scale: float | None) -> None:
         click.secho(f"upstream: {engine.upstream.describe()['description']}", fg="cyan", err=True)
         click.secho(f"> {prompt}\n", bold=True, err=True)
         started = perf_counter()
-        with engine.stream(messages=[{"role": "user", "content": prompt}], profile=profile) as stream:
-            for n, text in enumerate(stream):
-                if n == 0:
-                    click.secho(
-                        f"[first token after {(perf_counter() - started) * 1000:.0f} ms]",
-                        fg="green",
-                        err=True,
-                    )
-                out.write(text)
-                out.flush()
+        try:
+            with engine.stream(messages=[{"role": "user", "content": prompt}], profile=profile) as stream:
+                for n, text in enumerate(stream):
+                    if n == 0:
+                        click.secho(
+                            f"[first token after {(perf_counter() - started) * 1000:.0f} ms]",
+                            fg="green",
+                            err=True,
+                        )
+                    out.write(text)
+                    out.flush()
+        except (anthropic.APIError, FirstTokenError) as exc:
+            # One line, as the other failures of a command: the upstream's own words, scrubbed of
+            # anything that looks like a credential.
+            raise click.ClickException(
+                f"the upstream failed: {type(exc).__name__}: {scrub(str(exc))}"
+            ) from None
         t = stream.timings
         out.write("\n\n")
         tps = f"{t.tps:.0f} tokens/s" if t.tps else "n/a tokens/s"

@@ -108,7 +108,11 @@ def emulate(
     except OSError as exc:
         raise click.BadParameter(f"cannot bind {host}:{port}: {exc.strerror}", param=params["port"]) from None
     bound_port = sock.getsockname()[1]
-    certificate = SelfSigned() if tls else None
+    try:
+        certificate = SelfSigned() if tls else None
+    except RuntimeError as exc:  # trustme missing: the message says what to install
+        sock.close()
+        raise click.ClickException(str(exc)) from None
     server = make_server(
         create_app(config),
         access_log=access_log,

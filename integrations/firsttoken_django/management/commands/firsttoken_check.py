@@ -32,6 +32,9 @@ class Command(BaseCommand):
             profile = engine.profile(options["profile"])
         except KeyError as exc:
             raise CommandError(str(exc.args[0])) from None
+        # The probe is the command's, not the app's: advice on it (prompt uncached) would be about
+        # nothing the app does. The engine was built for this command alone (reload_engine above).
+        engine.advisor.enabled = False
         messages = [{"role": "user", "content": "Reply with one word: ok."}]
         try:
             with engine.stream(messages=messages, profile=options["profile"], max_tokens=5) as stream:

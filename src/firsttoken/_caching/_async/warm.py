@@ -50,7 +50,9 @@ async def awarm(manager: Warmer, client: anthropic.AsyncAnthropic) -> list[WarmR
     try:
         await aconfirm_now(manager, client)
     except anthropic.APIError as exc:
-        logger.warning("count_tokens failed while warming; using the local estimate: %s", type(exc).__name__)
+        logger.warning(
+            "firsttoken: count_tokens failed while warming; using the local estimate: %s", type(exc).__name__
+        )
     results = []
     for prefix, skipped in manager.warm_plan():
         if skipped is not None:

@@ -51,7 +51,9 @@ def warm(manager: Warmer, client: anthropic.Anthropic) -> list[WarmResult]:
     try:
         confirm_now(manager, client)
     except anthropic.APIError as exc:
-        logger.warning("count_tokens failed while warming; using the local estimate: %s", type(exc).__name__)
+        logger.warning(
+            "firsttoken: count_tokens failed while warming; using the local estimate: %s", type(exc).__name__
+        )
     results = []
     for prefix, skipped in manager.warm_plan():
         if skipped is not None:
