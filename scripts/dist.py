@@ -92,6 +92,16 @@ def version(root: Path) -> str:
     return found.group(1)
 
 
+def build_constraints(uv: Path, root: Path, dest: Path) -> Path:
+    """Write the locked dev group, which pins hatchling and what it imports, to `dest`."""
+    subprocess.run(
+        [uv, "export", "--frozen", "--no-hashes", "--no-emit-project", "--only-group", "dev",
+         "--quiet", "--output-file", dest],
+        cwd=root, check=True,
+    )  # fmt: skip
+    return dest
+
+
 def build(out: Path, root: Path = ROOT, uv: Path | None = None) -> tuple[Path, Path]:
     """Build the sdist and (from it, as pip would) the wheel into `out`, check both, return them."""
     uv = uv or uv_path(root)
@@ -99,13 +109,7 @@ def build(out: Path, root: Path = ROOT, uv: Path | None = None) -> tuple[Path, P
     with tempfile.TemporaryDirectory(prefix="firsttoken-dist-") as tmp:
         tree = Path(tmp) / "tree"
         names = copy_tracked(root, tree)
-        constraints = Path(tmp) / "build-constraints.txt"
-        # The dev group pins hatchling and what it imports.
-        subprocess.run(
-            [uv, "export", "--frozen", "--no-hashes", "--no-emit-project", "--only-group", "dev",
-             "--quiet", "--output-file", constraints],
-            cwd=root, check=True,
-        )  # fmt: skip
+        constraints = build_constraints(uv, root, Path(tmp) / "build-constraints.txt")
         subprocess.run(
             [uv, "build", "--quiet", "--clear", "--no-create-gitignore", "--build-constraints",
              constraints, "--out-dir", out, tree],

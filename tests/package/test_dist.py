@@ -77,7 +77,18 @@ def test_untracked_files_never_ship(tmp_path: Path) -> None:
     assert not [name for name in shipped if "scratch" in name or "notes.txt" in name], shipped
 
     # What hatchling alone does with the same tree, and what the check says about it.
-    subprocess.run([uv, "build", "--quiet", "--out-dir", tmp_path / "plain", tree], check=True)
+    constraints = dist.build_constraints(uv, tree, tmp_path / "constraints.txt")
+    plain = [
+        uv,
+        "build",
+        "--quiet",
+        "--build-constraints",
+        constraints,
+        "--out-dir",
+        tmp_path / "plain",
+        tree,
+    ]
+    subprocess.run(plain, check=True)
     plain_sdist, plain_wheel = sorted(
         (tmp_path / "plain").glob("firsttoken-*.*"), key=lambda p: p.suffix == ".whl"
     )
