@@ -17,7 +17,14 @@ import pytest
 
 # First to last; a module in none of these folders (docs/, the README) goes after all of them.
 # Within one folder xdist's own order stands (most tests first).
-_FIRST = ("tests/e2e/", "tests/redis/", "tests/integrations/", "tests/emulator/", "tests/core/")
+_FIRST = (
+    "tests/e2e/",
+    "tests/quickstarts/",
+    "tests/redis/",
+    "tests/integrations/",
+    "tests/emulator/",
+    "tests/core/",
+)
 
 
 def _rank(scope: str) -> int:
