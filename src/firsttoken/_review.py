@@ -134,12 +134,15 @@ def _upstream_findings(settings: Settings, key_name: Callable[[str], str]) -> li
                 "Flask's debug mode count as development).",
             )
         ]
-    why = " (EMULATOR is 'always')." if settings.emulator == "always" else ": no API key or base URL is set."
+    if settings.emulator != "always":
+        # Development with no key: the emulator answering is the default, nothing the user wrote,
+        # and the start-up line says so once; a warning here would come with every runserver start.
+        return []
     return [
         Finding(
             "W004",
-            "Answers come from the embedded emulator, not from Claude" + why,
-            "Set ANTHROPIC_API_KEY for real answers; silence firsttoken.W004 where simulated answers "
-            "are meant.",
+            f"Answers come from the embedded emulator, not from Claude: {key_name('emulator')} is 'always'.",
+            f"Set {key_name('emulator')} to 'auto' for real answers where a key is set; silence "
+            "firsttoken.W004 where simulated answers are meant.",
         )
     ]

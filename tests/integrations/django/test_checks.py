@@ -108,3 +108,9 @@ def test_a_short_timeout_warns_only_about_the_profiles_the_user_wrote():
     report = _check(FIRSTTOKEN=changed, MIDDLEWARE=MIDDLEWARE)
     assert "firsttoken.W001" in report
     assert "FIRSTTOKEN[\"PROFILES\"]['deep']" in report
+
+
+def test_development_without_a_key_is_not_a_warning():
+    """Every runserver of a fresh quickstart project printed W004: the emulator answering in
+    development with no key is the default, which the start-up line already announces."""
+    assert "firsttoken." not in _check(FIRSTTOKEN={"DEVELOPMENT": True}, MIDDLEWARE=MIDDLEWARE)
