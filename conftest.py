@@ -9,14 +9,33 @@ drive the app they show, and a snippet that is not meant to run says so in the p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sybil import Sybil
-from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+from sybil import Document, Region, Sybil
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
 
 from tests.docs.snippets import Docs, Environment, close_engines
+
+
+class _TitledCodeBlockParser(CodeBlockParser):
+    """A fence's language is its first word: ```python title="mysite/views.py"``` runs like
+    ```python```. The title is the file the reader pastes the block into (Material shows it above
+    the block), and what tests/quickstarts/ builds each quickstart's project from."""
+
+    def __call__(self, document: Document) -> Iterable[Region]:
+        for region in self.lexers(document):
+            words = region.lexemes["arguments"].split(maxsplit=1)
+            if words and words[0] == self.language:
+                region.parsed = region.lexemes["source"]
+                region.evaluator = self._evaluator or self.evaluate
+                yield region
+
+
+class _PythonParser(PythonCodeBlockParser):
+    codeblock_parser_class = _TitledCodeBlockParser
 
 
 def _setup(namespace: dict[str, Any]) -> None:
@@ -32,13 +51,14 @@ def _teardown(namespace: dict[str, Any]) -> None:
     try:
         close_engines(namespace)
     finally:
+        namespace["docs"].close()
         namespace["_environment"].exit()
 
 
 ROOT = Path(__file__).resolve().parent
 
 _collect = Sybil(
-    parsers=[PythonCodeBlockParser(), SkipParser()],
+    parsers=[_PythonParser(), SkipParser()],
     patterns=["*.md"],
     setup=_setup,
     teardown=_teardown,

@@ -20,6 +20,7 @@ import pytest
 _FIRST = (
     "tests/package/",
     "tests/e2e/",
+    "tests/quickstarts/",
     "tests/redis/",
     "tests/integrations/",
     "tests/emulator/",

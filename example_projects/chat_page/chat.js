@@ -13,6 +13,30 @@
   // The whole conversation goes with every turn: the server is stateless.
   const history = [];
 
+  // Headers for every POST. Django's CSRF protection wants its token back in X-CSRFToken: from
+  // the `csrftoken` cookie, or a {% csrf_token %} field where the cookie is HttpOnly. Other
+  // frameworks set neither, and the header is not sent.
+  function postHeaders(headers) {
+    const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+    const field = document.querySelector("[name=csrfmiddlewaretoken]");
+    const token = cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : field && field.value;
+    return token ? { ...headers, "X-CSRFToken": token } : headers;
+  }
+
+  // Why a request was refused: firsttoken's {"error": ...}, or the text of any other error page
+  // (Django's 403 for a missing CSRF token, a proxy's 502), never a JSON parse failure.
+  async function refusal(response) {
+    const body = await response.text();
+    let reason = null;
+    try {
+      reason = JSON.parse(body).error;
+    } catch (_) {
+      reason = new DOMParser().parseFromString(body, "text/html").body.textContent;
+    }
+    reason = (reason || response.statusText || "").replace(/\s+/g, " ").trim().slice(0, 200);
+    return reason ? `${reason} (HTTP ${response.status})` : `HTTP ${response.status}`;
+  }
+
   async function showUpstream() {
     try {
       const response = await fetch("/api/metrics", { headers: { Accept: "application/json" } });
@@ -233,17 +257,11 @@
     try {
       const response = await fetch("/api/chat", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: postHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
         body: JSON.stringify({ messages: history, profile: chosenProfile() }),
       });
       if (!response.ok) {
-        let reason = `HTTP ${response.status}`;
-        try {
-          reason = (await response.json()).error || reason;
-        } catch (_) {
-          // Not our JSON (a proxy's error page): the status says enough.
-        }
-        showError(answer, `${reason} (HTTP ${response.status})`);
+        showError(answer, await refusal(response));
         return;
       }
       const position = { responseId: response.headers.get("X-Response-Id"), lastId: null };
@@ -343,7 +361,7 @@
         warmedLength = history.length;
         fetch("/api/warm", {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: postHeaders({ "Content-Type": "application/json" }),
           body: JSON.stringify({ messages: history.slice() }),
         })
           .then((response) => (response.ok ? response.json() : { warmed: false }))

@@ -47,9 +47,6 @@ FIRSTTOKEN: dict[str, object] = {
     "PROFILES": {"agent": AGENT},
 }
 
-# The example answers from the emulator on purpose when no key is set; the page says so.
-SILENCED_SYSTEM_CHECKS = ["firsttoken.W004"]
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,6 +11,7 @@ import secrets
 
 from django.contrib.staticfiles.views import serve
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from firsttoken_django import FirstToken
 
@@ -27,7 +28,9 @@ def not_allowed(request: HttpRequest, *allowed: str) -> HttpResponseBase | None:
     return HttpResponseNotAllowed([*allowed, "HEAD"] if "GET" in allowed else allowed)
 
 
+@ensure_csrf_cookie
 def page(request: HttpRequest) -> HttpResponseBase:
+    # Where CsrfViewMiddleware is on, chat.js sends this cookie's token back in X-CSRFToken.
     response = _static(request, "index.html")
     if OWNER_COOKIE not in request.COOKIES:
         response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="Lax")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ._advisor import TINY_OUTPUT
 from ._latency import expected_seconds, family_of
+from ._profiles import DEFAULT_PROFILES
 from ._settings import Settings
 
 __all__ = ["Finding", "review_settings"]
@@ -76,7 +77,10 @@ def _profile_findings(settings: Settings, key_name: Callable[[str], str]) -> lis
             continue
         timeout = profile.timeout or settings.timeout
         expected = expected_seconds(profile.model, profile.max_tokens)
-        if expected > timeout:
+        # Only a profile the user wrote: a built-in one left as shipped is sized for streaming,
+        # where a long answer never meets the timeout, and a finding the user can only silence
+        # (`"TIMEOUT": 60` warning about `deep`, which they never named) teaches them to ignore checks.
+        if expected > timeout and profile != DEFAULT_PROFILES.get(name):
             findings.append(
                 Finding(
                     "W001",
@@ -130,12 +134,15 @@ def _upstream_findings(settings: Settings, key_name: Callable[[str], str]) -> li
                 "Flask's debug mode count as development).",
             )
         ]
-    why = " (EMULATOR is 'always')." if settings.emulator == "always" else ": no API key or base URL is set."
+    if settings.emulator != "always":
+        # Development with no key: the emulator answering is the default, nothing the user wrote,
+        # and the start-up line says so once; a warning here would come with every runserver start.
+        return []
     return [
         Finding(
             "W004",
-            "Answers come from the embedded emulator, not from Claude" + why,
-            "Set ANTHROPIC_API_KEY for real answers; silence firsttoken.W004 where simulated answers "
-            "are meant.",
+            f"Answers come from the embedded emulator, not from Claude: {key_name('emulator')} is 'always'.",
+            f"Set {key_name('emulator')} to 'auto' for real answers where a key is set; silence "
+            "firsttoken.W004 where simulated answers are meant.",
         )
     ]

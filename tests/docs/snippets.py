@@ -83,6 +83,30 @@ class Response:
 class Docs:
     """The helpers of the invisible check blocks."""
 
+    def __init__(self) -> None:
+        self._modules: list[str] = []
+
+    def package(self, namespace: dict[str, Any], name: str, **modules: Mapping[str, Any]) -> None:
+        """Make the page's namespace a module of package `name` whose submodules hold what earlier
+        blocks defined, so a snippet's `from . import views` works as it does in the reader's project."""
+        package = types.ModuleType(name)
+        package.__path__ = []
+        for sub, contents in modules.items():
+            module = types.ModuleType(f"{name}.{sub}")
+            vars(module).update({k: v for k, v in contents.items() if not k.startswith("__")})
+            setattr(package, sub, module)
+            sys.modules[module.__name__] = module
+            self._modules.append(module.__name__)
+        sys.modules[name] = package
+        self._modules.append(name)
+        namespace["__package__"] = name
+
+    def close(self) -> None:
+        """Forget the packages `package` made, so no later page or test imports them."""
+        for name in reversed(self._modules):
+            sys.modules.pop(name, None)
+        self._modules.clear()
+
     @staticmethod
     def reset_opentelemetry() -> None:
         """No OpenTelemetry provider configured, as in a fresh process: the page sets its own, and

@@ -54,3 +54,29 @@ def test_answer_streams_in(kind, emulator, browser):
     assert first < 0.5 * done, (first, done)
     assert any(s["state"] == "streaming" and s["n"] > 0 for s in seen)
     assert model.startswith("claude-sonnet")
+
+
+def test_the_page_sends_the_csrf_token_and_shows_a_refusal(emulator, browser):
+    """With CsrfViewMiddleware on, chat.js sends the `csrftoken` cookie's token in X-CSRFToken;
+    without the cookie, Django's HTML 403 shows as a readable error, not a JSON parse failure."""
+    csrf = {"DJANGO_SETTINGS_MODULE": "tests.integrations.django.project.csrf_settings"}
+    with django_server("runserver", emulator.base_url, csrf) as server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(server.url + "/")
+            assert any(c["name"] == "csrftoken" for c in context.cookies())
+            page.fill("#prompt", "Hello")
+            page.click("#send")
+            page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
+
+            context.clear_cookies()
+            page.fill("#prompt", "Hello again")
+            page.click("#send")
+            refused = page.locator(".answer[data-state='error'] .error")
+            refused.wait_for(timeout=30_000)
+            text = refused.inner_text()
+        finally:
+            context.close()
+    assert text.startswith("Forbidden (403) CSRF verification failed."), text
+    assert text.endswith("(HTTP 403)"), text

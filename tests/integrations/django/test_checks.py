@@ -97,3 +97,20 @@ def test_environment_and_setting_profiles_merge_field_by_field(monkeypatch):
     settings = load_settings({**OK, "PROFILES": {"chat": {"MAX_TOKENS": 300}}})
     assert settings.profile("chat").model == "claude-sonnet-4-6"
     assert settings.profile("chat").max_tokens == 300
+
+
+def test_a_short_timeout_warns_only_about_the_profiles_the_user_wrote():
+    """The Django quickstart's `"TIMEOUT": 60` made W001 name the built-in `deep` profile, which the
+    user never touched; a profile they wrote (or changed) is still checked against it."""
+    quickstart = {**OK, "PROFILES": {"chat": {"max_tokens": 300}}, "TIMEOUT": 60}
+    assert "firsttoken." not in _check(FIRSTTOKEN=quickstart, MIDDLEWARE=MIDDLEWARE)
+    changed = {**quickstart, "PROFILES": {"deep": {"max_tokens": 8192}}}
+    report = _check(FIRSTTOKEN=changed, MIDDLEWARE=MIDDLEWARE)
+    assert "firsttoken.W001" in report
+    assert "FIRSTTOKEN[\"PROFILES\"]['deep']" in report
+
+
+def test_development_without_a_key_is_not_a_warning():
+    """Every runserver of a fresh quickstart project printed W004: the emulator answering in
+    development with no key is the default, which the start-up line already announces."""
+    assert "firsttoken." not in _check(FIRSTTOKEN={"DEVELOPMENT": True}, MIDDLEWARE=MIDDLEWARE)
