@@ -297,7 +297,8 @@ def _validate_thinking(p: Profile) -> None:
 
 
 DEFAULT_PROFILES: Mapping[str, Profile] = {
-    # Classification, extraction, routing: the guide's Haiku path, with a budget to match.
+    # Classification, extraction, routing: the Anthropic Performance Tuning guide's step 3, Haiku, with a
+    # budget to match.
     "fast": Profile(model=FAST_MODEL, max_tokens=256, concise=CONCISE),
     "chat": Profile(model=CHAT_MODEL, max_tokens=1024),
     "deep": Profile(model=DEEP_MODEL, max_tokens=4096),

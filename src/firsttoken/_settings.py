@@ -71,7 +71,8 @@ class Settings:
     emulator_time_scale: float = 1.0
     """The embedded emulator's delays: 1 reproduces the latency table of the Anthropic Performance
     Tuning guide, 0 answers at once (for throughput runs)."""
-    # The SDK's default of 60 s times long generations out (the guide's error table).
+    # The SDK's default of 60 s times long generations out (the Anthropic Performance Tuning guide's
+    # error table, "Timeouts").
     timeout: float = 120.0
     """Seconds for a whole call (the Anthropic Performance Tuning guide's advice for long
     generations); a profile can set its own."""

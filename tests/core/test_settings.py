@@ -11,7 +11,7 @@ import pytest
 from firsttoken import DEFAULT_PROFILES, Profile, Settings, SettingsError
 
 
-def test_defaults_follow_the_guide() -> None:
+def test_defaults_follow_the_performance_tuning_guide() -> None:
     s = Settings()
     assert s.timeout == 120.0
     assert s.default_profile == "chat"
