@@ -221,7 +221,7 @@ SAMPLES = {
 @pytest.mark.parametrize("f", [f for f in dataclasses.fields(Settings) if f.name != "profiles"], ids=str)
 def test_every_setting_reads_from_its_variable(f: dataclasses.Field[object]) -> None:
     value = SAMPLES.get(f.name, getattr(Settings(), f.name))
-    assert value is not None
+    assert value is not None, f"{f.name}: give it a value in SAMPLES"
     variable = {"api_key": "ANTHROPIC_API_KEY", "base_url": "ANTHROPIC_BASE_URL"}.get(
         f.name, f"FIRSTTOKEN_{f.name.upper()}"
     )
