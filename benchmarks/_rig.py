@@ -22,6 +22,7 @@ Used by `capacity.py`, `cpu_per_token.py`, `ttft_open_streams.py`, `cpu_full_spe
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -62,6 +63,25 @@ LABELS = {
     "flask": "Flask, gunicorn gthread",
     "django-wsgi": "Django WSGI, gunicorn gthread",
 }
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A tool's command line: its docstring as the help, `--setups` and `--json`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
+    )
+    parser.add_argument("--json", action="store_true", help="print only the JSON results")
+    return parser
+
+
+def run_facts(script: str) -> dict[str, Any]:
+    """What a run's results start with: its command line, the machine's cores and its load."""
+    return {
+        "command": " ".join([f"benchmarks/{script}", *sys.argv[1:]]),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 def rig_process() -> None:

@@ -40,13 +40,14 @@ from _rig import (
     LABELS,
     PROFILES,
     RIG_CORE,
-    SETUPS,
     TPS,
     Target,
     Trial,
     added_ttft,
+    arguments,
     pct,
     rig_process,
+    run_facts,
     run_trial,
     server,
     ttft_targets,
@@ -174,14 +175,8 @@ async def ttft_rows(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter trials and a coarser search")
-    parser.add_argument(
-        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
-    )
-    parser.add_argument("--json", action="store_true", help="print only the JSON results")
     parser.add_argument("--no-ttft", action="store_true", help="skip the TTFT table")
     parser.add_argument("--ttft-open", default="1,64,256", help="open streams per TTFT row")
     parser.add_argument("--start", type=int, default=32, help="streams of the first trial (default 32)")
@@ -201,9 +196,7 @@ def main() -> None:
     rig_process()
     started = time.monotonic()
     results: dict[str, Any] = {
-        "command": " ".join(["benchmarks/capacity.py", *sys.argv[1:]]),
-        "cpus": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
+        **run_facts("capacity.py"),
         "tokens_per_answer": args.tokens,
         "trial_seconds": args.seconds,
     }

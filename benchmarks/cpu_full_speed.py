@@ -14,7 +14,6 @@ the goal of 0.5x is set against). Medians of `--rounds` rounds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -28,7 +27,17 @@ import httpx2
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _rig import HERE, LABELS, RIG_CORE, SETUPS, cpu_seconds, pin_to_server_core, rig_process, server
+from _rig import (
+    HERE,
+    LABELS,
+    RIG_CORE,
+    arguments,
+    cpu_seconds,
+    pin_to_server_core,
+    rig_process,
+    run_facts,
+    server,
+)
 from _support import emulator_process
 
 ENDPOINTS = {"firsttoken": "/api/chat", "sdk helper": "/api/helper", "bare": "/api/bare"}
@@ -110,21 +119,13 @@ def full_speed_table(results: dict[str, Any], setups: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
-    )
-    parser.add_argument("--json", action="store_true", help="print only the JSON results")
+    parser = arguments(__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     args = parser.parse_args()
     rig_process()
     setups = args.setups.split(",")
     results: dict[str, Any] = {
-        "command": " ".join(["benchmarks/cpu_full_speed.py", *sys.argv[1:]]),
-        "cpus": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
+        **run_facts("cpu_full_speed.py"),
     }
     results.update(full_speed_cpu(setups, args.rounds))
     results["load_average_at_end"] = os.getloadavg()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _rig import LABELS, PROFILES, RIG_CORE, SETUPS, Target, rig_process, run_trial, server
+from _rig import LABELS, PROFILES, RIG_CORE, Target, arguments, rig_process, run_facts, run_trial, server
 from _support import emulator_process
 
 ENDPOINTS = {"firsttoken": "/api/chat", "sdk helper": "/api/helper", "bare": "/api/bare"}
@@ -79,14 +79,8 @@ def cpu_table(results: dict[str, Any], setups: list[str], cpu_at: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter trials")
-    parser.add_argument(
-        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
-    )
-    parser.add_argument("--json", action="store_true", help="print only the JSON results")
     parser.add_argument("--cpu-at", type=int, default=32, help="streams of each trial (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="trials per endpoint (default 3)")
     args = parser.parse_args()
@@ -95,9 +89,7 @@ def main() -> None:
     rig_process()
     setups = args.setups.split(",")
     results: dict[str, Any] = {
-        "command": " ".join(["benchmarks/cpu_per_token.py", *sys.argv[1:]]),
-        "cpus": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
+        **run_facts("cpu_per_token.py"),
         "tokens_per_answer": args.tokens,
         "trial_seconds": args.seconds,
     }

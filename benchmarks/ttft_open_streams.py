@@ -15,7 +15,6 @@ request). A row has firsttoken's added TTFT p50 minus the hand-written relay's (
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -29,12 +28,13 @@ from _rig import (
     PROBE_MODEL,
     PROFILES,
     RIG_CORE,
-    SETUPS,
     Target,
     added_ttft,
+    arguments,
     ignore,
     read_stream,
     rig_process,
+    run_facts,
     server,
     ttft_targets,
 )
@@ -100,14 +100,8 @@ def ttft_table(results: dict[str, Any], setups: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer probes (default 60 rather than 200)")
-    parser.add_argument(
-        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
-    )
-    parser.add_argument("--json", action="store_true", help="print only the JSON results")
     parser.add_argument("--open", default="1,64,256", help="open streams per row (default 1,64,256)")
     parser.add_argument("--probes", type=int, help="probes per endpoint and row (default 200)")
     args = parser.parse_args()
@@ -116,9 +110,7 @@ def main() -> None:
     rows = [int(n) for n in args.open.split(",")]
     probes = args.probes or (60 if args.quick else 200)
     results: dict[str, Any] = {
-        "command": " ".join(["benchmarks/ttft_open_streams.py", *sys.argv[1:]]),
-        "cpus": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
+        **run_facts("ttft_open_streams.py"),
     }
     with emulator_process(time_scale=1.0, cpu=RIG_CORE, extra=(*PROFILES, *HOLD_PROFILE)) as base_url:
         emulator_port = int(base_url.rsplit(":", 1)[1])
