@@ -1,4 +1,5 @@
-"""The servers `capacity.py` measures: in each framework, firsttoken's relay and a hand-written one.
+"""The servers of the benchmarks on `_rig.py` (`capacity.py` and the rest): in each framework, firsttoken's
+relay and hand-written ones.
 
 Every app answers `POST /api/chat` (firsttoken's `stream_response`, as a view would call it),
 `POST /api/helper` (the relay the SDK's documentation leads a user to write: `messages.stream()`,

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/coalescing.py            # Flask (gthread) and Starlette, 4 windows
     .venv/bin/python benchmarks/coalescing.py --streams 64 --seconds 8 --json
 
-The same rig as `capacity.py` (its servers, emulator and load generator): N streams at the API's
+The rig of `capacity.py` (`_rig.py`: its servers, emulator and load generator): N streams at the API's
 pace (sonnet, 90 tokens/s) through firsttoken's relay, one server process pinned to core 0, the
 emulator and the load generator on core 1. Each window is its own server process, one after the
 other. "Events per token" is the token events the browser received over the tokens the emulator
@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rig import LABELS, PROFILES, RIG_CORE, Target, rig_process, run_trial, server
 from _support import emulator_process
-from capacity import LABELS, PROFILES, RIG_CORE, Target, run_trial, server
 
 WINDOWS = ("off", "0", "0.02", "0.05")
 
@@ -37,9 +36,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    os.sched_setaffinity(0, {RIG_CORE})
+    rig_process()
     results: dict[str, Any] = {"streams": args.streams, "load_average_at_start": os.getloadavg()}
     with emulator_process(time_scale=1.0, cpu=RIG_CORE, extra=PROFILES) as base_url:
         emulator_port = int(base_url.rsplit(":", 1)[1])

@@ -5,7 +5,8 @@
 1. relay CPU per stream event: our TextStream vs the SDK's `messages.stream()` helper and its raw
    event iterator, over real HTTP; CPU is the consuming thread's own (`time.thread_time`).
 2. TTFT the engine adds over a raw SDK streaming call, at 1 and 64 concurrent streams.
-3. a client per request (the guide's "BAD") vs the shared client: TTFT and open file descriptors.
+3. a client per request (the "BAD" of the Anthropic Performance Tuning guide's step 4, one shared
+   client) vs the shared client: TTFT and open file descriptors.
 4. `agather` of three independent calls vs awaiting them one after another.
 """
 
@@ -155,7 +156,8 @@ def client_per_request(base_url: str, requests: int = 500) -> dict[str, Any]:
     peak = base_fds
     ttfts = []
     for _ in range(requests):
-        client = anthropic.Anthropic(base_url=base_url, api_key=KEY)  # the guide's "DON'T"
+        # The Anthropic Performance Tuning guide's "DON'T".
+        client = anthropic.Anthropic(base_url=base_url, api_key=KEY)
         ttfts.append(first_text(client))
         peak = max(peak, open_fds())
     result["per_request_ttft_p50_ms"] = round(statistics.median(ttfts) * 1000, 3)

@@ -141,8 +141,9 @@ def main() -> None:
         results["time_scale_0"] = asyncio.run(throughput(port, 16, args.seconds, 500))
     finally:
         proc.stop()
-    # 1,000 streams at 20 tok/s is 20k events/s; the figures of the guide's families would ask one
-    # Python core for 40k-150k events/s, so a slower profile shows holding without saturating.
+    # 1,000 streams at 20 tok/s is 20k events/s; the figures of the Anthropic Performance Tuning guide's
+    # families would ask one Python core for 40k-150k events/s, so a slower profile shows holding without
+    # saturating.
     proc, port = start_emulator(1, ["--model-profile", "haiku:200,600,20"])
     try:
         results["time_scale_1"] = asyncio.run(concurrent(port, args.streams, 6.0))

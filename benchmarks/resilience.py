@@ -1,8 +1,8 @@
 """Fallbacks and cooldowns under an overloaded primary: success rate and TTFT, with and without.
 
-One emulator at time-scale 1 (the guide's latency table); the primary model answers 529 overloaded
-at 0%, 20% and 50% of arrivals. "without" is a plain profile (the SDK's own retries only);
-"with" adds firsttoken's fallback model and cooldown. The goal: 100% success, and p95 TTFT no worse
+One emulator at time-scale 1 (the Anthropic Performance Tuning guide's latency table); the primary model
+answers 529 overloaded at 0%, 20% and 50% of arrivals. "without" is a plain profile (the SDK's own retries
+only); "with" adds firsttoken's fallback model and cooldown. The goal: 100% success, and p95 TTFT no worse
 than twice the fallback model's own p95 (measured in the same run, no faults).
 
     .venv/bin/python benchmarks/resilience.py [--requests 150] [--concurrency 10]

@@ -353,10 +353,10 @@ def main() -> None:
                 "relay_us_per_token": relay["cpu_s"] / relay["tokens"] * 1e6,
                 "sdk_stream_us_per_token": sdk["cpu_s"] / sdk["tokens"] * 1e6,
             }
-    # Real time at 2 tokens/s: streams stay open for minutes without the emulator's own core becoming
-    # the bottleneck (the guide's 150 tok/s x 1,000 streams is 150,000 events/s). Two upstream shapes:
-    # "instant", a first token in the same packet as the headers, which puts every step of the relay
-    # on the path to the first token; "20 ms", the API's shape (headers and message_start at once,
+    # Real time at 2 tokens/s: streams stay open for minutes without the emulator's own core becoming the
+    # bottleneck (the Anthropic Performance Tuning guide's 150 tok/s x 1,000 streams is 150,000 events/s). Two
+    # upstream shapes: "instant", a first token in the same packet as the headers, which puts every step of
+    # the relay on the path to the first token; "20 ms", the API's shape (headers and message_start at once,
     # the first delta once the model has thought), where setting up the response overlaps that wait.
     probes = 60 if args.quick else 300
     rows = [int(c) for c in args.open.split(",")]

@@ -1,4 +1,5 @@
-"""The guide's error table as advice: each cause is logged once per model or profile, not per call.
+"""The Anthropic Performance Tuning guide's error table as advice: each cause is logged once per model or
+profile, not per call.
 
 Every sighting of a cause is also counted (`seen`, which the engine points at the metrics'
 `firsttoken.advisor.warnings` counter), so a dashboard shows how often the advice still applies.

@@ -1,4 +1,5 @@
-"""The guide's latency table, measured: TTFT p50/p95 and output tokens/s per profile's model.
+"""The Anthropic Performance Tuning guide's latency table, measured: TTFT p50/p95 and output tokens/s per
+profile's model.
 
 The one implementation behind `firsttoken bench`, `flask firsttoken bench` and
 `manage.py firsttoken_bench`, against whatever upstream the engine has (the emulator by default,

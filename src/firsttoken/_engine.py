@@ -87,7 +87,7 @@ class Engine:
         self.metrics = Metrics(window=s.metrics_window)
         # Each warning is also a counter (`firsttoken.advisor.warnings`), however often it is logged.
         self.advisor = Advisor(enabled=s.advisor, seen=self.metrics.advised)
-        # Where cooldowns, budgets, warm locks, caches and metrics live: this process, or Redis (state/).
+        # Where cooldowns, budgets, warm locks, caches and metrics live: this process, or Redis (_state/).
         self.shared = build_state(s, metrics=self.metrics)
         # What one browser request may cost (size, messages, tokens, the client's budget): _limits.py.
         self.limits = Limits(s, self.shared.client_budgets)
@@ -108,7 +108,8 @@ class Engine:
             base_url=self.upstream.identity,
             tenant=s.tenant,
         )
-        # Fallback chains, cooldowns and the rate-limit governor (resilience/); intent routing (routing.py).
+        # Fallback chains (_fallback.py), cooldowns and the rate-limit governor (_upstream/); intent
+        # routing (_routing.py).
         self.resilience = Resilience(
             s, breaker_store=self.shared.breaker, clock=self.shared.clock, budgets=self.shared.budgets
         )
@@ -119,7 +120,7 @@ class Engine:
             cache=self.shared.classify_cache,
             ttl=s.classify_cache_ttl,
         )
-        # Breakpoint placement, pre-warming and keep-warm (firsttoken/caching).
+        # Breakpoint placement, pre-warming and keep-warm (_caching/).
         self.caching = CacheManager(
             s,
             clients=self._pool,
@@ -376,7 +377,7 @@ class Engine:
     def _observe_warming(self, call: Finished) -> None:
         self.ahead.finished(call.params, call.record)
 
-    # -- streaming (guide step 1) ---------------------------------------------------------------
+    # -- streaming (the Anthropic Performance Tuning guide's step 1, always stream) -------------
 
     def _chain(self, profile: str | None, kwargs: dict[str, Any], route: str | None = None) -> Chain:
         """The call these arguments make, as a fallback chain (of one model, for most profiles)."""
@@ -494,7 +495,7 @@ class Engine:
     # -- one-shot calls --------------------------------------------------------------------------
 
     def _one_shot(self, profile: str | None, kwargs: dict[str, Any], route: str | None) -> _OneShot:
-        # `tenant=` keys the response cache (state/responses.py); it is never sent upstream.
+        # `tenant=` keys the response cache (_responses.py); it is never sent upstream.
         tenant = kwargs.pop("tenant", None)
         if any(is_runnable(t) for t in kwargs.get("tools") or ()):
             raise TypeError(
@@ -506,8 +507,9 @@ class Engine:
         return _OneShot(self, chain, self.responses.key(chain.params, tenant))
 
     def _guard_nonstreaming(self, name: str, params: Mapping[str, Any]) -> None:
-        # The guide's "Timeouts: long generation + default timeout". We refuse rather than silently
-        # stream: a caller of create() expects one Message and the latency that comes with it.
+        # The Anthropic Performance Tuning guide's error table, "Timeouts: long generation + default
+        # timeout". We refuse rather than silently stream: a caller of create() expects one Message
+        # and the latency that comes with it.
         expected = expected_seconds(str(params["model"]), int(params["max_tokens"]))
         timeout = float(params["timeout"])
         if expected > timeout:
@@ -539,7 +541,8 @@ class Engine:
         await self.responses.akeep(call.cache_key, message)
         return message
 
-    # -- routing (guide step 3): classify with the fast profile, then call the chosen one ---------
+    # -- routing (the Anthropic Performance Tuning guide's step 3, Haiku for speed-critical calls):
+    # classify with the fast profile, then call the chosen one
 
     def classify(self, text: str, *, labels: Sequence[str], default: str, **call: Any) -> str:
         """One of `labels` for `text`, from a one-word answer of the fast profile; `default` otherwise."""
@@ -578,7 +581,7 @@ class Engine:
         stream = self.astream(**routing.call_for(choice))
         return routing.stamp(stream, choice) if isinstance(stream, AsyncTextStream) else stream
 
-    # -- parallel calls (guide step 5) -----------------------------------------------------------
+    # -- parallel calls (the Anthropic Performance Tuning guide's step 5) ----------------------
 
     def gather(
         self, calls: Sequence[Mapping[str, Any]], *, concurrency: int | None = None

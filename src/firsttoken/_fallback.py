@@ -39,8 +39,9 @@ __all__ = ["Chain", "Policy", "Resilience", "error_type"]
 logger = logging.getLogger("firsttoken.resilience")
 
 POLICY_FIELDS = ("fallbacks", "continue_on_fallback", "on_rate_limit", "queue_timeout")
-# Error types after which another model is worth a try: the guide's "529 overloaded" and a model
-# too slow to answer. Anything else (a bad request, our key) would fail on every model alike.
+# Error types after which another model is worth a try: the Anthropic Performance Tuning guide's "529
+# overloaded" and a model too slow to answer. Anything else (a bad request, our key) would fail on every model
+# alike.
 SWITCH_ON = frozenset({"overloaded_error", "timeout_error"})
 _Client = TypeVar("_Client", anthropic.Anthropic, anthropic.AsyncAnthropic)
 

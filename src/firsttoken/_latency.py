@@ -1,4 +1,5 @@
-"""The guide's latency table: what each model family is expected to do, for advice and guards."""
+"""The Anthropic Performance Tuning guide's latency table: what each model family is expected to do,
+for advice and guards."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ class ModelLatency:
     tokens_per_second: float
 
 
-# "Latency Benchmarks (approximate)" in the guide; unknown families are treated like Sonnet.
+# "Latency Benchmarks (approximate)" in the Anthropic Performance Tuning guide; unknown families are treated
+# like Sonnet.
 GUIDE_LATENCY: dict[str, ModelLatency] = {
     "haiku": ModelLatency(0.2, 0.6, 150.0),
     "sonnet": ModelLatency(0.4, 1.2, 90.0),

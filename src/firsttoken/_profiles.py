@@ -1,4 +1,5 @@
-"""Named call profiles: which model, how many output tokens, how concise (guide steps 3 and 6)."""
+"""Named call profiles: which model, how many output tokens, how concise (the Anthropic Performance
+Tuning guide's steps 3 and 6: Haiku for speed-critical calls, short outputs)."""
 
 from __future__ import annotations
 
@@ -34,57 +35,79 @@ CONCISE = "Be concise: answer in as few words as the question needs; use short b
 
 @dataclass(frozen=True, kw_only=True)
 class Profile:
-    """What one kind of call sends; every field can be overridden per call."""
+    """What one kind of call sends; every field can be overridden per call.
+
+    Each field's docstring is its one description, rendered into the settings reference
+    (`firsttoken._reference`); a comment above a field says why its default is what it is.
+    """
 
     model: str
-    # Tight budgets are the guide's step 6: fewer output tokens is the cheapest speed-up there is.
+    """The model id (`claude-sonnet-5-5`...); required for a new profile."""
     max_tokens: int
+    """The output budget: fewer output tokens is the cheapest speed-up there is (the Anthropic
+    Performance Tuning guide's step 6, short outputs)."""
     temperature: float | None = None
+    """0 to 1; none sends the API's default."""
     speed: Speed | None = None
-    # Seconds for the whole call; None takes `Settings.timeout`.
+    """`standard` or `fast` (the API's `speed`), where the model offers it."""
     timeout: float | None = None
-    # Appended to the system prompt; None sends the system prompt untouched.
+    """Seconds for the whole call; none takes the settings' `timeout`."""
     concise: str | None = None
-    # Models tried in order when this one stays overloaded or times out (the guide's error table).
+    """Text appended to the system prompt; none sends the system prompt untouched."""
     fallbacks: tuple[str, ...] = ()
+    """Models tried in order when this one stays overloaded or times out (the Anthropic
+    Performance Tuning guide's error table: 529, add a fallback model)."""
     # Off: once text reached the caller, a failure is the caller's error (a half answer from two
-    # models can read oddly); on: the fallback continues from the partial answer as a prefill.
+    # models can read oddly).
     continue_on_fallback: bool = False
-    # When the model's rate-limit budget is spent: wait for it ("queue", up to queue_timeout
-    # seconds), try the next fallback ("fallback"), or answer 429 at once ("fail").
+    """Once text reached the caller, a fallback continues the partial answer (as a prefill, which
+    Claude 4.6 and newer refuse) instead of failing."""
     on_rate_limit: RateLimitPolicy = "queue"
+    """When the rate-limit budget is spent: `queue` (wait up to `queue_timeout`), `fallback` (the
+    next model) or `fail` (429 at once)."""
     # Two seconds: longer than a budget's refill gap under normal load, shorter than a user's patience.
     queue_timeout: float = 2.0
-    # Prompt caching (_caching/): "auto" marks the static prefix and the growing
-    # conversation, "explicit" only the registered prefix, "off" nothing; user breakpoints stay.
+    """Seconds a call waits for the rate-limit budget under `queue`."""
     caching: CachingMode = "auto"
-    # 5 minutes: writes cost 1.25x, not 2x; choose "1h" for prefixes used less than every 5 minutes.
+    """`auto`: cache the static prefix and the growing conversation; `explicit`: the prefix only;
+    `off`: nothing (your own breakpoints stay)."""
+    # 5 minutes: writes cost 1.25x, not 2x; "1h" suits prefixes used less than every 5 minutes.
     cache_ttl: CacheTtl = "5m"
-    # A static prefix sent first on every call of this profile, shared by all users and warmed by
-    # engine.warm(); keep_warm None means on for "5m" and off for "1h" (a 1h entry rarely lapses).
+    """`5m` or `1h`: how long a cached prefix lives."""
     prefix_system: str | None = None
+    """A static system prompt sent first on every call of the profile, shared by all users and
+    warmed by `engine.warm()`."""
     prefix_tools: tuple[Mapping[str, Any], ...] = ()
+    """Tool definitions sent first on every call, cached with `prefix_system`."""
     warm: bool = True
+    """Warm the profile's prefix at start-up."""
+    # A 1h entry rarely lapses.
     keep_warm: bool | None = None
-    # Estimated input tokens a browser's request on this profile may send (413 past it); None takes
-    # `Settings.max_input_tokens`. Validated with the settings (`_settings._validate_limits`).
+    """Re-warm the prefix before it lapses when that costs less than a miss; none is on for `5m`
+    and off for `1h`."""
+    # Validated with the settings (`_settings._validate_limits`).
     max_input_tokens: int | None = None
-    # "off"; "adaptive" (the model's default effort) or an effort ("low" ... "max") for adaptive
-    # thinking on 4.6+ models; or an int, a thinking budget in tokens for older models. Off by
-    # default: thinking delays the first text token, the one number this library exists to lower.
+    """Estimated input tokens a browser request on this profile may send (413 past it); none takes
+    the settings' `max_input_tokens`."""
+    # Off by default: thinking delays the first text token, the one number this library exists to lower.
     thinking: str | int = "off"
-    # None takes the model's default ("omitted" on the newest: an empty block, faster first text);
-    # "summarized" streams the thinking so a page can show it. Ignored while thinking is off, so a
-    # call can turn thinking off without clearing it.
+    """`off`, `adaptive` or an effort (`low` ... `max`) on Claude 4.6 and newer, or a token budget
+    (an int, at least 1024) on older models."""
+    # Ignored while thinking is off, so a call can turn thinking off without clearing it.
     thinking_display: ThinkingDisplay | None = None
-    # Tools the server runs (_agent/): callables, `firsttoken.tool(...)`s or import paths
-    # ("myapp.tools:clock"); with any, a call is an agent turn of up to `max_steps` model calls.
+    """None (the model's default, `omitted` on the newest: an empty block, faster first text) or
+    `summarized` to stream the thinking so a page can show it."""
     tools: tuple[Any, ...] = ()
-    # 8: a few rounds of tool calls; past it the turn ends and says so (`max_steps_reached`).
+    """Tools the server runs: callables, `firsttoken.tool(...)`s or import paths
+    (`myapp.tools:clock`); with any, a call is an agent turn of up to `max_steps` model calls."""
+    # 8: a few rounds of tool calls.
     max_steps: int = 8
-    # Seconds one tool call may run (a tool's own `timeout` wins): past it, it is cancelled and
-    # the model is told so. 30 s: long for a lookup, short enough that the page does not hang.
+    """The most model calls an agent turn makes; past it the turn ends and says so
+    (`max_steps_reached`)."""
+    # 30 s: long for a lookup, short enough that the page does not hang.
     tool_timeout: float = 30.0
+    """Seconds one tool call may run (a tool's own `timeout` wins); past it, it is cancelled and the
+    model is told so."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -274,7 +297,8 @@ def _validate_thinking(p: Profile) -> None:
 
 
 DEFAULT_PROFILES: Mapping[str, Profile] = {
-    # Classification, extraction, routing: the guide's Haiku path, with a budget to match.
+    # Classification, extraction, routing: the Anthropic Performance Tuning guide's step 3, Haiku, with a
+    # budget to match.
     "fast": Profile(model=FAST_MODEL, max_tokens=256, concise=CONCISE),
     "chat": Profile(model=CHAT_MODEL, max_tokens=1024),
     "deep": Profile(model=DEEP_MODEL, max_tokens=4096),

@@ -1,4 +1,5 @@
-"""Intent routing (guide step 3): a one-word classification on the fast model, then the real call.
+"""Intent routing (the Anthropic Performance Tuning guide's step 3, Haiku for speed-critical calls):
+a one-word classification on the fast model, then the real call.
 
 "Use Haiku for speed-critical paths ... classification, routing decisions": the classifier asks
 the `fast` profile for one word out of the labels with a tight `max_tokens`, normalises the answer
@@ -38,8 +39,8 @@ __all__ = [
 
 logger = logging.getLogger("firsttoken.routing")
 
-# The guide uses 10 for four one-word labels; a label is one or two tokens, and every token past
-# the first word is latency the caller pays for nothing.
+# The Anthropic Performance Tuning guide uses 10 for four one-word labels; a label is one or two tokens, and
+# every token past the first word is latency the caller pays for nothing.
 CLASSIFY_MAX_TOKENS = 5
 _WORD = re.compile(r"[\w-]+", re.UNICODE)
 _Stream = TypeVar("_Stream", bound=StreamCore)
@@ -67,7 +68,8 @@ def check_labels(labels: Sequence[str], default: str) -> tuple[str, ...]:
 
 
 def classify_call(text: str, labels: Sequence[str]) -> dict[str, Any]:
-    """The Messages API arguments of a classification, as the guide writes it."""
+    """The Messages API arguments of a classification, as the Anthropic Performance Tuning guide's
+    step 3 writes it."""
     return {
         "system": f"Classify the intent. Reply with exactly one word: {', '.join(labels)}.",
         "messages": [{"role": "user", "content": text}],

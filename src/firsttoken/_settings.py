@@ -1,11 +1,18 @@
-"""One typed, validated settings object that every adapter builds from its framework's own config."""
+"""One typed, validated settings object that every adapter builds from its framework's own config.
+
+Longer than this package's other modules on purpose: each of the 47 fields carries its one
+description (about 200 lines), and a field's type, description, check and parsing from the
+environment are read together here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import os
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -25,10 +32,11 @@ KeyNamer = Callable[[str], str]
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
 
 
-# What a browser may name by default, those of them that exist (the contract's list: `agent`
-# arrives with its own issue): `deep` (Opus, 4,096 output tokens) is for server code.
+# What a browser may name by default (the contract's list), those of them that exist: `deep`
+# (Opus, 4,096 output tokens) is for server code.
 DEFAULT_BROWSER_PROFILES = ("fast", "chat", "agent")
-# The per-client budgets of a production server (see `Settings.client_requests_per_minute`).
+# The per-client budgets of a production server: a request every two seconds, and ten turns of a
+# long conversation. Off in development, where one developer (or a test suite) is every client.
 DEFAULT_CLIENT_REQUESTS = 30
 DEFAULT_CLIENT_TOKENS = 300_000
 # A typing burst every six seconds: more than a person starts, fewer than a script would send.
@@ -41,125 +49,170 @@ def _plain(name: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Everything an `Engine` needs. Build it directly, `from_mapping()` or `from_env()`."""
+    """Everything an `Engine` needs. Build it directly, `from_mapping()` or `from_env()`.
 
-    # Never printed: `repr=False`, and errors name the key, never the value.
+    Each field's docstring is its one description: the settings reference page and the README's
+    table are rendered from them (`firsttoken._reference`); a field without one fails
+    `tests/docs/test_settings_reference.py`. A comment above a field says why its default is what
+    it is, where the docstring does not.
+    """
+
+    # Out of repr (and errors name the key, never the value).
     api_key: str | None = field(default=None, repr=False)
+    """The Anthropic API key. Never logged, never in a `repr`, an error or a metric."""
     # Out of repr too: a proxy's URL can carry credentials (`http://user:pass@host`).
     base_url: str | None = field(default=None, repr=False)
-    # "auto": with neither a key nor a base URL, the embedded emulator answers where development
-    # was asked for (`development`, or a test run) and the engine refuses to start anywhere else,
-    # naming ANTHROPIC_API_KEY: a production server with a typo in its key variable must not serve
-    # simulated answers with status 200. "off": always refuse; "always": the emulator even with a key.
+    """Any Messages-API endpoint instead of Anthropic's, such as a `firsttoken emulate` server."""
+    # "auto" refuses outside development: a production server with a typo in its key variable must
+    # not serve simulated answers with status 200.
     emulator: EmulatorMode = "auto"
-    # Development asked for: a framework's debug mode (each adapter sets it), `make demo`, or
-    # FIRSTTOKEN_DEVELOPMENT=1. Only what "auto" above does depends on it.
+    """`auto`: with no key and no base URL the embedded emulator answers, in development only
+    (elsewhere the engine refuses to start, naming `ANTHROPIC_API_KEY`); `off`: always refuse;
+    `always`: the emulator even with a key."""
     development: bool = False
-    # The embedded emulator's delays; 1 reproduces the guide's latency table, 0 is for throughput runs.
+    """Development asked for: lets `emulator: auto` answer with no key, turns off the per-client
+    budgets and adds `Server-Timing` rows. Django's `DEBUG`, Flask's debug mode, `make demo` and a
+    pytest run set it too."""
     emulator_time_scale: float = 1.0
-    # The guide's error table: long generations time out under a 60 s default; 120 s is its advice.
+    """The embedded emulator's delays: 1 reproduces the latency table of the Anthropic Performance
+    Tuning guide, 0 answers at once (for throughput runs)."""
+    # The SDK's default of 60 s times long generations out (the Anthropic Performance Tuning guide's
+    # error table, "Timeouts").
     timeout: float = 120.0
+    """Seconds for a whole call (the Anthropic Performance Tuning guide's advice for long
+    generations); a profile can set its own."""
     connect_timeout: float = 5.0
-    # The SDK retries 429/529/5xx with backoff itself; this is only its count.
+    """Seconds to open a connection to the API."""
     max_retries: int = 2
-    # One pool per process (guide step 4); sized for many concurrent streams per worker.
+    """How many times the SDK retries a 429, 529 or 5xx itself, with backoff, before a fallback
+    model is tried."""
+    # Sized for many concurrent streams per worker.
     max_connections: int = 1000
+    """The shared connection pool's size, per process (one pool per process: the Anthropic
+    Performance Tuning guide's step 4, one shared client)."""
     max_keepalive_connections: int = 100
+    """Idle connections kept open in the pool."""
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    """Named call profiles (model, output budget, caching, fallbacks, thinking...), each a mapping
+    of profile fields merged over the default profile of the same name."""
     default_profile: str = "chat"
-    # A comment line on an idle stream keeps proxies and load balancers from cutting it.
+    """The profile of a call that names none."""
     heartbeat_interval: float = 15.0
-    # Text deltas that arrived together (while the server was writing, or busy with other streams)
-    # always go out as one event; a window (seconds) also holds later deltas back for up to that
-    # long after each write, so they share the next one. 0: nothing is held, no delay is added.
-    # None: one event per upstream delta. The first token is never held; at most 0.1 s, so the
-    # added gap between tokens stays below what a reader notices.
-    coalesce_window: float | None = 0.0
-    # Parallel calls (guide step 5) at once per gather, so a long list cannot flood the rate limit.
+    """Seconds of silence on a browser stream before a `: ping` heartbeat, so proxies and load
+    balancers keep it open."""
+    # At most 0.1 s, so the added gap between tokens stays below what a reader notices.
+    coalesce_window: float | None = field(default=0.0, metadata={"none_words": ("none", "off")})
+    """Text deltas that arrived while a write was pending always go out as one event; a window
+    (seconds, at most 0.1) also holds later deltas that long after each write. 0: nothing held;
+    `None` (`off` in the environment): one event per upstream delta. The first token is never
+    held."""
+    # So a long list cannot flood the rate limit.
     gather_concurrency: int = 8
-    # Threads that run agent turns' sync tools (_agent/), shared by the process's turns: 16 lets a
-    # few turns run their tools at once without a slow tool taking the server's threads.
+    """Calls `engine.gather()` runs at once (the Anthropic Performance Tuning guide's step 5,
+    parallel calls)."""
+    # 16 lets a few turns run their tools at once without a slow tool taking the server's threads.
     tool_threads: int = 16
-    # Calls remembered per model and profile for the rolling percentiles.
+    """Threads that run agent turns' sync tools, shared by the process's turns."""
     metrics_window: int = 1024
-    # Log the guide's error-table advice (each cause once).
+    """Calls remembered per model and profile for the rolling percentiles."""
     advisor: bool = True
-    # Cooldown (see _upstream/breaker.py): this many overloads of a model within the window skip
-    # it for the cooldown. Five in 30 s is past a blip; 30 s is about how long a capacity dip lasts.
+    """Log the advice of the Anthropic Performance Tuning guide's error table (slow uncached
+    prompts, Opus for tiny answers, timeouts, repeated 529s) on the `firsttoken.advisor` logger,
+    each cause once."""
+    # Five in 30 s is past a blip; 30 s is about how long a capacity dip lasts.
     breaker_failures: int = 5
+    """Overloads of a model within `breaker_window` that put it in cooldown."""
     breaker_window: float = 30.0
+    """Seconds over which `breaker_failures` are counted."""
     breaker_cooldown: float = 30.0
-    # engine.classify() answers repeated inputs from memory for this long (seconds), this many kept.
+    """Seconds a model in cooldown is skipped for its fallbacks."""
     classify_cache_ttl: float = 300.0
+    """Seconds `engine.classify()` answers a repeated input from its cache."""
     classify_cache_size: int = 1024
-    # Prompt caching (_caching/): per-family overrides of the minimum cacheable length
-    # (documented values change between models) and of the approximate $/MTok input prices.
+    """Inputs `engine.classify()` keeps in its cache."""
+    # Documented minimums and prices change between models, hence overrides.
     cache_min_tokens: Mapping[str, int] = field(default_factory=dict)
+    """Per model family, the minimum cacheable prompt length, overriding the built-in table
+    (`{"sonnet": 1024}`)."""
     pricing: Mapping[str, float] = field(default_factory=dict)
-    # Ask the API why a continuing conversation missed the cache, and log it (one more field per call).
+    """Per model family, the input price in $ per million tokens used for the cost estimates of
+    prompt caching, overriding the built-in table."""
+    # Off: it adds a field to every call.
     cache_debug: bool = False
-    # Where the one-warmer-per-machine lock files live; None is <tempdir>/firsttoken-warm.
+    """Ask the API why a continuing conversation missed the prompt cache, and log it."""
     warm_lock_dir: str | None = None
-    # Shared state for many workers and machines (_state/): None keeps it in process memory.
-    # The URL may hold a password, so it is never printed.
+    """Where the one-warmer-per-machine lock files live; none is `<tempdir>/firsttoken-warm`."""
+    # The URL may hold a password: out of repr, and errors never echo it.
     redis_url: str | None = field(default=None, repr=False)
+    """Share state across workers and machines through Redis (`redis://`, `rediss://`, `unix://`,
+    `redis+sentinel://`, `redis+cluster://`); none keeps it in process memory. Never printed."""
     redis_prefix: str = "firsttoken:"
-    # Per Redis operation; past it the call goes on with process-local state. 50 ms is far above a
-    # loopback or same-zone round trip and far below what a user notices.
+    """The namespace of every key firsttoken writes to Redis."""
+    # 50 ms is far above a loopback or same-zone round trip and far below what a user notices.
     redis_timeout: float = 0.05
-    # Replay temperature-0 create() answers from a cache keyed by API key, base URL, tenant and request.
+    """Seconds each Redis step may take before the process carries on with its local state."""
     response_cache: bool = False
-    # The organisation or tenant this deployment answers for; a call's tenant= overrides it.
+    """Answer a repeated temperature-0 `create()` from the store (keyed by API key, base URL,
+    tenant and request)."""
     tenant: str | None = None
-    # -- limits on what a browser may send (_limits.py); each refusal is answered before anything
-    # goes upstream. The profiles a browser may name: `deep` (Opus, 4,096 tokens) stays server-only.
-    # None: those of `fast`, `chat` and `agent` that `profiles` has. A list names them all, each
-    # must exist.
+    """Keeps one tenant's cached responses from another's; a call's `tenant=` overrides it."""
+    # The limits on what a browser may send (_limits.py): each refusal is answered before anything
+    # goes upstream.
     browser_profiles: tuple[str, ...] | None = None
-    # 256 KiB: about 64k tokens of text by the 4-characters rule, far more than a chat turn needs,
-    # and the server reads no further (413).
+    """The profiles a browser may name; none means those of `fast`, `chat` and `agent` that exist
+    (so `deep`, Opus with 4,096 output tokens, stays server-only). A list names them all, each must
+    exist."""
+    # 256 KiB: about 64k tokens of text by the 4-characters rule, far more than a chat turn needs.
     max_body_bytes: int = 256 * 1024
-    # Messages per request (413): a long conversation is a few dozen turns.
+    """The largest chat body read from a browser (413 past it; no more is read)."""
+    # A long conversation is a few dozen turns.
     max_messages: int = 100
-    # Estimated input tokens per request (413), unless the profile sets its own `max_input_tokens`.
+    """Messages per browser request (413 past it)."""
     max_input_tokens: int = 32_000
-    # Per client (what the app says identifies one: an IP, a user id), per minute, shared across
-    # workers through Redis when it is set (429 with Retry-After); 0 turns either budget off.
-    # None: 30 requests (one every two seconds) and 300k tokens (ten turns of a long conversation)
-    # in production, off in development, where one developer (or a test suite) is every client.
+    """Estimated input tokens per browser request (413 past it), unless the profile sets its
+    own."""
     client_requests_per_minute: int | None = None
+    """Requests per client (an IP, a user id: what the app says identifies one) per minute, shared
+    across workers through Redis when it is set (429 with `Retry-After`); 0 is off; none is 30 in
+    production and off in development."""
     client_tokens_per_minute: int | None = None
-    # -- resumable streams (_relay/resume.py): each answer written to a Redis Stream as it is sent,
-    # so a dropped connection resumes from any worker. None: on exactly when `redis_url` is set
-    # (without Redis there is nowhere shared to resume from).
+    """Estimated input tokens per client per minute (429 with `Retry-After`); 0 is off; none is
+    300,000 in production and off in development."""
+    # Without Redis there is nowhere shared to resume from.
     resumable: bool | None = None
-    # How long an answer goes on with nobody reading it before its upstream call is cancelled: a
-    # phone in a tunnel reconnects within seconds; a user who left should not be billed for long.
+    """Write each answer to a Redis Stream as it is sent, so a dropped connection resumes from any
+    worker. `None`: on exactly when `redis_url` is set."""
     resume_grace: float = 5.0
-    # How long a stream stays resumable (and its keys live) after its last event: long enough for a
-    # reconnect after a deploy, short enough that Redis holds little.
+    """Seconds an answer goes on with nobody reading it before its upstream call is cancelled (a
+    phone in a tunnel comes back within seconds; a user who left is not billed for long)."""
+    # Long enough for a reconnect after a deploy, short enough that Redis holds little.
     resume_ttl: float = 600.0
-    # -- warming (_upstream/warmup.py, _caching/ahead.py; docs/warming.md). When a server starts
-    # serving, run the SDK's paths once and open the upstream connection with a free request
-    # (`GET /v1/models`), waiting at most `warm_up_timeout` seconds; a failure is logged, never raised.
+    """Seconds a stream stays resumable, and its Redis keys live, after its last event."""
+    # Warming: _upstream/warmup.py and _caching/ahead.py; docs/warming.md.
     warm_up: bool = True
+    """When a server starts serving, run the SDK's paths once and open the upstream connection
+    with a free `GET /v1/models`; a failure is logged, never raised."""
     warm_up_timeout: float = 3.0
-    # Seconds after its last call that a worker keeps one upstream connection open, with a free
-    # `GET /v1/models` whenever it has been idle `stay_warm_interval` seconds (0: off). Past it
-    # the worker goes quiet and its next call connects again.
+    """The longest the start-up warm-up may take, in seconds."""
     stay_warm: float = 600.0
+    """Seconds after its last call that a worker keeps one upstream connection open (0: off); past
+    it the next call connects again."""
     stay_warm_interval: float = 20.0
-    # `POST /api/warm`: a `max_tokens: 0` pre-warm of the conversation so far while the user types.
+    """While staying warm, a free `GET /v1/models` whenever the connection has been idle this many
+    seconds."""
     warm_ahead: bool = True
-    # Warms per client per minute (on their own bucket; their tokens count on the client's token
-    # budget's rate). None: 10 in production, off in development.
+    """Serve `POST /api/warm`: a `max_tokens: 0` pre-warm of the conversation so far while the user
+    types."""
     warm_requests_per_minute: int | None = None
+    """Warms per client per minute (on their own bucket; their tokens count on the client's token
+    budget). `None`: 10 in production, off in development."""
 
     def __post_init__(self) -> None:
         self._validate(_plain)
 
     def _validate(self, name: KeyNamer) -> None:
-        def positive(key: str, value: object, *, integer: bool = False, zero: bool = False) -> None:
+        def positive(key: str, value: object, *, zero: bool = False) -> None:
+            integer = _bare(_field_types()[key]) is int
             kinds = (int,) if integer else (int, float)
             ok = isinstance(value, kinds) and not isinstance(value, bool)
             if not ok or (value < 0 if zero else value <= 0):  # type: ignore[operator]
@@ -169,6 +222,11 @@ class Settings:
                     f"must be a {'non-negative' if zero else 'positive'} {what}, not {shown(value)}",
                 )
 
+        for key, hint in _field_types().items():
+            value = getattr(self, key)
+            if _bare(hint) is bool and not (isinstance(value, bool) or (value is None and hint is not bool)):
+                allowed = "true or false" if hint is bool else "true, false or None"
+                raise SettingsError(name(key), f"must be {allowed}, not {shown(value)}")
         for key in ("api_key", "base_url"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -185,33 +243,27 @@ class Settings:
         positive("emulator_time_scale", self.emulator_time_scale, zero=True)
         positive("timeout", self.timeout)
         positive("connect_timeout", self.connect_timeout)
-        positive("max_retries", self.max_retries, integer=True, zero=True)
-        positive("max_connections", self.max_connections, integer=True)
-        positive("max_keepalive_connections", self.max_keepalive_connections, integer=True, zero=True)
+        positive("max_retries", self.max_retries, zero=True)
+        positive("max_connections", self.max_connections)
+        positive("max_keepalive_connections", self.max_keepalive_connections, zero=True)
         positive("heartbeat_interval", self.heartbeat_interval)
         _validate_coalescing(self.coalesce_window, name)
-        positive("gather_concurrency", self.gather_concurrency, integer=True)
-        positive("tool_threads", self.tool_threads, integer=True)
-        positive("metrics_window", self.metrics_window, integer=True)
-        positive("breaker_failures", self.breaker_failures, integer=True)
+        positive("gather_concurrency", self.gather_concurrency)
+        positive("tool_threads", self.tool_threads)
+        positive("metrics_window", self.metrics_window)
+        positive("breaker_failures", self.breaker_failures)
         positive("breaker_window", self.breaker_window)
         positive("breaker_cooldown", self.breaker_cooldown, zero=True)
         positive("classify_cache_ttl", self.classify_cache_ttl, zero=True)
-        positive("classify_cache_size", self.classify_cache_size, integer=True, zero=True)
+        positive("classify_cache_size", self.classify_cache_size, zero=True)
         _validate_caching(self, name)
         _validate_state(self, name)
         _validate_limits(self, name, positive)
         positive("resume_grace", self.resume_grace)
         positive("resume_ttl", self.resume_ttl)
-        if self.resumable is not None and not isinstance(self.resumable, bool):
-            raise SettingsError(
-                name("resumable"), f"must be true, false or None, not {shown(self.resumable)}"
-            )
         if self.resumable and self.redis_url is None:
             raise SettingsError(name("resumable"), "needs redis_url: a stream is resumed from Redis")
         _validate_warming(self, name, positive)
-        if not isinstance(self.advisor, bool):
-            raise SettingsError(name("advisor"), f"must be true or false, not {shown(self.advisor)}")
         if not isinstance(self.profiles, Mapping) or not all(
             isinstance(p, Profile) for p in self.profiles.values()
         ):
@@ -320,7 +372,7 @@ class Settings:
         for f in dataclasses.fields(cls):
             var = f"FIRSTTOKEN_{f.name.upper()}"
             if var in env:
-                data[f.name] = _parse_env(var, f.name, env[var])
+                data[f.name] = _parse_env(var, f, env[var])
         profiles = _merge_profiles(data.get("profiles"), overrides.get("profiles"))
         data.update(overrides)
         if profiles is not None:
@@ -355,15 +407,11 @@ def _check_variable_names(env: Mapping[str, str], cls: type[Settings]) -> None:
 def _validate_caching(s: Settings, name: KeyNamer) -> None:
     validate_family_table(name("cache_min_tokens"), s.cache_min_tokens, integer=True)
     validate_family_table(name("pricing"), s.pricing, integer=False)
-    if not isinstance(s.cache_debug, bool):
-        raise SettingsError(name("cache_debug"), f"must be true or false, not {shown(s.cache_debug)}")
     if s.warm_lock_dir is not None and (not isinstance(s.warm_lock_dir, str) or not s.warm_lock_dir):
         raise SettingsError(name("warm_lock_dir"), "must be a directory path or None")
 
 
 def _validate_limits(s: Settings, name: KeyNamer, positive: Callable[..., None]) -> None:
-    if not isinstance(s.development, bool):
-        raise SettingsError(name("development"), f"must be true or false, not {shown(s.development)}")
     browser = s.browser_profiles
     if isinstance(browser, list):
         object.__setattr__(s, "browser_profiles", browser := tuple(browser))
@@ -371,12 +419,12 @@ def _validate_limits(s: Settings, name: KeyNamer, positive: Callable[..., None])
         not isinstance(browser, tuple) or not all(isinstance(p, str) and p for p in browser)
     ):
         raise SettingsError(name("browser_profiles"), "must be a list of profile names")
-    positive("max_body_bytes", s.max_body_bytes, integer=True)
-    positive("max_messages", s.max_messages, integer=True)
-    positive("max_input_tokens", s.max_input_tokens, integer=True)
+    positive("max_body_bytes", s.max_body_bytes)
+    positive("max_messages", s.max_messages)
+    positive("max_input_tokens", s.max_input_tokens)
     for key in ("client_requests_per_minute", "client_tokens_per_minute"):
         if getattr(s, key) is not None:
-            positive(key, getattr(s, key), integer=True, zero=True)
+            positive(key, getattr(s, key), zero=True)
     for pname, profile in s.profiles.items() if isinstance(s.profiles, Mapping) else ():
         limit = getattr(profile, "max_input_tokens", None)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -387,14 +435,11 @@ def _validate_limits(s: Settings, name: KeyNamer, positive: Callable[..., None])
 
 
 def _validate_warming(s: Settings, name: KeyNamer, positive: Callable[..., None]) -> None:
-    for key in ("warm_up", "warm_ahead"):
-        if not isinstance(getattr(s, key), bool):
-            raise SettingsError(name(key), f"must be true or false, not {shown(getattr(s, key))}")
     positive("warm_up_timeout", s.warm_up_timeout)
     positive("stay_warm", s.stay_warm, zero=True)
     positive("stay_warm_interval", s.stay_warm_interval)
     if s.warm_requests_per_minute is not None:
-        positive("warm_requests_per_minute", s.warm_requests_per_minute, integer=True, zero=True)
+        positive("warm_requests_per_minute", s.warm_requests_per_minute, zero=True)
 
 
 def _validate_state(s: Settings, name: KeyNamer) -> None:
@@ -414,8 +459,6 @@ def _validate_state(s: Settings, name: KeyNamer) -> None:
         raise SettingsError(
             name("redis_timeout"), f"must be a number of seconds above 0 and at most 10, not {shown(timeout)}"
         )
-    if not isinstance(s.response_cache, bool):
-        raise SettingsError(name("response_cache"), f"must be true or false, not {shown(s.response_cache)}")
     tenant = s.tenant
     if tenant is not None and (not isinstance(tenant, str) or not tenant.strip()):
         raise SettingsError(name("tenant"), "must be a non-empty string or None")
@@ -453,29 +496,43 @@ def _validate_coalescing(window: object, name: KeyNamer) -> None:
         )
 
 
-_INTS = {
-    "max_retries",
-    "max_connections",
-    "max_keepalive_connections",
-    "gather_concurrency",
-    "metrics_window",
-}
-_FLOATS = {"emulator_time_scale", "timeout", "connect_timeout", "heartbeat_interval"}
-_INTS |= {"breaker_failures", "classify_cache_size", "max_body_bytes", "max_messages", "max_input_tokens"}
-_INTS |= {"client_requests_per_minute", "client_tokens_per_minute", "tool_threads"}
-_INTS |= {"client_requests_per_minute", "client_tokens_per_minute", "warm_requests_per_minute"}
-_FLOATS |= {"warm_up_timeout", "stay_warm", "stay_warm_interval"}
-_FLOATS |= {"breaker_window", "breaker_cooldown", "classify_cache_ttl", "redis_timeout"}
-_FLOATS |= {"resume_grace", "resume_ttl"}
+# What an environment variable may say for true and for false.
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
-def _parse_env(var: str, name: str, raw: str) -> Any:
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """Each setting's annotation, evaluated (this module's annotations are strings)."""
+    return typing.get_type_hints(Settings)
+
+
+def _bare(hint: Any) -> Any:
+    """`X` of an `X | None` annotation; any other annotation as it is."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        (hint,) = (arg for arg in args if arg is not type(None))
+    return hint
+
+
+def _parse_env(var: str, f: dataclasses.Field[Any], raw: str) -> Any:
+    """`raw`, a variable's text, as the value of the field's annotated type (validated after)."""
+    hint = _field_types()[f.name]
+    optional, hint = type(None) in typing.get_args(hint), _bare(hint)
+    # None spelt as a word, unless the value is text (a tenant may be called "none").
+    if optional and hint is not str and raw.strip().lower() in f.metadata.get("none_words", ("none",)):
+        return None
+    origin = typing.get_origin(hint)
     try:
-        if name in _INTS:
-            return int(raw)
-        if name in _FLOATS:
-            return float(raw)
-        if name == "browser_profiles":
+        if hint is bool:
+            if raw.strip().lower() not in _TRUE + _FALSE:
+                raise ValueError(raw)
+            return raw.strip().lower() in _TRUE
+        if hint is int or hint is float:
+            return hint(raw)
+        if hint is str or origin is Literal:
+            return raw  # a Literal's values are checked by validation, which lists them
+        if origin is tuple:
             # A comma-separated list (`fast,chat`) or a JSON one.
             parsed = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
             return (
@@ -483,25 +540,11 @@ def _parse_env(var: str, name: str, raw: str) -> Any:
                 if isinstance(parsed, list)
                 else parsed
             )
-        if name in (
-            "advisor",
-            "cache_debug",
-            "response_cache",
-            "development",
-            "resumable",
-            "warm_up",
-            "warm_ahead",
-        ):
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise ValueError(raw)
-            return raw.lower() in ("1", "true", "yes", "on")
-        if name == "coalesce_window":
-            return None if raw.strip().lower() in ("off", "none") else float(raw)
-        if name in ("profiles", "cache_min_tokens", "pricing"):
+        if origin is Mapping:
             return json.loads(raw)
     except ValueError:
         raise SettingsError(var, f"cannot be parsed: {shown(raw)}") from None
-    return raw
+    raise TypeError(f"Settings.{f.name}: no environment parsing for {hint}")
 
 
 def _profiles_from_mapping(data: Any, key: str) -> dict[str, Profile]:

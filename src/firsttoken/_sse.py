@@ -3,7 +3,7 @@
 The SDK's `messages.stream()` helper builds a pydantic model per event and re-validates a snapshot
 of the whole message on each one; for a relay that only forwards text that is most of the CPU a
 token costs (see BENCHMARKS.md). This decoder yields `(event, data)` pairs of plain JSON, and
-`accumulator.py` folds them into the same `Message` the SDK would build (tests prove it equal).
+`_accumulator.py` folds them into the same `Message` the SDK would build (tests prove it equal).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What one call took: the two numbers the guide says latency is made of, and how we got them."""
+"""What one call took: the two numbers the Anthropic Performance Tuning guide says latency is made of
+(time to first token, tokens per second), and how we got them."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class Timings:
 
     @property
     def tps(self) -> float | None:
-        """Output tokens per second once generation began (the guide's second latency component)."""
+        """Output tokens per second once generation began (the Anthropic Performance Tuning guide's second
+        latency component)."""
         if self.total is None or self.ttft is None or self.output_tokens <= 1:
             return None
         generating = self.total - self.ttft

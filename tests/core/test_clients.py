@@ -1,4 +1,5 @@
-"""One shared client per process and loop (guide step 4), fork safety, and the engine's lifecycle."""
+"""One shared client per process and loop (the Anthropic Performance Tuning guide's step 4), fork safety, and
+the engine's lifecycle."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def test_close_from_sync_code_closes_async_clients_on_their_running_loop(emulato
 
 async def test_under_load_new_requests_go_to_a_fresh_shard_of_the_pool(realtime_emulator: Emulator) -> None:
     # httpcore walks every connection of a pool per request; a loop's clients split into shards
-    # of SHARD_STREAMS open responses so that walk stays short (see firsttoken/shards.py).
+    # of SHARD_STREAMS open responses so that walk stays short (see src/firsttoken/_upstream/shards.py).
     long = {"x-emulator-output-tokens": "2000"}
     async with Engine(Settings(base_url=realtime_emulator.base_url, max_retries=0)) as engine:
         first = engine.async_client

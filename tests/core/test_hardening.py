@@ -1,4 +1,5 @@
-"""Issue 19 in the core: limits, refusals, redaction and failing closed, each named for what broke."""
+"""Issue 19 in the core: refusals, redaction and failing closed, each named for what broke (the limits'
+own tests are `test_limits.py`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from typing import Any
 import pytest
 
 from firsttoken import (
-    DEFAULT_PROFILES,
     BadRequest,
     Engine,
-    Limits,
     Refused,
     Settings,
     SettingsError,
@@ -19,123 +18,11 @@ from firsttoken import (
     parse_chat_request,
     refusal,
 )
-from firsttoken._state.client_budgets import MemoryClientBudgets
 from firsttoken.testing.emulator import Emulator
 
-PROFILES = ("fast", "chat")
+from .bodies import accept, body, chat, limits
 
-
-def body(data: Any) -> bytes:
-    return json.dumps(data).encode()
-
-
-def chat(text: str = "hi", **extra: Any) -> bytes:
-    return body({"messages": [{"role": "user", "content": text}], **extra})
-
-
-def limits(**settings: Any) -> Limits:
-    return Limits(Settings(**settings), MemoryClientBudgets())
-
-
-def accept(raw: bytes, *, content_type: str | None = "application/json", **settings: Any) -> Any:
-    return accept_chat(limits(**settings), raw, content_type=content_type, protocols=[])
-
-
-# -- 1. limits ----------------------------------------------------------------------------------
-
-
-def test_a_body_over_the_size_limit_is_413() -> None:
-    with pytest.raises(Refused, match="over the limit of 1000 bytes") as caught:
-        accept(chat("x" * 2000), max_body_bytes=1000)
-    assert caught.value.status == 413
-    with pytest.raises(Refused) as declared:
-        limits(max_body_bytes=1000).check_length("1001")
-    assert declared.value.status == 413
-    with pytest.raises(BadRequest, match="Content-Length"):
-        limits().check_length("lots")
-
-
-def test_too_many_messages_is_413_naming_the_limit() -> None:
-    turns = [{"role": ("user", "assistant")[i % 2], "content": "x"} for i in range(5)]
-    with pytest.raises(Refused, match="too many messages: 5, the limit is 4") as caught:
-        accept(body({"messages": turns}), max_messages=4)
-    assert caught.value.status == 413
-
-
-def test_input_tokens_are_limited_per_profile() -> None:
-    text = "word " * 2000  # about 2,500 tokens by the 4-characters rule
-    with pytest.raises(Refused, match="the limit for this profile is 1000") as caught:
-        accept(chat(text), max_input_tokens=1000)
-    assert caught.value.status == 413
-    generous = DEFAULT_PROFILES["chat"].replace(max_input_tokens=10_000)
-    profiles = {**DEFAULT_PROFILES, "chat": generous}
-    parsed, tokens = accept(chat(text, profile="chat"), max_input_tokens=1000, profiles=profiles)
-    assert parsed.profile == "chat" and 2000 < tokens < 3000
-
-
-def test_the_apps_own_system_prompt_counts_toward_the_token_limit() -> None:
-    few = limits(max_input_tokens=100)
-    assert few.check_chat([{"role": "user", "content": "hi"}], None) < 100
-    with pytest.raises(Refused, match="too many input tokens"):
-        few.check_chat([{"role": "user", "content": "hi"}], None, system="s" * 800)
-
-
-def test_a_browser_may_name_only_the_browser_profiles() -> None:
-    assert accept(chat(profile="fast"))[0].profile == "fast"
-    with pytest.raises(BadRequest, match="unknown profile 'deep'; profiles are chat, fast"):
-        accept(chat(profile="deep"))
-    with pytest.raises(SettingsError, match="browser_profiles: names no profile: 'agnet'"):
-        Settings(browser_profiles=("chat", "agnet"))
-    from_env = Settings.from_env({"FIRSTTOKEN_BROWSER_PROFILES": "fast, deep"})
-    assert from_env.browser_profiles == ("fast", "deep")
-
-
-def test_the_client_budget_refuses_with_retry_after_and_refills() -> None:
-    now = [1000.0]
-    budgets = MemoryClientBudgets(clock=lambda: now[0])
-    gate = Limits(Settings(client_requests_per_minute=2, client_tokens_per_minute=0), budgets)
-    gate.admit("10.0.0.1", 10)
-    gate.admit("10.0.0.1", 10)
-    with pytest.raises(Refused, match="too many requests") as caught:
-        gate.admit("10.0.0.1", 10)
-    assert caught.value.status == 429
-    assert caught.value.headers == [("Retry-After", "30")]
-    start = refusal(caught.value)
-    assert start.status == 429 and ("Retry-After", "30") in start.headers
-    gate.admit("10.0.0.2", 10)  # another client has its own budget
-    now[0] += 30
-    gate.admit("10.0.0.1", 10)
-
-
-def test_the_token_budget_counts_each_requests_estimate() -> None:
-    now = [0.0]
-    gate = Limits(
-        Settings(client_requests_per_minute=0, client_tokens_per_minute=1000),
-        MemoryClientBudgets(clock=lambda: now[0]),
-    )
-    gate.admit("u1", 600)
-    with pytest.raises(Refused) as caught:
-        gate.admit("u1", 600)
-    # 200 tokens short at 1000 a minute: 12 seconds.
-    assert caught.value.headers == [("Retry-After", "12")]
-
-
-def test_budgets_are_off_in_development_and_on_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings().client_budget() == (0, 0)  # a test run is development
-    monkeypatch.delenv("PYTEST_VERSION", raising=False)
-    assert Settings().client_budget() == (30, 300_000)
-    assert Settings(development=True).client_budget() == (0, 0)
-    assert Settings(client_requests_per_minute=5).client_budget() == (5, 300_000)
-
-
-async def test_async_admission_uses_the_same_budget() -> None:
-    gate = limits(client_requests_per_minute=1, client_tokens_per_minute=0)
-    await gate.aadmit("c", 1)
-    with pytest.raises(Refused):
-        await gate.aadmit("c", 1)
-
-
-# -- 2. the system prompt is the app's ----------------------------------------------------------
+# -- 1. the system prompt is the app's ----------------------------------------------------------
 
 
 def test_a_system_message_from_the_browser_is_refused_in_both_protocols() -> None:
@@ -169,7 +56,7 @@ def test_the_apps_system_prompt_with_an_ai_sdk_body_is_the_only_one_sent(
     assert text.startswith("The app's prompt.") and "rules" not in text
 
 
-# -- 3. credentials -----------------------------------------------------------------------------
+# -- 2. credentials -----------------------------------------------------------------------------
 
 SECRET = "sk-ant-api03-q8Zr7xK2mN5pL9wT4vB6yH3jD1fG0cA"
 
@@ -210,7 +97,7 @@ def test_ordinary_values_are_still_quoted_in_errors() -> None:
         Settings.from_env({"FIRSTTOKEN_TIMEOUT": "soon"})
 
 
-# -- 4. failing closed --------------------------------------------------------------------------
+# -- 3. failing closed --------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -256,7 +143,7 @@ def test_an_unknown_firsttoken_variable_names_the_closest(variable: str, closest
     assert caught.value.key == variable
 
 
-# -- 5. malformed bodies ------------------------------------------------------------------------
+# -- 4. malformed bodies ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -282,7 +169,7 @@ def test_a_deep_string_is_not_nesting() -> None:
     assert accept(chat("[" * 5000))[0].messages[0]["content"] == "[" * 5000
 
 
-# -- 6. content type and the protocol parameter -------------------------------------------------
+# -- 5. content type and the protocol parameter -------------------------------------------------
 
 
 @pytest.mark.parametrize(

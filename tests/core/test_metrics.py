@@ -1,4 +1,5 @@
-"""Metrics snapshot, OpenTelemetry export under the GenAI names, and the guide's error table as advice."""
+"""Metrics snapshot, OpenTelemetry export under the GenAI names, and the Anthropic Performance Tuning guide's
+error table as advice."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Parallel calls (guide step 5): wall time near the slowest call, results in order, failures in place."""
+"""Parallel calls (the Anthropic Performance Tuning guide's step 5): wall time near the slowest call, results
+in order, failures in place."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Intent routing (guide step 3): one-word classification on the fast profile, then the routed call."""
+"""Intent routing (the Anthropic Performance Tuning guide's step 3, Haiku for speed-critical calls): one-word
+classification on the fast profile, then the routed call."""
 
 from __future__ import annotations
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 
 import pytest
 
 from firsttoken import DEFAULT_PROFILES, Profile, Settings, SettingsError
 
 
-def test_defaults_follow_the_guide() -> None:
+def test_defaults_follow_the_performance_tuning_guide() -> None:
     s = Settings()
     assert s.timeout == 120.0
     assert s.default_profile == "chat"
@@ -147,3 +149,99 @@ def test_environment_and_override_profiles_merge_field_by_field() -> None:
     assert s.profile("chat").model == "claude-sonnet-4-6"
     assert s.profile("chat").max_tokens == 300
     assert s.profile("tiny").max_tokens == 5
+
+
+# One setting of each kind of annotation: int, float, bool, a Literal, a mapping.
+@pytest.mark.parametrize(
+    ("variable", "text", "message"),
+    [
+        ("FIRSTTOKEN_MAX_RETRIES", "two", "cannot be parsed: 'two'"),
+        ("FIRSTTOKEN_MAX_RETRIES", "1.5", "cannot be parsed"),
+        ("FIRSTTOKEN_TIMEOUT", "soon", "cannot be parsed"),
+        ("FIRSTTOKEN_TIMEOUT", "-1", "positive number"),
+        ("FIRSTTOKEN_ADVISOR", "maybe", "cannot be parsed"),
+        ("FIRSTTOKEN_RESUMABLE", "sometimes", "cannot be parsed"),
+        ("FIRSTTOKEN_EMULATOR", "sometimes", "auto, off, always"),
+        ("FIRSTTOKEN_PRICING", "{sonnet: 3}", "cannot be parsed"),
+        ("FIRSTTOKEN_CACHE_MIN_TOKENS", '{"sonnet": "many"}', "FIRSTTOKEN_CACHE_MIN_TOKENS"),
+        ("FIRSTTOKEN_COALESCE_WINDOW", "never", "cannot be parsed"),
+    ],
+)
+def test_a_bad_variable_fails_naming_it(variable: str, text: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_env({variable: text})
+    assert caught.value.key.startswith(variable)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"max_retries": "2"}, "non-negative integer"),
+        ({"timeout": True}, "positive number"),
+        ({"advisor": 1}, "true or false"),
+        ({"warm_ahead": "yes"}, "true or false"),
+        ({"resumable": "on"}, "true, false or None"),
+        ({"emulator": "sometimes"}, "auto, off, always"),
+        ({"pricing": ["sonnet", 3]}, "must map model families"),
+    ],
+)
+def test_a_bad_config_value_fails_naming_its_key(data: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_mapping(data, key_name=lambda k: f"FIRSTTOKEN[{k.upper()!r}]")
+    assert caught.value.key == f"FIRSTTOKEN[{next(iter(data)).upper()!r}]"
+
+
+def _as_variable(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Mapping | tuple | list):
+        return json.dumps(value if isinstance(value, Mapping) else list(value))
+    return str(value)
+
+
+# A value of each setting (its default where that is not None), as its variable's text: a new
+# setting whose annotation the environment parser does not know fails here.
+SAMPLES = {
+    "api_key": "sk-ant-x",
+    "base_url": "http://127.0.0.1:9",
+    "coalesce_window": 0.02,
+    "warm_lock_dir": "/tmp/locks",
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "tenant": "acme",
+    "browser_profiles": ("fast", "chat"),
+    "client_requests_per_minute": 60,
+    "client_tokens_per_minute": 0,
+    "resumable": False,
+    "warm_requests_per_minute": 5,
+    "cache_min_tokens": {"sonnet": 2048},
+    "pricing": {"sonnet": 3.5},
+}
+
+
+@pytest.mark.parametrize("f", [f for f in dataclasses.fields(Settings) if f.name != "profiles"], ids=str)
+def test_every_setting_reads_from_its_variable(f: dataclasses.Field[object]) -> None:
+    value = SAMPLES.get(f.name, getattr(Settings(), f.name))
+    assert value is not None, f"{f.name}: give it a value in SAMPLES"
+    variable = {"api_key": "ANTHROPIC_API_KEY", "base_url": "ANTHROPIC_BASE_URL"}.get(
+        f.name, f"FIRSTTOKEN_{f.name.upper()}"
+    )
+    assert getattr(Settings.from_env({variable: _as_variable(value)}), f.name) == value
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "value"),
+    [
+        ("FIRSTTOKEN_COALESCE_WINDOW", "off", None),
+        ("FIRSTTOKEN_COALESCE_WINDOW", "None", None),
+        ("FIRSTTOKEN_CLIENT_REQUESTS_PER_MINUTE", "none", None),
+        ("FIRSTTOKEN_RESUMABLE", "none", None),
+        ("FIRSTTOKEN_RESUMABLE", "off", False),
+        ("FIRSTTOKEN_TENANT", "none", "none"),
+        ("FIRSTTOKEN_BROWSER_PROFILES", "fast, chat", ("fast", "chat")),
+        ("FIRSTTOKEN_WARM_UP", " Yes ", True),
+    ],
+)
+def test_variables_spell_none_and_lists(variable: str, text: str, value: object) -> None:
+    key = variable.removeprefix("FIRSTTOKEN_").lower()
+    env = {variable: text, "FIRSTTOKEN_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert getattr(Settings.from_env(env), key) == value

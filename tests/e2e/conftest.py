@@ -144,7 +144,8 @@ def _clear_faults(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def realtime_emulator() -> Iterator[Emulator]:
-    """The guide's latencies (time-scale 1), for tests that watch an answer stream in."""
+    """The Anthropic Performance Tuning guide's latencies (time-scale 1), for tests that watch an answer
+    stream in."""
     with Emulator(time_scale=1.0, seed=0) as emulator:
         yield emulator
 

@@ -1,10 +1,10 @@
 """Cooldowns: a model that keeps answering "overloaded" is skipped for a while (a circuit breaker).
 
-The guide's error table says "529 overloaded: SDK auto-retries; add fallback model". Retrying an
-overloaded model costs its TTFT and the SDK's backoff on every call; once a model has failed
-`failures` times within `window` seconds, the breaker opens and calls go straight to the fallback
-for `cooldown` seconds. After the cooldown the model is tried again (half-open); the next failure
-counts afresh, so a model that is still overloaded trips again after `failures` more overloads.
+The Anthropic Performance Tuning guide's error table says "529 overloaded: SDK auto-retries; add fallback
+model". Retrying an overloaded model costs its TTFT and the SDK's backoff on every call; once a model has
+failed `failures` times within `window` seconds, the breaker opens and calls go straight to the fallback for
+`cooldown` seconds. After the cooldown the model is tried again (half-open); the next failure counts afresh,
+so a model that is still overloaded trips again after `failures` more overloads.
 
 The state lives in a `BreakerStore` (`_state/breaker.py`) so that several workers can share it
 through Redis. pybreaker and purgatory were considered: both count consecutive failures rather than

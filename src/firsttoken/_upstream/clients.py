@@ -1,4 +1,5 @@
-"""The process's shared SDK clients (guide step 4): created lazily, one pool per process and event loop.
+"""The process's shared SDK clients (the Anthropic Performance Tuning guide's step 4, one shared
+client): created lazily, one pool per process and event loop.
 
 Building a pool opens nothing; the first client built asks the upstream for its address, which is
 what starts the embedded emulator when there is no key (`resolve.py`).

@@ -1,13 +1,13 @@
 """One event loop's async clients, so that starting a request never walks hundreds of open streams.
 
-httpcore's connection pool walks every connection it holds each time a request starts and each
-time a response closes: about 1.6 µs a connection, 0.4 ms a walk with 256 answers streaming, so
-every new request's time to first token grew with the number already open (BENCHMARKS.md,
-Starlette). A loop's clients are therefore shards: a request goes to the first shard with fewer
-than `SHARD_STREAMS` responses open. Under light load that is always the first one (one client,
-one warm connection, as the guide's "one shared client" asks); under heavy load each walk stays
-short. A shard opens a connection only when all of its own are busy, which one pool would have had
-to do as well: an HTTP/1.1 connection carries one response at a time.
+httpcore's connection pool walks every connection it holds each time a request starts and each time a response
+closes: about 1.6 µs a connection, 0.4 ms a walk with 256 answers streaming, so every new request's time to
+first token grew with the number already open (BENCHMARKS.md, Starlette). A loop's clients are therefore
+shards: a request goes to the first shard with fewer than `SHARD_STREAMS` responses open. Under light load
+that is always the first one (one client, one warm connection, as the Anthropic Performance Tuning guide's
+step 4, "one shared client", asks); under heavy load each walk stays short. A shard opens a connection only
+when all of its own are busy, which one pool would have had to do as well: an HTTP/1.1 connection carries one
+response at a time.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`firsttoken bench`: reproduce the guide's latency table against the configured upstream."""
+"""`firsttoken bench`: reproduce the Anthropic Performance Tuning guide's latency table against the
+configured upstream."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def bench(
     time_scale: float | None,
     as_json: bool,
 ) -> None:
-    """TTFT p50/p95 and output tokens/s per model, like the guide's latency table.
+    """TTFT p50/p95 and output tokens/s per model, like the Anthropic Performance Tuning guide's latency
+    table.
 
     Upstream: ANTHROPIC_BASE_URL, else the real API with ANTHROPIC_API_KEY, else the embedded emulator.
     """

@@ -25,7 +25,8 @@ FAST_BODY = json.dumps({**json.loads(BODY), "profile": "fast"}).encode()
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    # Real time: tokens flow at the guide's rates, so "while tokens flow" means something.
+    # Real time: tokens flow at the Anthropic Performance Tuning guide's rates, so "while tokens flow" means
+    # something.
     with Emulator(time_scale=1.0, seed=0) as emu:
         yield emu
 

@@ -11,7 +11,8 @@ from firsttoken.testing.emulator import Emulator, ModelTiming
 from tests.e2e.servers import Server, free_port, run_server
 
 # Real time (streams take as long as their tokens), with a short first token so a test waits on
-# tokens, not on the guide's 400 ms TTFT; 100 tokens/s keeps a natural answer streaming 0.6-2.5 s.
+# tokens, not on the Anthropic Performance Tuning guide's 400 ms TTFT; 100 tokens/s keeps a natural
+# answer streaming 0.6-2.5 s.
 TIMINGS = {
     "sonnet": ModelTiming(ttft_p50_ms=40, ttft_p95_ms=80, tokens_per_second=100),
     "haiku": ModelTiming(ttft_p50_ms=20, ttft_p95_ms=40, tokens_per_second=200),

@@ -221,7 +221,8 @@ _LABELS = re.compile(r"one word[^:]*:\s*([^.\n]+)", re.IGNORECASE)
 
 
 def classification_labels(system: Any) -> list[str]:
-    """The labels of a "reply with exactly one word: a, b, c" system prompt (the guide's router)."""
+    """The labels of a "reply with exactly one word: a, b, c" system prompt (the Anthropic Performance Tuning
+    guide's router, step 3)."""
     text = (
         system
         if isinstance(system, str)

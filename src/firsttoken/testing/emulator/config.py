@@ -1,6 +1,6 @@
 """Typed, validated settings of the emulator: per-family timing, limits, faults.
 
-Timing figures default to the latency table of Anthropic's performance guide (p50/p95 time to
+Timing figures default to the latency table of the Anthropic Performance Tuning guide (p50/p95 time to
 first token and output tokens per second). Unknown `claude-*` families get sonnet's figures, the
 middle of the range, so a new model name never makes a test fast or slow by accident.
 """
@@ -23,8 +23,8 @@ __all__ = [
     "parse_rate_limit",
 ]
 
-# The guide's "10K-token prompt: ~2 s uncached, ~0.5 s cached" on sonnet, with a 0.4 s median base:
-# (2.0 - 0.4) s / 10,000 tokens = 0.16 ms per uncached token.
+# The Anthropic Performance Tuning guide's "10K-token prompt: ~2 s uncached, ~0.5 s cached" on sonnet, with a
+# 0.4 s median base: (2.0 - 0.4) s / 10,000 tokens = 0.16 ms per uncached token.
 SONNET_PREFILL_MS_PER_TOKEN = 0.16
 SONNET_P50_MS = 400.0
 # Reading a cached prefix is not free; 1/20 of the prefill cost lands the cached 10K prompt near 0.5 s.
@@ -103,7 +103,8 @@ class RateLimit:
 class EmulatorConfig:
     """Everything that shapes the emulator's behaviour. Build once; validated on construction."""
 
-    # 1.0 reproduces the guide's real-world latencies; 0 removes every sleep (tests, throughput runs).
+    # 1.0 reproduces the Anthropic Performance Tuning guide's latencies; 0 removes every sleep (tests,
+    # throughput runs).
     time_scale: float = 1.0
     seed: int = 0
     # Fault specs in the `KIND[:RATE][@MODEL]` grammar, or parsed `Fault` objects.

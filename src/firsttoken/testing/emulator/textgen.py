@@ -226,7 +226,7 @@ _STOPWORDS = set(
 )
 _CITIES = ("Paris, France", "San Francisco, CA", "Tokyo, Japan", "Berlin, Germany", "Lisbon, Portugal")
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-# The guide's answers run from a sentence or two to a few paragraphs.
+# The Anthropic Performance Tuning guide's answers run from a sentence or two to a few paragraphs.
 NATURAL_LENGTH = (60, 250)
 
 
