@@ -24,7 +24,6 @@ Each warm is decided here, without I/O, then sent by `_async/warm.py` (its sync 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -40,9 +39,10 @@ from .._pricing import TTL_SECONDS, Ttl
 from .._settings import Settings
 from .._state import Claims
 from .._state.client_budgets import ClientBudgets
+from .._state.keys import digest
 from ._async.warm import asend_ahead
 from ._sync.warm import send_ahead
-from .estimate import canonical, messages_tokens, prefix_tokens
+from .estimate import canonical, messages_tokens, prefix_digest, prefix_tokens
 from .keepwarm import LEAD
 from .manager import Clients
 from .prefixes import WARM_MESSAGE
@@ -147,15 +147,15 @@ class WarmAhead:
             # `max_tokens: 0` is below any thinking budget, which the API refuses.
             return self._skip("thinking_budget", f"the profile {name!r} thinks with a fixed budget")
         conversation = list(params["messages"][:-1])
-        digest = _digest(model, params.get("tools"), params.get("system"), conversation)
+        named = prefix_digest(model, params.get("tools"), params.get("system"), conversation)
         # The conversation is named by its model and first message (the browser sends no id).
         first = canonical(conversation[0]) if conversation else ""
-        convo = hashlib.sha256(f"{model}\0{first}".encode()).hexdigest()
+        convo = digest(f"{model}\0{first}")
         params = dict(params)
         params.pop("cache_control", None)
         params["max_tokens"] = 0
         params["messages"] = [*conversation[:-1], _marked(conversation[-1], chosen.cache_ttl), WARM_MESSAGE]
-        return _Warm(params, digest, convo, tokens, chosen.cache_ttl)
+        return _Warm(params, named, convo, tokens, chosen.cache_ttl)
 
     def _skip(self, code: Skip, reason: str) -> AheadResult:
         with self._lock:
@@ -277,9 +277,11 @@ class WarmAhead:
         messages = params.get("messages") or ()
         if len(messages) < 2:
             return
-        digest = _digest(str(params.get("model")), params.get("tools"), params.get("system"), messages[:-1])
+        named = prefix_digest(
+            str(params.get("model")), params.get("tools"), params.get("system"), messages[:-1]
+        )
         with self._lock:
-            until = self._warmed.pop(digest, None)
+            until = self._warmed.pop(named, None)
             if until is None or until < time.monotonic():
                 return
             self.later_reads += 1
@@ -302,12 +304,7 @@ class WarmAhead:
 def _flight(warm: _Warm, client: str | None) -> str:
     # Per client too: two users who opened with the same words are two conversations. Hashed, as
     # a client's name may be personal data and the claim may live in Redis.
-    return "ahead-flight:" + hashlib.sha256(f"{client or ''}\0{warm.conversation}".encode()).hexdigest()
-
-
-def _digest(model: str, tools: Any, system: Any, messages: Sequence[Any]) -> str:
-    text = f"{model}\0{canonical(tools or [])}\0{canonical(system or [])}\0{canonical(list(messages))}"
-    return hashlib.sha256(text.encode()).hexdigest()
+    return "ahead-flight:" + digest(f"{client or ''}\0{warm.conversation}")
 
 
 def _marked(message: Mapping[str, Any], ttl: Ttl) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -21,7 +20,7 @@ from .._state import LockFactory, file_locks, lock_name
 from ._async.warm import COUNT_TIMEOUT, awarm
 from ._sync.warm import warm
 from .diagnostics import ConversationLog, report_miss
-from .estimate import canonical, prefix_tokens
+from .estimate import prefix_digest, prefix_tokens
 from .keepwarm import LEAD, KeepWarm
 from .policy import place
 from .prefixes import WARM_MESSAGE, WARM_MESSAGE_TOKENS, StaticPrefix, WarmResult, merge_prefix
@@ -123,7 +122,7 @@ class CacheManager:
             known, end = None, registered.end if registered is not None else None
             static = prefix_tokens(params.get("tools"), params.get("system"))
             if _near(static, minimum):
-                digest = _digest(model, params)
+                digest = prefix_digest(model, params.get("tools"), params.get("system"))
                 with self._lock:
                     known = self._confirmed.get(digest)
                 if known is None:
@@ -369,11 +368,6 @@ class CacheManager:
 
 def _near(estimate: int, minimum: int) -> bool:
     return abs(estimate - minimum) <= CONFIRM_MARGIN * minimum
-
-
-def _digest(model: str, params: Mapping[str, Any]) -> str:
-    text = f"{model}\0{canonical(params.get('tools'))}\0{canonical(params.get('system'))}"
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _count_params(params: Mapping[str, Any]) -> dict[str, Any]:

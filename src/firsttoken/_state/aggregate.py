@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._metrics import Metrics, _Window, merge_series, summarize_turns
+from .._threads import Daemon
 from .guard import Guard
 from .keys import Keys
 
@@ -107,8 +108,7 @@ class MetricsPublisher:
         self._metrics: Metrics | None = None
         self._published = -1
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._daemon = Daemon(self._run, name="firsttoken-metrics")
         self._pid = os.getpid()
         self.worker = uuid.uuid4().hex[:16]
 
@@ -121,15 +121,13 @@ class MetricsPublisher:
         with self._lock:
             self._metrics = metrics
             if self._pid != os.getpid():
-                # A new process is a new worker: its own id, its own thread.
-                self._pid, self._thread, self._published = os.getpid(), None, -1
+                # A new process is a new worker: its own id (and its own thread, `Daemon` sees to it).
+                self._pid, self._published = os.getpid(), -1
                 self.worker = uuid.uuid4().hex[:16]
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(target=self._run, name="firsttoken-metrics", daemon=True)
-                self._thread.start()
+        self._daemon.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._daemon.stopping.wait(self.interval):
             self.publish(only_if_new=True)
 
     def publish(self, *, only_if_new: bool = False) -> bool:
@@ -177,8 +175,4 @@ class MetricsPublisher:
         return self._guard.run(remote, lambda: None)
 
     def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
-            thread.join(timeout=2.0)
+        self._daemon.close()
