@@ -8,9 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
-
-import anthropic
+from typing import Any
 
 from .._metrics import CallRecord
 from .._pricing import TTL_SECONDS, CostModel, Ttl
@@ -19,29 +17,20 @@ from .._settings import Settings
 from .._state import LockFactory, file_locks, lock_name
 from ._async.warm import COUNT_TIMEOUT, awarm
 from ._sync.warm import warm
+from .clients import Clients
 from .diagnostics import ConversationLog, report_miss
 from .estimate import prefix_digest, prefix_tokens
 from .keepwarm import LEAD, KeepWarm
 from .policy import place
 from .prefixes import WARM_MESSAGE, WARM_MESSAGE_TOKENS, StaticPrefix, WarmResult, merge_prefix
 
-__all__ = ["CacheManager", "Clients", "WarmResult"]
+__all__ = ["CacheManager", "WarmResult"]
 
 logger = logging.getLogger("firsttoken.caching")
 
 # A local estimate this close to the minimum could be on the wrong side of it; ask count_tokens.
 CONFIRM_MARGIN = 0.2
 MAX_CONFIRMED = 1024
-
-
-class Clients(Protocol):
-    """The process's shared SDK clients (the engine's pool): what warming and counting call on."""
-
-    @property
-    def sync(self) -> anthropic.Anthropic: ...
-
-    @property
-    def async_(self) -> anthropic.AsyncAnthropic: ...
 
 
 class CacheManager:
