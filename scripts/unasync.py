@@ -61,6 +61,7 @@ SUBS = [
     ("_aitems", "_items"),
     ("aopen_connection", "open_connection"),
     ("awarm_for", "warm_for"),
+    ("atexts", "texts"),
     ("aclaim", "claim"),
     ("arelease", "release"),
     ("atake", "take"),
