@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..._threads import Daemon
 from ..._wire import WireFormat
-from .producers import Producer, TaskProducer, ThreadProducer
+from .producers import Answer, Producer, TaskProducer, ThreadProducer
 from .protocol import ABANDONED, STOPPED, owner_digest, valid_chat_id
 from .stream import ResumedStream
 
@@ -58,12 +58,12 @@ class ResumeHub:
         """Hand a relay's own bytes (`chunks`) to a producer that reads them to the end: a task on
         the running loop for an async relay's, a thread of its own for a sync relay's."""
         owner_key = owner_digest(owner)
-        chat = self._chat_key(owner_key, chat_id)
+        answer = Answer(self.store, rid, fmt, owner_key, self._chat_key(owner_key, chat_id), self.remove)
         producer: Producer
         if isinstance(chunks, AsyncIterator):
-            producer = TaskProducer(chunks, self.store, rid, fmt, owner_key, chat, self.remove)
+            producer = TaskProducer(chunks, answer)
         else:
-            producer = ThreadProducer(chunks, self.store, rid, fmt, owner_key, chat, self.remove)
+            producer = ThreadProducer(chunks, answer)
         with self._lock:
             self._producers[rid] = producer
         # Started once the hub knows it, so its end (which removes it) cannot come first.

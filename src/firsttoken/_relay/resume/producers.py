@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     # Typing only: redis-py is imported when an engine with Redis builds its store, never here.
     from ..._state.streams import Begin, Entry, RedisStreams
 
-__all__ = ["HANDED_OVER", "Producer", "TaskProducer", "ThreadProducer"]
+__all__ = ["HANDED_OVER", "Answer", "Producer", "TaskProducer", "ThreadProducer"]
 
 logger = logging.getLogger("firsttoken.resume")
 
@@ -43,23 +44,31 @@ _END = None
 Ended = Callable[["Producer"], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Which answer a producer produces (its response id, wire format, owner's digest and chat key),
+    where it goes (`store`) and whom to tell once it ended (`ended_with`)."""
+
+    store: RedisStreams
+    rid: str
+    format: WireFormat
+    owner: str
+    chat: str | None
+    ended_with: Ended
+
+
 class Producer:
-    """What the sync and async producers share: numbering, the stop and the detach.
+    """What the sync and async producers share: numbering, the stop and the detach. Each is handed
+    the relay's own bytes (`Relay._raw()` / `_araw()`) and the `Answer` they are."""
 
-    Each is handed the relay's own bytes (`Relay._raw()` / `_araw()`), its response id and wire
-    format, where the answer goes (`store`) and what to call once it ended (`ended_with`).
-    """
-
-    def __init__(
-        self, store: RedisStreams, rid: str, fmt: WireFormat, owner: str, chat: str | None, ended_with: Ended
-    ) -> None:
-        self.store = store
-        self.rid = rid
-        self.format = fmt
-        self._ended_with = ended_with
+    def __init__(self, answer: Answer) -> None:
+        self.store = answer.store
+        self.rid = answer.rid
+        self.format = answer.format
+        self._ended_with = answer.ended_with
         self.seq = 0
-        self._begin: Begin | None = (owner, self.format.name, chat)
-        self.owner = owner
+        self._begin: Begin | None = (answer.owner, self.format.name, answer.chat)
+        self.owner = answer.owner
         self.detached_at: float | None = None
         self.stop_reason: tuple[str, str] | None = None
         self.ended = False
@@ -97,17 +106,8 @@ class Producer:
 class ThreadProducer(Producer):
     """A sync relay iterated by a thread of its own: WSGI servers (Flask, Django, gunicorn gthread)."""
 
-    def __init__(
-        self,
-        chunks: Iterator[bytes],
-        store: RedisStreams,
-        rid: str,
-        fmt: WireFormat,
-        owner: str,
-        chat: str | None,
-        ended_with: Ended,
-    ) -> None:
-        super().__init__(store, rid, fmt, owner, chat, ended_with)
+    def __init__(self, chunks: Iterator[bytes], answer: Answer) -> None:
+        super().__init__(answer)
         self.queue: SimpleQueue[bytes | None] = SimpleQueue()
         self._chunks = chunks
         # While `_handing`, the server's thread sets `_taken` as it takes the event just queued.
@@ -203,17 +203,8 @@ class TaskProducer(Producer):
     pipelined round trip for a burst of tokens, and never before the client's own send.
     """
 
-    def __init__(
-        self,
-        chunks: AsyncIterator[bytes],
-        store: RedisStreams,
-        rid: str,
-        fmt: WireFormat,
-        owner: str,
-        chat: str | None,
-        ended_with: Ended,
-    ) -> None:
-        super().__init__(store, rid, fmt, owner, chat, ended_with)
+    def __init__(self, chunks: AsyncIterator[bytes], answer: Answer) -> None:
+        super().__init__(answer)
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending: list[Entry] = []
