@@ -48,9 +48,9 @@ def main() -> None:
             for groups, name in ((metrics._models, r.model), (metrics._profiles, r.profile)):
                 window = groups.get(name)
                 if window is None:
-                    from firsttoken._metrics import _Window
+                    from firsttoken._metrics import Window
 
-                    window = groups[name] = _Window(1024)
+                    window = groups[name] = Window(1024)
                 window.add(r, saved)
             metrics._all.add(r, saved)
         engine.shared.watch(metrics)

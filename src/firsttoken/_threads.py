@@ -1,4 +1,5 @@
-"""Threads that read one stream each under WSGI, kept for the next stream instead of started anew.
+"""Threads that read one stream each under WSGI, kept for the next stream instead of started anew;
+and `Daemon`, the one background thread per process of a store or hub, started when first needed.
 
 A WSGI answer's body is read by a thread of its own (`_heartbeat.beating`), so that the idle
 heartbeat can beat while the model thinks. Starting that thread is on the way to the first token:
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from queue import Empty, SimpleQueue
 from typing import Any
 
-__all__ = ["ReaderThreads", "readers"]
+__all__ = ["Daemon", "ReaderThreads", "readers"]
 
 _Job = tuple[Callable[..., object], tuple[Any, ...]]
 
@@ -76,3 +77,50 @@ readers = ReaderThreads()
 
 # A forked worker has none of its parent's threads; its count of idle ones must start at zero.
 os.register_at_fork(after_in_child=readers._reset)
+
+
+class Daemon:
+    """One daemon thread running `run` in this process: started by the first `start()` (again in
+    a forked child, which has none of its parent's threads), never after `close()`.
+
+    `run` loops until `stopping` is set, waiting on it (or on `idle()`) between rounds, so that
+    `close()` ends it at once: the lease keeper, the metrics publisher and the resume hub each
+    keep one.
+    """
+
+    def __init__(self, run: Callable[[], None], *, name: str) -> None:
+        self._run = run
+        self.name = name
+        self.stopping = threading.Event()
+        self._woken = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def start(self) -> None:
+        """Start the thread unless it runs already in this process or `close()` was called."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._thread, self._pid = None, os.getpid()
+            if self._thread is None and not self.stopping.is_set():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def wake(self) -> None:
+        """End the thread's current `idle()` wait now (there is work for it)."""
+        self._woken.set()
+
+    def idle(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for `wake()` or `close()`."""
+        self._woken.wait(timeout)
+        self._woken.clear()
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the thread and wait for it (idempotent); from the thread itself, or from a forked
+        child that does not own it, only stop it."""
+        self.stopping.set()
+        self._woken.set()
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
+            thread.join(timeout=timeout)

@@ -299,3 +299,62 @@ def test_min_tokens_and_pricing_are_configurable(emu: Emulator, tmp_path: Any) -
         _, params = engine.prepare(system=BIG_SYSTEM, messages=[{"role": "user", "content": "hi"}])
         assert count_breakpoints(params) == 0
         assert engine.caching.costs.price(MODEL) == 6.0 / 1_000_000
+
+
+# Digests an older version wrote to Redis (warm leases are named by a registered prefix's digest;
+# warm-ahead claims by a conversation's): computed by the three functions `prefix_digest` replaced.
+DIGEST_TOOLS = [
+    {
+        "name": "lookup",
+        "description": "Find a word",
+        "input_schema": {"type": "object", "properties": {"w": {"type": "string"}}},
+        "cache_control": {"type": "ephemeral"},
+    }
+]
+DIGEST_SYSTEM = "You are terse. Ünïcode."
+DIGEST_CONVERSATION = [
+    {"role": "user", "content": "Hello there"},
+    {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Hi!", "cache_control": {"type": "ephemeral"}}],
+    },
+]
+
+
+def test_prefix_digests_name_what_older_versions_named() -> None:
+    from firsttoken._caching.estimate import prefix_digest
+    from firsttoken._caching.prefixes import StaticPrefix
+    from firsttoken._state.locks import lock_name
+
+    def registered(model: str, system: str | None) -> StaticPrefix:
+        return StaticPrefix.build(
+            profile="chat",
+            model=model,
+            system=system,
+            tools=DIGEST_TOOLS,
+            ttl="5m",
+            warm=True,
+            keep_warm=True,
+        )
+
+    prefix = registered("claude-sonnet-4-5", DIGEST_SYSTEM)
+    assert prefix.digest == "a5977b3dfc8b8c04e26aaaa06db1412e1457f7886cb451ea6b8633286919f46e"
+    assert registered("claude-haiku-4-5", None).digest == (
+        "11c8b22a49dcd9b7a011f9eb47be9e205621eca8b8802071753dcb958c37f18c"
+    )
+    lock = lock_name(prefix_digest=prefix.digest, model=prefix.model, base_url="http://127.0.0.1:9")
+    assert lock == "410c69a75275c938b32b1d221b68bc93"
+    blocks = [{"type": "text", "text": DIGEST_SYSTEM}]
+    # The warm-ahead claim of a conversation (`ahead:<digest>`), breakpoints left out.
+    assert prefix_digest("claude-sonnet-4-5", DIGEST_TOOLS, blocks, DIGEST_CONVERSATION) == (
+        "16da2fd1380dc62dc183aafebc928db3596f947f976f60ffef27406da26f9785"
+    )
+    assert prefix_digest("claude-sonnet-4-5", None, None, DIGEST_CONVERSATION) == (
+        "18b76bc6a373fedf06a00eb71323b3abbb0eae57b60161d24c0a653308065839"
+    )
+    assert prefix_digest("claude-sonnet-4-5", None, "Be brief", DIGEST_CONVERSATION) == (
+        "513f1963332f837b3717d6496b3dccee9b54cd87c7de11b9f8f280f4168b5e69"
+    )
+    # A registered prefix and the same tools and system sent by a call are one prefix: a size
+    # `count_tokens` confirmed for one is the other's.
+    assert prefix_digest(prefix.model, DIGEST_TOOLS, blocks) == prefix.digest

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from firsttoken import Settings, SettingsError
-from firsttoken._relay.resume import new_response_id, owner_digest, parse_last_event_id, stamp, valid_id
+from firsttoken._relay.ids import new_response_id
+from firsttoken._relay.resume.protocol import owner_digest, parse_last_event_id, stamp, valid_id
 
 
 def test_each_event_block_gets_the_next_number_and_comments_none() -> None:

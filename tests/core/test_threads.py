@@ -1,4 +1,5 @@
-"""The WSGI body readers' threads: reused while idle, never refused, gone after their idle time."""
+"""The WSGI body readers' threads: reused while idle, never refused, gone after their idle time; and
+the one background thread (`Daemon`) of the lease keeper, the metrics publisher and the resume hub."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from firsttoken._threads import ReaderThreads, readers
+from firsttoken._threads import Daemon, ReaderThreads, readers
 
 
 def _wait_until(check: object, seconds: float = 5.0) -> None:
@@ -119,3 +120,29 @@ def test_a_forked_worker_starts_with_no_idle_threads() -> None:
     child.start()
     child.join(10)
     assert answer.get() == (0, True)
+
+
+def test_a_daemon_runs_one_thread_woken_at_once_and_none_after_close() -> None:
+    rounds: list[float] = []
+
+    def run() -> None:
+        while not daemon.stopping.is_set():
+            rounds.append(time.monotonic())
+            daemon.idle(30.0)
+
+    daemon = Daemon(run, name="firsttoken-test-daemon")
+    daemon.start()
+    daemon.start()
+    _wait_until(lambda: len(rounds) == 1)
+    assert [t.name for t in threading.enumerate()].count("firsttoken-test-daemon") == 1
+    woken = time.monotonic()
+    daemon.wake()
+    _wait_until(lambda: len(rounds) == 2)
+    assert rounds[1] - woken < 5.0  # not the idle wait's 30 s
+    started = time.monotonic()
+    daemon.close()
+    assert time.monotonic() - started < 2.0
+    assert "firsttoken-test-daemon" not in [t.name for t in threading.enumerate()]
+    daemon.start()
+    daemon.close()
+    assert len(rounds) == 2

@@ -262,10 +262,11 @@ def test_a_resumable_producer_hands_its_first_events_to_the_server_thread_before
     # Redis after queuing it for the server's thread; without a hand-over that thread, woken by the
     # put, waits for the GIL while this one writes and reads on. A long bound makes the order
     # certain (in use it is the interpreter's switch interval).
-    from firsttoken._relay.resume import HANDED_OVER, new_response_id
+    from firsttoken._relay.ids import new_response_id
+    from firsttoken._relay.resume.producers import HANDED_OVER
     from firsttoken._wire import get_format
 
-    monkeypatch.setattr("firsttoken._relay.resume.HAND_OVER", 5.0)
+    monkeypatch.setattr("firsttoken._relay.resume.producers.HAND_OVER", 5.0)
     hub = make_engine().resume
     assert hub is not None
     started = threading.Event()
@@ -280,15 +281,11 @@ def test_a_resumable_producer_hands_its_first_events_to_the_server_thread_before
     events = [b"event: start\ndata: {}\n\n", b'event: token\ndata: {"text":"Hi"}\n\n']
     events += [b'event: token\ndata: {"text":"!"}\n\n', b"event: done\ndata: {}\n\n"]
 
-    class Answer:
-        response_id = new_response_id()
-        format = get_format("sse")
+    def answer() -> Iterator[bytes]:
+        started.wait(5)
+        yield from events
 
-        def _raw(self) -> Iterator[bytes]:
-            started.wait(5)
-            yield from events
-
-    producer = hub.produce(Answer(), "owner", None)
+    producer = hub.produce(answer(), new_response_id(), get_format("sse"), "owner", None)
     started.set()
     body = b"".join(producer)
     assert body == b"".join(b"id: %d\n" % n + event for n, event in enumerate(events, 1))

@@ -5,20 +5,26 @@ The rule is the one the emulator counts by (`firsttoken.testing.emulator.tokens`
 and each message adds 3 tokens of role markers. Real tokenizers land within roughly ±20% of it on
 English prose, which is why a prefix near a model's minimum is confirmed with `count_tokens`
 (off the request path) before firsttoken trusts the estimate.
+
+`prefix_digest` names a prompt prefix by the same canonical JSON: the registered prefixes, the
+conversations warmed while the user types, and the prefix sizes `count_tokens` confirmed.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from .._state.keys import digest
 
 __all__ = [
     "MESSAGE_OVERHEAD",
     "block_tokens",
     "canonical",
     "messages_tokens",
+    "prefix_digest",
     "prefix_tokens",
     "system_blocks",
 ]
@@ -46,6 +52,19 @@ def _strip(value: Any) -> Any:
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [_strip(v) for v in value]
     return value
+
+
+def prefix_digest(model: str, tools: Any, system: Any, messages: Sequence[Any] | None = None) -> str:
+    """The one name of a prompt prefix: model, tools and system, and the conversation so far when
+    there is one (a missing list names the same as an empty one; breakpoints do not count).
+
+    Its digests reach Redis (the warm leases' names, `_state/locks.py`, and the warm-ahead claims),
+    so the text hashed here must not change: tests/core/test_caching.py holds known digests.
+    """
+    text = f"{model}\0{canonical(tools or [])}\0{canonical(system or [])}"
+    if messages is not None:
+        text = f"{text}\0{canonical(list(messages))}"
+    return digest(text)
 
 
 def block_tokens(block: Any) -> int:

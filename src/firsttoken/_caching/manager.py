@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
-
-import anthropic
+from typing import Any
 
 from .._metrics import CallRecord
 from .._pricing import TTL_SECONDS, CostModel, Ttl
@@ -20,29 +17,20 @@ from .._settings import Settings
 from .._state import LockFactory, file_locks, lock_name
 from ._async.warm import COUNT_TIMEOUT, awarm
 from ._sync.warm import warm
+from .clients import Clients
 from .diagnostics import ConversationLog, report_miss
-from .estimate import canonical, prefix_tokens
+from .estimate import prefix_digest, prefix_tokens
 from .keepwarm import LEAD, KeepWarm
 from .policy import place
 from .prefixes import WARM_MESSAGE, WARM_MESSAGE_TOKENS, StaticPrefix, WarmResult, merge_prefix
 
-__all__ = ["CacheManager", "Clients", "WarmResult"]
+__all__ = ["CacheManager", "WarmResult"]
 
 logger = logging.getLogger("firsttoken.caching")
 
 # A local estimate this close to the minimum could be on the wrong side of it; ask count_tokens.
 CONFIRM_MARGIN = 0.2
 MAX_CONFIRMED = 1024
-
-
-class Clients(Protocol):
-    """The process's shared SDK clients (the engine's pool): what warming and counting call on."""
-
-    @property
-    def sync(self) -> anthropic.Anthropic: ...
-
-    @property
-    def async_(self) -> anthropic.AsyncAnthropic: ...
 
 
 class CacheManager:
@@ -123,7 +111,7 @@ class CacheManager:
             known, end = None, registered.end if registered is not None else None
             static = prefix_tokens(params.get("tools"), params.get("system"))
             if _near(static, minimum):
-                digest = _digest(model, params)
+                digest = prefix_digest(model, params.get("tools"), params.get("system"))
                 with self._lock:
                     known = self._confirmed.get(digest)
                 if known is None:
@@ -371,11 +359,6 @@ class CacheManager:
 
 def _near(estimate: int, minimum: int) -> bool:
     return abs(estimate - minimum) <= CONFIRM_MARGIN * minimum
-
-
-def _digest(model: str, params: Mapping[str, Any]) -> str:
-    text = f"{model}\0{canonical(params.get('tools'))}\0{canonical(params.get('system'))}"
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _count_params(params: Mapping[str, Any]) -> dict[str, Any]:

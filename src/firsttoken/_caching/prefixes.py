@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._pricing import Ttl
 from .._state import WarmLock
-from .estimate import MESSAGE_OVERHEAD, block_tokens, canonical, prefix_tokens
+from .estimate import MESSAGE_OVERHEAD, block_tokens, prefix_digest, prefix_tokens
 from .keepwarm import PrefixTraffic
 
 __all__ = ["WARM_MESSAGE", "StaticPrefix", "WarmResult", "WarmStatus", "merge_prefix"]
@@ -67,7 +66,6 @@ class StaticPrefix:
     ) -> StaticPrefix:
         tool_list = tuple(dict(t) for t in tools)
         blocks = ({"type": "text", "text": system},) if system else ()
-        digest = hashlib.sha256(f"{model}\0{canonical(tool_list)}\0{canonical(blocks)}".encode()).hexdigest()
         return cls(
             profile=profile,
             model=model,
@@ -76,7 +74,7 @@ class StaticPrefix:
             ttl=ttl,
             warm=warm,
             keep_warm=keep_warm,
-            digest=digest,
+            digest=prefix_digest(model, tool_list, blocks),
             estimate=prefix_tokens(tool_list, list(blocks)),
         )
 

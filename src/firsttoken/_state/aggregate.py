@@ -14,84 +14,19 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from .._metrics import Metrics, _Window, merge_series, summarize_turns
+from .._metrics import Metrics, merge_dumps
+from .._threads import Daemon
 from .guard import Guard
 from .keys import Keys
 
-__all__ = ["MetricsPublisher", "dump_windows", "merge_windows"]
+__all__ = ["MetricsPublisher"]
 
 # Publishing once a second keeps the deployment view at most a second behind at the cost of one
 # SET per worker per second; a worker is forgotten 30 s after its last publication.
 INTERVAL = 1.0
 WORKER_TTL = 30.0
-
-_COUNTERS = ("count", "errors", "retries", "fallbacks", "input", "output", "cache_read", "cache_write")
-
-
-def _dump(window: _Window) -> dict[str, Any]:
-    out: dict[str, Any] = {name: getattr(window, name) for name in _COUNTERS}
-    out["routes"] = dict(window.routes)
-    out["ttft"], out["tps"] = list(window.ttft), list(window.tps)
-    out["hit"], out["miss"], out["saved"] = (
-        list(window.cache.hit),
-        list(window.cache.miss),
-        window.cache.saved,
-    )
-    return out
-
-
-def dump_windows(metrics: Metrics) -> dict[str, Any]:
-    with metrics._lock:
-        return {
-            "models": {name: _dump(w) for name, w in metrics._models.items()},
-            "profiles": {name: _dump(w) for name, w in metrics._profiles.items()},
-            "total": _dump(metrics._all),
-            # Histogram buckets and counters add up across workers; so do the streams open in each.
-            "series": metrics.series.dump(),
-            "open_streams": metrics.open_streams,
-            "turns": {profile: dict(t) for profile, t in metrics._turns.items()},
-        }
-
-
-def _merge(parts: list[Mapping[str, Any]]) -> _Window:
-    size = max(1, sum(len(p["ttft"]) + len(p["tps"]) + len(p["hit"]) + len(p["miss"]) for p in parts))
-    window = _Window(size)
-    for part in parts:
-        for name in _COUNTERS:
-            setattr(window, name, getattr(window, name) + int(part[name]))
-        for route, count in part["routes"].items():
-            window.routes[route] = window.routes.get(route, 0) + int(count)
-        window.ttft.extend(part["ttft"])
-        window.tps.extend(part["tps"])
-        window.cache.hit.extend(part["hit"])
-        window.cache.miss.extend(part["miss"])
-        window.cache.saved += float(part["saved"])
-    return window
-
-
-def merge_windows(dumps: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """One `Metrics.snapshot()`-shaped dict from several workers' `dump_windows()`."""
-    out: dict[str, Any] = {}
-    for group in ("models", "profiles"):
-        names = sorted({name for d in dumps for name in d[group]})
-        out[group] = {
-            name: _merge([d[group][name] for d in dumps if name in d[group]]).summary() for name in names
-        }
-    out["total"] = _merge([d["total"] for d in dumps]).summary()
-    out["open_streams"] = sum(int(d.get("open_streams", 0)) for d in dumps)
-    out["series"] = merge_series(d["series"] for d in dumps if "series" in d)
-    # Agent turns' totals add up per profile and field (a worker of an older version has none).
-    turns: dict[str, dict[str, float]] = {}
-    for d in dumps:
-        for profile, totals in (d.get("turns") or {}).items():
-            merged = turns.setdefault(profile, {})
-            for field, value in totals.items():
-                merged[field] = merged.get(field, 0) + value
-    out["turns"] = summarize_turns(turns)
-    return out
 
 
 class MetricsPublisher:
@@ -107,8 +42,7 @@ class MetricsPublisher:
         self._metrics: Metrics | None = None
         self._published = -1
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._daemon = Daemon(self._run, name="firsttoken-metrics")
         self._pid = os.getpid()
         self.worker = uuid.uuid4().hex[:16]
 
@@ -121,15 +55,13 @@ class MetricsPublisher:
         with self._lock:
             self._metrics = metrics
             if self._pid != os.getpid():
-                # A new process is a new worker: its own id, its own thread.
-                self._pid, self._thread, self._published = os.getpid(), None, -1
+                # A new process is a new worker: its own id (and its own thread, `Daemon` sees to it).
+                self._pid, self._published = os.getpid(), -1
                 self.worker = uuid.uuid4().hex[:16]
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(target=self._run, name="firsttoken-metrics", daemon=True)
-                self._thread.start()
+        self._daemon.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._daemon.stopping.wait(self.interval):
             self.publish(only_if_new=True)
 
     def publish(self, *, only_if_new: bool = False) -> bool:
@@ -139,7 +71,7 @@ class MetricsPublisher:
         count = metrics.changes
         if only_if_new and count == self._published:
             return True
-        blob = json.dumps(dump_windows(metrics), separators=(",", ":"))
+        blob = json.dumps(metrics.dump(), separators=(",", ":"))
         now = time.time()
         ttl_ms = int(self.ttl * 1000)
 
@@ -172,13 +104,9 @@ class MetricsPublisher:
             dumps = [json.loads(b) for b in blobs if b is not None]
             if not dumps:
                 return None
-            return {**merge_windows(dumps), "workers": len(dumps)}
+            return {**merge_dumps(dumps), "workers": len(dumps)}
 
         return self._guard.run(remote, lambda: None)
 
     def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
-            thread.join(timeout=2.0)
+        self._daemon.close()

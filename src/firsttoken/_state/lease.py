@@ -14,6 +14,7 @@ import uuid
 import weakref
 from typing import Any
 
+from .._threads import Daemon
 from .guard import Guard
 from .keys import Keys
 from .locks import FileLock, LockFactory, default_lock_dir
@@ -101,9 +102,7 @@ class LeaseKeeper:
         self.release_script = client.register_script(_RELEASE)
         self._held: weakref.WeakSet[RedisLease] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        self._daemon = Daemon(self._run, name="firsttoken-lease")
 
     def factory(self, directory: str | None) -> LockFactory:
         where = directory or default_lock_dir()
@@ -116,11 +115,7 @@ class LeaseKeeper:
     def hold(self, lease: RedisLease) -> None:
         with self._lock:
             self._held.add(lease)
-            if self._pid != os.getpid():
-                self._thread, self._pid = None, os.getpid()
-            if self._thread is None and not self._stop.is_set():
-                self._thread = threading.Thread(target=self._run, name="firsttoken-lease", daemon=True)
-                self._thread.start()
+        self._daemon.start()
 
     def drop(self, lease: RedisLease) -> None:
         with self._lock:
@@ -128,7 +123,7 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         interval = self.lease_ms / 3000.0
-        while not self._stop.wait(interval):
+        while not self._daemon.stopping.wait(interval):
             with self._lock:
                 leases = list(self._held)
             for lease in leases:
@@ -137,8 +132,4 @@ class LeaseKeeper:
                 self.guard.run(lease.renew, lambda: False)
 
     def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
-            thread.join(timeout=2.0)
+        self._daemon.close()

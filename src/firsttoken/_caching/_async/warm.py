@@ -13,7 +13,7 @@ import anthropic
 
 from ..prefixes import StaticPrefix, WarmResult
 
-__all__ = ["aconfirm_now", "asend_ahead", "awarm"]
+__all__ = ["aconfirm_now", "awarm"]
 
 logger = logging.getLogger("firsttoken.caching")
 
@@ -66,9 +66,3 @@ async def awarm(manager: Warmer, client: anthropic.AsyncAnthropic) -> list[WarmR
         results.append(manager.warmed(prefix, message.usage, refresh=False))
     manager.start_keep_warm()
     return results
-
-
-async def asend_ahead(client: anthropic.AsyncAnthropic, params: dict[str, Any]) -> Any:
-    """One `max_tokens: 0` pre-warm of a conversation (`ahead.py`): its usage; nothing is generated."""
-    message = await client.messages.create(**params)
-    return message.usage

@@ -14,7 +14,7 @@ import anthropic
 
 from ..prefixes import StaticPrefix, WarmResult
 
-__all__ = ["confirm_now", "send_ahead", "warm"]
+__all__ = ["confirm_now", "warm"]
 
 logger = logging.getLogger("firsttoken.caching")
 
@@ -67,9 +67,3 @@ def warm(manager: Warmer, client: anthropic.Anthropic) -> list[WarmResult]:
         results.append(manager.warmed(prefix, message.usage, refresh=False))
     manager.start_keep_warm()
     return results
-
-
-def send_ahead(client: anthropic.Anthropic, params: dict[str, Any]) -> Any:
-    """One `max_tokens: 0` pre-warm of a conversation (`ahead.py`): its usage; nothing is generated."""
-    message = client.messages.create(**params)
-    return message.usage

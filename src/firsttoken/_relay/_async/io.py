@@ -34,7 +34,9 @@ class AsyncRelay(RelayCore):
             return upstream_error(exc)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
-            self._producer = self._hub.aproduce(self, self.owner, self.chat_id)
+            self._producer = self._hub.produce(
+                self._araw(), self.response_id, self.format, self.owner, self.chat_id
+            )
         return RelayStart(200, self._headers(stream))
 
     def abody(self) -> AsyncIterator[bytes]:

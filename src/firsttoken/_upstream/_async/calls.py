@@ -21,7 +21,7 @@ from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
 
-__all__ = ["AsyncTextStream", "acreate"]
+__all__ = ["AsyncTextStream", "acreate", "atexts"]
 
 _R = TypeVar("_R")
 _Response = AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]
@@ -68,6 +68,14 @@ async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Messag
     )
     plan.succeeded(model)
     return cast(Message, await raw.parse())
+
+
+async def atexts(events: AsyncIterator[Event]) -> AsyncIterator[str]:
+    """The text deltas of `events`: what iterating a stream gives (a call's, or an agent turn's)."""
+    async for name, data in events:
+        text = text_of(name, data)
+        if text is not None:
+            yield text
 
 
 class AsyncTextStream(StreamCore):
@@ -143,11 +151,8 @@ class AsyncTextStream(StreamCore):
             if event is not None:
                 yield event
 
-    async def __aiter__(self) -> AsyncIterator[str]:
-        async for name, data in self.events():
-            text = text_of(name, data)
-            if text is not None:
-                yield text
+    def __aiter__(self) -> AsyncIterator[str]:
+        return atexts(self.events())
 
     async def text(self) -> str:
         return "".join([t async for t in self])

@@ -22,7 +22,7 @@ from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
 
-__all__ = ["TextStream", "create"]
+__all__ = ["TextStream", "create", "texts"]
 
 _R = TypeVar("_R")
 _Response = AbstractContextManager[anthropic.APIResponse[Any]]
@@ -65,6 +65,14 @@ def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
     model, raw = _first_accepted(plan, lambda params: client.messages.with_raw_response.create(**params))
     plan.succeeded(model)
     return cast(Message, raw.parse())
+
+
+def texts(events: Iterator[Event]) -> Iterator[str]:
+    """The text deltas of `events`: what iterating a stream gives (a call's, or an agent turn's)."""
+    for name, data in events:
+        text = text_of(name, data)
+        if text is not None:
+            yield text
 
 
 class TextStream(StreamCore):
@@ -141,10 +149,7 @@ class TextStream(StreamCore):
                 yield event
 
     def __iter__(self) -> Iterator[str]:
-        for name, data in self.events():
-            text = text_of(name, data)
-            if text is not None:
-                yield text
+        return texts(self.events())
 
     def text(self) -> str:
         return "".join([t for t in self])

@@ -1,0 +1,31 @@
+"""`CallRecord`: what one finished call was, as every observer of calls reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CallRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    profile: str
+    model: str
+    streamed: bool
+    total: float
+    ttft: float | None = None
+    tps: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    retries: int = 0
+    # Models passed over before `model` answered (_fallback.py); the label engine.route() chose.
+    fallbacks: int = 0
+    route: str | None = None
+    # None for a call that finished; otherwise the error type, or "cancelled" for a client that left.
+    error: str | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
