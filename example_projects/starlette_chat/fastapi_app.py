@@ -57,18 +57,18 @@ def create_app(
     async def resume(
         request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
     ) -> Response:
-        return await firsttoken.resume(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+        return await firsttoken.resume(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/chat/{response_id}/stop")
     async def stop(
         request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
     ) -> Response:
-        return await firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+        return await firsttoken.stop(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/warm")
-    async def warm(request: Request, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
+    async def warm(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
         # While the user types: the conversation so far pre-warmed in the prompt cache.
-        return await firsttoken.warm(request)
+        return await firsttoken.warm()
 
     @app.get("/api/metrics")
     async def metrics(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> dict[str, Any]:
