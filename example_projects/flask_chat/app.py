@@ -69,7 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        return firsttoken.metrics_response(request.headers.get("Accept"))
+        return firsttoken.metrics_response()
 
     @app.get("/dashboard")
     def dashboard() -> Response:

@@ -66,7 +66,7 @@ async def metrics(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
-    return request.state.firsttoken.metrics_response(request.headers.get("accept"))  # type: ignore[no-any-return]
+    return request.state.firsttoken.metrics_response()  # type: ignore[no-any-return]
 
 
 async def dashboard(request: Request) -> Response:

@@ -75,10 +75,8 @@ def create_app(
         return firsttoken.metrics_snapshot()
 
     @app.get("/metrics")
-    async def prometheus(
-        request: Request, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
-    ) -> Response:
-        return firsttoken.metrics_response(request.headers.get("accept"))
+    async def prometheus(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
+        return firsttoken.metrics_response()
 
     @app.get("/dashboard")
     async def dashboard() -> FileResponse:

@@ -51,10 +51,11 @@ class FirstToken(EngineHandle):
         return await astream_response(self.request, format=format, engine=get_engine(), **call)
 
     def metrics_response(self, accept: str | None = None) -> HttpResponseBase:
-        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis) in the format `accept`
+        asks for (None: the request's `Accept` header)."""
         from django.http import HttpResponse
 
-        body, content_type = get_engine().prometheus(accept)
+        body, content_type = get_engine().prometheus(accept or self.request.headers.get("Accept"))
         response = HttpResponse(body, content_type=content_type)
         response["Cache-Control"] = "no-store"
         return response

@@ -126,8 +126,9 @@ class FirstToken(EngineHandle):
         )
 
     def metrics_response(self, accept: str | None = None) -> Response:
-        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
-        body, content_type = get_engine().prometheus(accept)
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis) in the format `accept`
+        asks for (None: the request's `Accept` header)."""
+        body, content_type = get_engine().prometheus(accept or self.request.headers.get("Accept"))
         return FlaskResponse(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
     def _accept(self, system: Any) -> tuple[ChatRequest, int]:

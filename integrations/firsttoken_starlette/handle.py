@@ -90,10 +90,11 @@ class FirstToken(EngineHandle):
         )
 
     def metrics_response(self, accept: str | None = None) -> Response:
-        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis) in the format `accept`
+        asks for (None: the request's `Accept` header)."""
         from starlette.responses import Response
 
-        body, content_type = self.engine.prometheus(accept)
+        body, content_type = self.engine.prometheus(accept or self.request.headers.get("accept"))
         return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
     async def read_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest:
