@@ -83,6 +83,10 @@ class FirstTokenMiddleware:
                     await self.app(scope, receive, _timed(send, rows))
             finally:
                 current_engine.reset(token)
+                # The handle holds the scope that holds it: let go of it here, so the request's
+                # objects are freed by their reference counts, not by a garbage collection (the
+                # collector's pauses were a busy worker's slowest requests, BENCHMARKS.md).
+                state.pop(STATE_KEY, None)
         elif kind == "lifespan":
             token = current_engine.set(self._current)
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import re
 from collections.abc import AsyncIterator
 
@@ -196,6 +197,42 @@ async def test_get_engine_is_the_apps_inside_its_lifespan_and_requests(
     assert seen == [engine]
     with pytest.raises(RuntimeError, match="inside a request or the lifespan"):
         get_engine()
+
+
+async def test_a_request_and_its_handle_are_freed_without_the_garbage_collector(
+    emulator_settings: dict[str, object],
+) -> None:
+    # The per-request handle holds the scope whose state holds it; the middleware breaks that
+    # cycle when the request ends, so no request leaves work for a collection pause.
+    async def reads_its_request(request: Request) -> Response:
+        handle: FirstToken = request.state.firsttoken
+        return PlainTextResponse(handle.request.url.path)
+
+    app = Starlette(
+        routes=[Route("/", reads_its_request)],
+        middleware=[Middleware(FirstTokenMiddleware, settings=emulator_settings)],
+    )
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "headers": [],
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("test", 80)}  # fmt: skip
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app({**scope, "state": {}}, receive, send)  # type: ignore[arg-type]  # builds the stack
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            await app({**scope, "state": {}}, receive, send)  # type: ignore[arg-type]
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert {"type": "http.response.body", "body": b"/"} in sent
+    await middleware_of(app).engine.aclose()
 
 
 async def test_a_request_without_the_middleware_gets_a_clear_error() -> None:
