@@ -85,7 +85,7 @@ def metrics(request: HttpRequest) -> HttpResponseBase:
 
 
 def prometheus(request: HttpRequest) -> HttpResponseBase:
-    return request.firsttoken.metrics_response(request.headers.get("Accept"))  # type: ignore[attr-defined,no-any-return]
+    return request.firsttoken.metrics_response()  # type: ignore[attr-defined,no-any-return]
 
 
 def dashboard(request: HttpRequest) -> HttpResponseBase:

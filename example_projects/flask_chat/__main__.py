@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 
-from . import create_app, firsttoken
+from firsttoken_flask import get_engine
+
+from . import create_app
 
 
 def main() -> None:
@@ -18,9 +20,10 @@ def main() -> None:
     os.environ.setdefault("FIRSTTOKEN_DEVELOPMENT", "1")
     app = create_app()
     with app.app_context():
-        upstream = firsttoken.engine.upstream.describe()["description"]
-    # Before serving: the first request finds the SDK's paths run and the upstream connected.
-    firsttoken.warm_up(app)
+        engine = get_engine()
+        upstream = engine.upstream.describe()["description"]
+        # Before serving: the first request finds the SDK's paths run and the upstream connected.
+        engine.warm_up()
     print(f"firsttoken Flask chat on http://127.0.0.1:{port} (answers from {upstream})", flush=True)
     # threaded: one stream must not hold the only thread while other requests wait.
     app.run(host="127.0.0.1", port=port, threaded=True, debug=False, use_reloader=False)

@@ -47,21 +47,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.post("/api/chat")
     def chat() -> Response:
         # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
-        return firsttoken.chat(request, owner=request.cookies.get(OWNER_COOKIE))
+        return firsttoken.chat(owner=request.cookies.get(OWNER_COOKIE))
 
     @app.get("/api/chat/<response_id>/stream")
     def resume(response_id: str) -> Response:
         # With Redis set: the answer after Last-Event-ID, from any worker; 204 when there is none.
-        return firsttoken.resume(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+        return firsttoken.resume(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/chat/<response_id>/stop")
     def stop(response_id: str) -> Response:
-        return firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+        return firsttoken.stop(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/warm")
     def warm() -> Response:
         # While the user types: the conversation so far pre-warmed in the prompt cache.
-        return firsttoken.warm(request)
+        return firsttoken.warm()
 
     @app.get("/api/metrics")
     def metrics() -> Response:
@@ -69,7 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        return firsttoken.metrics_response(request.headers.get("Accept"))
+        return firsttoken.metrics_response()
 
     @app.get("/dashboard")
     def dashboard() -> Response:

@@ -2,9 +2,12 @@
 `gunicorn -k gthread --threads 32 --graceful-timeout 120 example_projects.flask_chat.wsgi:app`.
 """
 
-from .app import create_app, firsttoken
+from firsttoken_flask import get_engine
+
+from .app import create_app
 
 app = create_app()
 # A WSGI server loads this module in each worker as it starts serving: warm up there, so the first
 # request does not pay for the SDK's first call or the upstream's handshakes.
-firsttoken.warm_up(app)
+with app.app_context():
+    get_engine().warm_up()

@@ -39,26 +39,26 @@ async def page(request: Request) -> Response:
 async def chat(request: Request) -> Response:
     # Limits, the profiles a browser may name and the client's budget (its IP here) are firsttoken's.
     firsttoken: FirstToken = request.state.firsttoken
-    return await firsttoken.chat(request, owner=request.cookies.get(OWNER_COOKIE))
+    return await firsttoken.chat(owner=request.cookies.get(OWNER_COOKIE))
 
 
 async def resume(request: Request) -> Response:
     # With Redis set: the answer after Last-Event-ID, from any worker; 204 when there is none.
     firsttoken: FirstToken = request.state.firsttoken
     owner = request.cookies.get(OWNER_COOKIE)
-    return await firsttoken.resume(request, request.path_params["response_id"], owner=owner)
+    return await firsttoken.resume(request.path_params["response_id"], owner=owner)
 
 
 async def stop(request: Request) -> Response:
     firsttoken: FirstToken = request.state.firsttoken
     owner = request.cookies.get(OWNER_COOKIE)
-    return await firsttoken.stop(request, request.path_params["response_id"], owner=owner)
+    return await firsttoken.stop(request.path_params["response_id"], owner=owner)
 
 
 async def warm(request: Request) -> Response:
     # While the user types: the conversation so far pre-warmed in the prompt cache (docs/warming.md).
     firsttoken: FirstToken = request.state.firsttoken
-    return await firsttoken.warm(request)
+    return await firsttoken.warm()
 
 
 async def metrics(request: Request) -> Response:
@@ -66,7 +66,7 @@ async def metrics(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
-    return request.state.firsttoken.metrics_response(request.headers.get("accept"))  # type: ignore[no-any-return]
+    return request.state.firsttoken.metrics_response()  # type: ignore[no-any-return]
 
 
 async def dashboard(request: Request) -> Response:

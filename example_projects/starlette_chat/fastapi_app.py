@@ -57,28 +57,26 @@ def create_app(
     async def resume(
         request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
     ) -> Response:
-        return await firsttoken.resume(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+        return await firsttoken.resume(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/chat/{response_id}/stop")
     async def stop(
         request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
     ) -> Response:
-        return await firsttoken.stop(request, response_id, owner=request.cookies.get(OWNER_COOKIE))
+        return await firsttoken.stop(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/warm")
-    async def warm(request: Request, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
+    async def warm(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
         # While the user types: the conversation so far pre-warmed in the prompt cache.
-        return await firsttoken.warm(request)
+        return await firsttoken.warm()
 
     @app.get("/api/metrics")
     async def metrics(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> dict[str, Any]:
         return firsttoken.metrics_snapshot()
 
     @app.get("/metrics")
-    async def prometheus(
-        request: Request, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
-    ) -> Response:
-        return firsttoken.metrics_response(request.headers.get("accept"))
+    async def prometheus(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
+        return firsttoken.metrics_response()
 
     @app.get("/dashboard")
     async def dashboard() -> FileResponse:

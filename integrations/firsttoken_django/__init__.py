@@ -19,10 +19,17 @@ if django.VERSION < (4, 2):  # pragma: no cover
     )
 
 from .handle import FirstToken
-from .responses import astream_response, stream_response
+from .responses import astream_response, start_response, stream_response
 from .state import get_engine
 
 # The adapter's former name for the shared error, kept for code that catches it.
 DjangoNotInstalled = FrameworkNotInstalled
 
-__all__ = ["DjangoNotInstalled", "FirstToken", "astream_response", "get_engine", "stream_response"]
+__all__ = [
+    "DjangoNotInstalled",
+    "FirstToken",
+    "astream_response",
+    "get_engine",
+    "start_response",
+    "stream_response",
+]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 
-from firsttoken import ChatRequest, Engine, EngineHandle, Refused, RelayStart, accept_chat
+from firsttoken import ChatRequest, Engine, EngineHandle, Refused, RelayStart, accept_chat, refusal
 
 from .responses import astream_response, is_asgi, start_response, stream_response, streaming
 from .state import get_engine
@@ -19,7 +19,8 @@ __all__ = ["FirstToken"]
 
 
 class FirstToken(EngineHandle):
-    """Attached to each request by `FirstTokenMiddleware`; the same members as Flask's and Starlette's.
+    """The request's handle, attached as `request.firsttoken` by `FirstTokenMiddleware`; the same
+    members as Flask's and Starlette's.
 
     The engine is looked up on use, not at attach time, so `override_settings(FIRSTTOKEN=...)`
     inside a test reaches requests made after it.
@@ -50,10 +51,11 @@ class FirstToken(EngineHandle):
         return await astream_response(self.request, format=format, engine=get_engine(), **call)
 
     def metrics_response(self, accept: str | None = None) -> HttpResponseBase:
-        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis) in the format `accept`
+        asks for (None: the request's `Accept` header)."""
         from django.http import HttpResponse
 
-        body, content_type = get_engine().prometheus(accept)
+        body, content_type = get_engine().prometheus(accept or self.request.headers.get("Accept"))
         response = HttpResponse(body, content_type=content_type)
         response["Cache-Control"] = "no-store"
         return response
@@ -97,7 +99,7 @@ class FirstToken(EngineHandle):
         try:
             chat = self.read_chat(client=client, system=call.get("system"))
         except Refused as exc:
-            return _refused(exc)
+            return start_response(refusal(exc))
         return self.chat_response(chat, **call)
 
     async def achat(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
@@ -105,7 +107,7 @@ class FirstToken(EngineHandle):
         try:
             chat = await self.aread_chat(client=client, system=call.get("system"))
         except Refused as exc:
-            return _refused(exc)
+            return start_response(refusal(exc))
         return await self.achat_response(chat, **call)
 
     def warm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
@@ -115,7 +117,7 @@ class FirstToken(EngineHandle):
         try:
             chat, _ = self._accept(call.get("system"))
         except Refused as exc:
-            return _refused(exc)
+            return start_response(refusal(exc))
         result = get_engine().warm_for(
             chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
         )
@@ -126,7 +128,7 @@ class FirstToken(EngineHandle):
         try:
             chat, _ = self._accept(call.get("system"))
         except Refused as exc:
-            return _refused(exc)
+            return start_response(refusal(exc))
         engine, who, system = get_engine(), self._client(client), call.get("system")
         if is_asgi(self.request):
             result = await engine.awarm_for(chat.messages, profile=chat.profile, client=who, system=system)
@@ -184,13 +186,5 @@ class FirstToken(EngineHandle):
 
 def _json(payload: dict[str, Any]) -> HttpResponseBase:
     response = JsonResponse(payload)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _refused(exc: Refused) -> HttpResponseBase:
-    response = JsonResponse({"error": exc.message}, status=exc.status)
-    for name, value in exc.headers:
-        response[name] = value
     response["Cache-Control"] = "no-store"
     return response

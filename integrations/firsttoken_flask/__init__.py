@@ -1,4 +1,5 @@
-"""firsttoken for Flask: `FirstToken(app)` or `FirstToken()` + `init_app(app)`.
+"""firsttoken for Flask: `firsttoken = FirstToken(app)` (or `FirstToken()` then `init_app(app)`),
+and `return firsttoken.chat()` from a view; `get_engine()` is the current app's engine.
 
 Importing this package without Flask installed raises `firsttoken.FrameworkNotInstalled`, an
 `ImportError` that says what to install (`FlaskNotInstalled` is the same class).
@@ -13,8 +14,8 @@ except ImportError as exc:
 
 from .config import CONFIG_KEYS, config_key, settings_from_config
 from .extension import FirstToken
-from .registry import EXTENSION_KEY, engine_of, get_engine
-from .responses import relay_response
+from .registry import EXTENSION_KEY, get_engine
+from .responses import relay_response, start_response
 
 # The adapter's former name for the shared error, kept for code that catches it.
 FlaskNotInstalled = FrameworkNotInstalled
@@ -25,8 +26,8 @@ __all__ = [
     "FirstToken",
     "FlaskNotInstalled",
     "config_key",
-    "engine_of",
     "get_engine",
     "relay_response",
     "settings_from_config",
+    "start_response",
 ]

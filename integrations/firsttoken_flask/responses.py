@@ -22,7 +22,7 @@ def relay_response(relay: Relay, start: RelayStart | None = None) -> Response:
     """
     start = start or relay.open()
     if start.body is not None:
-        return Response(start.body, status=start.status, headers=start.headers)
+        return start_response(start)
     response = Response(stream_with_context(relay.body()), status=start.status, headers=start.headers)
     # stream_with_context only closes the relay once iteration began; a response that is never
     # iterated (an after_request hook raised, a HEAD request) must not leave the upstream open.

@@ -3,7 +3,9 @@
     app = Starlette(routes=..., middleware=[Middleware(FirstTokenMiddleware, settings={...})])
 
     async def chat(request):
-        return await request.state.firsttoken.stream_response(messages=[...], profile="chat")
+        return await request.state.firsttoken.chat()  # the browser's body, checked, then streamed
+
+`get_engine()` is the app's engine inside a request or the lifespan.
 
 FastAPI's dependencies live in `firsttoken_starlette.fastapi`, so Starlette users need no FastAPI.
 Importing this package without Starlette raises `firsttoken.FrameworkNotInstalled`
@@ -18,9 +20,9 @@ try:
 except ImportError as exc:
     raise FrameworkNotInstalled("firsttoken_starlette", "starlette") from exc
 
-from .handle import FirstToken, firsttoken_of
+from .handle import FirstToken, firsttoken_of, get_engine
 from .middleware import FirstTokenMiddleware
-from .responses import RelayResponse, error_response
+from .responses import RelayResponse, start_response
 
 # The adapter's former name for the shared error, kept for code that catches it.
 StarletteNotInstalled = FrameworkNotInstalled
@@ -30,6 +32,7 @@ __all__ = [
     "FirstTokenMiddleware",
     "RelayResponse",
     "StarletteNotInstalled",
-    "error_response",
     "firsttoken_of",
+    "get_engine",
+    "start_response",
 ]

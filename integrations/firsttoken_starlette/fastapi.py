@@ -1,6 +1,7 @@
-"""FastAPI dependencies: `Depends(get_firsttoken)` for the handle, `Depends(get_engine)` for the engine,
-`Depends(chat_body)` for a browser's chat body checked against every limit; and `exception_handlers()`,
-which answer FastAPI's own 400/422s and 404s in the contract's `{"error": ...}` shape."""
+"""FastAPI dependencies: `Depends(get_firsttoken)` for the request's handle, `Depends(get_engine)`
+for the app's engine, `Depends(chat_body)` for a browser's chat body checked against every limit;
+and `exception_handlers()`, which answer FastAPI's own 400/422s and 404s in the contract's
+`{"error": ...}` shape."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the no-framework i
     raise FrameworkNotInstalled("firsttoken_starlette", "fastapi") from exc
 
 from .handle import FirstToken, firsttoken_of
-from .responses import error_response
+from .responses import start_response
 
 __all__ = ["chat_body", "exception_handlers", "get_engine", "get_firsttoken"]
 
@@ -26,12 +27,12 @@ __all__ = ["chat_body", "exception_handlers", "get_engine", "get_firsttoken"]
 # Coroutines, though they never await: FastAPI runs a plain `def` dependency on its thread pool,
 # a thread hop per request for an attribute lookup.
 async def get_firsttoken(request: Request) -> FirstToken:
-    """The request's handle: `.engine`, `.async_client`, `await .stream_response(...)`."""
+    """The request's handle (`request.state.firsttoken`): `await .chat()`, `.engine`, ..."""
     return firsttoken_of(request)
 
 
 async def get_engine(request: Request) -> Engine:
-    """The app's shared engine (one per app, built by `FirstTokenMiddleware`)."""
+    """The app's engine (one per app, built by `FirstTokenMiddleware`)."""
     return firsttoken_of(request).engine
 
 
@@ -39,8 +40,8 @@ async def chat_body(request: Request) -> ChatRequest:
     """The chat body, read by firsttoken rather than by FastAPI, so that no more than the body
     limit is read and every refusal (415, 413, 400, 429) comes before anything goes upstream;
     `exception_handlers()` answers the `Refused` it raises. The client is the peer's IP address;
-    a dependency of your own can call `firsttoken_of(request).read_chat(request, client=user.id)`."""
-    return await firsttoken_of(request).read_chat(request)
+    a dependency of your own can call `await firsttoken_of(request).read_chat(client=user.id)`."""
+    return await firsttoken_of(request).read_chat()
 
 
 def _first_problem(exc: RequestValidationError) -> str:
@@ -68,7 +69,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    return error_response(refusal(exc))
+    return start_response(refusal(exc))
 
 
 def exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:

@@ -1,38 +1,74 @@
-"""`request.state.firsttoken`: the app's engine and the one call a handler needs to stream."""
+"""`request.state.firsttoken`: the request's handle on the app's engine, and `get_engine()`."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from firsttoken import EngineHandle, Refused, Relay, RelayStart, accept_chat, refusal
 
-from .responses import RelayResponse, error_response, plain_response
+from .responses import RelayResponse, start_response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
+    from starlette.types import Receive, Scope
 
     from firsttoken import ChatRequest, Engine
 
-__all__ = ["FirstToken", "firsttoken_of"]
+__all__ = ["FirstToken", "firsttoken_of", "get_engine"]
 
 STATE_KEY = "firsttoken"
 
+# The engine of the app whose request or lifespan is running: Starlette keeps no current app, so
+# `FirstTokenMiddleware` holds this around each call it passes on, as Flask holds `current_app`.
+# A getter, not the engine: an app's engine is built on its first use.
+current_engine: ContextVar[Callable[[], Engine]] = ContextVar("firsttoken_starlette.engine")
+
+
+def get_engine() -> Engine:
+    """The engine of the app this code runs in: inside a request, a background task of one or the
+    app's lifespan (`FirstTokenMiddleware` sets it). Also a FastAPI dependency: `Depends(get_engine)`."""
+    getter = current_engine.get(None)
+    if getter is None:
+        raise RuntimeError(
+            "no firsttoken engine here: get_engine() works inside a request or the lifespan of an app "
+            "with FirstTokenMiddleware; elsewhere build an Engine and pass it as "
+            "Middleware(FirstTokenMiddleware, engine=engine)"
+        )
+    return getter()
+
 
 class FirstToken(EngineHandle):
-    """A thin handle on an app's engine, with the same members as Flask's and Django's `FirstToken`."""
+    """The request's handle, put on `request.state` by `FirstTokenMiddleware`; the same members
+    as Flask's and Django's `FirstToken`. Every view is async here, so the plain and a-forms are
+    the same coroutines: a view written for Django's or Flask's async views moves over unchanged."""
 
-    __slots__ = ("_engine",)
+    __slots__ = ("_engine", "_receive", "_request", "_scope")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, scope: Scope, receive: Receive) -> None:
         self._engine = engine
+        self._scope = scope
+        self._receive = receive
+        self._request: Request | None = None
 
     def __repr__(self) -> str:
-        return f"<FirstToken {self._engine!r}>"
+        return f"<FirstToken {self._scope.get('method')} {self._scope.get('path')}>"
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def request(self) -> Request:
+        """The request this handle serves (built on first use: most requests never read it)."""
+        if self._request is None:
+            from starlette.requests import Request
+
+            self._request = Request(self._scope, self._receive)
+        return self._request
 
     async def stream_response(self, *, format: str = "sse", **call: Any) -> Response:
         """Open the upstream stream and answer with it.
@@ -44,7 +80,7 @@ class FirstToken(EngineHandle):
         relay = Relay(self.engine, format=format, **call)
         start = await relay.aopen()
         if start.body is not None:
-            return error_response(start)
+            return start_response(start)
         return RelayResponse(relay, start)
 
     async def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
@@ -54,15 +90,14 @@ class FirstToken(EngineHandle):
         )
 
     def metrics_response(self, accept: str | None = None) -> Response:
-        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis), for the `Accept` given."""
+        """`GET /metrics`: the Prometheus scrape (the deployment's with Redis) in the format `accept`
+        asks for (None: the request's `Accept` header)."""
         from starlette.responses import Response
 
-        body, content_type = self.engine.prometheus(accept)
+        body, content_type = self.engine.prometheus(accept or self.request.headers.get("accept"))
         return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
-    async def read_chat(
-        self, request: Request, *, client: str | None = None, system: Any = None
-    ) -> ChatRequest:
+    async def read_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest:
         """The browser's chat body, checked against every limit before anything goes upstream.
 
         415 unless JSON, 413 over `max_body_bytes` (no more than that is read), 400 for a malformed
@@ -71,12 +106,12 @@ class FirstToken(EngineHandle):
         caller for the budget (a user id); None is the peer's IP address. `system` is the app's
         own system prompt, counted in the token estimate.
         """
-        chat, tokens = await self._accept(request, system)
-        await self.engine.limits.aadmit(_client(request, client), tokens)
+        chat, tokens = await self._accept(system)
+        await self.engine.limits.aadmit(self._client(client), tokens)
         return chat
 
-    async def _accept(self, request: Request, system: Any) -> tuple[ChatRequest, int]:
-        limits = self.engine.limits
+    async def _accept(self, system: Any) -> tuple[ChatRequest, int]:
+        request, limits = self.request, self.engine.limits
         limits.check_length(request.headers.get("content-length"))
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -91,7 +126,13 @@ class FirstToken(EngineHandle):
             system=system,
         )
 
-    async def warm(self, request: Request, *, client: str | None = None, **call: Any) -> Response:
+    def _client(self, client: str | None) -> str | None:
+        if client is not None:
+            return client
+        peer = self._scope.get("client")
+        return peer[0] if peer else None
+
+    async def warm(self, *, client: str | None = None, **call: Any) -> Response:
         """`POST /api/warm`: the conversation so far pre-warmed in the prompt cache while the user
         types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
         `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
@@ -99,29 +140,30 @@ class FirstToken(EngineHandle):
         from starlette.responses import JSONResponse
 
         try:
-            chat, _ = await self._accept(request, call.get("system"))
+            chat, _ = await self._accept(call.get("system"))
         except Refused as exc:
-            return error_response(refusal(exc))
+            return start_response(refusal(exc))
         result = await self.engine.awarm_for(
-            chat.messages, profile=chat.profile, client=_client(request, client), system=call.get("system")
+            chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
         )
         return JSONResponse(result.as_json(), headers={"Cache-Control": "no-store"})
 
-    async def chat(self, request: Request, *, client: str | None = None, **call: Any) -> Response:
+    async def chat(self, *, client: str | None = None, **call: Any) -> Response:
         """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer.
 
-        `call` overrides the body's call (`system=`, `max_tokens=`, ...).
+        `call` overrides the body's call (`system=`, `max_tokens=`, `owner=`, ...).
         """
         try:
-            chat = await self.read_chat(request, client=client, system=call.get("system"))
+            chat = await self.read_chat(client=client, system=call.get("system"))
         except Refused as exc:
-            return error_response(refusal(exc))
+            return start_response(refusal(exc))
         return await self.chat_response(chat, **call)
 
-    async def resume(self, request: Request, response_id: str, *, owner: str | None = None) -> Response:
+    async def resume(self, response_id: str, *, owner: str | None = None) -> Response:
         """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
         live (`?protocol=ai-sdk`: `response_id` is the AI SDK's chat id); 204 with nothing to resume.
         `owner` is what the app gave `chat` (a session, a user id)."""
+        request = self.request
         found = await self.afollow(
             response_id,
             owner=owner,
@@ -129,15 +171,13 @@ class FirstToken(EngineHandle):
             protocols=request.query_params.getlist("protocol"),
         )
         if isinstance(found, RelayStart):
-            return plain_response(found)
+            return start_response(found)
         return RelayResponse(found, found.start)
 
-    async def stop(self, request: Request, response_id: str, *, owner: str | None = None) -> Response:
+    async def stop(self, response_id: str, *, owner: str | None = None) -> Response:
         """`POST /api/chat/{response_id}/stop`: the answer and its upstream call end, on any worker."""
-        return plain_response(await self.astop_answer(response_id, owner=owner))
+        return start_response(await self.astop_answer(response_id, owner=owner))
 
-    # Every view is async here: the a-forms are the same coroutines, so a view written for
-    # Django's or Flask's async views moves over with its calls unchanged.
     astream_response = stream_response
     achat_response = chat_response
     aread_chat = read_chat
@@ -145,12 +185,6 @@ class FirstToken(EngineHandle):
     aresume = resume
     astop = stop
     awarm = warm
-
-
-def _client(request: Request, client: str | None) -> str | None:
-    if client is not None:
-        return client
-    return request.client.host if request.client else None
 
 
 def firsttoken_of(conn: HTTPConnection) -> FirstToken:

@@ -1,4 +1,4 @@
-"""`FirstTokenMiddleware`: owns one engine for an app's lifetime and hands it to every request."""
+"""`FirstTokenMiddleware`: owns one engine for an app's lifetime and hands each request its handle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from firsttoken import Engine, FirstTokenError, Settings, collect_calls, server_timing
 
-from .handle import STATE_KEY, FirstToken
+from .handle import STATE_KEY, FirstToken, current_engine
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,39 +47,52 @@ class FirstTokenMiddleware:
             self.settings = settings
         else:
             self.settings = Settings.from_env(**dict(settings or {}))
-        self._handle: FirstToken | None = None if engine is None else FirstToken(engine)
+        self._engine = engine
+        # What `get_engine()` calls inside this app's requests and lifespan (made once, not per request).
+        self._current = lambda: self.engine
 
     @property
     def engine(self) -> Engine:
         """The engine, built on first use when the server never ran the app's lifespan."""
-        return self._ensure().engine
-
-    def _ensure(self) -> FirstToken:
-        handle = self._handle
-        if handle is None or (handle.engine.closed and self._given is None):
+        engine = self._engine
+        if engine is None or (engine.closed and self._given is None):
             # No await between the check and the assignment: concurrent first requests on
             # one event loop cannot both build an engine. A closed owned engine (a second
             # lifespan cycle, as test clients run) is replaced by a fresh one.
-            handle = self._handle = FirstToken(Engine(self.settings))
-        return handle
+            engine = self._engine = Engine(self.settings)
+        return engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            handle = self._ensure()
+            engine = self.engine
             # A copy, not the server's dict: a mounted app with its own middleware must not
             # overwrite the outer app's handle for the rest of the outer request.
-            scope = {**scope, "state": {**scope.get("state", {}), STATE_KEY: handle}}
-            if not self.settings.in_development:
-                await self.app(scope, receive, send)
-                return
-            # In development, the model calls that finished before the response began (the
-            # devtools' timing panel shows them) as `Server-Timing` entries; never in production,
-            # where wrapping `send` would cost every streamed chunk a call.
-            with collect_calls() as rows:
-                await self.app(scope, receive, _timed(send, rows))
+            state = dict(scope.get("state", ()))
+            scope = {**scope, "state": state}
+            state[STATE_KEY] = FirstToken(engine, scope, receive)
+            token = current_engine.set(self._current)
+            try:
+                if not self.settings.in_development:
+                    await self.app(scope, receive, send)
+                    return
+                # In development, the model calls that finished before the response began (the
+                # devtools' timing panel shows them) as `Server-Timing` entries; never in
+                # production, where wrapping `send` would cost every streamed chunk a call.
+                with collect_calls() as rows:
+                    await self.app(scope, receive, _timed(send, rows))
+            finally:
+                current_engine.reset(token)
+                # The handle holds the scope that holds it: let go of it here, so the request's
+                # objects are freed by their reference counts, not by a garbage collection (the
+                # collector's pauses were a busy worker's slowest requests, BENCHMARKS.md).
+                state.pop(STATE_KEY, None)
         elif kind == "lifespan":
-            await self._lifespan(scope, receive, send)
+            token = current_engine.set(self._current)
+            try:
+                await self._lifespan(scope, receive, send)
+            finally:
+                current_engine.reset(token)
         else:
             await self.app(scope, receive, send)
 
@@ -88,7 +101,7 @@ class FirstTokenMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    handle = self._ensure()
+                    engine = self.engine
                 except FirstTokenError as exc:
                     # Said here, not left to the app: Starlette reads this first message outside
                     # the block that reports `startup.failed`, and uvicorn would take a bare
@@ -97,13 +110,13 @@ class FirstTokenMiddleware:
                     raise
                 # The server is about to serve on this loop: its first request must not pay for
                 # the SDK's first call or the upstream's handshakes. Bounded, and never raises.
-                await handle.engine.awarm_up()
+                await engine.awarm_up()
             return message
 
         async def send_shutdown(message: Message) -> None:
             ending = message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed")
-            if ending and self._given is None and self._handle is not None:
-                await self._handle.engine.aclose()
+            if ending and self._given is None and self._engine is not None:
+                await self._engine.aclose()
             await send(message)
 
         await self.app(scope, receive_startup, send_shutdown)

@@ -19,29 +19,22 @@ if TYPE_CHECKING:
 
     from firsttoken import Relay, RelayStart, ResumedStream
 
-__all__ = ["RelayResponse", "error_response", "plain_response"]
+__all__ = ["RelayResponse", "start_response"]
 
 
 def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def error_response(start: RelayStart) -> Response:
-    """The core's JSON refusal (overload, rate limit, bad gateway) with its status and headers."""
-    body = start.body or b""
-    response = Response(body, status_code=start.status)
+def start_response(start: RelayStart) -> Response:
+    """A start that is not a stream: the core's JSON answer (a refusal, an upstream error) with its
+    status and headers, or a 204 (which carries no length)."""
+    response = Response(start.body or b"", status_code=start.status)
     # The core already chose every header; Response's own content-type guess would duplicate it.
-    response.raw_headers = [*_raw(start.headers), (b"content-length", str(len(body)).encode())]
+    response.raw_headers = _raw(start.headers)
+    if start.body is not None:
+        response.raw_headers.append((b"content-length", str(len(start.body)).encode()))
     return response
-
-
-def plain_response(start: RelayStart) -> Response:
-    """A start that is not a stream: a JSON answer, or a 204 (which carries no length)."""
-    if start.body is None:
-        response = Response(status_code=start.status)
-        response.raw_headers = _raw(start.headers)
-        return response
-    return error_response(start)
 
 
 class RelayResponse(StreamingResponse):

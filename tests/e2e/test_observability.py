@@ -42,6 +42,15 @@ def test_metrics_scrape_counts_the_calls_made(example: RunningExample) -> None:
     assert _calls(example).get("fast", 0) == before + 3
 
 
+def test_metrics_scrape_answers_in_the_format_the_scraper_accepts(example: RunningExample) -> None:
+    # The handle reads the request's own Accept header: the views call `metrics_response()` bare.
+    accept = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    response = example.client.get("/metrics", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.rstrip().endswith("# EOF")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     yield from chromium()

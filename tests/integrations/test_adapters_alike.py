@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -19,23 +20,14 @@ import firsttoken_flask
 import firsttoken_starlette
 
 ADAPTERS = (firsttoken_django, firsttoken_flask, firsttoken_starlette)
-HANDLE_MEMBERS = (
-    "engine",
-    "settings",
-    "client",
-    "async_client",
-    "metrics_snapshot",
-    "stream_response",
-    "chat_response",
-    "astream_response",
-    "achat_response",
-)
+# Flask's handle is its extension object (as flask-sqlalchemy's `db` is both the registration and
+# `db.session`), so it also has the registration Flask's pattern requires; nothing else differs.
+REGISTRATION = {"firsttoken_flask": {"init_app"}}
 ROOT = Path(__file__).resolve().parents[2] / "integrations"
 
 
-def _signature(handle: type, name: str) -> object:
+def _signature(member: object, name: str) -> object:
     """Parameters as a caller sees them; return types are each framework's own response class."""
-    member = inspect.getattr_static(handle, name)
     if not callable(member):
         return "attribute"  # a property or a slot
     params = [(p.name, p.kind, p.default) for p in inspect.signature(member).parameters.values()]
@@ -43,13 +35,36 @@ def _signature(handle: type, name: str) -> object:
     return params, inspect.iscoroutinefunction(member) or not name.startswith("a")
 
 
+def _shape(adapter: ModuleType) -> dict[str, object]:
+    """Every public member of the adapter's handle, and its `get_engine`."""
+    handle = adapter.FirstToken
+    names = {n for n in dir(handle) if not n.startswith("_")} - REGISTRATION.get(adapter.__name__, set())
+    shape = {name: _signature(inspect.getattr_static(handle, name), name) for name in sorted(names)}
+    shape["get_engine()"] = _signature(adapter.get_engine, "get_engine")
+    return shape
+
+
 def test_one_handle_shape_in_every_framework() -> None:
-    shapes = {
-        adapter.__name__: {name: _signature(adapter.FirstToken, name) for name in HANDLE_MEMBERS}
-        for adapter in ADAPTERS
-    }
+    shapes = {adapter.__name__: _shape(adapter) for adapter in ADAPTERS}
     django, flask, starlette = shapes.values()
     assert django == flask == starlette, shapes
+    # The views' whole surface, so a member that leaves every adapter at once is seen too.
+    assert set(django) >= {
+        "request", "engine", "read_chat", "chat", "warm", "resume", "stop", "stream_response",
+        "chat_response", "metrics_response", "get_engine()",
+    }  # fmt: skip
+
+
+def test_a_member_of_one_adapter_alone_is_a_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shape is read from the classes, not from a list: a member added to one handle shows.
+    before = _shape(firsttoken_flask)
+    monkeypatch.setattr(firsttoken_flask.FirstToken, "summary", lambda self: None, raising=False)
+    assert _shape(firsttoken_flask) != before
+    assert _shape(firsttoken_flask) != _shape(firsttoken_django)
+
+
+def test_get_engine_is_exported_by_every_adapter() -> None:
+    assert all("get_engine" in adapter.__all__ for adapter in ADAPTERS)
 
 
 def test_one_missing_framework_error() -> None:

@@ -23,7 +23,7 @@ def test_async_view_streams_with_achat_response(emulator: Emulator) -> None:
         assert blocks[-1].startswith(b"event: done")
         assert b'"output_tokens":8' in blocks[-1]
     finally:
-        streaming_app.firsttoken.close(app)
+        app.extensions["firsttoken"].close()
 
 
 def test_async_view_refusal_is_an_http_status(faults: Emulator) -> None:
@@ -35,4 +35,4 @@ def test_async_view_refusal_is_an_http_status(faults: Emulator) -> None:
         assert response.status_code == 503
         assert response.json is not None and response.json["error"]
     finally:
-        streaming_app.firsttoken.close(app)
+        app.extensions["firsttoken"].close()

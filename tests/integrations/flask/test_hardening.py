@@ -33,7 +33,7 @@ def app(emulator: Emulator) -> Iterator[Flask]:
         return await firsttoken.achat(system=SYSTEM)
 
     yield app
-    firsttoken.close(app)
+    app.extensions["firsttoken"].close()
 
 
 @pytest.mark.parametrize("route", ["/sync", "/async"])

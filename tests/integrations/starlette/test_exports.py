@@ -11,8 +11,9 @@ def test_exported_names() -> None:
         "FirstTokenMiddleware",
         "RelayResponse",
         "StarletteNotInstalled",
-        "error_response",
         "firsttoken_of",
+        "get_engine",
+        "start_response",
     ]
     assert firsttoken_starlette.fastapi.__all__ == [
         "chat_body",

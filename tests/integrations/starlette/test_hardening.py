@@ -23,7 +23,7 @@ UI_BODY = {"messages": [{"id": "u", "role": "user", "parts": [{"type": "text", "
 
 
 async def chat(request: Request) -> Response:
-    return await firsttoken_of(request).chat(request, system="You are the app's assistant.")
+    return await firsttoken_of(request).chat(system="You are the app's assistant.")
 
 
 def app(emulator: Emulator) -> Starlette:

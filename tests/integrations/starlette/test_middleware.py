@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
@@ -15,13 +18,14 @@ from starlette.websockets import WebSocket
 
 from firsttoken import Engine, Settings, SettingsError
 from firsttoken.testing.plugin import EmulatorHandle
-from firsttoken_starlette import FirstToken, FirstTokenMiddleware, firsttoken_of
+from firsttoken_starlette import FirstToken, FirstTokenMiddleware, firsttoken_of, get_engine
 
 from .lifespan import lifespan
 
 
 async def whoami(request: Request) -> Response:
     handle = request.state.firsttoken
+    assert handle.request.url.path.endswith("/whoami") and get_engine() is handle.engine
     return JSONResponse(
         {"engine": id(handle.engine), "max_tokens": handle.settings.profile("chat").max_tokens}
     )
@@ -169,7 +173,66 @@ async def test_websocket_scopes_pass_straight_through(emulator_settings: dict[st
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert {"type": "websocket.send", "text": "no state"} in sent
     # Nothing was built for a scope that is not HTTP.
-    assert middleware._handle is None
+    assert middleware._engine is None
+
+
+async def test_get_engine_is_the_apps_inside_its_lifespan_and_requests(
+    emulator_settings: dict[str, object],
+) -> None:
+    seen: list[Engine] = []
+
+    @contextlib.asynccontextmanager
+    async def app_lifespan(app: Starlette) -> AsyncIterator[None]:
+        seen.append(get_engine())  # where an app warms its prompt cache, say
+        yield
+
+    app = Starlette(
+        routes=[Route("/whoami", whoami)],
+        middleware=[Middleware(FirstTokenMiddleware, settings=emulator_settings)],
+        lifespan=app_lifespan,
+    )
+    async with lifespan(app), client_for(app) as client:
+        engine = middleware_of(app).engine
+        assert (await client.get("/whoami")).json()["engine"] == id(engine)
+    assert seen == [engine]
+    with pytest.raises(RuntimeError, match="inside a request or the lifespan"):
+        get_engine()
+
+
+async def test_a_request_and_its_handle_are_freed_without_the_garbage_collector(
+    emulator_settings: dict[str, object],
+) -> None:
+    # The per-request handle holds the scope whose state holds it; the middleware breaks that
+    # cycle when the request ends, so no request leaves work for a collection pause.
+    async def reads_its_request(request: Request) -> Response:
+        handle: FirstToken = request.state.firsttoken
+        return PlainTextResponse(handle.request.url.path)
+
+    app = Starlette(
+        routes=[Route("/", reads_its_request)],
+        middleware=[Middleware(FirstTokenMiddleware, settings=emulator_settings)],
+    )
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "headers": [],
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("test", 80)}  # fmt: skip
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app({**scope, "state": {}}, receive, send)  # type: ignore[arg-type]  # builds the stack
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            await app({**scope, "state": {}}, receive, send)  # type: ignore[arg-type]
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert {"type": "http.response.body", "body": b"/"} in sent
+    await middleware_of(app).engine.aclose()
 
 
 async def test_a_request_without_the_middleware_gets_a_clear_error() -> None:
