@@ -405,7 +405,7 @@ def test_flask_quickstart_under_flask_run(installs: dict[str, Install]) -> None:
     install.write(
         "app.py",
         """
-        from flask import Flask, request
+        from flask import Flask
 
         from firsttoken_flask import FirstToken
 
@@ -419,7 +419,7 @@ def test_flask_quickstart_under_flask_run(installs: dict[str, Install]) -> None:
 
             @app.post("/api/chat")
             def chat():
-                return firsttoken.chat(request)
+                return firsttoken.chat()
 
             return app
         """,
@@ -442,7 +442,7 @@ STARLETTE_APP = """
 
 
     async def chat(request: Request) -> Response:
-        return await request.state.firsttoken.chat(request)
+        return await request.state.firsttoken.chat()
 
 
     app = Starlette(
