@@ -71,40 +71,38 @@ def test_every_module_of_the_core_imports_without_the_optional_packages() -> Non
 
 
 @pytest.mark.parametrize(
-    ("framework", "modules"),
+    ("framework", "package"),
     [
-        ("django", ["firsttoken_django", "firsttoken_django.checks", "firsttoken_django.middleware"]),
-        ("flask", ["firsttoken_flask", "firsttoken_flask.cli"]),
-        ("starlette", ["firsttoken_starlette", "firsttoken_starlette.middleware"]),
-        ("fastapi", ["firsttoken_starlette.fastapi"]),
+        ("django", "firsttoken_django"),
+        ("flask", "firsttoken_flask"),
+        # firsttoken_starlette.fastapi needs FastAPI; the others Starlette alone.
+        ("fastapi", "firsttoken_starlette"),
     ],
 )
-def test_each_adapter_imports_without_the_optional_packages(framework: str, modules: list[str]) -> None:
+def test_every_adapter_module_imports_without_the_optional_packages(framework: str, package: str) -> None:
     pytest.importorskip(framework)
     done = _run(
         """
-        import importlib
-        import django
-        from django.conf import settings
+        import importlib, pkgutil
 
-        settings.configure(INSTALLED_APPS=["firsttoken_django"])
-        django.setup()
-        for name in sys.argv[1:]:
-            importlib.import_module(name)
-        print("ok")
-        """
-        if framework == "django"
-        else """
-        import importlib
+        if sys.argv[1] == "firsttoken_django":
+            import django
+            from django.conf import settings
 
-        for name in sys.argv[1:]:
-            importlib.import_module(name)
-        print("ok")
+            settings.configure(INSTALLED_APPS=["firsttoken_django"])
+            django.setup()
+        package = importlib.import_module(sys.argv[1])
+        # The toolbar panel needs the toolbar: test_the_toolbar_panel_... below.
+        names = [m.name for m in pkgutil.walk_packages(package.__path__, sys.argv[1] + ".")]
+        for name in names:
+            if name != "firsttoken_django.panels":
+                importlib.import_module(name)
+        print(len(names))
         """,
-        *modules,
+        package,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "ok\n"
+    assert int(done.stdout) >= 4
 
 
 def test_the_toolbar_panel_without_the_toolbar_names_what_to_install() -> None:
