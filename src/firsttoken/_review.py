@@ -38,7 +38,26 @@ def review_settings(settings: Settings, *, key_name: Callable[[str], str] = _pla
         *_profile_findings(settings, key_name),
         *_upstream_findings(settings, key_name),
         *_streaming_findings(settings, key_name),
+        *_dependency_findings(settings, key_name),
     ]
+
+
+def _dependency_findings(settings: Settings, key_name: Callable[[str], str]) -> list[Finding]:
+    """A feature the settings turn on whose optional package is not installed (the engine's
+    construction raises the same; here `manage.py check` says it with the others)."""
+    if settings.redis_url is None:
+        return []
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        return [
+            Finding(
+                "E006",
+                f"{key_name('redis_url')} is set, and the redis package is not installed.",
+                "pip install 'firsttoken[redis]'",
+            )
+        ]
+    return []
 
 
 # nginx's `proxy_read_timeout`, AWS ALB's and most load balancers' idle timeout: a response that

@@ -7,11 +7,14 @@ speaks (issue 28: the cache advisor's "profile 'chat': prompt not cached..." did
 
 from __future__ import annotations
 
+import ast
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-ant-cli-output-secret-never-shown"
 BANNER = "firsttoken: no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL set"
 
@@ -97,3 +100,31 @@ def test_emulate_tls_without_trustme_is_one_line_naming_the_package() -> None:
     )
     assert done.returncode == 1
     assert done.stderr == "Error: the emulator's HTTPS needs trustme: pip install trustme\n"
+
+
+def _message(call: ast.Call) -> str | None:
+    args = call.args[1:] if isinstance(call.func, ast.Attribute) and call.func.attr == "log" else call.args
+    first = args[0] if args else None
+    if isinstance(first, ast.JoinedStr) and first.values:
+        first = first.values[0]
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+def test_every_message_firsttoken_logs_starts_with_its_name() -> None:
+    # The same rule for the messages a process with no logging configured prints bare.
+    levels = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+    unsigned = []
+    for folder in ("src/firsttoken", "integrations"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in levels
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "logger"
+                ):
+                    message = _message(node)
+                    if message is None or not message.startswith("firsttoken"):
+                        unsigned.append(f"{path.relative_to(ROOT)}:{node.lineno}: {message!r}")
+    assert not unsigned, unsigned

@@ -74,16 +74,17 @@ def test_a_failed_warm_up_is_logged_once_and_never_raised(caplog: pytest.LogCapt
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # nothing listens there once the socket closes
-    engine = Engine(
-        Settings(base_url=f"http://127.0.0.1:{port}", api_key="sk-ant-secret-0123", max_retries=0)
-    )
+    url = f"http://operator:hunter2pass@127.0.0.1:{port}"
+    engine = Engine(Settings(base_url=url, api_key="sk-ant-secret-0123", max_retries=0))
     with engine, caplog.at_level(logging.WARNING, logger="firsttoken"):
         first, second = engine.warm_up(), engine.warm_up()
         assert first is not None and first.status == "failed" and first.error == "APIConnectionError"
         assert second is not None and second.status == "failed"
     warnings = [r for r in caplog.records if "warm-up" in r.getMessage()]
     assert len(warnings) == 1
-    assert "sk-ant-secret" not in caplog.text
+    # The cause, not only its type (issue 28: "warm-up failed (RuntimeError)" said nothing more).
+    assert "warm-up failed (APIConnectionError: " in warnings[0].getMessage()
+    assert "sk-ant-secret" not in caplog.text and "hunter2pass" not in caplog.text
 
 
 def test_warm_up_never_waits_longer_than_its_timeout() -> None:
