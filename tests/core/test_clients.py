@@ -12,6 +12,7 @@ import time
 import pytest
 
 from firsttoken import Engine, EngineClosedError, Settings
+from firsttoken._upstream import resolve
 from firsttoken._upstream.shards import SHARD_STREAMS
 from firsttoken.testing.emulator import Emulator
 
@@ -107,7 +108,11 @@ async def test_aclose_is_idempotent(emulator: Emulator) -> None:
         engine.async_client  # noqa: B018
 
 
-def test_the_embedded_emulator_starts_without_key_or_url(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_embedded_emulator_starts_without_key_or_url(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The notice is said once per process; an earlier test in this worker may have had it said.
+    monkeypatch.setattr(resolve, "_told", threading.Event())
     with Engine(Settings(emulator_time_scale=0.0)) as engine:
         assert engine.upstream.kind == "emulator"
         assert "embedded emulator" in caplog.text
