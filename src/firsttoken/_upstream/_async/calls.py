@@ -19,7 +19,8 @@ from anthropic.types import Message
 from ..._errors import UpstreamFailure
 from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
-from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
+from ..stream import AttemptPlan, Event, Finish, StreamCore
+from .text import TextIteration
 
 __all__ = ["AsyncTextStream", "acreate"]
 
@@ -70,7 +71,7 @@ async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Messag
     return cast(Message, await raw.parse())
 
 
-class AsyncTextStream(StreamCore):
+class AsyncTextStream(StreamCore, TextIteration):
     """`async with engine.astream(...) as s: async for text in s: ...`.
 
     Then `s.usage`, `s.timings`, `s.message`. Closing a stream early closes the HTTP response at
@@ -142,15 +143,6 @@ class AsyncTextStream(StreamCore):
             event = self.reader.feed(name, data)
             if event is not None:
                 yield event
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        async for name, data in self.events():
-            text = text_of(name, data)
-            if text is not None:
-                yield text
-
-    async def text(self) -> str:
-        return "".join([t async for t in self])
 
     async def aclose(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""

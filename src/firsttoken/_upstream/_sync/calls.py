@@ -20,7 +20,8 @@ from anthropic.types import Message
 from ..._errors import UpstreamFailure
 from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
-from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
+from ..stream import AttemptPlan, Event, Finish, StreamCore
+from .text import TextIteration
 
 __all__ = ["TextStream", "create"]
 
@@ -67,7 +68,7 @@ def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
     return cast(Message, raw.parse())
 
 
-class TextStream(StreamCore):
+class TextStream(StreamCore, TextIteration):
     """`with engine.stream(...) as s: for text in s: ...`.
 
     Then `s.usage`, `s.timings`, `s.message`. Closing a stream early closes the HTTP response at
@@ -139,15 +140,6 @@ class TextStream(StreamCore):
             event = self.reader.feed(name, data)
             if event is not None:
                 yield event
-
-    def __iter__(self) -> Iterator[str]:
-        for name, data in self.events():
-            text = text_of(name, data)
-            if text is not None:
-                yield text
-
-    def text(self) -> str:
-        return "".join([t for t in self])
 
     def close(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""
