@@ -107,6 +107,10 @@ class AsyncAgentStream(AgentCore, TextIteration):
             elif text_of(name, data) is not None:
                 yield TextDelta(data["index"], data["delta"]["text"])
 
+    async def text(self) -> str:
+        """The text of every step, joined."""
+        return "".join([t async for t in self])
+
     async def aclose(self) -> None:
         """Idempotent: cancels the running tools and closes the model call in flight."""
         runner, self._runner = self._runner, None

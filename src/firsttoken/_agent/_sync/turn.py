@@ -108,6 +108,10 @@ class AgentStream(AgentCore, TextIteration):
             elif text_of(name, data) is not None:
                 yield TextDelta(data["index"], data["delta"]["text"])
 
+    def text(self) -> str:
+        """The text of every step, joined."""
+        return "".join([t for t in self])
+
     def close(self) -> None:
         """Idempotent: cancels the running tools and closes the model call in flight."""
         runner, self._runner = self._runner, None

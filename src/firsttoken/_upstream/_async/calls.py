@@ -144,6 +144,9 @@ class AsyncTextStream(StreamCore, TextIteration):
             if event is not None:
                 yield event
 
+    async def text(self) -> str:
+        return "".join([t async for t in self])
+
     async def aclose(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""
         cm = self._cm

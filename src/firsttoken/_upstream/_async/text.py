@@ -19,14 +19,10 @@ class _Events(Protocol):
 
 
 class TextIteration:
-    """`async for text in stream` and `await stream.text()`: the text deltas of `events()`."""
+    """`async for text in stream`: the text deltas of `events()` (each class's `text()` joins them)."""
 
     async def __aiter__(self: _Events) -> AsyncIterator[str]:
         async for name, data in self.events():
             text = text_of(name, data)
             if text is not None:
                 yield text
-
-    async def text(self: _Events) -> str:
-        """The whole text (every step's, for an agent turn), joined."""
-        return "".join([t async for name, data in self.events() if (t := text_of(name, data)) is not None])

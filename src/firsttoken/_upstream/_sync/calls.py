@@ -141,6 +141,9 @@ class TextStream(StreamCore, TextIteration):
             if event is not None:
                 yield event
 
+    def text(self) -> str:
+        return "".join([t for t in self])
+
     def close(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""
         cm = self._cm

@@ -20,14 +20,10 @@ class _Events(Protocol):
 
 
 class TextIteration:
-    """`for text in stream` and `stream.text()`: the text deltas of `events()`."""
+    """`for text in stream`: the text deltas of `events()` (each class's `text()` joins them)."""
 
     def __iter__(self: _Events) -> Iterator[str]:
         for name, data in self.events():
             text = text_of(name, data)
             if text is not None:
                 yield text
-
-    def text(self: _Events) -> str:
-        """The whole text (every step's, for an agent turn), joined."""
-        return "".join([t for name, data in self.events() if (t := text_of(name, data)) is not None])
