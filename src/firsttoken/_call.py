@@ -12,9 +12,8 @@ and the streams read it; nothing after the builder takes an argument out of a di
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._profiles import Profile
 from ._settings import Settings
@@ -45,9 +44,11 @@ OVERRIDES = frozenset(
 _NO_TOOLS: Mapping[str, Tool] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     """One call, as built from its arguments; read by everything after, changed by nothing."""
+
+    # A tuple, not a frozen dataclass (as `Placement` is): built on every call's way out, and every
+    # step of an agent turn, in a third of the time (0.31 against 0.96 µs here).
 
     # The profile's name (the records, the advice, the registered cache prefix).
     profile: str
