@@ -53,13 +53,8 @@ class ResponseCache:
     @classmethod
     def for_settings(cls, store: ResponseStore, upstream: Upstream, s: Settings) -> ResponseCache:
         """Keyed by the upstream's key and identity, and the deployment's tenant."""
-        return cls(
-            store,
-            enabled=s.response_cache,
-            api_key=upstream.api_key,
-            base_url=upstream.identity,
-            tenant=s.tenant,
-        )
+        key, url = upstream.api_key, upstream.identity
+        return cls(store, enabled=s.response_cache, api_key=key, base_url=url, tenant=s.tenant)
 
     def __repr__(self) -> str:
         return f"<ResponseCache {'on' if self.enabled else 'off'} hits={self.hits} misses={self.misses}>"
