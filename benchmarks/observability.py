@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from firsttoken import CallRecord, Engine, Settings
-from firsttoken._engine import Finished
+from firsttoken._observers import CallOutcome
 
 N = 20_000
 ROUNDS = 7
@@ -35,11 +35,11 @@ def main() -> None:
         cache_read_input_tokens=4096,
     )
     params = {"model": "claude-sonnet-5-5", "max_tokens": 1024, "messages": [], "timeout": 60.0}
-    call = Finished("chat", params, record, None, None)
+    call = CallOutcome(engine._calls.build("chat", params), params, record, None, None)
     full = list(engine.on_finished)
     metrics = engine.metrics
 
-    def windows_only(finished: Finished) -> None:
+    def windows_only(finished: CallOutcome) -> None:
         # The metrics path without observability: the caching savings and the three windows under
         # the lock (what `/api/metrics` always needed), published as before; nothing else.
         r = finished.record
@@ -55,7 +55,7 @@ def main() -> None:
             metrics._all.add(r, saved)
         engine.shared.watch(metrics)
 
-    bare = [windows_only, engine._observe_advice, engine._observe_caching]
+    bare = [windows_only, engine._observers.advice, engine._observers.caching]
 
     def with_it() -> float:
         engine.on_finished[:] = full
@@ -63,14 +63,14 @@ def main() -> None:
         for _ in range(N):
             engine.telemetry.begin()
             metrics.stream_opened()
-            engine._finished(call)
+            engine._observers.notify(call)
         return (time.perf_counter() - start) / N
 
     def without_it() -> float:
         engine.on_finished[:] = bare
         start = time.perf_counter()
         for _ in range(N):
-            engine._finished(call)
+            engine._observers.notify(call)
         return (time.perf_counter() - start) / N
 
     best_with = best_without = float("inf")

@@ -18,12 +18,13 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from time import perf_counter
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import anthropic
 import httpx2
 
 from ._accumulator import MessageAccumulator
+from ._call import Call
 from ._errors import UpstreamFailure
 from ._profiles import Profile
 from ._settings import Settings
@@ -34,27 +35,15 @@ from ._upstream.breaker import Breaker
 from ._upstream.governor import Attempts, Governor, RateLimited, estimate_input_tokens
 from ._upstream.stream import Event, lost
 
-__all__ = ["Chain", "Policy", "Resilience", "error_type"]
+__all__ = ["Chain", "Resilience", "error_type"]
 
 logger = logging.getLogger("firsttoken.resilience")
 
-POLICY_FIELDS = ("fallbacks", "continue_on_fallback", "on_rate_limit", "queue_timeout")
 # Error types after which another model is worth a try: the Anthropic Performance Tuning guide's "529
-# overloaded" and a model too slow to answer. Anything else (a bad request, our key) would fail on every model
-# alike.
+# overloaded" and a model too slow to answer. Anything else (a bad request, our key) would fail on every
+# model alike.
 SWITCH_ON = frozenset({"overloaded_error", "timeout_error"})
 _Client = TypeVar("_Client", anthropic.Anthropic, anthropic.AsyncAnthropic)
-
-
-class Policy(NamedTuple):
-    # A tuple, not a frozen dataclass: built on every call's way out, in under half the time.
-    fallbacks: tuple[str, ...]
-    continue_on_fallback: bool
-    on_rate_limit: str
-    queue_timeout: float
-
-    def chain(self, model: str) -> list[str]:
-        return [model, *(m for m in self.fallbacks if m != model)]
 
 
 def error_type(exc: BaseException) -> str:
@@ -95,18 +84,6 @@ class Resilience:
         self.governor = Governor(budgets, clock=clock, on_overload=self.breaker.failed)
         self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-    @staticmethod
-    def policy(profile: Profile, kwargs: dict[str, Any]) -> Policy:
-        """The profile's resilience fields with per-call overrides popped from `kwargs` (validated)."""
-        overrides = {k: kwargs.pop(k) for k in POLICY_FIELDS if k in kwargs}
-        if "fallbacks" in overrides and not isinstance(overrides["fallbacks"], str):
-            overrides["fallbacks"] = tuple(overrides["fallbacks"])
-        if overrides:
-            profile = profile.replace(**overrides)
-        return Policy(
-            profile.fallbacks, profile.continue_on_fallback, profile.on_rate_limit, profile.queue_timeout
-        )
-
     def client(self, base: _Client, *, traced: bool = True) -> _Client:
         """`base` with the governor as middleware, so it sees every attempt's rate-limit headers.
 
@@ -126,25 +103,26 @@ class Resilience:
             pair = self._clients[base] = (governed, twin)
         return pair[0] if traced else pair[1]
 
-    def chain(self, profile: str, params: dict[str, Any], policy: Policy, timings: Timings) -> Chain:
-        return Chain(self, profile, params, policy, timings)
+    def chain(self, call: Call, params: dict[str, Any]) -> Chain:
+        """`call` as a chain of its model and fallbacks; `params` are what it sends (breakpoints placed)."""
+        return Chain(self, call, params, Timings(route=call.route))
 
-    def plan(self, policy: Policy, model: str) -> tuple[list[str], int]:
+    def plan(self, options: Profile, model: str) -> tuple[list[str], int]:
         """The models to try and how many were skipped because they are cooling down.
 
         When every model is cooling down the whole chain is tried anyway: the breaker exists to
         save time, never to refuse a call outright.
         """
-        chain = policy.chain(model)
+        chain = [model, *(m for m in options.fallbacks if m != model)]
         ready = [m for m in chain if not self.breaker.cooling_down(m)]
         if not ready:
             return chain, 0
         return ready, len(chain) - len(ready)
 
 
-def _switchable(exc: BaseException, policy: Policy) -> bool:
+def _switchable(exc: BaseException, options: Profile) -> bool:
     kind = error_type(exc)
-    return kind in SWITCH_ON or (kind == "rate_limit_error" and policy.on_rate_limit == "fallback")
+    return kind in SWITCH_ON or (kind == "rate_limit_error" and options.on_rate_limit == "fallback")
 
 
 def _continuation(params: Mapping[str, Any], model: str, sent: str, generated: int) -> dict[str, Any]:
@@ -168,16 +146,16 @@ class Chain:
     do next (`_upstream.stream.AttemptPlan`).
     """
 
-    def __init__(
-        self, resilience: Resilience, profile: str, params: dict[str, Any], policy: Policy, timings: Timings
-    ) -> None:
+    def __init__(self, resilience: Resilience, call: Call, params: dict[str, Any], timings: Timings) -> None:
         self.resilience = resilience
-        self.profile = profile
+        self.call = call
+        self.profile = call.profile
         self.model = str(params["model"])
         self.params = params
-        self.policy = policy
+        # The call's resilience fields: fallbacks, continue_on_fallback, on_rate_limit, queue_timeout.
+        self.options = options = call.options
         self.timings = timings
-        self.models, timings.fallbacks = resilience.plan(policy, self.model)
+        self.models, timings.fallbacks = resilience.plan(options, self.model)
         self.current: str | None = None
         self._deadline: float | None = None
         # Text already handed to the caller (a continuation's prefill).
@@ -201,7 +179,7 @@ class Chain:
     def admission(self, model: str, params: Mapping[str, Any]) -> float | None:
         governor = self.resilience.governor
         if self._deadline is None:
-            self._deadline = governor.clock() + self.policy.queue_timeout
+            self._deadline = governor.clock() + self.options.queue_timeout
         wait, seq, probing = governor.reserve(model, estimate_input_tokens(params))
         if wait <= 0:
             return seq
@@ -210,9 +188,9 @@ class Chain:
             # Waiting for a cold model's first response is not a spent budget; past the queue
             # timeout the call goes ahead rather than failing on what is only caution.
             return -wait if remaining > 0 else governor.force(model)
-        if self.policy.on_rate_limit == "fallback" and self.models:
+        if self.options.on_rate_limit == "fallback" and self.models:
             return None
-        if self.policy.on_rate_limit == "fail" or wait > remaining:
+        if self.options.on_rate_limit == "fail" or wait > remaining:
             raise RateLimited(model, wait)
         return -min(wait, remaining)
 
@@ -232,7 +210,7 @@ class Chain:
 
     def refused(self, model: str, exc: anthropic.APIError, attempts: Attempts) -> bool:
         self._settle(attempts)
-        if not self.models or not _switchable(exc, self.policy):
+        if not self.models or not _switchable(exc, self.options):
             return False
         self._switch(model, error_type(exc))
         return True
@@ -270,7 +248,7 @@ class Chain:
         failure = lost(exc) if isinstance(exc, httpx2.TransportError) else exc
         if not self.models or failure.type not in SWITCH_ON:
             return failure
-        if self.committed and not self.policy.continue_on_fallback:
+        if self.committed and not self.options.continue_on_fallback:
             return failure
         failed = str(self.current)
         if failure.type == "overloaded_error":

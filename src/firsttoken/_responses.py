@@ -17,7 +17,9 @@ from typing import Any
 
 from anthropic.types import Message
 
+from ._settings import Settings
 from ._state import ResponseStore, request_digest
+from ._upstream.resolve import Upstream
 
 __all__ = ["RESPONSE_TTL", "ResponseCache"]
 
@@ -47,6 +49,12 @@ class ResponseCache:
         self._tenant = tenant
         self._lock = threading.Lock()
         self.hits = self.misses = self.stored = 0
+
+    @classmethod
+    def for_settings(cls, store: ResponseStore, upstream: Upstream, s: Settings) -> ResponseCache:
+        """Keyed by the upstream's key and identity, and the deployment's tenant."""
+        key, url = upstream.api_key, upstream.identity
+        return cls(store, enabled=s.response_cache, api_key=key, base_url=url, tenant=s.tenant)
 
     def __repr__(self) -> str:
         return f"<ResponseCache {'on' if self.enabled else 'off'} hits={self.hits} misses={self.misses}>"

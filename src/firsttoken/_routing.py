@@ -199,10 +199,9 @@ class Routing:
             "profile": options.pop("classify_profile", "fast"),
             **(options.pop("classify_options", None) or {}),
         }
+        # The routed call's arguments; its profile is `routes[label]` once the label is known.
+        options.pop("profile", None)
         self.call = {"messages": messages, **options}
-
-    def call_for(self, choice: Classification) -> dict[str, Any]:
-        return {**self.call, "profile": self.routes[choice.label]}
 
     def stamp(self, stream: _Stream, choice: Classification) -> _Stream:
         timings = stream.timings

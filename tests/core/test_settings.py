@@ -218,7 +218,9 @@ SAMPLES = {
 }
 
 
-@pytest.mark.parametrize("f", [f for f in dataclasses.fields(Settings) if f.name != "profiles"], ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "f", [f for f in dataclasses.fields(Settings) if f.name != "profiles"], ids=lambda f: f.name
+)
 def test_every_setting_reads_from_its_variable(f: dataclasses.Field[object]) -> None:
     value = SAMPLES.get(f.name, getattr(Settings(), f.name))
     assert value is not None, f"{f.name}: give it a value in SAMPLES"

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from ._async.turn import AsyncAgentStream
 from ._sync.turn import AgentStream
-from .core import Turn, TurnRecord
-from .runner import AsyncToolRunner, ToolRunner
+from .core import TurnParts, TurnRecord
+from .runner import AsyncToolRunner, ToolRunner, ToolThreads
 
-__all__ = ["AgentStream", "AsyncAgentStream", "AsyncToolRunner", "ToolRunner", "Turn", "TurnRecord"]
+__all__ = [
+    "AgentStream",
+    "AsyncAgentStream",
+    "AsyncToolRunner",
+    "ToolRunner",
+    "ToolThreads",
+    "TurnParts",
+    "TurnRecord",
+]

@@ -8,34 +8,33 @@ to every model call of the turn.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .._call import Call
 from .._events import Finished, StreamEvent, ToolCall
 from .._timings import Timings
-from .._tools import Tool
 
 if TYPE_CHECKING:
     from .._upstream.stream import StreamCore
 
-__all__ = ["TYPED", "AgentCore", "Turn", "TurnRecord"]
+__all__ = ["TYPED", "AgentCore", "TurnParts", "TurnRecord"]
 
 # The event name under which the loop passes an already-typed event on (the relay's reader hands
 # it through); text deltas and pings keep their API names and shapes, the relay's hot path.
 TYPED = "firsttoken.event"
 
 
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """What one agent turn runs: the tools by name, how many model calls it may make, the timeout
-    of one tool call, and the conversation it starts from."""
+class TurnParts(NamedTuple):
+    """What the engine hands every turn: the threads its sync tools run on, how an upstream error
+    is named (`_fallback.error_type`) and where the finished turn's record goes."""
 
-    tools: Mapping[str, Tool]
-    max_steps: int
-    tool_timeout: float
-    messages: Sequence[Mapping[str, Any]]
+    threads: Callable[[], Executor]
+    error_type: Callable[[BaseException], str]
+    on_turn: Callable[[TurnRecord], None]
 
 
 @dataclass(slots=True)
@@ -70,19 +69,15 @@ class AgentCore:
 
     reader: Any = _Passthrough()
 
-    def __init__(
-        self,
-        turn: Turn,
-        profile: str,
-        *,
-        error_type: Callable[[BaseException], str],
-        on_turn: Callable[[TurnRecord], None],
-    ) -> None:
-        self.turn = turn
-        self.profile = profile
-        self._error_type = error_type
-        self._on_turn = on_turn
-        self._messages: list[Mapping[str, Any]] = list(turn.messages)
+    def __init__(self, call: Call, parts: TurnParts) -> None:
+        # The turn's call: its tools (`call.tools`), `max_steps` and `tool_timeout` (`call.options`)
+        # and the conversation it starts from; each step is `call.step(messages)`.
+        self.call = call
+        self.profile = call.profile
+        self._error_type = parts.error_type
+        self._on_turn = parts.on_turn
+        self._threads = parts.threads
+        self._messages: list[Mapping[str, Any]] = list(call.messages)
         self._steps: list[StreamCore] = []
         self._started = perf_counter()
         # When the last step's first text arrived: the final answer's first token.
@@ -194,7 +189,7 @@ class AgentCore:
         if event is None or isinstance(event, Finished):
             return None, None
         if isinstance(event, ToolCall) and not event.server:
-            if event.name in self.turn.tools:
+            if event.name in self.call.tools:
                 return (TYPED, event), event
             self._foreign = True  # a tool the caller runs: the turn ends, as a plain stream would
         return (TYPED, event), None

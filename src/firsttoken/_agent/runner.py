@@ -18,7 +18,7 @@ from typing import Any
 from .._events import ToolCall, ToolOutput
 from .._tools import Tool, ToolContext, result_content, to_json
 
-__all__ = ["AsyncToolRunner", "Outcome", "ToolRunner"]
+__all__ = ["AsyncToolRunner", "Outcome", "ToolRunner", "ToolThreads"]
 
 # How often a sync wait looks at the turn's cancellation: well under the 100 ms a browser's
 # leaving should take to reach the tools.
@@ -53,6 +53,32 @@ def _failed(exc: BaseException) -> str:
 
 def _timed_out(name: str, seconds: float) -> str:
     return f"the tool {name} took longer than its {seconds:g}s timeout and was cancelled"
+
+
+class ToolThreads:
+    """The engine's threads for sync tools: made by the first turn that has one (none at construction)."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def __call__(self) -> concurrent.futures.ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self._workers, thread_name_prefix="firsttoken-tool"
+                    )
+                pool = self._pool
+        return pool
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # Running sync tools were told to stop (their flags); nobody waits for a tool that does not.
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Runner:

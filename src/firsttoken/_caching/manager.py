@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from .._call import Call
 from .._metrics import CallRecord
 from .._pricing import TTL_SECONDS, CostModel, Ttl
 from .._profiles import Profile
@@ -92,8 +93,10 @@ class CacheManager:
 
     # -- the request path ------------------------------------------------------------------------
 
-    def apply(self, name: str, profile: Profile, params: dict[str, Any]) -> dict[str, Any]:
-        """The call's final arguments: registered prefix merged in, breakpoints placed, debug ids added."""
+    def apply(self, call: Call) -> dict[str, Any]:
+        """The call's final arguments: registered prefix merged in, breakpoints placed (by the
+        call's `caching` and `cache_ttl`), debug ids added."""
+        name, profile, params = call.profile, call.options, call.params
         registered = self._by_profile.get(name)
         prefix = registered if registered is not None and registered.model == params["model"] else None
         if registered is not None:

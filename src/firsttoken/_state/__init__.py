@@ -23,6 +23,7 @@ from .locks import FileLock, LockFactory, WarmLock, file_locks, lock_name
 if TYPE_CHECKING:
     from .._metrics import Metrics
     from .._settings import Settings
+    from .streams import RedisStreams
 
 __all__ = [
     "Admission",
@@ -40,6 +41,7 @@ __all__ = [
     "State",
     "WarmLock",
     "build_state",
+    "build_streams",
     "file_locks",
     "lock_name",
     "request_digest",
@@ -70,3 +72,18 @@ def build_state(settings: Settings, *, metrics: Metrics | None = None) -> State:
         )
     except ValueError as exc:
         raise SettingsError("redis_url", str(exc)) from None
+
+
+def build_streams(settings: Settings) -> RedisStreams | None:
+    """The Redis Streams of resumable answers, when `resumes` is on and Redis is set."""
+    if not settings.resumes or settings.redis_url is None:
+        return None
+    # Imported here: redis-py is there only when Redis is set (build_state checked it).
+    from .streams import RedisStreams
+
+    return RedisStreams(
+        url=settings.redis_url,
+        prefix=settings.redis_prefix,
+        timeout=settings.redis_timeout,
+        ttl=settings.resume_ttl,
+    )

@@ -27,6 +27,7 @@ import httpx2
 
 from .._errors import EngineClosedError
 from .._loops import close_with_loop
+from .._settings import Settings
 from .resolve import Upstream
 from .shards import CountingTransport, LoopClients, Shard, keepalive_options
 
@@ -79,6 +80,20 @@ class ClientPool:
         self.closed = False
         self.created = 0
         _pools.add(self)
+
+    @classmethod
+    def for_settings(cls, upstream: Upstream, s: Settings) -> ClientPool:
+        """The engine's pool: opens nothing (clients, and an embedded emulator, start at first use)."""
+        return cls(
+            upstream=upstream,
+            timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
+            max_retries=s.max_retries,
+            max_connections=s.max_connections,
+            max_keepalive_connections=s.max_keepalive_connections,
+            # Staying warm pings an idle connection every `stay_warm_interval`: it must outlive that.
+            keepalive_expiry=max(5.0, s.stay_warm_interval * 1.5) if s.stay_warm else 5.0,
+        )
 
     def _forget_after_fork(self) -> None:
         self._lock = threading.Lock()

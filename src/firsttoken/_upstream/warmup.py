@@ -41,6 +41,7 @@ from anthropic.types import MessageParam
 from .._accumulator import MessageAccumulator
 from .._events import EventReader
 from .._redact import scrub
+from .._settings import Settings
 from .._sse import SSEDecoder
 from ._async.warmup import OPENING_REQUEST, aopen_connection
 from ._sync.warmup import open_connection
@@ -182,6 +183,20 @@ class WarmUp:
         _warm_ups.add(self)
 
     # -- start-up ---------------------------------------------------------------------------------
+
+    @classmethod
+    def for_settings(
+        cls, pool: ClientPool, s: Settings, *, model: Callable[[], str], govern: Callable[[Any], Any]
+    ) -> WarmUp:
+        return cls(
+            pool,
+            enabled=s.warm_up,
+            timeout=s.warm_up_timeout,
+            stay_warm=s.stay_warm,
+            interval=s.stay_warm_interval,
+            model=model,
+            govern=govern,
+        )
 
     def touch(self) -> None:
         """A call started or finished: the connection it used is fresh."""

@@ -7,51 +7,45 @@ call: until the model stops or the profile's `max_steps` is reached.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any
 
 import anthropic
 
+from ..._call import Call
 from ..._errors import UpstreamFailure
 from ..._events import StepFinish, StepStart, StreamEvent, TextDelta
 from ..._upstream._async.calls import AsyncTextStream
+from ..._upstream._async.text import TextIteration
 from ..._upstream.governor import RateLimited
 from ..._upstream.stream import Event, text_of
-from ..core import TYPED, AgentCore, Turn, TurnRecord
+from ..core import TYPED, AgentCore, TurnParts
 from ..runner import AsyncToolRunner
 
 __all__ = ["AsyncAgentStream"]
 
 
-class AsyncAgentStream(AgentCore):
+class AsyncAgentStream(AgentCore, TextIteration):
     """`async with engine.astream(..., tools=[clock]) as turn: async for text in turn: ...`.
 
     The same members as `AsyncTextStream` (`events()`, `typed_events()`, text iteration, `usage`,
     `timings`), over every model call of the turn; `steps` counts them.
     """
 
-    def __init__(
-        self,
-        turn: Turn,
-        profile: str,
-        *,
-        step: Callable[[list[Mapping[str, Any]]], AsyncTextStream],
-        runner: Callable[[], AsyncToolRunner],
-        error_type: Callable[[BaseException], str],
-        on_turn: Callable[[TurnRecord], None],
-    ) -> None:
-        super().__init__(turn, profile, error_type=error_type, on_turn=on_turn)
+    def __init__(self, call: Call, parts: TurnParts, step: Callable[[Call], AsyncTextStream]) -> None:
+        super().__init__(call, parts)
         self._new_step = step
-        self._new_runner = runner
         self._step: AsyncTextStream | None = None
         self._runner: AsyncToolRunner | None = None
         self._tool_seconds = 0.0
 
+    def _new_runner(self) -> AsyncToolRunner:
+        return AsyncToolRunner(self.call.tools, self.call.options.tool_timeout, self._threads)
+
     async def open(self) -> AsyncAgentStream:
         """Send the first model call; raises its refusal (after retries and fallbacks) as the SDK's error."""
         if self._step is None:
-            self._step = self._new_step(self.messages)
+            self._step = self._new_step(self.call.step(self.messages))
             self._stepped(self._step)
             await self._step.open()
         return self
@@ -86,11 +80,11 @@ class AsyncAgentStream(AgentCore):
                 if runner.stopped:
                     return  # the browser left while the tools ran: no next step
                 self._runner = None
-                if self.steps >= self.turn.max_steps:
+                if self.steps >= self.call.options.max_steps:
                     self.max_steps_reached = True
                     break
                 yield TYPED, StepFinish(self.steps)
-                step = self._step = self._new_step(self._next_messages(step, results))
+                step = self._step = self._new_step(self.call.step(self._next_messages(step, results)))
                 self._stepped(step)
                 try:
                     await step.open()
@@ -112,12 +106,6 @@ class AsyncAgentStream(AgentCore):
                 yield data
             elif text_of(name, data) is not None:
                 yield TextDelta(data["index"], data["delta"]["text"])
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        async for name, data in self.events():
-            text = text_of(name, data)
-            if text is not None:
-                yield text
 
     async def text(self) -> str:
         """The text of every step, joined."""

@@ -8,51 +8,45 @@ call: until the model stops or the profile's `max_steps` is reached.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
 
 import anthropic
 
+from ..._call import Call
 from ..._errors import UpstreamFailure
 from ..._events import StepFinish, StepStart, StreamEvent, TextDelta
 from ..._upstream._sync.calls import TextStream
+from ..._upstream._sync.text import TextIteration
 from ..._upstream.governor import RateLimited
 from ..._upstream.stream import Event, text_of
-from ..core import TYPED, AgentCore, Turn, TurnRecord
+from ..core import TYPED, AgentCore, TurnParts
 from ..runner import ToolRunner
 
 __all__ = ["AgentStream"]
 
 
-class AgentStream(AgentCore):
+class AgentStream(AgentCore, TextIteration):
     """`with engine.stream(..., tools=[clock]) as turn: for text in turn: ...`.
 
     The same members as `TextStream` (`events()`, `typed_events()`, text iteration, `usage`,
     `timings`), over every model call of the turn; `steps` counts them.
     """
 
-    def __init__(
-        self,
-        turn: Turn,
-        profile: str,
-        *,
-        step: Callable[[list[Mapping[str, Any]]], TextStream],
-        runner: Callable[[], ToolRunner],
-        error_type: Callable[[BaseException], str],
-        on_turn: Callable[[TurnRecord], None],
-    ) -> None:
-        super().__init__(turn, profile, error_type=error_type, on_turn=on_turn)
+    def __init__(self, call: Call, parts: TurnParts, step: Callable[[Call], TextStream]) -> None:
+        super().__init__(call, parts)
         self._new_step = step
-        self._new_runner = runner
         self._step: TextStream | None = None
         self._runner: ToolRunner | None = None
         self._tool_seconds = 0.0
 
+    def _new_runner(self) -> ToolRunner:
+        return ToolRunner(self.call.tools, self.call.options.tool_timeout, self._threads)
+
     def open(self) -> AgentStream:
         """Send the first model call; raises its refusal (after retries and fallbacks) as the SDK's error."""
         if self._step is None:
-            self._step = self._new_step(self.messages)
+            self._step = self._new_step(self.call.step(self.messages))
             self._stepped(self._step)
             self._step.open()
         return self
@@ -87,11 +81,11 @@ class AgentStream(AgentCore):
                 if runner.stopped:
                     return  # the browser left while the tools ran: no next step
                 self._runner = None
-                if self.steps >= self.turn.max_steps:
+                if self.steps >= self.call.options.max_steps:
                     self.max_steps_reached = True
                     break
                 yield TYPED, StepFinish(self.steps)
-                step = self._step = self._new_step(self._next_messages(step, results))
+                step = self._step = self._new_step(self.call.step(self._next_messages(step, results)))
                 self._stepped(step)
                 try:
                     step.open()
@@ -113,12 +107,6 @@ class AgentStream(AgentCore):
                 yield data
             elif text_of(name, data) is not None:
                 yield TextDelta(data["index"], data["delta"]["text"])
-
-    def __iter__(self) -> Iterator[str]:
-        for name, data in self.events():
-            text = text_of(name, data)
-            if text is not None:
-                yield text
 
     def text(self) -> str:
         """The text of every step, joined."""

@@ -19,9 +19,10 @@ from anthropic.types import Message
 from ..._errors import UpstreamFailure
 from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
-from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
+from ..stream import AttemptPlan, Event, Finish, StreamCore
+from .text import TextIteration
 
-__all__ = ["AsyncTextStream", "acreate", "atexts"]
+__all__ = ["AsyncTextStream", "acreate"]
 
 _R = TypeVar("_R")
 _Response = AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]
@@ -70,15 +71,7 @@ async def acreate(client: anthropic.AsyncAnthropic, plan: AttemptPlan) -> Messag
     return cast(Message, await raw.parse())
 
 
-async def atexts(events: AsyncIterator[Event]) -> AsyncIterator[str]:
-    """The text deltas of `events`: what iterating a stream gives (a call's, or an agent turn's)."""
-    async for name, data in events:
-        text = text_of(name, data)
-        if text is not None:
-            yield text
-
-
-class AsyncTextStream(StreamCore):
+class AsyncTextStream(StreamCore, TextIteration):
     """`async with engine.astream(...) as s: async for text in s: ...`.
 
     Then `s.usage`, `s.timings`, `s.message`. Closing a stream early closes the HTTP response at
@@ -150,9 +143,6 @@ class AsyncTextStream(StreamCore):
             event = self.reader.feed(name, data)
             if event is not None:
                 yield event
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return atexts(self.events())
 
     async def text(self) -> str:
         return "".join([t async for t in self])

@@ -20,9 +20,10 @@ from anthropic.types import Message
 from ..._errors import UpstreamFailure
 from ..._events import StreamEvent
 from ..governor import Attempts, RateLimited
-from ..stream import AttemptPlan, Event, Finish, StreamCore, text_of
+from ..stream import AttemptPlan, Event, Finish, StreamCore
+from .text import TextIteration
 
-__all__ = ["TextStream", "create", "texts"]
+__all__ = ["TextStream", "create"]
 
 _R = TypeVar("_R")
 _Response = AbstractContextManager[anthropic.APIResponse[Any]]
@@ -67,15 +68,7 @@ def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
     return cast(Message, raw.parse())
 
 
-def texts(events: Iterator[Event]) -> Iterator[str]:
-    """The text deltas of `events`: what iterating a stream gives (a call's, or an agent turn's)."""
-    for name, data in events:
-        text = text_of(name, data)
-        if text is not None:
-            yield text
-
-
-class TextStream(StreamCore):
+class TextStream(StreamCore, TextIteration):
     """`with engine.stream(...) as s: for text in s: ...`.
 
     Then `s.usage`, `s.timings`, `s.message`. Closing a stream early closes the HTTP response at
@@ -147,9 +140,6 @@ class TextStream(StreamCore):
             event = self.reader.feed(name, data)
             if event is not None:
                 yield event
-
-    def __iter__(self) -> Iterator[str]:
-        return texts(self.events())
 
     def text(self) -> str:
         return "".join([t for t in self])
