@@ -6,7 +6,7 @@ APP ?= starlette
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock test lint twins unasync types contracts docs readme package pytest coverage demo demo-terminal bench matrix clean
+.PHONY: install lock test lint twins unasync types contracts docs readme package pytest latest oldest coverage demo demo-terminal bench clean
 
 # uv installs the locked versions (uv.lock) of everything, dev tools included, so a clone passes next
 # month as it does today; it is pip-installed once into .tools/ at the version pinned here.
@@ -81,6 +81,47 @@ pytest: $(STAMP) $(AISDK)
 
 test: lint twins types contracts docs package pytest
 
+# The suite on the newest releases within pyproject.toml's ranges (`make latest`, on the newest
+# Python) and on the lowest (`make oldest`: uv's lowest-direct puts each of the package's own
+# dependencies, every extra's included, at its floor, on the oldest Python it supports), each in its
+# own venv. On demand, not part of `make test`. The runtime set is resolved alone first, as
+# `pip install 'firsttoken[all]'` gets it, and then constrains the dev tools: they keep their locked
+# versions where those fit (uv prefers the versions already in the output file) and take the newest
+# that fits otherwise, so a test tool never moves a framework. A tool no release of which fits is
+# left out and its tests skip.
+# A pyenv-installed 3.13 that pyenv's shims do not select is taken by its path (uv skips a failing shim).
+LATEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) 3.13)
+OLDEST_PYTHON ?= 3.11
+# Every django-debug-toolbar from 4.4 on requires Django>=4.2.9: the panel's test skips at the floor.
+OLDEST_EXCLUDES := django-debug-toolbar
+
+# The OpenTelemetry SDK the tests read metrics and spans with implements the API at its own version,
+# and can be released after it: it is resolved with the runtime set, so the newest API is the newest
+# the SDK exists for.
+WITH_RUNTIME := opentelemetry-sdk
+
+# $(1): the venv, $(2): uv's resolution, $(3): the Python, $(4): dev tools left out.
+define resolve
+	$(UV) venv --quiet --allow-existing --python $(3) $(1)
+	printf '%s\n' $(WITH_RUNTIME) > $(1)/runtime.in
+	$(UV) pip compile --quiet --upgrade --python $(1)/bin/python --resolution $(2) --all-extras --annotation-style line --no-header -o $(1)/runtime.txt pyproject.toml $(1)/runtime.in
+	$(UV) export --quiet --frozen --only-group dev --no-emit-project --no-hashes -o $(1)/requirements.txt
+	printf '%s\n' $(4) > $(1)/excludes.txt
+	$(UV) pip compile --quiet --python $(1)/bin/python --all-extras --group dev -c $(1)/runtime.txt --excludes $(1)/excludes.txt -o $(1)/requirements.txt pyproject.toml
+	$(UV) pip sync --quiet --python $(1)/bin/python $(1)/requirements.txt
+	$(UV) pip install --quiet --python $(1)/bin/python --no-deps -e .
+	@echo "Runtime dependencies ($(2), $$($(1)/bin/python --version)):"; cat $(1)/runtime.txt
+	@echo "Dev tools left out: $(or $(4),none)"
+endef
+
+latest: $(AISDK) | $(UV)
+	$(call resolve,.venv-latest,highest,$(LATEST_PYTHON),)
+	.venv-latest/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+
+oldest: $(AISDK) | $(UV)
+	$(call resolve,.venv-oldest,lowest-direct,$(OLDEST_PYTHON),$(OLDEST_EXCLUDES))
+	.venv-oldest/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+
 # The suite under coverage, servers it starts included, with the floor in pyproject.toml. Not part
 # of `make test`: tracing slows the real-time tests enough to make their timing checks less sharp.
 coverage: $(STAMP)
@@ -99,12 +140,8 @@ demo: $(STAMP)
 demo-terminal: $(STAMP)
 	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli demo
 
-# Oldest and newest supported Django, Flask and Starlette, each in its own venv (slow; on demand).
-matrix: $(STAMP)
-	$(VENV)/bin/nox
-
 bench: $(STAMP)
 	FIRSTTOKEN_DEVELOPMENT=$${FIRSTTOKEN_DEVELOPMENT:-1} $(PY) -m firsttoken.cli bench
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site dist
+	rm -rf $(VENV) .venv-latest .venv-oldest .tools .mypy_cache .ruff_cache .coverage* tests/e2e/aisdk/node_modules site dist

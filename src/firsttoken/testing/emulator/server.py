@@ -144,6 +144,9 @@ def make_server(
         lifespan="off",
         **logs,
         http=http,
+        # No WebSocket is served: uvicorn's "auto" loads an implementation anyway, which before
+        # uvicorn 0.50 is websockets' legacy module, a DeprecationWarning on import since websockets 14.
+        ws="none",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         backlog=2048,
         # Longer than the SDK's pool keeps an idle connection (httpx: 5 s), as the API's front end
