@@ -33,7 +33,13 @@ def _session(framework: str) -> None:
     @nox.session(name=framework, python="3.11")
     @nox.parametrize("pin", pins)
     def run(session: nox.Session, pin: str) -> None:
-        session.run_install("uv", "sync", "--frozen", "--all-extras", env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location})
+        session.run_install(
+            "uv",
+            "sync",
+            "--frozen",
+            "--all-extras",
+            env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        )
         session.install(pin)
         session.run("python", "-m", "pytest", *tests, *session.posargs)
 
