@@ -126,13 +126,17 @@ class FirstToken(EngineHandle):
             system=system,
         )
 
+    def _refusal_response(self, exc: Refused) -> Response:
+        return start_response(refusal(exc))
+
     def _client(self, client: str | None) -> str | None:
         if client is not None:
             return client
         peer = self._scope.get("client")
         return peer[0] if peer else None
 
-    async def warm(self, *, client: str | None = None, **call: Any) -> Response:
+    # The base's `warm` is the sync views' (Django's, Flask's); here every view is async.
+    async def warm(self, *, client: str | None = None, **call: Any) -> Response:  # type: ignore[override]
         """`POST /api/warm`: the conversation so far pre-warmed in the prompt cache while the user
         types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
         `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
@@ -142,22 +146,11 @@ class FirstToken(EngineHandle):
         try:
             chat, _ = await self._accept(call.get("system"))
         except Refused as exc:
-            return start_response(refusal(exc))
+            return self._refusal_response(exc)
         result = await self.engine.awarm_for(
             chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
         )
         return JSONResponse(result.as_json(), headers={"Cache-Control": "no-store"})
-
-    async def chat(self, *, client: str | None = None, **call: Any) -> Response:
-        """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer.
-
-        `call` overrides the body's call (`system=`, `max_tokens=`, `owner=`, ...).
-        """
-        try:
-            chat = await self.read_chat(client=client, system=call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        return await self.chat_response(chat, **call)
 
     async def resume(self, response_id: str, *, owner: str | None = None) -> Response:
         """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
@@ -181,7 +174,8 @@ class FirstToken(EngineHandle):
     astream_response = stream_response
     achat_response = chat_response
     aread_chat = read_chat
-    achat = chat
+    # The base's one body, over the a-forms above; no sync view here, so `chat` is it too.
+    chat = EngineHandle.achat  # type: ignore[assignment]  # the base's `chat` is the sync views'
     aresume = resume
     astop = stop
     awarm = warm
