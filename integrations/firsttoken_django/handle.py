@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["FirstToken"]
 
 
-class FirstToken(EngineHandle):
+class FirstToken(EngineHandle["HttpResponseBase"]):
     """The request's handle, attached as `request.firsttoken` by `FirstTokenMiddleware`; the same
     members as Flask's and Starlette's.
 

@@ -40,7 +40,7 @@ __all__ = ["FirstToken"]
 DEVELOPMENT = "FIRSTTOKEN_DEVELOPMENT"
 
 
-class FirstToken(EngineHandle):
+class FirstToken(EngineHandle["Response"]):
     """Claude streaming for Flask apps: `FirstToken(app)`, or `FirstToken()` then `init_app(app)`.
 
     One extension object can serve several apps; each app gets its own engine (clients, profiles,

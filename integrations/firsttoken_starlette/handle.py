@@ -41,7 +41,7 @@ def get_engine() -> Engine:
     return getter()
 
 
-class FirstToken(EngineHandle):
+class FirstToken(EngineHandle["Response"]):
     """The request's handle, put on `request.state` by `FirstTokenMiddleware`; the same members
     as Flask's and Django's `FirstToken`. Every view is async here, so the plain and a-forms are
     the same coroutines: a view written for Django's or Flask's async views moves over unchanged."""
@@ -129,6 +129,11 @@ class FirstToken(EngineHandle):
     def _refusal_response(self, exc: Refused) -> Response:
         return start_response(refusal(exc))
 
+    def _json_response(self, payload: dict[str, Any]) -> Response:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse(payload, headers={"Cache-Control": "no-store"})
+
     def _client(self, client: str | None) -> str | None:
         if client is not None:
             return client
@@ -141,8 +146,6 @@ class FirstToken(EngineHandle):
         types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
         `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
         """
-        from starlette.responses import JSONResponse
-
         try:
             chat, _ = await self._accept(call.get("system"))
         except Refused as exc:
@@ -150,7 +153,7 @@ class FirstToken(EngineHandle):
         result = await self.engine.awarm_for(
             chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
         )
-        return JSONResponse(result.as_json(), headers={"Cache-Control": "no-store"})
+        return self._json_response(result.as_json())
 
     async def resume(self, response_id: str, *, owner: str | None = None) -> Response:
         """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
@@ -174,8 +177,9 @@ class FirstToken(EngineHandle):
     astream_response = stream_response
     achat_response = chat_response
     aread_chat = read_chat
-    # The base's one body, over the a-forms above; no sync view here, so `chat` is it too.
-    chat = EngineHandle.achat  # type: ignore[assignment]  # the base's `chat` is the sync views'
+    # `achat` is the base's, over the a-forms above; with no sync views here `chat` is it too (the
+    # base's `chat` is the sync views', of another type: hence the ignore).
+    chat = EngineHandle.achat  # type: ignore[assignment]
     aresume = resume
     astop = stop
     awarm = warm

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import anthropic
 
@@ -21,14 +21,9 @@ Response = TypeVar("Response")
 Response_co = TypeVar("Response_co", covariant=True)
 
 
-class _Answering(Protocol[Response_co]):
-    """What every adapter's handle gives the shared bodies: a refusal as its framework's response."""
-
-    def _refusal_response(self, exc: Refused) -> Response_co: ...
-
-
-class _SyncViews(_Answering[Response_co], Protocol):
-    """The sync halves Django's and Flask's handles write for `chat` and `warm`."""
+class _SyncViews(Protocol[Response_co]):
+    """The sync halves Django's and Flask's handles write for `chat` and `warm`: a Protocol on
+    `self` rather than methods of the base, since Starlette's are coroutines of the same names."""
 
     @property
     def engine(self) -> EngineParts: ...
@@ -37,25 +32,20 @@ class _SyncViews(_Answering[Response_co], Protocol):
     def chat_response(self, chat: ChatRequest, **call: Any) -> Response_co: ...
     def _accept(self, system: Any) -> tuple[ChatRequest, int]: ...
     def _client(self, client: str | None) -> str | None: ...
+    def _refusal_response(self, exc: Refused) -> Response_co: ...
     def _json_response(self, payload: dict[str, Any]) -> Response_co: ...
 
 
-class _AsyncViews(_Answering[Response_co], Protocol):
-    """The async halves every handle writes for `achat` (Starlette's are its plain forms)."""
-
-    async def aread_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest: ...
-    async def achat_response(self, chat: ChatRequest, **call: Any) -> Response_co: ...
-
-
-class EngineHandle(SyncResuming, AsyncResuming):
-    """The base of every adapter's `FirstToken` handle: each finds its `engine` its framework's way.
+class EngineHandle(SyncResuming, AsyncResuming, Generic[Response]):
+    """The base of every adapter's `FirstToken` handle (`Response`: its framework's response class);
+    each finds its `engine` its framework's way.
 
     The response methods (`stream_response`, `chat_response` and the a-forms) are the adapters'
     own, since each returns its framework's response class; they build a `Relay(handle.engine, ...)`.
     Resuming and stopping answers (`follow`, `stop_answer` and the a-forms) are the framework-free
     halves of each adapter's `resume` and `stop` (`_async/resuming.py`). `chat`, `achat` and `warm`
-    are written here once, over the adapter's own `read_chat`, `chat_response`, their a-forms and
-    `_refusal_response` (the protocols above say what each needs; mypy checks them at each call).
+    are written here once, over what each adapter writes: the methods below that raise
+    `NotImplementedError`, and for the sync views `_SyncViews`.
     """
 
     __slots__ = ()
@@ -81,6 +71,27 @@ class EngineHandle(SyncResuming, AsyncResuming):
     def metrics_snapshot(self) -> dict[str, Any]:
         return self.engine.metrics_snapshot()
 
+    # -- what each adapter writes --------------------------------------------------------------
+
+    async def aread_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest:
+        raise NotImplementedError
+
+    async def achat_response(self, chat: ChatRequest, **call: Any) -> Response:
+        raise NotImplementedError
+
+    def _client(self, client: str | None) -> str | None:
+        """`client`, else who the framework says the peer is (the per-minute budget's key)."""
+        raise NotImplementedError
+
+    def _refusal_response(self, exc: Refused) -> Response:
+        """The one way a refusal (`firsttoken.Refused`) becomes the framework's response."""
+        raise NotImplementedError
+
+    def _json_response(self, payload: dict[str, Any]) -> Response:
+        raise NotImplementedError
+
+    # -- written once, over those ----------------------------------------------------------------
+
     def chat(self: _SyncViews[Response], *, client: str | None = None, **call: Any) -> Response:
         """The whole chat endpoint for a sync view: `read_chat`, then the stream; a refusal is its
         JSON answer. `call` overrides the body's call (`system=`, `max_tokens=`, `owner=`, ...)."""
@@ -90,7 +101,7 @@ class EngineHandle(SyncResuming, AsyncResuming):
             return self._refusal_response(exc)
         return self.chat_response(chat, **call)
 
-    async def achat(self: _AsyncViews[Response], *, client: str | None = None, **call: Any) -> Response:
+    async def achat(self, *, client: str | None = None, **call: Any) -> Response:
         """`chat` for async views."""
         try:
             chat = await self.aread_chat(client=client, system=call.get("system"))
