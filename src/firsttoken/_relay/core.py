@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineParts", "RelayCore"]
 
+Messages = Sequence[Mapping[str, Any]]
+
 
 class _Stream(Protocol):
     """What the relay reads of the engine's sync or async stream."""
@@ -99,12 +101,7 @@ class EngineParts(Protocol):
     def metrics_snapshot(self) -> dict[str, Any]: ...
 
     def warm_for(
-        self,
-        messages: Sequence[Mapping[str, Any]],
-        *,
-        profile: str | None = None,
-        client: str | None = None,
-        system: Any = None,
+        self, messages: Messages, *, profile: str | None = None, client: str | None = None, system: Any = None
     ) -> AheadResult: ...
 
     def stream(self, **call: Any) -> _SyncStream: ...
