@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["FirstToken"]
 
 
-class FirstToken(EngineHandle):
+class FirstToken(EngineHandle["HttpResponseBase"]):
     """The request's handle, attached as `request.firsttoken` by `FirstTokenMiddleware`; the same
     members as Flask's and Starlette's.
 
@@ -94,41 +94,20 @@ class FirstToken(EngineHandle):
     def _client(self, client: str | None) -> str | None:
         return client if client is not None else self.request.META.get("REMOTE_ADDR")
 
-    def chat(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
-        """The whole chat endpoint for a sync view: `read_chat`, then the stream; a refusal is its JSON."""
-        try:
-            chat = self.read_chat(client=client, system=call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        return self.chat_response(chat, **call)
+    def _refusal_response(self, exc: Refused) -> HttpResponseBase:
+        return start_response(refusal(exc))
 
-    async def achat(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
-        """`chat` for async views."""
-        try:
-            chat = await self.aread_chat(client=client, system=call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        return await self.achat_response(chat, **call)
-
-    def warm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
-        """`POST /api/warm` from a sync view: the conversation so far pre-warmed in the prompt cache
-        while the user types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is
-        checked as `read_chat` checks it (415, 413, 400); the client's warm budget is spent."""
-        try:
-            chat, _ = self._accept(call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        result = get_engine().warm_for(
-            chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
-        )
-        return _json(result.as_json())
+    def _json_response(self, payload: dict[str, Any]) -> HttpResponseBase:
+        response = JsonResponse(payload)
+        response["Cache-Control"] = "no-store"
+        return response
 
     async def awarm(self, *, client: str | None = None, **call: Any) -> HttpResponseBase:
         """`warm` for async views."""
         try:
             chat, _ = self._accept(call.get("system"))
         except Refused as exc:
-            return start_response(refusal(exc))
+            return self._refusal_response(exc)
         engine, who, system = get_engine(), self._client(client), call.get("system")
         if is_asgi(self.request):
             result = await engine.awarm_for(chat.messages, profile=chat.profile, client=who, system=system)
@@ -138,7 +117,7 @@ class FirstToken(EngineHandle):
             result = await sync_to_async(engine.warm_for)(
                 chat.messages, profile=chat.profile, client=who, system=system
             )
-        return _json(result.as_json())
+        return self._json_response(result.as_json())
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
@@ -182,9 +161,3 @@ class FirstToken(EngineHandle):
         if not is_asgi(self.request):
             return await sync_to_async(self.stop)(response_id, owner=owner)
         return start_response(await self.astop_answer(response_id, owner=owner))
-
-
-def _json(payload: dict[str, Any]) -> HttpResponseBase:
-    response = JsonResponse(payload)
-    response["Cache-Control"] = "no-store"
-    return response

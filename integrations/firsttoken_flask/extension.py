@@ -40,7 +40,7 @@ __all__ = ["FirstToken"]
 DEVELOPMENT = "FIRSTTOKEN_DEVELOPMENT"
 
 
-class FirstToken(EngineHandle):
+class FirstToken(EngineHandle["Response"]):
     """Claude streaming for Flask apps: `FirstToken(app)`, or `FirstToken()` then `init_app(app)`.
 
     One extension object can serve several apps; each app gets its own engine (clients, profiles,
@@ -155,6 +155,14 @@ class FirstToken(EngineHandle):
     def _client(self, client: str | None) -> str | None:
         return client if client is not None else self.request.remote_addr
 
+    def _refusal_response(self, exc: Refused) -> Response:
+        return start_response(refusal(exc))
+
+    def _json_response(self, payload: dict[str, Any]) -> Response:
+        return FlaskResponse(
+            json.dumps(payload), headers={"Content-Type": "application/json", "Cache-Control": "no-store"}
+        )
+
     def read_chat(self, *, client: str | None = None, system: Any = None) -> ChatRequest:
         """The browser's chat body, checked against every limit before anything goes upstream;
         raises `firsttoken.Refused` (415, 413, 400, 429).
@@ -171,47 +179,17 @@ class FirstToken(EngineHandle):
         stream and store: a WSGI body is a blocking file either way)."""
         return self.read_chat(client=client, system=system)
 
-    def chat(self, *, client: str | None = None, **call: Any) -> Response:
-        """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer."""
-        try:
-            chat = self.read_chat(client=client, system=call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        return self.chat_response(chat, **call)
-
-    async def achat(self, *, client: str | None = None, **call: Any) -> Response:
-        """`chat` for async views."""
-        try:
-            chat = await self.aread_chat(client=client, system=call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        return await self.achat_response(chat, **call)
-
-    def warm(self, *, client: str | None = None, **call: Any) -> Response:
-        """`POST /api/warm`: the conversation so far pre-warmed in the prompt cache while the user
-        types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
-        `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
-        """
-        try:
-            chat, _ = self._accept(call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        result = get_engine().warm_for(
-            chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
-        )
-        return _json(result.as_json())
-
     async def awarm(self, *, client: str | None = None, **call: Any) -> Response:
         """`warm` for async views (the warm itself is sent from a thread, as `astream_response` does)."""
         try:
             chat, _ = self._accept(call.get("system"))
         except Refused as exc:
-            return start_response(refusal(exc))
+            return self._refusal_response(exc)
         engine, who, system = get_engine(), self._client(client), call.get("system")
         result = await asyncio.to_thread(
             lambda: engine.warm_for(chat.messages, profile=chat.profile, client=who, system=system)
         )
-        return _json(result.as_json())
+        return self._json_response(result.as_json())
 
     def resume(self, response_id: str, *, owner: str | None = None) -> Response:
         """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
@@ -240,12 +218,6 @@ class FirstToken(EngineHandle):
 
     async def astop(self, response_id: str, *, owner: str | None = None) -> Response:
         return start_response(await asyncio.to_thread(self.stop_answer, response_id, owner=owner))
-
-
-def _json(payload: dict[str, Any]) -> Response:
-    return FlaskResponse(
-        json.dumps(payload), headers={"Content-Type": "application/json", "Cache-Control": "no-store"}
-    )
 
 
 def _collect_calls() -> None:

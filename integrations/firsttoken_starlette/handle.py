@@ -41,7 +41,7 @@ def get_engine() -> Engine:
     return getter()
 
 
-class FirstToken(EngineHandle):
+class FirstToken(EngineHandle["Response"]):
     """The request's handle, put on `request.state` by `FirstTokenMiddleware`; the same members
     as Flask's and Django's `FirstToken`. Every view is async here, so the plain and a-forms are
     the same coroutines: a view written for Django's or Flask's async views moves over unchanged."""
@@ -126,38 +126,34 @@ class FirstToken(EngineHandle):
             system=system,
         )
 
+    def _refusal_response(self, exc: Refused) -> Response:
+        return start_response(refusal(exc))
+
+    def _json_response(self, payload: dict[str, Any]) -> Response:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse(payload, headers={"Cache-Control": "no-store"})
+
     def _client(self, client: str | None) -> str | None:
         if client is not None:
             return client
         peer = self._scope.get("client")
         return peer[0] if peer else None
 
-    async def warm(self, *, client: str | None = None, **call: Any) -> Response:
+    # The base's `warm` is the sync views' (Django's, Flask's); here every view is async.
+    async def warm(self, *, client: str | None = None, **call: Any) -> Response:  # type: ignore[override]
         """`POST /api/warm`: the conversation so far pre-warmed in the prompt cache while the user
         types; `{"warmed": true}` or `{"warmed": false, "reason": ...}`. The body is checked as
         `read_chat` checks it (415, 413, 400); the client's warm budget, not its chat budget, is spent.
         """
-        from starlette.responses import JSONResponse
-
         try:
             chat, _ = await self._accept(call.get("system"))
         except Refused as exc:
-            return start_response(refusal(exc))
+            return self._refusal_response(exc)
         result = await self.engine.awarm_for(
             chat.messages, profile=chat.profile, client=self._client(client), system=call.get("system")
         )
-        return JSONResponse(result.as_json(), headers={"Cache-Control": "no-store"})
-
-    async def chat(self, *, client: str | None = None, **call: Any) -> Response:
-        """The whole chat endpoint: `read_chat`, then the stream; a refusal is its JSON answer.
-
-        `call` overrides the body's call (`system=`, `max_tokens=`, `owner=`, ...).
-        """
-        try:
-            chat = await self.read_chat(client=client, system=call.get("system"))
-        except Refused as exc:
-            return start_response(refusal(exc))
-        return await self.chat_response(chat, **call)
+        return self._json_response(result.as_json())
 
     async def resume(self, response_id: str, *, owner: str | None = None) -> Response:
         """`GET /api/chat/{response_id}/stream`: the answer after the `Last-Event-ID` header, then
@@ -181,7 +177,9 @@ class FirstToken(EngineHandle):
     astream_response = stream_response
     achat_response = chat_response
     aread_chat = read_chat
-    achat = chat
+    # `achat` is the base's, over the a-forms above; with no sync views here `chat` is it too (the
+    # base's `chat` is the sync views', of another type: hence the ignore).
+    chat = EngineHandle.achat  # type: ignore[assignment]
     aresume = resume
     astop = stop
     awarm = warm

@@ -6,7 +6,7 @@ The I/O shells are `_async/io.py` (the source) and `_sync/io.py` (generated from
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anthropic
@@ -18,11 +18,14 @@ from .ids import new_response_id
 from .resume import RESUMABLE_FORMATS
 
 if TYPE_CHECKING:
+    from .._caching.ahead_core import AheadResult
     from .._settings import Settings
     from .._timings import Timings
     from .resume import ResumeHub
 
 __all__ = ["EngineParts", "RelayCore"]
+
+Messages = Sequence[Mapping[str, Any]]
 
 
 class _Stream(Protocol):
@@ -96,6 +99,10 @@ class EngineParts(Protocol):
         """The resumable answers' hub, when `resumable` is on (Redis set)."""
 
     def metrics_snapshot(self) -> dict[str, Any]: ...
+
+    def warm_for(
+        self, messages: Messages, *, profile: str | None = None, client: str | None = None, system: Any = None
+    ) -> AheadResult: ...
 
     def stream(self, **call: Any) -> _SyncStream: ...
 

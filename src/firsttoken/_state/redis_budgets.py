@@ -35,12 +35,18 @@ __all__ = ["RedisBudgets"]
 # A budget's estimate is rebuilt from the next response after this; a full refill takes 60 s.
 STATE_TTL_MS = 120_000
 
-_RESERVE = """
+# Both scripts that read the whole budget start the same way: the key, the time, the hash as a table.
+_READ_BUDGET = """
 local k = KEYS[1]
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', k)
 local s = {}
 for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
+"""
+
+_RESERVE = (
+    _READ_BUDGET
+    + """
 local blocked = tonumber(s['blocked_until'] or '0')
 if now < blocked then return {tostring(blocked - now), 0, 0} end
 if s['known'] ~= '1' then
@@ -75,6 +81,7 @@ redis.call('HSET', k, 'f:' .. seq, ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. (s['readi
 redis.call('PEXPIRE', k, ARGV[5])
 return {'0', seq, 0}
 """
+)
 
 _FORCE = """
 local k = KEYS[1]
@@ -85,12 +92,9 @@ redis.call('PEXPIRE', k, ARGV[2])
 return seq
 """
 
-_OBSERVE = """
-local k = KEYS[1]
-local now = tonumber(ARGV[1])
-local flat = redis.call('HGETALL', k)
-local s = {}
-for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
+_OBSERVE = (
+    _READ_BUDGET
+    + """
 redis.call('HDEL', k, 'probe_since')
 redis.call('HSET', k, 'known', '1')
 if ARGV[2] == '429' then
@@ -147,6 +151,7 @@ end
 redis.call('PEXPIRE', k, ARGV[5])
 return 1
 """
+)
 
 
 class RedisBudgets:

@@ -4,15 +4,13 @@ configured upstream."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .._bench import BENCH_DEFAULTS, run_latency_bench
-from .._engine import Engine
-from .._errors import SettingsError
+from ._engine import engine_from_env, time_scale_option
 
 
 @click.command()
@@ -24,9 +22,7 @@ from .._errors import SettingsError
     "--concurrency", "-c", default=BENCH_DEFAULTS["concurrency"], show_default=True, type=click.IntRange(1)
 )
 @click.option("--max-tokens", default=BENCH_DEFAULTS["max_tokens"], show_default=True, type=click.IntRange(1))
-@click.option(
-    "--time-scale", type=click.FloatRange(min=0), help="The embedded emulator's time scale (default 1)."
-)
+@time_scale_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 def bench(
     profiles: tuple[str, ...],
@@ -41,14 +37,7 @@ def bench(
 
     Upstream: ANTHROPIC_BASE_URL, else the real API with ANTHROPIC_API_KEY, else the embedded emulator.
     """
-    # No advisor: its advice would be on the bench's own prompts, not on anything of the app's.
-    overrides: dict[str, Any] = {"advisor": False}
-    if time_scale is not None:
-        overrides["emulator_time_scale"] = time_scale
-    try:
-        engine = Engine.from_env(**overrides)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    engine = engine_from_env(time_scale)
     with engine:
         unknown = [p for p in profiles if p not in engine.settings.profiles]
         if unknown:

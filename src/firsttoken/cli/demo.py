@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from time import perf_counter
-from typing import Any
 
 import anthropic
 import click
 
-from .._engine import Engine
-from .._errors import FirstTokenError, SettingsError
+from .._errors import FirstTokenError
 from .._redact import scrub
+from ._engine import engine_from_env, time_scale_option
 
 QUESTION = "Why does streaming make a chat app feel fast? Answer in a short paragraph."
 
@@ -19,19 +18,10 @@ QUESTION = "Why does streaming make a chat app feel fast? Answer in a short para
 @click.command()
 @click.option("--prompt", default=QUESTION, show_default=False, help="What to ask.")
 @click.option("--profile", default="chat", show_default=True)
-@click.option(
-    "--time-scale", type=click.FloatRange(min=0), help="The embedded emulator's time scale (default 1)."
-)
+@time_scale_option
 def demo(prompt: str, profile: str, time_scale: float | None) -> None:
     """Stream one answer and print time to first token and tokens/s as they happen."""
-    # No advisor: its advice would be on the demo's one question, not on anything of the app's.
-    overrides: dict[str, Any] = {"advisor": False}
-    if time_scale is not None:
-        overrides["emulator_time_scale"] = time_scale
-    try:
-        engine = Engine.from_env(**overrides)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    engine = engine_from_env(time_scale)
     out = sys.stdout
     with engine:
         if profile not in engine.settings.profiles:
