@@ -318,3 +318,17 @@ def test_a_time_scaled_stream_spreads_the_document_over_time() -> None:
         events = [e.type for e in stream]
         assert events.count("content_block_delta") >= 20
         assert isinstance(stream.get_final_message().parsed_output, Card)
+
+
+def test_the_beta_helper_and_thinking_first(client: anthropic.Anthropic) -> None:
+    beta = client.beta.messages.parse(model=MODEL, max_tokens=1024, messages=ASK, output_format=Card)  # type: ignore[arg-type]
+    assert isinstance(beta.parsed_output, Card)
+    thought = client.messages.parse(
+        model=MODEL,
+        max_tokens=2048,
+        messages=ASK,
+        output_format=Card,
+        thinking={"type": "adaptive", "display": "summarized"},
+    )  # type: ignore[arg-type]
+    assert [b.type for b in thought.content] == ["thinking", "text"]
+    assert isinstance(thought.parsed_output, Card)
