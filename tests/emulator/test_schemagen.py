@@ -10,9 +10,11 @@ import random
 from typing import Any
 
 import jsonschema
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firsttoken.testing.emulator.protocol import ApiError
 from firsttoken.testing.emulator.schemacheck import check_structured
 from firsttoken.testing.emulator.schemagen import json_tokens, value_for
 
@@ -133,3 +135,53 @@ def test_defs_refs_and_all_of_resolve() -> None:
         value = value_for(schema, rng, _say(rng))
         jsonschema.validate(value, schema)
         assert value["both"] == {"b": 2}
+
+
+def test_required_properties_come_first() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"note": {"type": "string"}, "title": {"type": "string"}, "extra": {"type": "boolean"}},
+        "required": ["title"],
+        "additionalProperties": False,
+    }
+    orders = set()
+    for seed in range(30):
+        rng = random.Random(seed)
+        orders.add(tuple(value_for(schema, rng, _say(rng))))
+    assert orders == {("title",), ("title", "note"), ("title", "extra"), ("title", "note", "extra")}
+
+
+REFUSED_KEYWORDS = st.sampled_from(
+    [
+        ("integer", "minimum", 0),
+        ("number", "maximum", 9),
+        ("number", "multipleOf", 2),
+        ("string", "minLength", 2),
+        ("string", "maxLength", 2),
+        ("array", "maxItems", 3),
+        ("array", "uniqueItems", True),
+        ("object", "minProperties", 1),
+        ("object", "patternProperties", {}),
+        ("string", "not", {}),
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SCHEMAS, REFUSED_KEYWORDS)
+def test_a_refused_keyword_anywhere_is_a_400(schema: dict[str, Any], refused: tuple[str, str, Any]) -> None:
+    kind, keyword, value = refused
+    bad: dict[str, Any] = {"type": kind, keyword: value}
+    if kind == "object":
+        bad |= {"properties": {}, "additionalProperties": False}
+    root = {
+        "type": "object",
+        "properties": {"doc": schema, "bad": {"type": "array", "items": bad}},
+        "required": ["doc"],
+        "additionalProperties": False,
+    }
+    with pytest.raises(ApiError) as caught:
+        check_structured(
+            {"output_config": {"format": {"type": "json_schema", "schema": root}}}, "claude-sonnet-5"
+        )
+    assert caught.value.status == 400 and f"'{keyword}'" in caught.value.message

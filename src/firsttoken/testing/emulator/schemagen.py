@@ -144,11 +144,11 @@ class _Gen:
     def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         props = schema.get("properties") or {}
         required = set(schema.get("required") or [])
-        return {
-            key: self.value(sub, key, depth + 1)
-            for key, sub in props.items()
-            if key in required or self.rng.random() < 0.6
-        }
+        # As the API writes them: required properties first, then the optional ones it fills in,
+        # each group in the schema's order.
+        keys = [k for k in props if k in required]
+        keys += [k for k in props if k not in required and self.rng.random() < 0.6]
+        return {key: self.value(props[key], key, depth + 1) for key in keys}
 
     def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
         low = int(schema.get("minItems", 0))
