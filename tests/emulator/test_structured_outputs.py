@@ -6,7 +6,10 @@ document is checked with a real JSON Schema validator."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import enum
 import json
+import uuid
 from typing import Any, Literal
 
 import anthropic
@@ -332,3 +335,61 @@ def test_the_beta_helper_and_thinking_first(client: anthropic.Anthropic) -> None
     )  # type: ignore[arg-type]
     assert [b.type for b in thought.content] == ["thinking", "text"]
     assert isinstance(thought.parsed_output, Card)
+
+
+class Mood(enum.Enum):
+    CALM = "calm"
+    TENSE = "tense"
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    email: str | None = None
+
+
+class Report(pydantic.BaseModel):
+    id: uuid.UUID
+    written: datetime.datetime
+    on: datetime.date
+    mood: Mood
+    author: Person
+    reviewers: list[Person]
+    counts: dict[str, int]
+    confidence: float = pydantic.Field(ge=0, le=1)
+    parent: Person | None = None
+
+
+async def test_a_nested_model_through_the_async_streaming_helper(aclient: anthropic.AsyncAnthropic) -> None:
+    for seed in range(4):
+        async with aclient.messages.stream(
+            model=MODEL,
+            max_tokens=4096,
+            messages=ASK,
+            output_format=Report,
+            extra_headers={"x-emulator-seed": str(seed)},
+        ) as stream:  # type: ignore[arg-type]
+            async for _ in stream.text_stream:
+                pass
+            report = (await stream.get_final_message()).parsed_output
+        assert isinstance(report, Report) and isinstance(report.mood, Mood) and report.reviewers
+
+
+class Bounded(pydantic.BaseModel):
+    ratio: float = pydantic.Field(ge=0, le=1)
+    tags: list[str] = pydantic.Field(min_length=3, max_length=5)
+    code: str = pydantic.Field(min_length=5, max_length=8, description="A short code.")
+    level: int = pydantic.Field(gt=10, lt=13)
+
+
+def test_bounds_the_sdk_moved_into_descriptions_are_followed(client: anthropic.Anthropic) -> None:
+    # The SDK sends `{maximum: 1, minimum: 0}` in the description (the API refuses the keywords);
+    # the model follows it, so the SDK's own validation of the parsed model passes.
+    for seed in range(6):
+        message = client.messages.parse(
+            model=MODEL,
+            max_tokens=1024,
+            messages=ASK,
+            output_format=Bounded,
+            extra_headers={"x-emulator-seed": str(seed)},
+        )  # type: ignore[arg-type]
+        assert isinstance(message.parsed_output, Bounded)

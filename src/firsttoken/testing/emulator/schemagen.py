@@ -63,6 +63,19 @@ _NUMBERS = {
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 _TOKEN = re.compile(r"\s*(?:[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]{1,3})")
 _MAX_DEPTH = 40
+_HINTS = re.compile(r"\{([^{}]*)\}\s*$")
+_BOUNDS = frozenset(
+    (
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    )
+)
 
 
 def value_for(schema: dict[str, Any], rng: random.Random, say: Say, *, name: str = "") -> Any:
@@ -93,7 +106,7 @@ class _Gen:
     def value(self, schema: Any, name: str, depth: int) -> Any:
         if depth > _MAX_DEPTH:
             raise ValueError("schema nests too deeply (is it recursive?)")
-        schema = resolve(schema if isinstance(schema, dict) else {}, self.root)
+        schema = _hinted(resolve(schema if isinstance(schema, dict) else {}, self.root))
         rng = self.rng
         if "const" in schema:
             return schema["const"]
@@ -223,6 +236,24 @@ class _Gen:
         # Longer words of the prose: its nouns and adjectives rather than "the" and "is".
         words = [w.strip(".,").lower() for w in self.say(16).split()]
         return list(dict.fromkeys(w for w in words if len(w) > 4)) or ["answer", "summary"]
+
+
+def _hinted(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with the bounds the SDK moved into its description (`{minimum: 0, maximum: 1}`,
+    `transform_schema`), which a model reads and follows: a parsed model's own validation holds."""
+    description = schema.get("description")
+    found = _HINTS.search(description) if isinstance(description, str) else None
+    if found is None:
+        return schema
+    hints: dict[str, Any] = {}
+    for pair in found.group(1).split(","):
+        key, _, raw = pair.partition(":")
+        if key.strip() in _BOUNDS:
+            try:
+                hints[key.strip()] = json.loads(raw.strip())
+            except ValueError:
+                continue
+    return {**{k: v for k, v in hints.items() if isinstance(v, int | float)}, **schema}
 
 
 def _date(rng: random.Random) -> str:
