@@ -276,6 +276,10 @@ REFUSED = [
         "tools.0.custom.input_schema: For 'object' type, 'additionalProperties' must be explicitly set to",
     ),
     (
+        {"tools": [{"name": "t", "strict": True, "input_schema": {"type": "string"}}]},
+        "tools.0.custom.input_schema.type: Input should be 'object'",
+    ),
+    (
         {"tools": [{"name": f"t{i}", "strict": True, "input_schema": _obj({})} for i in range(21)]},
         "Too many strict tools: 21",
     ),

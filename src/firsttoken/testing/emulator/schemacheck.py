@@ -110,6 +110,8 @@ def check_structured(raw: dict[str, Any], model: str) -> None:
         schema = tool.get("input_schema")
         if not isinstance(schema, dict):
             raise _bad(f"tools.{i}.custom.input_schema: Field required")
+        if schema.get("type") != "object":
+            raise _bad(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
         schemas.append((schema, f"tools.{i}.custom.input_schema"))
     if not schemas:
         return
