@@ -185,3 +185,25 @@ def test_a_refused_keyword_anywhere_is_a_400(schema: dict[str, Any], refused: tu
             {"output_config": {"format": {"type": "json_schema", "schema": root}}}, "claude-sonnet-5"
         )
     assert caught.value.status == 400 and f"'{keyword}'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "^[^a-zA-Z0-9 _\\-.:/]{2}$",
+        "^\\w+@\\w+\\.(com|org)$",
+        "^[é-ê]+\\s\\S*$",
+        "^(?:ab|cd){2,3}[!?]$",
+        "\\D\\W\\d",
+        "^.{3}$",
+        "^[^abc]x+?$",
+    ],
+)
+def test_strings_drawn_for_patterns_match(pattern: str) -> None:
+    schema = {"type": "string", "pattern": pattern}
+    check_structured(
+        {"output_config": {"format": {"type": "json_schema", "schema": schema}}}, "claude-sonnet-5"
+    )
+    for seed in range(25):
+        rng = random.Random(seed)
+        jsonschema.validate(value_for(schema, rng, _say(rng)), schema)

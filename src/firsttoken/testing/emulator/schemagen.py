@@ -322,6 +322,8 @@ _CATEGORIES = {
     "CATEGORY_NOT_WORD": lambda c: not (c.isalnum() or c == "_"),
 }
 _POOL = _ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ _-.:/"
+# Drawn from only when a negated class excludes the whole pool.
+_PUNCTUATION = "!#%&*+=?@~,;é"
 
 
 def _within(low: int, high: int) -> Callable[[str], bool]:
@@ -344,4 +346,4 @@ def _in_class(members: list[tuple[Any, Any]], rng: random.Random) -> str:
         spans = [chr(rng.randint(*a)) for o, a in members if str(o) == "RANGE"]
         pool = [c for c in _POOL if any(t(c) for t in tests)] or literal + spans
         return rng.choice(pool)
-    return rng.choice([c for c in _POOL if not any(t(c) for t in tests)])
+    return rng.choice([c for c in _POOL + _PUNCTUATION if not any(t(c) for t in tests)])
