@@ -39,6 +39,7 @@ from .protocol import (
     validate_message_request,
 )
 from .ratelimit import RateLimiter
+from .schemacheck import check_structured
 from .stats import Stats
 from .textgen import Answer, TextPlan, ToolPlan, canned, generate, request_rng, search_result, shape
 from .timing import Schedule, plan_schedule
@@ -404,6 +405,7 @@ class EmulatorApp:
         _check_model(req.model)
         thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
         check_turns(req.messages, req.model, thinks)
+        check_structured(req.raw, req.model)
         seed = _int_header(headers, "x-emulator-seed", self.config.seed)
         forced = _int_header(headers, "x-emulator-output-tokens", None)
         fault = self._next_fault(req, seed, headers)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ from .blocks import (
     quote,
 )
 from .protocol import MessageRequest
+from .schemacheck import output_schema
+from .schemagen import json_tokens, value_for
 from .tokens import canonical
 from .tooluse import input_for, results_answer, wanted_tools
 
@@ -437,8 +440,16 @@ def _tool_plan(tool: dict[str, Any], rng: random.Random, topics: list[str], user
     props = schema.get("properties") or {} if isinstance(schema, dict) else {}
     required = schema.get("required") or [] if isinstance(schema, dict) else []
     given = input_for(tool, user_text)
-    args = {name: _value_for(name, props.get(name), rng, topics) for name in required if name not in given}
-    args.update(given)
+    if tool.get("strict") is True:
+        # A strict tool's input validates against its schema: what the text gives is kept only
+        # where the schema takes a free string.
+        args = value_for(schema, rng, _say(rng, topics))
+        args.update({k: v for k, v in given.items() if isinstance(v, str) and _free_string(props.get(k))})
+    else:
+        args = {
+            name: _value_for(name, props.get(name), rng, topics) for name in required if name not in given
+        }
+        args.update(given)
     encoded = json.dumps(args)
     chunks: list[str] = []
     pos = 0
@@ -449,6 +460,23 @@ def _tool_plan(tool: dict[str, Any], rng: random.Random, topics: list[str], user
     tool_id = "toolu_01" + "".join(rng.choice(_ID_ALPHABET) for _ in range(22))
     eager = bool(tool.get("eager_input_streaming"))
     return ToolPlan(id=tool_id, name=tool["name"], input=args, chunks=chunks, eager=eager)
+
+
+def _free_string(schema: Any) -> bool:
+    return (
+        isinstance(schema, dict) and schema.get("type") == "string" and set(schema) <= {"type", "description"}
+    )
+
+
+def _say(rng: random.Random, topics: list[str]) -> Callable[[int], str]:
+    """About `n` words of the answer's prose, for the strings of a structured answer."""
+    return lambda n: "".join(_prose(rng, topics, n, False)).replace("\n\n", " ")
+
+
+def _structured(req: MessageRequest, seed: int, schema: dict[str, Any], topics: list[str]) -> list[str]:
+    """The answer's tokens when `output_config.format` asks for JSON: a document valid against it."""
+    rng = request_rng(req, seed, "json:" + canonical(schema))
+    return json_tokens(value_for(schema, rng, _say(rng, topics)))
 
 
 def _apply_stops(tokens: list[str], stops: list[str]) -> tuple[list[str], str | None]:
@@ -481,6 +509,10 @@ def generate(req: MessageRequest, seed: int, forced_length: int | None = None) -
     prefill = _text_of(last["content"]) if last["role"] == "assistant" else ""
     first_space = bool(prefill) and not prefill[-1].isspace() and prefill[-1] not in "([{\"'"
     said = results_answer(req.messages)
+    schema = output_schema(req.raw)
+    if schema is not None and (said is not None or not _wanted(req, user_text)):
+        # Structured outputs: the text is the JSON document, after any tool calls the model makes.
+        return _finish(req, _structured(req, seed, schema, topics), [])
     if said is not None:
         # After the client ran the tools: an answer that uses what they returned.
         return _finish(req, _words(said) + _prose(rng, topics, rng.randint(8, 16), True), [])
@@ -488,7 +520,7 @@ def generate(req: MessageRequest, seed: int, forced_length: int | None = None) -
     if tools:
         choice_type = (req.tool_choice or {"type": "auto"})["type"]
         preamble: list[str] = []
-        if choice_type == "auto":
+        if choice_type == "auto" and schema is None:
             names = " and ".join(t["name"] for t in tools)
             kind = "tools" if len(tools) > 1 else "tool"
             preamble = _pieces("I'll" if not first_space else " I'll") + [
@@ -590,7 +622,7 @@ def shape(
         return Answer([*head, TextPlan(text)], "refusal", None, dict(REFUSAL_DETAILS))
     if not asked:
         return _budgeted(req, Answer([*head, *answer.blocks], answer.stop_reason, answer.stop_sequence))
-    labels = classification_labels(req.system)
+    labels = classification_labels(req.system) if output_schema(req.raw) is None else []
     if labels and not any(isinstance(b, ToolPlan) for b in answer.blocks):
         label = pick_label(labels, user_text, rng.random())
         return _budgeted(req, Answer([*head, TextPlan([label])]))
