@@ -102,12 +102,33 @@ def test_a_full_store_refuses_uploads(emu: Emulator, client: anthropic.Anthropic
 def test_a_file_source_costs_what_the_same_file_inline_costs(client: anthropic.Anthropic) -> None:
     uploaded = client.files.upload(file=("notes.txt", TEXT, "text/plain"))
     by_id = _ask({"type": "file", "file_id": uploaded.id})
-    inline = _ask({"type": "base64", "media_type": "text/plain", "data": base64.b64encode(TEXT).decode()})
+    inline = _ask({"type": "text", "media_type": "text/plain", "data": TEXT.decode()})
     counted = client.messages.count_tokens(model=MODEL, messages=by_id)
     assert counted.input_tokens == client.messages.count_tokens(model=MODEL, messages=inline).input_tokens
     assert counted.input_tokens > len(TEXT) // 4
     answer = client.messages.create(model=MODEL, max_tokens=20, messages=by_id)
     assert answer.usage.input_tokens == counted.input_tokens
+
+
+def test_a_pdf_source_costs_what_the_same_pdf_in_base64_costs(client: anthropic.Anthropic) -> None:
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 8
+    uploaded = client.files.upload(file=("report.pdf", pdf, "application/pdf"))
+    by_id = client.messages.count_tokens(model=MODEL, messages=_ask({"type": "file", "file_id": uploaded.id}))
+    inline = _ask({"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()})
+    assert by_id.input_tokens == client.messages.count_tokens(model=MODEL, messages=inline).input_tokens
+
+
+def test_a_cited_answer_quotes_an_uploaded_text_file(client: anthropic.Anthropic) -> None:
+    uploaded = client.files.upload(file=("plan.txt", b"We ship on Friday. Then we rest.", "text/plain"))
+    document: dict[str, Any] = {
+        "type": "document",
+        "source": {"type": "file", "file_id": uploaded.id},
+        "citations": {"enabled": True},
+    }
+    ask: list[Any] = [{"role": "user", "content": [document, {"type": "text", "text": "When do we ship?"}]}]
+    answer = client.messages.create(model=MODEL, max_tokens=200, messages=ask)
+    cited = [c for block in answer.content if block.type == "text" for c in block.citations or []]
+    assert [c.cited_text for c in cited] == ["We ship on Friday."]
 
 
 def test_an_unknown_or_mismatched_file_source_is_refused(client: anthropic.Anthropic) -> None:

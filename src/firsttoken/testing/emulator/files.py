@@ -213,8 +213,8 @@ class FileStore:
 
     # -- Messages ------------------------------------------------------------------------------------
     def resolve(self, raw: dict[str, Any]) -> None:
-        """Check each `file` source of a Messages request and inline its bytes, so a referenced file
-        is counted (tokens, cache) as the same file sent as base64 would be."""
+        """Check each `file` source of a Messages request and inline the file, so a referenced file
+        is counted (tokens, cache) and quoted (citations) as the same file sent inline would be."""
         for i, message in enumerate(raw.get("messages") or []):
             content = message.get("content") if isinstance(message, dict) else None
             if not isinstance(content, list):
@@ -238,11 +238,17 @@ class FileStore:
                         f"{where}: a {kind} block cannot reference file {file_id} of type "
                         f"{stored.mime_type} (expected one of {', '.join(allowed) or 'image or document'})"
                     )
-                block["source"] = {
-                    "type": "base64",
-                    "media_type": stored.mime_type,
-                    "data": base64.b64encode(stored.data).decode("ascii"),
-                }
+                block["source"] = _inline(stored)
+
+
+def _inline(stored: StoredFile) -> dict[str, Any]:
+    # The source the API takes for the same file sent in the request: plain text as a `text` source
+    # (so citations can quote it), anything else as base64.
+    if stored.mime_type == "text/plain":
+        text = stored.data.decode("utf-8", errors="replace")
+        return {"type": "text", "media_type": "text/plain", "data": text}
+    data = base64.b64encode(stored.data).decode("ascii")
+    return {"type": "base64", "media_type": stored.mime_type, "data": data}
 
 
 def _page(data: list[dict[str, Any]], next_page: str | None, *, has_more: bool) -> dict[str, Any]:
