@@ -52,7 +52,9 @@ def test_list_pages_by_cursor_and_by_beta_ids(client: anthropic.Anthropic) -> No
     assert [f.id for f in first.data] == ids[:0:-1]  # newest first
     assert first.next_page is not None
     assert [f.id for f in client.files.list(limit=2)] == ids[::-1]  # the SDK follows `next_page`
+    assert first.to_dict().keys() == {"data", "next_page"}  # the GA page shape
     beta = client.beta.files.list(limit=2, betas=[BETA])
+    assert beta.to_dict()["has_more"] is True and beta.to_dict()["last_id"] == ids[1]  # the beta's
     assert [f.id for f in beta] == ids[::-1]
     assert [f.id for f in client.files.list(ids=[ids[0], "file_gone"])] == [ids[0]]
     # The beta's `after_id` cursor needs the beta header, as on the API.
@@ -78,6 +80,11 @@ def test_an_uploaded_file_cannot_be_downloaded(client: anthropic.Anthropic) -> N
     assert caught.value.error_code == "file_not_downloadable"
     with pytest.raises(anthropic.NotFoundError):
         client.files.download("file_unknown")
+
+
+def test_an_upload_that_is_not_multipart_is_refused(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError, match="multipart/form-data"):
+        client.post("/v1/files", body={"file": "notes.txt"}, cast_to=object)
 
 
 def test_unknown_ids_are_not_found(client: anthropic.Anthropic) -> None:

@@ -188,7 +188,7 @@ class FileStore:
             if len(wanted) > MAX_LIST_IDS:
                 raise _bad(f"ids: at most {MAX_LIST_IDS} ids")
             data = [f.metadata() for f in newest_first if f.id in wanted]
-            return Reply(200, _page(data, None, has_more=False))
+            return Reply(200, _page(data, None, has_more=False, beta=beta))
         try:
             limit = int(one.get("limit", "20"))
         except ValueError:
@@ -209,7 +209,8 @@ class FileStore:
         chosen = newest_first[start:end][:limit]
         more = start + len(chosen) < end if "before_id" not in one else start > 0
         data = [f.metadata() for f in chosen]
-        return Reply(200, _page(data, "page_" + chosen[-1].id if more and chosen else None, has_more=more))
+        cursor = "page_" + chosen[-1].id if more and chosen else None
+        return Reply(200, _page(data, cursor, has_more=more, beta=beta))
 
     # -- Messages ------------------------------------------------------------------------------------
     def resolve(self, raw: dict[str, Any]) -> None:
@@ -251,14 +252,16 @@ def _inline(stored: StoredFile) -> dict[str, Any]:
     return {"type": "base64", "media_type": stored.mime_type, "data": data}
 
 
-def _page(data: list[dict[str, Any]], next_page: str | None, *, has_more: bool) -> dict[str, Any]:
-    return {
-        "data": data,
-        "next_page": next_page,
-        "has_more": has_more,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
+def _page(data: list[dict[str, Any]], next_page: str | None, *, has_more: bool, beta: bool) -> dict[str, Any]:
+    page: dict[str, Any] = {"data": data, "next_page": next_page}
+    if beta:
+        # The beta's shape, kept for requests that still send the beta header.
+        page.update(
+            has_more=has_more,
+            first_id=data[0]["id"] if data else None,
+            last_id=data[-1]["id"] if data else None,
+        )
+    return page
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, str | None, bytes]]:
