@@ -150,6 +150,26 @@ def test_an_unknown_or_mismatched_file_source_is_refused(client: anthropic.Anthr
         )
 
 
+def test_a_file_in_a_tool_result_is_resolved_too(client: anthropic.Anthropic) -> None:
+    tool = {"name": "read", "description": "Read a file.", "input_schema": {"type": "object"}}
+    call = {"type": "tool_use", "id": "toolu_1", "name": "read", "input": {}}
+
+    def turn(file_id: str) -> list[Any]:
+        result = {"type": "document", "source": {"type": "file", "file_id": file_id}}
+        done = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [result]}
+        return [
+            {"role": "user", "content": "Read the plan."},
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [done]},
+        ]
+
+    uploaded = client.files.upload(file=("plan.txt", TEXT, "text/plain"))
+    counted = client.messages.count_tokens(model=MODEL, messages=turn(uploaded.id), tools=[tool])  # type: ignore[list-item]
+    assert counted.input_tokens > len(TEXT) // 4
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.2\.content\.0\.content\.0\.source"):
+        client.messages.count_tokens(model=MODEL, messages=turn("file_gone"), tools=[tool])  # type: ignore[list-item]
+
+
 async def test_async_client_round_trip(aclient: anthropic.AsyncAnthropic) -> None:
     uploaded = await aclient.beta.files.upload(file=("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png"))
     assert uploaded.mime_type == "image/png"

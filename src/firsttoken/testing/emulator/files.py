@@ -218,28 +218,35 @@ class FileStore:
         is counted (tokens, cache) and quoted (citations) as the same file sent inline would be."""
         for i, message in enumerate(raw.get("messages") or []):
             content = message.get("content") if isinstance(message, dict) else None
-            if not isinstance(content, list):
+            if isinstance(content, list):
+                self._resolve_blocks(content, f"messages.{i}.content")
+
+    def _resolve_blocks(self, blocks: list[Any], where: str) -> None:
+        for j, block in enumerate(blocks):
+            if not isinstance(block, dict):
                 continue
-            for j, block in enumerate(content):
-                source = block.get("source") if isinstance(block, dict) else None
-                if not isinstance(source, dict) or source.get("type") != "file":
-                    continue
-                where = f"messages.{i}.content.{j}"
-                file_id = source.get("file_id")
-                if not isinstance(file_id, str) or not file_id:
-                    raise _bad(f"{where}.source.file_id: Field required")
-                try:
-                    stored = self.get(file_id)
-                except ApiError:
-                    raise _bad(f"{where}.source.file_id: File not found: {file_id}") from None
-                kind = block.get("type")
-                allowed = IMAGE_TYPES if kind == "image" else DOCUMENT_TYPES if kind == "document" else ()
-                if stored.mime_type not in allowed:
-                    raise _bad(
-                        f"{where}: a {kind} block cannot reference file {file_id} of type "
-                        f"{stored.mime_type} (expected one of {', '.join(allowed) or 'image or document'})"
-                    )
-                block["source"] = _inline(stored)
+            if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                # A tool's result may carry documents and images too.
+                self._resolve_blocks(block["content"], f"{where}.{j}.content")
+            source = block.get("source")
+            if isinstance(source, dict) and source.get("type") == "file":
+                block["source"] = _inline(self._referenced(block, source.get("file_id"), f"{where}.{j}"))
+
+    def _referenced(self, block: dict[str, Any], file_id: Any, where: str) -> StoredFile:
+        if not isinstance(file_id, str) or not file_id:
+            raise _bad(f"{where}.source.file_id: Field required")
+        try:
+            stored = self.get(file_id)
+        except ApiError:
+            raise _bad(f"{where}.source.file_id: File not found: {file_id}") from None
+        kind = block.get("type")
+        allowed = IMAGE_TYPES if kind == "image" else DOCUMENT_TYPES if kind == "document" else ()
+        if stored.mime_type not in allowed:
+            raise _bad(
+                f"{where}: a {kind} block cannot reference file {file_id} of type "
+                f"{stored.mime_type} (expected one of {', '.join(allowed) or 'image or document'})"
+            )
+        return stored
 
 
 def _inline(stored: StoredFile) -> dict[str, Any]:
