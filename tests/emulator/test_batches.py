@@ -80,6 +80,21 @@ def test_a_fault_errors_the_request_it_hits(emu: Emulator, client: anthropic.Ant
     assert line.result.error.error.type == "overloaded_error"
 
 
+def test_the_create_requests_emulator_headers_go_with_each_request(client: anthropic.Anthropic) -> None:
+    batch = client.messages.batches.create(
+        requests=[{"custom_id": "a", "params": PARAMS}, {"custom_id": "b", "params": PARAMS}],  # type: ignore[typeddict-item]
+        extra_headers={"x-emulator-reply": "Batched."},
+    )
+    texts = [
+        block.text
+        for line in client.messages.batches.results(_ended(client, batch.id).id)
+        if line.result.type == "succeeded"
+        for block in line.result.message.content
+        if block.type == "text"
+    ]
+    assert texts == ["Batched.", "Batched."]
+
+
 def test_streaming_inside_a_batch_is_an_errored_result(client: anthropic.Anthropic) -> None:
     batch = client.messages.batches.create(
         requests=[{"custom_id": "s", "params": {**PARAMS, "stream": True}}]  # type: ignore[typeddict-item]

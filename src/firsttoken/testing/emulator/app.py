@@ -153,7 +153,9 @@ class EmulatorApp:
         self._arrivals = 0
         self._lock = threading.Lock()
         self.files = FileStore()
-        self.batches = BatchStore(lambda body: asgi_post(self, "/v1/messages", body), config.time_scale)
+        self.batches = BatchStore(
+            lambda body, headers: asgi_post(self, "/v1/messages", body, headers), config.time_scale
+        )
 
     # -- control surface -------------------------------------------------------------------------
     @property
@@ -362,7 +364,7 @@ class EmulatorApp:
     # -- endpoints -------------------------------------------------------------------------------
     async def _batches_api(self, http: _Request) -> _Outcome:
         body = await self._read_body(http.receive, http.headers)
-        reply = self.batches.handle(http.method, http.path, http.query, body, http.origin)
+        reply = self.batches.handle(http.method, http.path, http.query, http.headers, body, http.origin)
         return await self._send_reply(http, reply)
 
     async def _files_api(self, http: _Request) -> _Outcome:

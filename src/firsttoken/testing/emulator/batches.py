@@ -4,7 +4,8 @@ the results as JSONL.
 Each request of a batch is answered by the emulator's own non-streaming `POST /v1/messages`,
 called in process through the ASGI app, so a result is exactly what a plain call returns: a
 `succeeded` message, or an `errored` result holding the error body a plain call would get (an
-invalid request, an injected fault). Processing starts `START_SECONDS` after creation and runs
+invalid request, an injected fault); the create request's `x-emulator-*` headers go with each of
+its requests. Processing starts `START_SECONDS` after creation and runs
 `CONCURRENCY` requests at a time, every delay scaled by the emulator's time scale.
 
 As the API does, `request_counts` show every request as `processing` until the whole batch ends;
@@ -34,8 +35,8 @@ Asgi = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
     Awaitable[None],
 ]
-# How one request's body is answered: the HTTP status and the response body.
-Dispatch = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+# How one request's body (and headers) are answered: the HTTP status and the response body.
+Dispatch = Callable[[bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 
 START_SECONDS = 1.0
 CONCURRENCY = 8
@@ -56,6 +57,8 @@ class _Batch:
     id: str
     requests: list[tuple[str, dict[str, Any]]]
     created: float
+    # The create request's `x-emulator-*` headers, sent with each of its requests (seed, faults, reply).
+    headers: dict[str, str]
     status: str = "in_progress"
     cancel_initiated: float | None = None
     ended: float | None = None
@@ -108,12 +111,14 @@ class BatchStore:
             raise ApiError("not_found_error", f"Message batch not found: {batch_id}")
         return batch
 
-    def handle(self, method: str, path: str, query: str, body: bytes, origin: str) -> Reply:
+    def handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, origin: str
+    ) -> Reply:
         """Answer one request under `/v1/messages/batches`; call it on the server's loop."""
         rest = path.removeprefix("/v1/messages/batches").strip("/")
         if not rest:
             if method == "POST":
-                return Reply(200, self._create(body).body(origin))
+                return Reply(200, self._create(body, headers).body(origin))
             if method == "GET":
                 return self._list(query, origin)
         else:
@@ -136,7 +141,7 @@ class BatchStore:
                 return self._results(batch_id)
         raise ApiError("not_found_error", f"Not found: {method} {path}")
 
-    def _create(self, body: bytes) -> _Batch:
+    def _create(self, body: bytes, headers: dict[str, str]) -> _Batch:
         data = parse_json(body)
         if "requests" not in data:
             raise _bad("requests: Field required")
@@ -167,7 +172,8 @@ class BatchStore:
             if ended is None:
                 raise ApiError("rate_limit_error", f"The emulator holds {MAX_BATCHES} batches, none ended.")
             del self._batches[ended.id]
-        batch = _Batch(new_id("msgbatch_"), parsed, time.time())
+        emulator = {k: v for k, v in headers.items() if k.startswith("x-emulator-")}
+        batch = _Batch(new_id("msgbatch_"), parsed, time.time(), emulator)
         self._batches[batch.id] = batch
         batch.task = asyncio.get_running_loop().create_task(self._process(batch))
         return batch
@@ -226,7 +232,7 @@ class BatchStore:
         async def run(custom_id: str, params: dict[str, Any]) -> None:
             async with gate:
                 if batch.status == "in_progress":
-                    batch.results[custom_id] = await self._answer(params)
+                    batch.results[custom_id] = await self._answer(params, batch.headers)
 
         await asyncio.gather(*(run(cid, params) for cid, params in batch.requests))
         for custom_id, _ in batch.requests:
@@ -234,7 +240,7 @@ class BatchStore:
         batch.status = "ended"
         batch.ended = time.time()
 
-    async def _answer(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         if params.get("stream"):
             error = error_body(
                 "invalid_request_error",
@@ -242,7 +248,7 @@ class BatchStore:
                 new_id("req_"),
             )
             return {"type": "errored", "error": error}
-        status, body = await self._dispatch(json.dumps(params).encode())
+        status, body = await self._dispatch(json.dumps(params).encode(), headers)
         try:
             payload = json.loads(body)
         except ValueError:
@@ -253,7 +259,7 @@ class BatchStore:
         return {"type": "errored", "error": payload}
 
 
-async def asgi_post(app: Asgi, path: str, body: bytes) -> tuple[int, bytes]:
+async def asgi_post(app: Asgi, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     """POST `body` to `path` of an ASGI app in process; its status and whole response body."""
     done = asyncio.Event()
     sent = False
@@ -291,6 +297,7 @@ async def asgi_post(app: Asgi, path: str, body: bytes) -> tuple[int, bytes]:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"x-api-key", b"message-batch"),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
         ],
         "client": None,
         "server": None,
