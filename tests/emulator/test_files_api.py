@@ -73,6 +73,26 @@ def test_expiry_is_set_within_the_api_range(client: anthropic.Anthropic) -> None
         client.files.upload(file=("a.txt", TEXT, "text/plain"), expires_in_seconds=60)
 
 
+def test_an_expired_file_is_listed_but_its_content_is_gone() -> None:
+    now = [1000.0]
+    with (
+        Emulator(time_scale=0, clock=lambda: now[0]) as emulator,
+        anthropic.Anthropic(
+            base_url=emulator.base_url, api_key="test", max_retries=0, _strict_response_validation=True
+        ) as client,
+    ):
+        uploaded = client.files.upload(file=("a.txt", TEXT, "text/plain"), expires_in_seconds=3600)
+        ask = _ask({"type": "file", "file_id": uploaded.id})
+        assert client.messages.count_tokens(model=MODEL, messages=ask).input_tokens > 0
+        now[0] += 3600
+        assert [f.id for f in client.files.list()] == [uploaded.id]
+        with pytest.raises(anthropic.NotFoundError) as caught:
+            client.files.download(uploaded.id)
+        assert caught.value.error_code == "file_expired"
+        with pytest.raises(anthropic.BadRequestError, match="expired"):
+            client.messages.count_tokens(model=MODEL, messages=ask)
+
+
 def test_an_uploaded_file_cannot_be_downloaded(client: anthropic.Anthropic) -> None:
     uploaded = client.beta.files.upload(file=("a.txt", TEXT, "text/plain"))
     with pytest.raises(anthropic.BadRequestError) as caught:

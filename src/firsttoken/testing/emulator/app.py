@@ -152,7 +152,7 @@ class EmulatorApp:
         self._faults: list[Fault] = list(config.faults)  # type: ignore[arg-type]
         self._arrivals = 0
         self._lock = threading.Lock()
-        self.files = FileStore()
+        self.files = FileStore(clock)
         self.batches = BatchStore(
             lambda body, headers: asgi_post(self, "/v1/messages", body, headers), config.time_scale
         )

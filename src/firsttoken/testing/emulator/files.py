@@ -6,8 +6,10 @@ request that sends `files-api-2025-04-14` still gets the beta list shape (`has_m
 `last_id`, paged by `after_id`/`before_id`) beside the GA one (`next_page`, paged by `page`).
 
 Files a user uploads have `downloadable: false` (only files a tool makes can be downloaded), so
-`/content` answers 400 `file_not_downloadable` as the API does. The store is in memory and bounded
-(`MAX_FILES`, `MAX_STORE_BYTES`); an upload past either bound is refused with the API's 413.
+`/content` answers 400 `file_not_downloadable` as the API does, or 404 `file_expired` once a
+file's `expires_in_seconds` have passed on the emulator's clock (its metadata stays listed, and a
+Messages source naming it is a 400). The store is in memory and bounded (`MAX_FILES`,
+`MAX_STORE_BYTES`); an upload past either bound is refused with the API's 413.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,7 +60,8 @@ class StoredFile:
     mime_type: str
     data: bytes
     created: float  # epoch seconds
-    expires: float | None
+    expires: float | None  # epoch seconds, as shown
+    deadline: float | None  # the same instant on the store's clock, which tests can move
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -87,7 +91,14 @@ def _not_found(file_id: str) -> ApiError:
 class FileStore:
     """The uploaded files, newest last, bounded in count and bytes; safe across threads."""
 
-    def __init__(self, *, max_files: int = MAX_FILES, max_bytes: int = MAX_STORE_BYTES) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_files: int = MAX_FILES,
+        max_bytes: int = MAX_STORE_BYTES,
+    ) -> None:
+        self.clock = clock
         self.max_files = max_files
         self.max_bytes = max_bytes
         self._files: OrderedDict[str, StoredFile] = OrderedDict()
@@ -105,9 +116,12 @@ class FileStore:
     def get(self, file_id: str) -> StoredFile:
         with self._lock:
             stored = self._files.get(file_id)
-        if stored is None or (stored.expires is not None and stored.expires <= time.time()):
+        if stored is None:
             raise _not_found(file_id)
         return stored
+
+    def expired(self, stored: StoredFile) -> bool:
+        return stored.deadline is not None and stored.deadline <= self.clock()
 
     # -- HTTP --------------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -132,7 +146,12 @@ class FileStore:
                     raise _not_found(file_id)
                 return Reply(200, {"id": file_id, "type": "file_deleted"})
             if tail == "content" and method == "GET":
-                self.get(file_id)
+                if self.expired(self.get(file_id)):
+                    raise ApiError(
+                        "not_found_error",
+                        f"File {file_id} expired: its content is no longer available.",
+                        details={"error_code": "file_expired"},
+                    )
                 raise ApiError(
                     "invalid_request_error",
                     f"File {file_id} is not downloadable: only files created by a tool can be.",
@@ -150,6 +169,7 @@ class FileStore:
         if not name:
             name = "unnamed" + (mimetypes.guess_extension(mime) or "")
         expires: float | None = None
+        deadline: float | None = None
         now = time.time()
         if "expires_in_seconds" in fields:
             raw = fields["expires_in_seconds"][2].decode("latin-1").strip()
@@ -159,7 +179,8 @@ class FileStore:
                     f"and {MAX_EXPIRY_SECONDS}"
                 )
             expires = now + int(raw)
-        stored = StoredFile(new_id("file_"), name[:500], mime, data, now, expires)
+            deadline = self.clock() + int(raw)
+        stored = StoredFile(new_id("file_"), name[:500], mime, data, now, expires, deadline)
         with self._lock:
             if len(self._files) >= self.max_files or self._bytes + len(data) > self.max_bytes:
                 raise ApiError(
@@ -177,9 +198,7 @@ class FileStore:
         if not beta and ("after_id" in one or "before_id" in one):
             raise _bad("after_id and before_id need the files-api-2025-04-14 beta; page with `page`")
         with self._lock:
-            newest_first = [
-                f for f in reversed(self._files.values()) if f.expires is None or f.expires > time.time()
-            ]
+            newest_first = list(reversed(self._files.values()))
         ids = params.get("ids") or params.get("ids[]")
         if ids is not None:
             if "page" in one or "limit" in one:
@@ -239,6 +258,8 @@ class FileStore:
             stored = self.get(file_id)
         except ApiError:
             raise _bad(f"{where}.source.file_id: File not found: {file_id}") from None
+        if self.expired(stored):
+            raise _bad(f"{where}.source.file_id: File {file_id} expired: its content is no longer available")
         kind = block.get("type")
         allowed = IMAGE_TYPES if kind == "image" else DOCUMENT_TYPES if kind == "document" else ()
         if stored.mime_type not in allowed:
