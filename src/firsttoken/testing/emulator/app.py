@@ -1,8 +1,9 @@
 """The emulator as a pure ASGI application.
 
 Routes: `POST /v1/messages` (JSON or SSE), `POST /v1/messages/count_tokens`, `GET /v1/models`,
-`GET /v1/models/{id}`, and the control plane `GET /_emulator/stats`, `POST /_emulator/reset`,
-`POST /_emulator/faults` (JSON list of fault strings; `GET` reads them back).
+`GET /v1/models/{id}`, the Message Batches API (`batches.py`), the Files API (`files.py`), and the
+control plane `GET /_emulator/stats`, `POST /_emulator/reset`, `POST /_emulator/faults` (JSON list
+of fault strings; `GET` reads them back).
 
 Per-request headers: `x-emulator-seed` (int) overrides the seed, `x-emulator-fault` adds faults
 in the `KIND[:RATE][@MODEL]` grammar (comma-separated, checked before the global ones), and
@@ -25,10 +26,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from .batches import BatchStore, asgi_post
 from .blocks import CitedText, SearchPlan, ThinkingPlan, check_turns, thinking_config
 from .cache import CacheUsage, PromptCache, flatten
 from .config import EmulatorConfig
 from .faults import MIDSTREAM_AFTER_TOKENS, Fault, draw, parse_faults, pick_fault
+from .files import FileStore, Reply
 from .protocol import (
     ApiError,
     MessageRequest,
@@ -122,6 +125,7 @@ class _Request:
     path: str
     query: str
     headers: dict[str, str]
+    origin: str  # scheme and host the client reached us by, for the URLs we hand back
     receive: Receive
     send: Send
     request_id: str
@@ -149,6 +153,10 @@ class EmulatorApp:
         self._faults: list[Fault] = list(config.faults)  # type: ignore[arg-type]
         self._arrivals = 0
         self._lock = threading.Lock()
+        self.files = FileStore(clock)
+        self.batches = BatchStore(
+            lambda body, headers: asgi_post(self, "/v1/messages", body, headers), config.time_scale
+        )
 
     # -- control surface -------------------------------------------------------------------------
     @property
@@ -164,6 +172,8 @@ class EmulatorApp:
         self._stats.clear()
         self.cache.clear()
         self.limiter.clear()
+        self.files.clear()
+        self.batches.clear()
 
     def stats(self) -> dict[str, Any]:
         snap = self._stats.snapshot()
@@ -211,14 +221,15 @@ class EmulatorApp:
 
         try:
             query = scope.get("query_string", b"").decode("latin-1")
-            http = _Request(method, path, query, headers, receive, send, request_id, entry, finish)
+            origin = f"{scope.get('scheme', 'http')}://{headers.get('host', '127.0.0.1')}"
+            http = _Request(method, path, query, headers, origin, receive, send, request_id, entry, finish)
             finish(await self._api(http))
         except ApiError as err:
             finish(_Outcome(status=err.status, fault=entry.get("fault")))
             await self._send_json(
                 send,
                 err.status,
-                error_body(err.error_type, err.message, request_id),
+                error_body(err.error_type, err.message, request_id, err.details),
                 request_id,
                 entry.get("model") or "",
                 err.headers,
@@ -276,6 +287,10 @@ class EmulatorApp:
             handler = self._list_models
         elif path.startswith("/v1/models/") and method == "GET":
             handler = self._get_model
+        elif path == "/v1/messages/batches" or path.startswith("/v1/messages/batches/"):
+            handler = self._batches_api
+        elif path == "/v1/files" or path.startswith("/v1/files/"):
+            handler = self._files_api
         else:
             raise ApiError("not_found_error", f"Not found: {method} {path}")
         self._authenticate(http.headers)
@@ -334,9 +349,33 @@ class EmulatorApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
+    async def _send_reply(self, http: _Request, reply: Reply) -> _Outcome:
+        if isinstance(reply.body, bytes):
+            headers = self._headers(http.request_id, "", None)
+            headers += [
+                (b"content-type", reply.content_type.encode()),
+                (b"content-length", str(len(reply.body)).encode()),
+            ]
+            await http.send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await http.send({"type": "http.response.body", "body": reply.body, "more_body": False})
+        else:
+            await self._send_json(http.send, reply.status, reply.body, http.request_id)
+        return _Outcome(status=reply.status)
+
     # -- endpoints -------------------------------------------------------------------------------
+    async def _batches_api(self, http: _Request) -> _Outcome:
+        body = await self._read_body(http.receive, http.headers)
+        reply = self.batches.handle(http.method, http.path, http.query, http.headers, body, http.origin)
+        return await self._send_reply(http, reply)
+
+    async def _files_api(self, http: _Request) -> _Outcome:
+        body = await self._read_body(http.receive, http.headers)
+        reply = self.files.handle(http.method, http.path, http.query, http.headers, body)
+        return await self._send_reply(http, reply)
+
     async def _count_tokens(self, http: _Request) -> _Outcome:
         req = validate_count_tokens(parse_json(await self._read_body(http.receive, http.headers)))
+        self.files.resolve(req.raw)
         http.entry["model"] = req.model
         _check_model(req.model)
         body = {"input_tokens": flatten(req).total}
@@ -401,6 +440,7 @@ class EmulatorApp:
         loop = asyncio.get_running_loop()
         arrived = loop.time()
         req = validate_message_request(parse_json(await self._read_body(receive, headers)))
+        self.files.resolve(req.raw)
         entry.update(model=req.model, stream=req.stream)
         _check_model(req.model)
         thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
