@@ -41,6 +41,7 @@ from .protocol import (
 from .ratelimit import RateLimiter
 from .stats import Stats
 from .textgen import Answer, TextPlan, ToolPlan, canned, generate, request_rng, search_result, shape
+from .threads import ThreadStore, ThreadTurn
 from .timing import Schedule, plan_schedule
 
 __all__ = ["EmulatorApp", "create_app"]
@@ -144,6 +145,7 @@ class EmulatorApp:
         clock = config.clock or time.monotonic
         self.cache = PromptCache(clock)
         self.limiter = RateLimiter(config.rate_limits, clock)
+        self.threads = ThreadStore(clock)
         self._stats = Stats(config.request_log_size)
         self._faults: list[Fault] = list(config.faults)  # type: ignore[arg-type]
         self._arrivals = 0
@@ -163,6 +165,7 @@ class EmulatorApp:
         self._stats.clear()
         self.cache.clear()
         self.limiter.clear()
+        self.threads.clear()
 
     def stats(self) -> dict[str, Any]:
         snap = self._stats.snapshot()
@@ -217,7 +220,7 @@ class EmulatorApp:
             await self._send_json(
                 send,
                 err.status,
-                error_body(err.error_type, err.message, request_id),
+                error_body(err.error_type, err.message, request_id, err.details),
                 request_id,
                 entry.get("model") or "",
                 err.headers,
@@ -390,6 +393,11 @@ class EmulatorApp:
         return pick_fault([*request_faults, *self._faults], req.model, u)
 
     async def _messages(self, http: _Request) -> _Outcome:
+        data = parse_json(await self._read_body(http.receive, http.headers))
+        with self.threads.turn(data, http.headers) as turn:
+            return await self._answer(http, turn)
+
+    async def _answer(self, http: _Request, turn: ThreadTurn) -> _Outcome:
         headers, receive, send, rid, entry = (
             http.headers,
             http.receive,
@@ -399,7 +407,7 @@ class EmulatorApp:
         )
         loop = asyncio.get_running_loop()
         arrived = loop.time()
-        req = validate_message_request(parse_json(await self._read_body(receive, headers)))
+        req = validate_message_request(turn.data)
         entry.update(model=req.model, stream=req.stream)
         _check_model(req.model)
         thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
@@ -466,7 +474,14 @@ class EmulatorApp:
         extra_headers = self._headers(rid, req.model, None)
         conn = _Conn()
         fault_kind = fault.kind if fault else None
-        conn.before_last = lambda tokens: http.finish(_Outcome(200, fault_kind, tokens))
+
+        def before_last(tokens: int) -> None:
+            # Held before the client has the end of the reply, so its next `continue` finds it.
+            if fault_kind != "midstream_overloaded":
+                turn.hold(message_id, message["content"])
+            http.finish(_Outcome(200, fault_kind, tokens))
+
+        conn.before_last = before_last
         if req.stream:
             self._stats.stream_opened()
             producer = self._stream(send, conn, req, answer, message, schedule, arrived, fault, extra_headers)

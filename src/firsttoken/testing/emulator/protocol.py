@@ -39,20 +39,34 @@ STATUS_OF_ERROR = {
 class ApiError(Exception):
     """An error response: the API's error type, its HTTP status and a human message."""
 
-    def __init__(self, error_type: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.status = STATUS_OF_ERROR[error_type]
         self.headers = headers or {}
+        # `error.details` of the body: the `error_code` a client acts on (a lost thread).
+        self.details = details
 
 
 def new_id(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(18).replace("-", "a").replace("_", "b")
 
 
-def error_body(error_type: str, message: str, request_id: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+def error_body(
+    error_type: str, message: str, request_id: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"type": "error", "error": error, "request_id": request_id}
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
