@@ -28,6 +28,7 @@ from typing import Any
 from .blocks import CitedText, SearchPlan, ThinkingPlan, check_turns, thinking_config
 from .cache import CacheUsage, PromptCache, flatten
 from .config import EmulatorConfig
+from .context import read_edits
 from .faults import MIDSTREAM_AFTER_TOKENS, Fault, draw, parse_faults, pick_fault
 from .protocol import (
     ApiError,
@@ -412,6 +413,7 @@ class EmulatorApp:
         _check_model(req.model)
         thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
         check_turns(req.messages, req.model, thinks)
+        req, context = read_edits(req.raw, headers).apply(req)
         seed = _int_header(headers, "x-emulator-seed", self.config.seed)
         forced = _int_header(headers, "x-emulator-output-tokens", None)
         fault = self._next_fault(req, seed, headers)
@@ -447,6 +449,8 @@ class EmulatorApp:
         answer = shape(
             req, answer, seed, thinks=thinks, shown=shown, refuse=refuse, asked=reply is None, forced=forced
         )
+        if context.paused:
+            answer = Answer(stop_reason="compaction")
         message_id = new_id("msg_")
         self.cache.remember(message_id, req, blocks, usage)
         schedule = plan_schedule(
@@ -463,12 +467,13 @@ class EmulatorApp:
             "type": "message",
             "role": "assistant",
             "model": req.model,
-            "content": answer.content(),
+            "content": [*context.lead, *answer.content()],
             "stop_reason": answer.stop_reason,
             "stop_sequence": answer.stop_sequence,
             "stop_details": answer.stop_details,
             "usage": _usage(usage, answer.output_tokens, req.speed),
         }
+        context.annotate(message, answer.output_tokens)
         if req.diagnostics_requested:
             message["diagnostics"] = {"cache_miss_reason": diagnosis} if diagnosis else None
         extra_headers = self._headers(rid, req.model, None)
@@ -691,12 +696,33 @@ def _encode_stream(
 ) -> tuple[list[bytes], list[float], list[int]]:
     """Every SSE event of the answer, the scaled time each is due, and the tokens each carries."""
     start_message = dict(message, content=[], stop_reason=None, stop_sequence=None)
+    start_message.pop("context_management", None)
     start_message["usage"] = dict(message["usage"], output_tokens=1)
     events = [_sse("message_start", {"type": "message_start", "message": start_message})]
     dues = [0.0]
     carries = [0]
     token = 0
     index = 0
+    for lead in message["content"]:
+        if lead["type"] != "compaction":
+            break
+        # A compaction block leads the answer: its start, then the whole summary in one delta.
+        compaction = {"type": "compaction_delta", **{k: lead[k] for k in ("content", "encrypted_content")}}
+        events += [
+            _sse(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "compaction", "content": None},
+                },
+            ),
+            _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": compaction}),
+            _sse("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
+        dues += [0.0, 0.0, 0.0]
+        carries += [0, 0, 0]
+        index += 1
     for block in answer.blocks:
         for start_block, pieces in _block_events(block):
             prefix = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,' % index
@@ -738,6 +764,8 @@ def _encode_stream(
             "output_tokens": answer.output_tokens,
         },
     }
+    if "context_management" in message:
+        delta["context_management"] = message["context_management"]
     events += [_sse("message_delta", delta), _sse("message_stop", {"type": "message_stop"})]
     dues += [end, end]
     carries += [0, 0]
