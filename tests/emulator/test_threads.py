@@ -12,6 +12,8 @@ import pytest
 from anthropic import beta_tool
 
 from firsttoken.testing.emulator import Emulator
+from firsttoken.testing.emulator.protocol import ApiError
+from firsttoken.testing.emulator.threads import TTL_SECONDS, ThreadStore
 
 MODEL = "claude-sonnet-5"
 BETA = {"anthropic-beta": "message-threads-2026-08-12"}
@@ -209,3 +211,85 @@ def test_malformed_thread_use_is_a_400(
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
     assert message in response.json()["error"]["message"]
+
+
+def test_thread_lost_fault_makes_the_sdk_replay(client: anthropic.Anthropic, emu: Emulator) -> None:
+    thread = client.beta.messages.thread(model=MODEL, max_tokens=64)
+    thread.send({"role": "user", "content": "One."})
+    lost = {"x-emulator-fault": "thread_lost"}
+    # The create that replays the conversation is not a continue, so the fault spares it.
+    reply = thread.send({"role": "user", "content": "Two."}, extra_headers=lost)
+    assert [(r["status"], r["fault"]) for r in emu.requests] == [
+        (200, None),
+        (404, "thread_lost"),
+        (200, "thread_lost"),
+    ]
+    assert thread.previous_message_id == reply.id
+
+
+def test_thread_unsupported_fault(client: anthropic.Anthropic, emu: Emulator) -> None:
+    emu.set_faults(["thread_unsupported"])
+    # The thread helper's default is to raise the API's error...
+    thread = client.beta.messages.thread(model=MODEL, max_tokens=64)
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        thread.send({"role": "user", "content": "One."})
+    body = caught.value.body
+    assert isinstance(body, dict) and body["error"]["details"]["error_code"] == "thread_unsupported_request"
+    # ...and the tool runner's is to go on without a thread, which the fault does not touch.
+    emu.reset()
+    runner = client.beta.messages.tool_runner(
+        model=MODEL,
+        max_tokens=256,
+        tools=[add],
+        messages=[{"role": "user", "content": "Use add to compute 2 plus 3."}],
+    )
+    messages = list(runner)
+    assert messages[-1].stop_reason == "end_turn"
+    assert [r["status"] for r in emu.requests] == [400] + [200] * len(messages)
+    assert len(emu.app.threads) == 0
+
+
+def test_a_held_turn_expires_after_its_ttl() -> None:
+    now = [1000.0]
+    with (
+        Emulator(time_scale=0.0, seed=0, clock=lambda: now[0]) as emu,
+        anthropic.Anthropic(
+            base_url=emu.base_url, api_key="test", max_retries=0, _strict_response_validation=True
+        ) as client,
+    ):
+        thread = client.beta.messages.thread(model=MODEL, max_tokens=64)
+        thread.send({"role": "user", "content": "One."})
+        now[0] += TTL_SECONDS - 1
+        thread.send({"role": "user", "content": "Two."})
+        now[0] += TTL_SECONDS + 1
+        thread.send({"role": "user", "content": "Three."})
+        assert [r["status"] for r in emu.requests] == [200, 200, 404, 200]
+
+
+def _turn_data(previous: str | None) -> dict[str, Any]:
+    thread = {"type": "continue", "previous_message_id": previous} if previous else {"type": "create"}
+    return {
+        "model": MODEL,
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+        "thread": thread,
+    }
+
+
+def test_the_store_is_bounded_and_refuses_a_second_continue_in_flight() -> None:
+    store = ThreadStore(lambda: 0.0, max_held=2)
+    for n in range(3):
+        with store.turn(_turn_data(None), BETA) as turn:
+            turn.hold(f"msg_{n}", [{"type": "text", "text": "ok"}])
+    assert len(store) == 2
+    with pytest.raises(ApiError) as caught, store.turn(_turn_data("msg_0"), BETA):
+        pass
+    assert caught.value.status == 404  # the oldest was evicted
+    with store.turn(_turn_data("msg_1"), BETA) as turn:
+        assert [m["role"] for m in turn.data["messages"]] == ["user", "assistant", "user"]
+        with pytest.raises(ApiError) as caught, store.turn(_turn_data("msg_1"), BETA):
+            pass
+        assert caught.value.details == {"error_code": "thread_continue_in_flight"}
+    # A continue that ended without a reply leaves its response free to continue again.
+    with store.turn(_turn_data("msg_1"), BETA):
+        pass

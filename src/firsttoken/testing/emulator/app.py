@@ -394,11 +394,12 @@ class EmulatorApp:
         return pick_fault([*request_faults, *self._faults], req.model, u)
 
     async def _messages(self, http: _Request) -> _Outcome:
+        arrived = asyncio.get_running_loop().time()
         data = parse_json(await self._read_body(http.receive, http.headers))
         with self.threads.turn(data, http.headers) as turn:
-            return await self._answer(http, turn)
+            return await self._answer(http, turn, arrived)
 
-    async def _answer(self, http: _Request, turn: ThreadTurn) -> _Outcome:
+    async def _answer(self, http: _Request, turn: ThreadTurn, arrived: float) -> _Outcome:
         headers, receive, send, rid, entry = (
             http.headers,
             http.receive,
@@ -406,8 +407,6 @@ class EmulatorApp:
             http.request_id,
             http.entry,
         )
-        loop = asyncio.get_running_loop()
-        arrived = loop.time()
         req = validate_message_request(turn.data)
         entry.update(model=req.model, stream=req.stream)
         _check_model(req.model)
@@ -418,6 +417,8 @@ class EmulatorApp:
         forced = _int_header(headers, "x-emulator-output-tokens", None)
         fault = self._next_fault(req, seed, headers)
         entry["fault"] = fault.kind if fault else None
+        if fault is not None and fault.kind.startswith("thread_"):
+            turn.refuse(fault.kind)
         if fault is not None and fault.kind == "overloaded":
             raise ApiError("overloaded_error", "Overloaded", headers={"x-should-retry": "true"})
         if fault is not None and fault.kind == "server_error":

@@ -64,6 +64,21 @@ class ThreadTurn:
     _previous: str | None = None
     _held: bool = field(default=False, init=False)
 
+    def refuse(self, fault: str) -> None:
+        """Answer as the API does when it lost the thread (`thread_lost`, a `continue` only) or
+        cannot thread the request (`thread_unsupported`); an unthreaded request goes on."""
+        if self._store is None:
+            return
+        if fault == "thread_unsupported":
+            raise ApiError(
+                "invalid_request_error",
+                "This request cannot be threaded (emulated fault); send it without `thread`.",
+                details={"error_code": "thread_unsupported_request", "unsupported": ["emulated_fault"]},
+            )
+        if fault == "thread_lost" and self._previous is not None:
+            self._store.drop(self._previous)
+            raise ApiError("not_found_error", NOT_FOUND, details={"error_code": "thread_not_found"})
+
     def hold(self, message_id: str, content: Any) -> None:
         if self._store is None or self._held:
             return
