@@ -58,6 +58,10 @@ def test_compaction_past_the_trigger_and_sent_back(client: anthropic.Anthropic) 
     )
     assert [b.type for b in second.content] == ["text"]
     assert second.usage.input_tokens < 500 and second.usage.iterations is None
+    counted = client.beta.messages.count_tokens(
+        model=MODEL, messages=follow, betas=COMPACT, context_management=EDITS
+    )
+    assert counted.input_tokens < 500
 
     # An altered block is refused.
     altered = [
@@ -186,6 +190,17 @@ def test_clear_tool_uses_clears_the_oldest_results(client: anthropic.Anthropic, 
     assert applied.type == "clear_tool_uses_20250919" and applied.cleared_tool_uses == 3
     assert applied.cleared_input_tokens > 5_000
     assert reply.usage.input_tokens == whole.input_tokens - applied.cleared_input_tokens
+    # Counting with the same edits counts what the model would see, and what it was before.
+    counted = client.beta.messages.count_tokens(
+        model=MODEL,
+        messages=_tool_history(5),
+        tools=[LOOKUP],
+        betas=["context-management-2025-06-27"],
+        context_management=edits,
+    )
+    assert counted.input_tokens == reply.usage.input_tokens
+    assert counted.context_management is not None
+    assert counted.context_management.original_input_tokens == whole.input_tokens
 
 
 def test_clear_tool_uses_below_its_trigger_applies_nothing(client: anthropic.Anthropic) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from anthropic import beta_tool
+from anthropic import beta_async_tool, beta_tool
 
 from firsttoken.testing.emulator import Emulator
 from firsttoken.testing.emulator.protocol import ApiError
@@ -79,6 +79,35 @@ def test_streamed_turns_continue_the_thread(client: anthropic.Anthropic, emu: Em
         ids.append(message.id)
     assert thread.previous_message_id == ids[-1]
     assert [r["status"] for r in emu.requests] == [200, 200, 200]
+
+
+async def test_async_thread_and_tool_runner(aclient: anthropic.AsyncAnthropic, emu: Emulator) -> None:
+    thread = aclient.beta.messages.thread(model=MODEL, max_tokens=64)
+    await thread.send({"role": "user", "content": "One."})
+    async with thread.stream({"role": "user", "content": "Two."}) as stream:
+        text = "".join([t async for t in stream.text_stream])
+    assert text
+    emu.reset()
+    await thread.send({"role": "user", "content": "Three."})
+    assert [r["status"] for r in emu.requests] == [404, 200]
+
+    @beta_async_tool
+    async def double(n: int) -> str:
+        """Double an integer.
+
+        Args:
+            n: the integer
+        """
+        return str(2 * n)
+
+    runner = aclient.beta.messages.tool_runner(
+        model=MODEL,
+        max_tokens=256,
+        tools=[double],
+        messages=[{"role": "user", "content": "Use double on 21."}],
+    )
+    replies = [m async for m in runner]
+    assert [m.stop_reason for m in replies] == ["tool_use", "end_turn"]
 
 
 def test_lost_thread_is_a_404_the_sdk_replays(client: anthropic.Anthropic, emu: Emulator) -> None:

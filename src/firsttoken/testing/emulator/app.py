@@ -342,7 +342,10 @@ class EmulatorApp:
         req = validate_count_tokens(parse_json(await self._read_body(http.receive, http.headers)))
         http.entry["model"] = req.model
         _check_model(req.model)
-        body = {"input_tokens": flatten(req).total}
+        edited, _ = read_edits(req.raw, http.headers).apply(req, sampling=False)
+        body: dict[str, Any] = {"input_tokens": flatten(edited).total}
+        if "context_management" in req.raw:
+            body["context_management"] = {"original_input_tokens": flatten(req).total}
         await self._send_json(http.send, 200, body, http.request_id, req.model)
         return _Outcome(status=200)
 

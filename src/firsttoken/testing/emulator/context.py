@@ -100,8 +100,9 @@ class ContextEdits:
     clear: _Clear | None = None
     requested: bool = False
 
-    def apply(self, req: MessageRequest) -> tuple[MessageRequest, ContextOutcome]:
-        """The request as the model sees it once the edits ran, and what they did."""
+    def apply(self, req: MessageRequest, *, sampling: bool = True) -> tuple[MessageRequest, ContextOutcome]:
+        """The request as the model sees it once the edits ran, and what they did. Counting
+        (`sampling` false) makes no summary, so it never compacts."""
         outcome = ContextOutcome(applied=[] if self.requested else None)
         messages = _from_last_compaction(req.messages)
         req = replace(req, messages=messages)
@@ -109,7 +110,7 @@ class ContextEdits:
             req, applied = _clear_tool_uses(req, self.clear)
             if applied is not None and outcome.applied is not None:
                 outcome.applied.append(applied)
-        if self.compact_trigger is not None:
+        if self.compact_trigger is not None and sampling:
             full = flatten(req).total
             if full > self.compact_trigger:
                 summary = _summary(req.messages)
