@@ -31,7 +31,7 @@ def test_thread_helper_sends_only_new_messages_over_several_turns(
     assert [r["status"] for r in emu.requests] == [200, 200, 200]
     # The helper's own history holds every turn; the emulator held what the continues left out.
     assert len(thread.params["messages"]) == 6
-    assert len(emu.app.threads) == 3
+    assert len(emu.app.threads) == 3 == emu.stats()["threads_held"]
     # Each turn's input counts the whole held conversation, so it grows turn by turn.
     inputs = [r.usage.input_tokens for r in replies]
     assert inputs == sorted(inputs) and inputs[0] < inputs[-1]

@@ -9,6 +9,10 @@ in the `KIND[:RATE][@MODEL]` grammar (comma-separated, checked before the global
 `x-emulator-output-tokens` (int) forces the answer length (benchmarks use it for long streams),
 and `x-emulator-reply` (text) makes the answer exactly that text (tests of a classifier use it).
 
+A request's `thread` (message threads) is resolved by `threads.py` before anything else, so the
+rest sees the whole conversation; its `context_management` edits (compaction, tool-result
+clearing) are applied by `context.py`.
+
 Streaming sends headers and `message_start` at once, pings every 0.5 s (scaled) while the first
 token is due, then every event at its deadline. A concurrent `receive()` watches for
 `http.disconnect` and cancels generation the moment the client goes away.
@@ -171,6 +175,7 @@ class EmulatorApp:
     def stats(self) -> dict[str, Any]:
         snap = self._stats.snapshot()
         snap["cache_entries"] = len(self.cache)
+        snap["threads_held"] = len(self.threads)
         snap["faults"] = [str(f) for f in self._faults]
         return snap
 
