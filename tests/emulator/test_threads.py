@@ -322,3 +322,21 @@ def test_the_store_is_bounded_and_refuses_a_second_continue_in_flight() -> None:
     # A continue that ended without a reply leaves its response free to continue again.
     with store.turn(_turn_data("msg_1"), BETA):
         pass
+
+
+def test_a_stream_cut_short_holds_nothing(client: anthropic.Anthropic, emu: Emulator) -> None:
+    thread = client.beta.messages.thread(model=MODEL, max_tokens=64)
+    thread.send({"role": "user", "content": "One."})
+    cut = {"x-emulator-fault": "midstream_overloaded"}
+    with (
+        pytest.raises(anthropic.APIError),
+        thread.stream({"role": "user", "content": "Two."}, extra_headers=cut) as stream,
+    ):
+        for _ in stream:
+            pass
+    assert len(emu.app.threads) == 1
+    # The helper starts a new thread after a reply that ended early; the emulator takes it.
+    third = thread.send({"role": "user", "content": "Three."})
+    assert thread.previous_message_id == third.id
+    assert [r["status"] for r in emu.requests] == [200, 200, 200]
+    assert len(emu.app.threads) == 2
