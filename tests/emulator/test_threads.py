@@ -340,3 +340,17 @@ def test_a_stream_cut_short_holds_nothing(client: anthropic.Anthropic, emu: Emul
     assert thread.previous_message_id == third.id
     assert [r["status"] for r in emu.requests] == [200, 200, 200]
     assert len(emu.app.threads) == 2
+
+
+def test_a_thread_runs_its_tool_loop_question_after_question(
+    client: anthropic.Anthropic, emu: Emulator
+) -> None:
+    thread = client.beta.messages.thread(model=MODEL, max_tokens=256, tools=[add])
+    stops = []
+    for question in ("Use add to compute 2 plus 3.", "Now use add to compute 4 plus 5."):
+        thread.append({"role": "user", "content": question})
+        stops += [m.stop_reason for m in thread.tool_runner()]
+    assert stops == ["tool_use", "end_turn", "tool_use", "end_turn"]
+    # One thread all along: every request after the first continued it, none was refused.
+    assert [r["status"] for r in emu.requests] == [200] * 4
+    assert len(thread.params["messages"]) == 8
