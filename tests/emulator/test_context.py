@@ -10,6 +10,7 @@ import anthropic
 import pytest
 
 from firsttoken.testing.emulator import Emulator
+from firsttoken.testing.emulator.blocks import sign
 
 MODEL = "claude-sonnet-5"
 COMPACT = ["compact-2026-01-12"]
@@ -220,6 +221,7 @@ def test_clear_tool_uses_below_its_trigger_applies_nothing(client: anthropic.Ant
     [
         ([], {"type": "compact_20260112"}, "anthropic-beta: compact-2026-01-12"),
         ([], {"type": "clear_tool_uses_20250919"}, "anthropic-beta: context-management-2025-06-27"),
+        ([], {"type": "clear_thinking_20251015"}, "anthropic-beta: context-management-2025-06-27"),
         (
             COMPACT,
             {"type": "compact_20260112", "trigger": {"type": "input_tokens", "value": 1000}},
@@ -244,3 +246,45 @@ def test_malformed_edits_are_a_400(
             betas=betas,
             context_management={"edits": [edit]},  # type: ignore[list-item]
         )
+
+
+def _thinking_history(turns: int) -> list[Any]:
+    messages: list[Any] = []
+    for n in range(turns):
+        thought = f"Considering part {n} carefully. " * 40
+        messages.append({"role": "user", "content": f"Question {n}?"})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": thought, "signature": sign(thought)},
+                    {"type": "text", "text": f"Answer {n}."},
+                ],
+            }
+        )
+    messages.append({"role": "user", "content": "Last question?"})
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("keep", "cleared"), [(None, 2), ({"type": "thinking_turns", "value": 2}, 1), ("all", 0)]
+)
+def test_clear_thinking_keeps_the_recent_turns(client: anthropic.Anthropic, keep: Any, cleared: int) -> None:
+    edit: Any = {"type": "clear_thinking_20251015", **({"keep": keep} if keep is not None else {})}
+    reply = client.beta.messages.create(
+        model=MODEL,
+        max_tokens=2048,
+        messages=_thinking_history(3),
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        betas=["context-management-2025-06-27"],
+        context_management={"edits": [edit]},
+    )
+    assert reply.context_management is not None
+    applied = reply.context_management.applied_edits
+    if not cleared:
+        assert applied == []
+        return
+    (edit_applied,) = applied
+    assert edit_applied.type == "clear_thinking_20251015"
+    assert edit_applied.cleared_thinking_turns == cleared
+    assert edit_applied.cleared_input_tokens > 100 * cleared

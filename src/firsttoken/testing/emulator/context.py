@@ -14,6 +14,8 @@
   most recent (default 3) and those of `exclude_tools`, are replaced with a placeholder (and
   their `tool_use` inputs too with `clear_tool_inputs`), if that clears at least
   `clear_at_least`; the response's `context_management.applied_edits` says what was cleared.
+* `clear_thinking_20251015` (same beta): the thinking blocks of all but the `keep` most recent
+  assistant turns that hold any (default 1, or `"all"`) are removed, and reported likewise.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class ContextEdits:
     compact_trigger: int | None = None
     pause: bool = False
     clear: _Clear | None = None
+    keep_thinking: int | None = None
     requested: bool = False
 
     def apply(self, req: MessageRequest, *, sampling: bool = True) -> tuple[MessageRequest, ContextOutcome]:
@@ -106,6 +109,10 @@ class ContextEdits:
         outcome = ContextOutcome(applied=[] if self.requested else None)
         messages = _from_last_compaction(req.messages)
         req = replace(req, messages=messages)
+        if self.keep_thinking is not None:
+            req, applied = _clear_thinking(req, self.keep_thinking)
+            if applied is not None and outcome.applied is not None:
+                outcome.applied.append(applied)
         if self.clear is not None:
             req, applied = _clear_tool_uses(req, self.clear)
             if applied is not None and outcome.applied is not None:
@@ -160,13 +167,28 @@ def read_edits(data: dict[str, Any], headers: dict[str, str]) -> ContextEdits:
                 )
             edits.clear = _read_clear(edit, where)
         elif kind == "clear_thinking_20251015":
-            continue
+            if CONTEXT_BETA not in enabled:
+                raise _bad(
+                    f"{where}: context management is in beta; add `anthropic-beta: {CONTEXT_BETA}` to use it."
+                )
+            edits.keep_thinking = _read_keep_thinking(edit.get("keep"), f"{where}.keep")
         else:
             raise _bad(
                 f"{where}.type: Input should be 'clear_tool_uses_20250919', 'clear_thinking_20251015' "
                 "or 'compact_20260112'"
             )
     return edits
+
+
+def _read_keep_thinking(keep: Any, where: str) -> int | None:
+    """How many recent thinking turns to keep; `None` keeps them all."""
+    if keep is None:
+        return 1
+    if keep == "all" or (isinstance(keep, dict) and keep.get("type") == "all"):
+        return None
+    parsed = _trigger(keep, where, ("thinking_turns",))
+    assert parsed is not None  # `keep` is given here
+    return parsed[1]
 
 
 def _read_clear(edit: dict[str, Any], where: str) -> _Clear:
@@ -322,5 +344,33 @@ def _clear_tool_uses(req: MessageRequest, clear: _Clear) -> tuple[MessageRequest
         "type": "clear_tool_uses_20250919",
         "cleared_tool_uses": len(targets),
         "cleared_input_tokens": cleared,
+    }
+    return edited, applied
+
+
+def _clear_thinking(req: MessageRequest, keep: int) -> tuple[MessageRequest, dict[str, Any] | None]:
+    thinking = ("thinking", "redacted_thinking")
+    turns = [
+        i
+        for i, msg in enumerate(req.messages)
+        if msg["role"] == "assistant"
+        and isinstance(msg["content"], list)
+        and any(isinstance(b, dict) and b.get("type") in thinking for b in msg["content"])
+    ]
+    cleared = turns[: max(len(turns) - keep, 0)]
+    if not cleared:
+        return req, None
+    messages = list(req.messages)
+    for i in cleared:
+        content = [
+            b for b in messages[i]["content"] if not (isinstance(b, dict) and b.get("type") in thinking)
+        ]
+        messages[i] = dict(messages[i], content=content)
+    edited = replace(req, messages=_merged([m for m in messages if m["content"]]))
+    tokens = flatten(req).total - flatten(edited).total
+    applied = {
+        "type": "clear_thinking_20251015",
+        "cleared_thinking_turns": len(cleared),
+        "cleared_input_tokens": tokens,
     }
     return edited, applied
