@@ -167,10 +167,10 @@ class EmulatorApp:
     def reset(self) -> None:
         with self._lock:
             self._arrivals = 0
+        self.threads.clear()
         self._stats.clear()
         self.cache.clear()
         self.limiter.clear()
-        self.threads.clear()
 
     def stats(self) -> dict[str, Any]:
         snap = self._stats.snapshot()
@@ -420,9 +420,9 @@ class EmulatorApp:
         _check_model(req.model)
         thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
         check_turns(req.messages, req.model, thinks)
-        req, context = read_edits(req.raw, headers).apply(req)
         seed = _int_header(headers, "x-emulator-seed", self.config.seed)
         forced = _int_header(headers, "x-emulator-output-tokens", None)
+        req, context = read_edits(req.raw, headers).apply(req)
         fault = self._next_fault(req, seed, headers)
         entry["fault"] = fault.kind if fault else None
         if fault is not None and fault.kind.startswith("thread_"):

@@ -52,7 +52,7 @@ class ApiError(Exception):
         self.message = message
         self.status = STATUS_OF_ERROR[error_type]
         self.headers = headers or {}
-        # `error.details` of the body: the `error_code` a client acts on (a lost thread).
+        # `error.details`, whose `error_code` the SDK maps to a narrower exception class.
         self.details = details
 
 
