@@ -97,10 +97,14 @@ class ContextOutcome:
 
 @dataclass
 class ContextEdits:
+    """The request's edits, read and checked: `None` where an edit has nothing to do."""
+
     compact_trigger: int | None = None
     pause: bool = False
     clear: _Clear | None = None
+    # Thinking turns kept; `None` without the edit or with `keep: "all"`, which clear nothing.
     keep_thinking: int | None = None
+    # Whether the request had `context_management`, which the response then reports.
     requested: bool = False
 
     def apply(self, req: MessageRequest, *, sampling: bool = True) -> tuple[MessageRequest, ContextOutcome]:
