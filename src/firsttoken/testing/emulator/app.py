@@ -10,6 +10,10 @@ in the `KIND[:RATE][@MODEL]` grammar (comma-separated, checked before the global
 `x-emulator-output-tokens` (int) forces the answer length (benchmarks use it for long streams),
 and `x-emulator-reply` (text) makes the answer exactly that text (tests of a classifier use it).
 
+A request's `thread` (message threads) is resolved by `threads.py` before anything else, so the
+rest sees the whole conversation; its `context_management` edits (compaction, tool-result
+clearing) are applied by `context.py`.
+
 Streaming sends headers and `message_start` at once, pings every 0.5 s (scaled) while the first
 token is due, then every event at its deadline. A concurrent `receive()` watches for
 `http.disconnect` and cancels generation the moment the client goes away.
@@ -30,6 +34,7 @@ from .batches import BatchStore, asgi_post
 from .blocks import CitedText, SearchPlan, ThinkingPlan, check_turns, thinking_config
 from .cache import CacheUsage, PromptCache, flatten
 from .config import EmulatorConfig
+from .context import read_edits
 from .faults import MIDSTREAM_AFTER_TOKENS, Fault, draw, parse_faults, pick_fault
 from .files import FileStore, Reply
 from .protocol import (
@@ -45,6 +50,7 @@ from .ratelimit import RateLimiter
 from .schemacheck import check_structured
 from .stats import Stats
 from .textgen import Answer, TextPlan, ToolPlan, canned, generate, request_rng, search_result, shape
+from .threads import ThreadStore, ThreadTurn
 from .timing import Schedule, plan_schedule
 
 __all__ = ["EmulatorApp", "create_app"]
@@ -149,6 +155,7 @@ class EmulatorApp:
         clock = config.clock or time.monotonic
         self.cache = PromptCache(clock)
         self.limiter = RateLimiter(config.rate_limits, clock)
+        self.threads = ThreadStore(clock)
         self._stats = Stats(config.request_log_size)
         self._faults: list[Fault] = list(config.faults)  # type: ignore[arg-type]
         self._arrivals = 0
@@ -169,6 +176,7 @@ class EmulatorApp:
     def reset(self) -> None:
         with self._lock:
             self._arrivals = 0
+        self.threads.clear()
         self._stats.clear()
         self.cache.clear()
         self.limiter.clear()
@@ -178,6 +186,7 @@ class EmulatorApp:
     def stats(self) -> dict[str, Any]:
         snap = self._stats.snapshot()
         snap["cache_entries"] = len(self.cache)
+        snap["threads_held"] = len(self.threads)
         snap["faults"] = [str(f) for f in self._faults]
         return snap
 
@@ -378,7 +387,10 @@ class EmulatorApp:
         self.files.resolve(req.raw)
         http.entry["model"] = req.model
         _check_model(req.model)
-        body = {"input_tokens": flatten(req).total}
+        edited, _ = read_edits(req.raw, http.headers).apply(req, sampling=False)
+        body: dict[str, Any] = {"input_tokens": flatten(edited).total}
+        if "context_management" in req.raw:
+            body["context_management"] = {"original_input_tokens": flatten(req).total}
         await self._send_json(http.send, 200, body, http.request_id, req.model)
         return _Outcome(status=200)
 
@@ -430,6 +442,12 @@ class EmulatorApp:
         return pick_fault([*request_faults, *self._faults], req.model, u)
 
     async def _messages(self, http: _Request) -> _Outcome:
+        arrived = asyncio.get_running_loop().time()
+        data = parse_json(await self._read_body(http.receive, http.headers))
+        with self.threads.turn(data, http.headers) as turn:
+            return await self._answer(http, turn, arrived)
+
+    async def _answer(self, http: _Request, turn: ThreadTurn, arrived: float) -> _Outcome:
         headers, receive, send, rid, entry = (
             http.headers,
             http.receive,
@@ -437,9 +455,7 @@ class EmulatorApp:
             http.request_id,
             http.entry,
         )
-        loop = asyncio.get_running_loop()
-        arrived = loop.time()
-        req = validate_message_request(parse_json(await self._read_body(receive, headers)))
+        req = validate_message_request(turn.data)
         self.files.resolve(req.raw)
         entry.update(model=req.model, stream=req.stream)
         _check_model(req.model)
@@ -448,8 +464,11 @@ class EmulatorApp:
         check_structured(req.raw, req.model)
         seed = _int_header(headers, "x-emulator-seed", self.config.seed)
         forced = _int_header(headers, "x-emulator-output-tokens", None)
+        req, context = read_edits(req.raw, headers).apply(req)
         fault = self._next_fault(req, seed, headers)
         entry["fault"] = fault.kind if fault else None
+        if fault is not None and fault.kind.startswith("thread_"):
+            turn.refuse(fault.kind)
         if fault is not None and fault.kind == "overloaded":
             raise ApiError("overloaded_error", "Overloaded", headers={"x-should-retry": "true"})
         if fault is not None and fault.kind == "server_error":
@@ -481,6 +500,8 @@ class EmulatorApp:
         answer = shape(
             req, answer, seed, thinks=thinks, shown=shown, refuse=refuse, asked=reply is None, forced=forced
         )
+        if context.paused:
+            answer = Answer(stop_reason="compaction")
         message_id = new_id("msg_")
         self.cache.remember(message_id, req, blocks, usage)
         schedule = plan_schedule(
@@ -497,18 +518,26 @@ class EmulatorApp:
             "type": "message",
             "role": "assistant",
             "model": req.model,
-            "content": answer.content(),
+            "content": [*context.lead, *answer.content()],
             "stop_reason": answer.stop_reason,
             "stop_sequence": answer.stop_sequence,
             "stop_details": answer.stop_details,
             "usage": _usage(usage, answer.output_tokens, req.speed),
         }
+        context.annotate(message, answer.output_tokens)
         if req.diagnostics_requested:
             message["diagnostics"] = {"cache_miss_reason": diagnosis} if diagnosis else None
         extra_headers = self._headers(rid, req.model, None)
         conn = _Conn()
         fault_kind = fault.kind if fault else None
-        conn.before_last = lambda tokens: http.finish(_Outcome(200, fault_kind, tokens))
+
+        def before_last(tokens: int) -> None:
+            # Held before the client has the end of the reply, so its next `continue` finds it.
+            if fault_kind != "midstream_overloaded":
+                turn.hold(message_id, message["content"])
+            http.finish(_Outcome(200, fault_kind, tokens))
+
+        conn.before_last = before_last
         if req.stream:
             self._stats.stream_opened()
             producer = self._stream(send, conn, req, answer, message, schedule, arrived, fault, extra_headers)
@@ -718,12 +747,33 @@ def _encode_stream(
 ) -> tuple[list[bytes], list[float], list[int]]:
     """Every SSE event of the answer, the scaled time each is due, and the tokens each carries."""
     start_message = dict(message, content=[], stop_reason=None, stop_sequence=None)
+    start_message.pop("context_management", None)
     start_message["usage"] = dict(message["usage"], output_tokens=1)
     events = [_sse("message_start", {"type": "message_start", "message": start_message})]
     dues = [0.0]
     carries = [0]
     token = 0
     index = 0
+    for lead in message["content"]:
+        if lead["type"] != "compaction":
+            break
+        # A compaction block leads the answer: its start, then the whole summary in one delta.
+        compaction = {"type": "compaction_delta", **{k: lead[k] for k in ("content", "encrypted_content")}}
+        events += [
+            _sse(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "compaction", "content": None},
+                },
+            ),
+            _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": compaction}),
+            _sse("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
+        dues += [0.0, 0.0, 0.0]
+        carries += [0, 0, 0]
+        index += 1
     for block in answer.blocks:
         for start_block, pieces in _block_events(block):
             prefix = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,' % index
@@ -765,6 +815,8 @@ def _encode_stream(
             "output_tokens": answer.output_tokens,
         },
     }
+    if "context_management" in message:
+        delta["context_management"] = message["context_management"]
     events += [_sse("message_delta", delta), _sse("message_stop", {"type": "message_stop"})]
     dues += [end, end]
     carries += [0, 0]

@@ -17,7 +17,15 @@ from typing import Literal
 __all__ = ["FAULT_KINDS", "Fault", "FaultKind", "draw", "parse_fault", "parse_faults", "pick_fault"]
 
 FaultKind = Literal[
-    "overloaded", "rate_limit", "server_error", "midstream_overloaded", "drop", "slow", "refusal"
+    "overloaded",
+    "rate_limit",
+    "server_error",
+    "midstream_overloaded",
+    "drop",
+    "slow",
+    "refusal",
+    "thread_lost",
+    "thread_unsupported",
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "overloaded",
@@ -28,6 +36,12 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "slow",
     # The model declines: a short answer, `stop_reason: "refusal"` and `stop_details`.
     "refusal",
+    # A `continue` finds its thread gone (the 404 `thread_not_found`, and the thread is dropped);
+    # other requests are unaffected.
+    "thread_lost",
+    # Any threaded request is refused as one the API cannot thread (400
+    # `thread_unsupported_request`); unthreaded requests are unaffected.
+    "thread_unsupported",
 )
 # Mid-stream faults strike after this many tokens, late enough that the client has committed to
 # the stream (headers and first tokens forwarded) and early enough to keep tests short.
