@@ -8,7 +8,7 @@ import pytest
 
 from firsttoken import Engine, Settings
 from firsttoken.testing.emulator import Emulator
-from tests.redis.server import RedisServer
+from tests.redis.server import PortTaken, RedisServer
 
 API_KEY = "sk-ant-test-never-in-redis-0123456789"
 
@@ -26,14 +26,22 @@ def redis_server() -> Iterator[RedisServer]:
         server.close()
 
 
+def _restart(server: RedisServer) -> None:
+    if server.process is None:
+        try:
+            server.start()
+        except PortTaken:
+            server.move()
+            server.start()
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    """The session server, restarted if a test killed it, and emptied after each test."""
-    if redis_server.process is None:
-        redis_server.start()
+    """The session server, restarted if a test killed it (on another port if its own was taken
+    meanwhile), and emptied after each test."""
+    _restart(redis_server)
     yield redis_server.url
-    if redis_server.process is None:
-        redis_server.start()
+    _restart(redis_server)
     with redis_server.client() as client:
         client.flushall()
 

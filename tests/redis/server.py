@@ -25,6 +25,10 @@ def _server_argv(binary: str, port: int, directory: str, *extra: str) -> list[st
     ]  # fmt: skip
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 class RedisServer:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
@@ -43,12 +47,23 @@ class RedisServer:
         deadline = time.monotonic() + 10
         with redis.Redis.from_url(self.url, socket_timeout=0.5) as client:
             while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    # Between our kill and this restart another process (a server of another test
+                    # worker) may have bound the port: its server would answer the ping below.
+                    self.process = None
+                    raise PortTaken(f"redis-server could not bind port {self.port}")
                 try:
-                    if client.ping():
+                    # Our process's answer, not another server's on the same port.
+                    if client.info("server")["process_id"] == self.process.pid:
                         return self
                 except redis.ConnectionError:
                     time.sleep(0.02)
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def move(self) -> None:
+        """Another free port, for a server restarted between tests whose port was taken meanwhile."""
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: nothing is saved (`--save ''`), so a restart starts empty."""
