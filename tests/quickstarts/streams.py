@@ -11,6 +11,7 @@ import httpx2
 from tests.e2e.sse import named, parse
 
 from .pages import curl_commands
+from .servers import DevServer
 
 HELLO = {"messages": [{"role": "user", "content": "Hello"}]}
 
@@ -22,6 +23,16 @@ def assert_streams(response: httpx2.Response) -> None:
     names = [e.name for e in events]
     assert "token" in names, names
     assert names[-1] == "done", names
+
+
+def assert_post_streams(server: DevServer) -> None:
+    """The quickstart's chat endpoint streams an answer, refuses an empty body with the contract's
+    400, and its server printed no traceback."""
+    with httpx2.Client(base_url=server.url, timeout=30) as client:
+        assert_streams(client.post("/api/chat", json=HELLO))
+        refused = client.post("/api/chat", json={"messages": []})
+        assert refused.status_code == 400 and refused.json()["error"]
+    assert "Traceback" not in server.output()
 
 
 def run_curl_commands(page: str, url: str, default: str, cwd: Path) -> None:

@@ -12,22 +12,11 @@ import fnmatch
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultKind", "draw", "parse_fault", "parse_faults", "pick_fault"]
 
 FaultKind = Literal[
-    "overloaded",
-    "rate_limit",
-    "server_error",
-    "midstream_overloaded",
-    "drop",
-    "slow",
-    "refusal",
-    "thread_lost",
-    "thread_unsupported",
-]
-FAULT_KINDS: tuple[FaultKind, ...] = (
     "overloaded",
     "rate_limit",
     "server_error",
@@ -42,7 +31,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     # Any threaded request is refused as one the API cannot thread (400
     # `thread_unsupported_request`); unthreaded requests are unaffected.
     "thread_unsupported",
-)
+]
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 # Mid-stream faults strike after this many tokens, late enough that the client has committed to
 # the stream (headers and first tokens forwarded) and early enough to keep tests short.
 MIDSTREAM_AFTER_TOKENS = 5
