@@ -7,11 +7,11 @@ The upstream comes from the environment, per the example contract: `ANTHROPIC_BA
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from example_projects.agent_tools import AGENT
+from firsttoken.console import STATIC_DIR
 
-PAGE_DIR = Path(__file__).resolve().parent.parent / "chat_page"
+PAGE_DIR = STATIC_DIR
 
 # Only ever served on loopback; a real deployment sets its own secret.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "firsttoken-example-not-secret")

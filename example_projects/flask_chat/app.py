@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
 from example_projects.agent_tools import profiles_with_agent
+from firsttoken.console import STATIC_DIR
 from firsttoken_flask import FirstToken
 
 __all__ = ["CHAT_PAGE", "create_app", "firsttoken"]
 
 # The one chat page all three examples serve.
-CHAT_PAGE = Path(__file__).resolve().parent.parent / "chat_page"
+CHAT_PAGE = STATIC_DIR
 
 firsttoken = FirstToken()
 

@@ -1,7 +1,7 @@
-"""Where the chat page shared by the three examples lives."""
+"""Where the chat page shared by the three examples lives: in the package (firsttoken.console)."""
 
-from pathlib import Path
+from firsttoken.console import STATIC_DIR
 
-PAGE_DIR = Path(__file__).resolve().parent.parent / "chat_page"
+PAGE_DIR = STATIC_DIR
 INDEX = PAGE_DIR / "index.html"
 DASHBOARD = PAGE_DIR / "dashboard.html"

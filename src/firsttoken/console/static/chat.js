@@ -13,6 +13,23 @@
   // The whole conversation goes with every turn: the server is stateless.
   const history = [];
 
+  // The page's other scripts (loaded after this one, each rendering the events of one feature)
+  // register here: `on(event, fn)` runs fn(data, answer) for each such event of an answer, where
+  // answer is {turn, body, text}; `beforeSend(fn)` lets fn(requestBody, history) add to each POST.
+  const handlers = new Map();
+  const bodyHooks = [];
+  window.firsttokenPage = {
+    on(event, fn) {
+      if (!handlers.has(event)) handlers.set(event, []);
+      handlers.get(event).push(fn);
+    },
+    beforeSend(fn) {
+      bodyHooks.push(fn);
+    },
+    postHeaders,
+    addTurn,
+  };
+
   // Headers for every POST. Django's CSRF protection wants its token back in X-CSRFToken: from
   // the `csrftoken` cookie, or a {% csrf_token %} field where the cookie is HttpOnly. Other
   // frameworks set neither, and the header is not sent.
@@ -240,6 +257,12 @@
     }
   }
 
+  function requestBody() {
+    const body = { messages: history, profile: chosenProfile() };
+    for (const hook of bodyHooks) hook(body, history);
+    return body;
+  }
+
   async function ask(question) {
     history.push({ role: "user", content: question });
     addTurn("You", "question").body.textContent = question;
@@ -258,7 +281,7 @@
       const response = await fetch("/api/chat", {
         method: "POST",
         headers: postHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-        body: JSON.stringify({ messages: history, profile: chosenProfile() }),
+        body: JSON.stringify(requestBody()),
       });
       if (!response.ok) {
         showError(answer, await refusal(response));
@@ -266,6 +289,7 @@
       }
       const position = { responseId: response.headers.get("X-Response-Id"), lastId: null };
       for await (const { event, data } of resumingEvents(response, position)) {
+        for (const handler of handlers.get(event) || []) handler(data, { turn, body: answer, text });
         if (event === "token") {
           endThinking(answer);
           reply += data.text;
