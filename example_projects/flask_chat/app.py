@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request, send_from_directory
 
 from example_projects.agent_tools import profiles_with_agent
+from example_projects.extract import EXTRACT
 from firsttoken.console import STATIC_DIR
 from firsttoken_flask import FirstToken
 
@@ -30,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     # The contract's `agent` profile (Flask's config replaces the environment's profiles, so the
     # environment's are merged in here).
-    app.config.setdefault("FIRSTTOKEN_PROFILES", profiles_with_agent(os.environ))
+    app.config.setdefault("FIRSTTOKEN_PROFILES", {"extract": EXTRACT, **profiles_with_agent(os.environ)})
     firsttoken.init_app(app)
 
     @app.get("/")

@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from example_projects.agent_tools import AGENT
+from example_projects.extract import EXTRACT
 from firsttoken import Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 
@@ -83,7 +84,7 @@ def create_app(
     if settings is None and engine is None:
         # Read now, at import: a bad variable (a typo in FIRSTTOKEN_*) stops the server here, where
         # an error inside Starlette's lazy middleware build would leave it serving 500s.
-        settings = Settings.from_env(profiles={"agent": AGENT})
+        settings = Settings.from_env(profiles={"agent": AGENT, "extract": EXTRACT})
     routes = [
         Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
 from example_projects.agent_tools import AGENT
+from example_projects.extract import EXTRACT
 from firsttoken import ChatRequest, Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 from firsttoken_starlette.fastapi import chat_body, exception_handlers, get_firsttoken
@@ -31,7 +32,7 @@ def create_app(
     if settings is None and engine is None:
         # Read now, at import: a bad variable (a typo in FIRSTTOKEN_*) stops the server here, where
         # an error inside Starlette's lazy middleware build would leave it serving 500s.
-        settings = Settings.from_env(profiles={"agent": AGENT})
+        settings = Settings.from_env(profiles={"agent": AGENT, "extract": EXTRACT})
     app = FastAPI(
         title="firsttoken chat",
         middleware=[Middleware(FirstTokenMiddleware, settings=settings, engine=engine)],

@@ -42,6 +42,7 @@ from ._relay import EngineHandle, Relay, ResumedStream
 from ._review import Finding, review_settings
 from ._routing import Classification
 from ._settings import Settings
+from ._structured import OutputInvalid
 from ._telemetry import collect_calls, server_timing
 from ._timings import Timings
 from ._tools import Tool, ToolContext, tool
@@ -75,6 +76,7 @@ __all__ = [
     "FrameworkNotInstalled",
     "Limits",
     "Metrics",
+    "OutputInvalid",
     "Profile",
     "RateLimited",
     "Refused",

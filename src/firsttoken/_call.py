@@ -39,6 +39,7 @@ OVERRIDES = frozenset(
         "queue_timeout",
         "max_steps",
         "tool_timeout",
+        "output",
     }
 )
 _NO_TOOLS: Mapping[str, Tool] = MappingProxyType({})
@@ -152,6 +153,9 @@ class CallBuilder:
             params.setdefault("speed", chosen.speed)
         for key, value in chosen.thinking_params().items():
             params.setdefault(key, value)
+        if chosen.output is not None:
+            # Beside what thinking put there (its effort), as the SDK's `parse()` merges it.
+            params["output_config"] = {**(params.get("output_config") or {}), "format": chosen.output.format}
         params.setdefault("timeout", chosen.timeout or self._settings.timeout)
         if chosen.concise:
             params["system"] = _with_instruction(params.get("system"), chosen.concise)

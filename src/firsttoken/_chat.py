@@ -37,7 +37,8 @@ class ChatRequest:
     messages: list[dict[str, Any]]
     profile: str | None = None
     system: str | None = None
-    # The wire format the client asked for: `sse`, or `ai-sdk` for the AI SDK's protocol.
+    # The wire format the client asked for: `sse`, `ai-sdk` for the AI SDK's protocol, or `text`
+    # for the answer's text alone (a structured answer's JSON, as the AI SDK's `useObject` reads it).
     format: str = "sse"
     # The AI SDK's chat id (its body's `id`): what its `resume` names the answer by.
     chat_id: str | None = None
@@ -61,8 +62,8 @@ def parse_chat_request(
 
     `protocol="ai-sdk"` accepts the Vercel AI SDK's body (`messages` as `UIMessage`s with `parts`).
     """
-    if protocol not in (None, "", "sse", "ai-sdk"):
-        raise BadRequest(f"unknown protocol {_quoted(protocol)}; use 'ai-sdk' or leave it out")
+    if protocol not in (None, "", "sse", "ai-sdk", "text"):
+        raise BadRequest(f"unknown protocol {_quoted(protocol)}; use 'ai-sdk', 'text' or leave it out")
     # Anything else is a body `accept_chat` loaded already (checked for depth and surrogates).
     data = _load(body) if isinstance(body, bytes | str) else body
     if not isinstance(data, dict):
@@ -94,7 +95,7 @@ def parse_chat_request(
             raise BadRequest(f"messages[{i}].content must be non-empty text")
         messages.append({"role": role, "content": content})
     _check_turns(messages)
-    return ChatRequest(messages, profile)
+    return ChatRequest(messages, profile, format="text" if protocol == "text" else "sse")
 
 
 # The app's own system prompt is the only one sent: a browser that could set it could turn the

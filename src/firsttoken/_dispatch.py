@@ -82,10 +82,14 @@ class Dispatch:
         )
 
     def text_stream(self, call: Call) -> TextStream:
-        return self._one(call, lambda chain, finish: TextStream(self.client(), chain, finish))
+        output = call.options.output
+        return self._one(call, lambda chain, finish: TextStream(self.client(), chain, finish, output))
 
     def atext_stream(self, call: Call) -> AsyncTextStream:
-        return self._one(call, lambda chain, finish: AsyncTextStream(self.async_client(), chain, finish))
+        output = call.options.output
+        return self._one(
+            call, lambda chain, finish: AsyncTextStream(self.async_client(), chain, finish, output)
+        )
 
     def _one(self, call: Call, make: Callable[[Chain, Finish], _S]) -> _S:
         chain = self.chain(call)

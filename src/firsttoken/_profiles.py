@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._errors import SettingsError
+from ._structured import as_output
 from ._tools import as_tools
 
 __all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "model_version", "refuses_prefill"]
@@ -108,6 +109,10 @@ class Profile:
     tool_timeout: float = 30.0
     """Seconds one tool call may run (a tool's own `timeout` wins); past it, it is cancelled and the
     model is told so."""
+    output: Any = None
+    """The answer's shape: a Pydantic model, a dataclass, a JSON schema dict or an import path to one
+    (`myapp.schemas:Card`). The API answers JSON that matches it (structured outputs); a stream's
+    `partial_objects()` yields it as it fills and `parsed` is the checked object."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -117,6 +122,7 @@ class Profile:
         _validate_caching(self)
         _validate_thinking(self)
         _validate_agent(self)
+        _validate_output(self)
 
     def thinking_params(self) -> dict[str, Any]:
         """The Messages API arguments this profile's thinking fields send (none when it is off)."""
@@ -231,6 +237,13 @@ def _validate_agent(p: Profile) -> None:
         raise SettingsError("max_steps", f"must be a positive integer, not {p.max_steps!r}")
     if isinstance(p.tool_timeout, bool) or not isinstance(p.tool_timeout, int | float) or p.tool_timeout <= 0:
         raise SettingsError("tool_timeout", f"must be a positive number of seconds, not {p.tool_timeout!r}")
+
+
+def _validate_output(p: Profile) -> None:
+    try:
+        object.__setattr__(p, "output", as_output(p.output))
+    except (TypeError, ValueError) as exc:
+        raise SettingsError("output", str(exc)) from None
 
 
 def model_version(model: str) -> tuple[int, int] | None:

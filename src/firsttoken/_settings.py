@@ -34,7 +34,7 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis
 
 # What a browser may name by default (the contract's list), those of them that exist: `deep`
 # (Opus, 4,096 output tokens) is for server code.
-DEFAULT_BROWSER_PROFILES = ("fast", "chat", "agent")
+DEFAULT_BROWSER_PROFILES = ("fast", "chat", "agent", "extract")
 # The per-client budgets of a production server: a request every two seconds, and ten turns of a
 # long conversation. Off in development, where one developer (or a test suite) is every client.
 DEFAULT_CLIENT_REQUESTS = 30
@@ -159,7 +159,7 @@ class Settings:
     # The limits on what a browser may send (_limits.py): each refusal is answered before anything
     # goes upstream.
     browser_profiles: tuple[str, ...] | None = None
-    """The profiles a browser may name; none means those of `fast`, `chat` and `agent` that exist
+    """The profiles a browser may name; none means those of `fast`, `chat`, `agent` and `extract` that exist
     (so `deep`, Opus with 4,096 output tokens, stays server-only). A list names them all, each must
     exist."""
     # 256 KiB: about 64k tokens of text by the 4-characters rule, far more than a chat turn needs.
@@ -293,8 +293,8 @@ class Settings:
         return self.development or bool(os.environ.get("PYTEST_VERSION"))
 
     def browser_profile_names(self) -> tuple[str, ...]:
-        """The profiles a browser may name: `browser_profiles`, or by default `fast`, `chat` and
-        `agent`, those of them that exist."""
+        """The profiles a browser may name: `browser_profiles`, or by default `fast`, `chat`,
+        `agent` and `extract`, those of them that exist."""
         if self.browser_profiles is not None:
             return self.browser_profiles
         return tuple(name for name in DEFAULT_BROWSER_PROFILES if name in self.profiles)

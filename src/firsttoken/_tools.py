@@ -17,6 +17,8 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, Union
 
+from ._structured import strict_schema
+
 __all__ = ["Tool", "ToolContext", "as_tool", "as_tools", "is_runnable", "tool"]
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -68,7 +70,17 @@ class Tool:
     profiles and calls take either.
     """
 
-    __slots__ = ("context", "description", "eager", "function", "input_schema", "is_async", "name", "timeout")
+    __slots__ = (
+        "context",
+        "description",
+        "eager",
+        "function",
+        "input_schema",
+        "is_async",
+        "name",
+        "strict",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -79,6 +91,7 @@ class Tool:
         input_schema: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         eager: bool = True,
+        strict: bool = False,
     ) -> None:
         if not callable(function):
             raise TypeError(f"a tool must be callable, not {type(function).__name__}")
@@ -90,6 +103,12 @@ class Tool:
         self.description = description if description is not None else summary
         self.context = _context_parameter(function)
         self.input_schema = dict(input_schema) if input_schema is not None else _schema(function, params)
+        # Strict: the model's input is decoded to the schema, so it always validates; the schema is
+        # sent as the SDK's `transform_schema` makes it (closed objects, unsupported keywords moved
+        # into the description).
+        self.strict = strict
+        if strict:
+            self.input_schema = strict_schema(self.input_schema)
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"tool {self.name!r}: timeout must be a positive number of seconds")
         self.timeout = timeout
@@ -113,6 +132,8 @@ class Tool:
             out["description"] = self.description
         if self.eager:
             out["eager_input_streaming"] = True
+        if self.strict:
+            out["strict"] = True
         return out
 
     def arguments(self, input: Any, context: ToolContext) -> dict[str, Any]:
@@ -133,12 +154,20 @@ def tool(
     input_schema: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     eager: bool = True,
+    strict: bool = False,
 ) -> Any:
-    """`tool(fn)`, `@tool` or `@tool(name=..., timeout=...)`: a `Tool` for the engine to run."""
+    """`tool(fn)`, `@tool` or `@tool(name=..., timeout=...)`: a `Tool` for the engine to run;
+    `strict=True` has the API decode its input to the schema (`strict: true`)."""
 
     def build(fn: Callable[..., Any]) -> Tool:
         return Tool(
-            fn, name=name, description=description, input_schema=input_schema, timeout=timeout, eager=eager
+            fn,
+            name=name,
+            description=description,
+            input_schema=input_schema,
+            timeout=timeout,
+            eager=eager,
+            strict=strict,
         )
 
     return build if function is None else build(function)

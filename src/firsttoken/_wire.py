@@ -49,6 +49,8 @@ class WireFormat:
     # Whether encoding an event changes what the next one encodes to (the AI SDK's open parts):
     # such a format is encoded by the one thread that writes, in order (`_coalesce.py`).
     stateful = False
+    # Whether a structured answer's object travels beside its text (`object()`), as it fills.
+    shows_objects = True
 
     def start(self, response_id: str | None = None) -> bytes:
         """Bytes sent with the headers: a first heartbeat pushes them through buffering proxies."""
@@ -68,6 +70,10 @@ class WireFormat:
 
     def event(self, event: StreamEvent) -> bytes:
         """The bytes of a non-text event; a format with no room for one sends nothing."""
+        return b""
+
+    def object(self, partial: Any) -> bytes:
+        """A structured answer's object as it has filled so far (`output=`)."""
         return b""
 
 
@@ -125,6 +131,9 @@ class SSEFormat(WireFormat):
             return b""
         return b"event: " + named[0].encode() + b"\ndata: " + _dumps(named[1]).encode() + b"\n\n"
 
+    def object(self, partial: Any) -> bytes:
+        return b'event: object\ndata: {"partial":' + _dumps(partial).encode() + b"}\n\n"
+
 
 class NDJSONFormat(WireFormat):
     """One JSON object a line: `{"type": "token", "text": ...}`, then `done` or `error`."""
@@ -150,6 +159,9 @@ class NDJSONFormat(WireFormat):
             return b""
         return _dumps({"type": named[0], **named[1]}).encode() + b"\n"
 
+    def object(self, partial: Any) -> bytes:
+        return b'{"type":"object","partial":' + _dumps(partial).encode() + b"}\n"
+
 
 class TextFormat(WireFormat):
     """Plain chunked text: the answer's text alone (thinking, tool calls and citations left out).
@@ -158,6 +170,8 @@ class TextFormat(WireFormat):
 
     name = "text"
     media_type = "text/plain; charset=utf-8"
+    # The body is the JSON text itself, which the AI SDK's `useObject` parses as it comes.
+    shows_objects = False
 
     def start(self, response_id: str | None = None) -> bytes:
         return b""
@@ -240,9 +254,15 @@ class AISDKFormat(WireFormat):
             return before + self._part({"type": "reasoning-start", "id": part["id"]}) + self._part(part)
         return before + self._part(part)
 
+    def object(self, partial: Any) -> bytes:
+        # One data part, replaced in the message by each next one of the same id (the AI SDK's
+        # reconciliation of `data-*` parts), so the message ends holding the checked object.
+        return b'data: {"type":"data-object","id":"object","data":' + _dumps(partial).encode() + b"}\n\n"
+
     def done(self, summary: Mapping[str, Any]) -> bytes:
         return (
             self._close_text()
+            + (self.object(summary["object"]) if "object" in summary else b"")
             + self._part({"type": "finish-step"})
             + self._part({"type": "finish", "messageMetadata": dict(summary)})
             + b"data: [DONE]\n\n"

@@ -74,6 +74,8 @@ class AgentCore:
         # and the conversation it starts from; each step is `call.step(messages)`.
         self.call = call
         self.profile = call.profile
+        # Its structured output: the last step's text is the object (`parsed`).
+        self.output = call.options.output
         self._error_type = parts.error_type
         self._on_turn = parts.on_turn
         self._threads = parts.threads

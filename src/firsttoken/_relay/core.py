@@ -13,6 +13,7 @@ import anthropic
 
 from .._events import EventReader
 from .._heartbeat import Heartbeat
+from .._structured import OutputInvalid, PartialObject
 from .._wire import WireFormat, get_format
 from .ids import new_response_id
 from .resume import RESUMABLE_FORMATS
@@ -142,6 +143,9 @@ class RelayCore:
         self.closed = False
         # `Settings.coalesce_window`: None writes one event per upstream delta.
         self.window = engine.settings.coalesce_window
+        # With `output=`: the object as it fills (`object` events), then the checked one (`done`).
+        self._objects: PartialObject | None = None
+        self._object: dict[str, Any] = {}
 
     def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
         upstream = stream.timings.upstream or 0.0
@@ -194,7 +198,26 @@ class RelayCore:
             **({"stop_details": stream.stop_details} if stream.stop_details else {}),
             "steps": stream.steps,
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
+            **self._object,
         }
+
+    def _watch_objects(self, stream: _Stream) -> None:
+        # getattr: a stream without structured outputs (a test double) has no `output`.
+        if getattr(stream, "output", None) is not None and self.format.shows_objects:
+            self._objects = PartialObject()
+
+    def _checked_object(self) -> tuple[str, str] | None:
+        """At the end of a structured answer: the checked object for `done`, or the error to send
+        instead, naming why the answer is not one."""
+        stream = self.stream
+        output = getattr(stream, "output", None)
+        if output is None:
+            return None
+        try:
+            self._object = {"object": output.as_json(stream.parsed)}  # type: ignore[union-attr]
+        except OutputInvalid as exc:
+            return "invalid_output", str(exc)
+        return None
 
     def _done(self) -> bytes:
         return self.format.done(self.summary())

@@ -21,6 +21,7 @@ from .._errors import UpstreamFailure
 from .._events import EventReader
 from .._metrics import CallRecord
 from .._sse import SSEDecoder
+from .._structured import Output
 from .._timings import Timings
 from .governor import Attempts
 
@@ -69,8 +70,10 @@ class AttemptPlan(Protocol):
 class StreamCore:
     """What the sync and async streams share: decoding, accumulating, timing, the final record."""
 
-    def __init__(self, plan: AttemptPlan, on_finish: Finish) -> None:
+    def __init__(self, plan: AttemptPlan, on_finish: Finish, output: Output | None = None) -> None:
         self.profile = plan.profile
+        # The call's structured output (`output=`), read by `partial_objects()` and `parsed`.
+        self.output = output
         self.requested_model = plan.model
         self.timings = plan.timings
         self._plan = plan

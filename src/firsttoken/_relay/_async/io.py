@@ -15,7 +15,9 @@ import anthropic
 from ..._chat import RelayStart, upstream_error
 from ..._coalesce import Item, acoalesce
 from ..._errors import UpstreamFailure
+from ..._events import StepStart
 from ..._heartbeat import abeating
+from ..._structured import PartialObject
 from ..._upstream.governor import RateLimited
 from ..core import RelayCore, _AsyncStream
 
@@ -27,6 +29,7 @@ class AsyncRelay(RelayCore):
         """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error."""
         stream: _AsyncStream = self.engine.astream(**self._call)
         self._async = stream
+        self._watch_objects(stream)
         try:
             await stream.open()
         except (anthropic.APIError, RateLimited) as exc:
@@ -83,7 +86,17 @@ class AsyncRelay(RelayCore):
                             yield delta["text"]
                         elif chunk := fmt.token(delta["text"]):
                             yield chunk
+                        objects = self._objects
+                        if objects is not None and objects.feed(delta["text"]):
+                            value = objects.value
+                            yield (
+                                partial(fmt.object, value)
+                                if fmt.stateful and not encoded
+                                else fmt.object(value)
+                            )
                         continue
+                if self._objects is not None and isinstance(data, StepStart):
+                    self._objects = PartialObject()
                 if not encoded and fmt.stateful:
                     yield partial(self._encode, stream, name, data)
                 elif chunk := self._encode(stream, name, data):
@@ -96,6 +109,10 @@ class AsyncRelay(RelayCore):
         finally:
             self._reader = None
             await self._aclose_upstream()
+        invalid = self._checked_object()
+        if invalid is not None:
+            yield fmt.error(*invalid) if encoded else partial(fmt.error, *invalid)
+            return
         yield self._done() if encoded else self._done
 
     async def aclose(self) -> None:

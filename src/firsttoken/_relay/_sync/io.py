@@ -16,7 +16,9 @@ import anthropic
 from ..._chat import RelayStart, upstream_error
 from ..._coalesce import Item, coalesce
 from ..._errors import UpstreamFailure
+from ..._events import StepStart
 from ..._heartbeat import beating
+from ..._structured import PartialObject
 from ..._upstream.governor import RateLimited
 from ..core import RelayCore, _SyncStream
 
@@ -28,6 +30,7 @@ class SyncRelay(RelayCore):
         """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error."""
         stream: _SyncStream = self.engine.stream(**self._call)
         self._sync = stream
+        self._watch_objects(stream)
         try:
             stream.open()
         except (anthropic.APIError, RateLimited) as exc:
@@ -84,7 +87,17 @@ class SyncRelay(RelayCore):
                             yield delta["text"]
                         elif chunk := fmt.token(delta["text"]):
                             yield chunk
+                        objects = self._objects
+                        if objects is not None and objects.feed(delta["text"]):
+                            value = objects.value
+                            yield (
+                                partial(fmt.object, value)
+                                if fmt.stateful and not encoded
+                                else fmt.object(value)
+                            )
                         continue
+                if self._objects is not None and isinstance(data, StepStart):
+                    self._objects = PartialObject()
                 if not encoded and fmt.stateful:
                     yield partial(self._encode, stream, name, data)
                 elif chunk := self._encode(stream, name, data):
@@ -97,6 +110,10 @@ class SyncRelay(RelayCore):
         finally:
             self._reader = None
             self._close_upstream()
+        invalid = self._checked_object()
+        if invalid is not None:
+            yield fmt.error(*invalid) if encoded else partial(fmt.error, *invalid)
+            return
         yield self._done() if encoded else self._done
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from anthropic.types import Message
 
 from ..._errors import UpstreamFailure
 from ..._events import StreamEvent
+from ..._structured import Output
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore
 from .text import TextIteration
@@ -75,8 +76,14 @@ class TextStream(StreamCore, TextIteration):
     once, so the model stops generating.
     """
 
-    def __init__(self, client: anthropic.Anthropic, plan: AttemptPlan, on_finish: Finish) -> None:
-        super().__init__(plan, on_finish)
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        plan: AttemptPlan,
+        on_finish: Finish,
+        output: Output | None = None,
+    ) -> None:
+        super().__init__(plan, on_finish, output)
         self._client = client
         self._cm: _Response | None = None
         self._chunks: Iterator[bytes] | None = None

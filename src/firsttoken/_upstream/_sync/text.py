@@ -2,21 +2,40 @@
 """A stream's text, written once for a model call and an agent turn: this async source is the only one.
 
 `../_sync/text.py` is generated from it (`make unasync`). A model call's stream and an agent turn's
-both read their text from their `events()` this way.
+both read their text from their `events()` this way, and with `output=` the object it fills.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
+from anthropic.types import Message
+
+from ..._events import StepStart
+from ..._structured import Output, PartialObject
 from ..stream import Event, text_of
 
 __all__ = ["TextIteration"]
 
 
 class _Events(Protocol):
+    output: Output | None
+
     def events(self) -> Iterator[Event]: ...
+
+
+class _Answer(Protocol):
+    output: Output | None
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def message(self) -> Message: ...
+
+    @property
+    def stop_reason(self) -> str | None: ...
 
 
 class TextIteration:
@@ -27,3 +46,31 @@ class TextIteration:
             text = text_of(name, data)
             if text is not None:
                 yield text
+
+    def partial_objects(self: _Events) -> Iterator[Any]:
+        """With `output=`: the object as its JSON streams in, once for each text delta that changed
+        it (a new dict or list each time; strings may be cut short, as the SDK's snapshots are).
+        An agent turn starts over at each model call: the last one's text is the answer."""
+        if self.output is None:
+            raise TypeError("partial_objects() needs a call or profile with output=...")
+        partial = PartialObject()
+        for name, data in self.events():
+            text = text_of(name, data)
+            if text is not None:
+                if partial.feed(text):
+                    yield partial.value
+            elif isinstance(data, StepStart):
+                partial = PartialObject()
+
+    @property
+    def parsed(self: _Answer) -> Any:
+        """With `output=`, once the stream is read: the answer as the object (the model's instance,
+        or parsed JSON for a schema dict). Raises `firsttoken.OutputInvalid` naming why it is not
+        one (cut short at max_tokens, a refusal, a value that does not validate)."""
+        output = self.output
+        if output is None:
+            raise TypeError("parsed needs a call or profile with output=...")
+        if not self.finished:
+            raise RuntimeError("the stream has not ended: read it to the end before .parsed")
+        text = "".join(block.text for block in self.message.content if block.type == "text")
+        return output.validate(text, self.stop_reason)
