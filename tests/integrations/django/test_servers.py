@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -93,3 +94,17 @@ def test_workers_forked_after_a_call_in_the_master_make_their_own_connections(em
         results = [client.post("/test/sync-chat", json=BODY) for _ in range(12)]
         assert all(r.status_code == 200 and events(r.content)[-1][0] == "done" for r in results)
         assert "Traceback" not in srv.output()
+
+
+@pytest.mark.parametrize("route", ["/test/sync-chat", "/test/async-chat"])
+def test_structured_answers_under_the_server(server, route):
+    """The `extract` profile under WSGI and ASGI: NDJSON's objects and `done.object`, and an
+    answer cut short at max_tokens as an `invalid_output` error event."""
+    body = {**BODY, "profile": "extract"}
+    lines = [
+        json.loads(line) for line in server.post(f"{route}?format=ndjson", json=body).content.splitlines()
+    ]
+    objects = [line["partial"] for line in lines if line["type"] == "object"]
+    assert len(objects) > 3 and lines[-1]["type"] == "done" and lines[-1]["object"] == objects[-1]
+    name, data = events(server.post(f"{route}?max_tokens=12", json=body).content)[-1]
+    assert name == "error" and data["type"] == "invalid_output" and "max_tokens" in data["message"]
