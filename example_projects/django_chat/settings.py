@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from example_projects.agent_tools import AGENT
+from example_projects.agent_tools import AGENT, CHAT
 from firsttoken.console import STATIC_DIR
 
 PAGE_DIR = STATIC_DIR
@@ -44,7 +44,7 @@ FIRSTTOKEN: dict[str, object] = {
     # Profiles, timeouts and the rest are firsttoken's defaults; the environment can override any
     # of them (FIRSTTOKEN_TIMEOUT=...), and keys set here override the environment.
     # The contract's `agent` profile: its tools run on the server (example_projects/agent_tools.py).
-    "PROFILES": {"agent": AGENT},
+    "PROFILES": {"agent": AGENT, "chat": CHAT},
 }
 
 LOGGING = {
