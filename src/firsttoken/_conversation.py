@@ -149,6 +149,16 @@ class ChatTurn:
             return list(self.new)
         return [*self.held.messages, *self.new]
 
+    def counted_messages(self) -> list[dict[str, Any]]:
+        """What the API reads of `sent_messages()`: a compaction block stands for every turn
+        before it, so the input-token limit counts from the last one on."""
+        sent = self.sent_messages()
+        for i in range(len(sent) - 1, -1, -1):
+            content = sent[i].get("content")
+            if isinstance(content, list) and any(_is_compaction(b) for b in content):
+                return sent[i:]
+        return sent
+
     def arguments(self) -> dict[str, Any]:
         """The engine call's arguments for this turn: `messages`, and when threaded `thread` (the
         betas are the call's `betas`, merged with the profile's by the call builder)."""

@@ -215,3 +215,29 @@ def test_an_agent_turn_continues_its_thread_step_by_step(emulator: Emulator) -> 
         assert kinds[2] == (200, "continue", 1)
         shown = held(engine)[1]["messages"]
         assert [m["role"] for m in shown][:2] == ["user", "assistant"]
+
+
+# Past the API's smallest compaction trigger (50,000 input tokens, about 4 characters each).
+LONG = "Tell me about the history of streaming protocols on the web, in detail. " * 3000
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["held-here", "threaded"])
+def test_compaction_streams_as_its_own_event_and_goes_back_verbatim(
+    emulator: Emulator, threads: bool
+) -> None:
+    emulator.reset()
+    emulator.set_faults([])
+    profiles = {"chat": {"threads": threads, "compact": 50_000, "max_input_tokens": 80_000}}
+    with Engine(settings(emulator, profiles)) as engine:
+        first = turn(engine, LONG)
+        assert first["compaction"][0]["summary"].startswith("Summary of the 1 earlier messages")
+        second = turn(engine, "Go on.")
+        third = turn(engine, "And then?")
+        assert "error" not in second and "compaction" not in second and "error" not in third
+        # The block went back unchanged (an altered one is the API's 400) and stands for what it
+        # summarised: the next turns' input counts from it on.
+        assert second["done"][0]["usage"]["input_tokens"] < 1000
+        expected = [(200, "create", 1), (200, "continue", 1)] if threads else [(200, None, 1), (200, None, 3)]
+        assert sent(emulator)[:2] == expected
+        shown = held(engine)[1]["messages"]
+        assert shown[1]["summarised"] is True and "summarised" not in shown[3]

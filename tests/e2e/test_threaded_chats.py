@@ -93,3 +93,35 @@ def test_a_bad_chat_id_is_a_400(server: RunningExample) -> None:
         "/api/chat", json={"chat_id": "has spaces", "messages": [{"role": "user", "content": "Hi"}]}
     )
     assert response.status_code == 400 and "chat_id" in response.json()["error"]
+
+
+@pytest.mark.browser
+def test_the_page_sends_only_the_new_message_and_a_reload_shows_the_chat_again(
+    contract_examples: dict[str, RunningExample], contract_emulator: Emulator
+) -> None:
+    from tests.browser import chromium
+
+    app = _pick(contract_examples, EXAMPLE_APPS[0])
+    for browser in chromium():
+        page = browser.new_context().new_page()
+        page.goto(app.url + "/")
+        chat_id = page.get_attribute("html", "data-chat-id")
+        for n, question in enumerate(("Hello there.", "Tell me more."), start=1):
+            page.fill("#prompt", question)
+            page.press("#prompt", "Enter")
+            page.wait_for_function(
+                f"() => document.querySelectorAll(\".answer[data-state='done']\").length === {n}",
+                timeout=30_000,
+            )
+        assert _threads(contract_emulator, 2) == [("create", 1), ("continue", 1)]
+        page.reload()
+        page.wait_for_selector("html[data-restored='4']", timeout=10_000)
+        assert page.get_attribute("html", "data-chat-id") == chat_id
+        shown = page.locator(".question").all_text_contents()
+        assert shown == ["Hello there.", "Tell me more."]
+        assert all(text.strip() for text in page.locator(".answer .text").all_text_contents())
+        # The next question goes on the same chat, the thread continued.
+        page.fill("#prompt", "And then?")
+        page.press("#prompt", "Enter")
+        page.wait_for_function("() => document.querySelectorAll(\".answer[data-state='done']\").length === 3")
+        assert _threads(contract_emulator, 1) == [("continue", 1)]
