@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from firsttoken import DEFAULT_PROFILES
 
-__all__ = ["AGENT", "calculate", "clock", "profiles_with_agent"]
+__all__ = ["AGENT", "CHAT", "calculate", "clock", "profiles_with_agent"]
 
 
 def clock(timezone: str | None = None) -> str:
@@ -87,11 +87,20 @@ AGENT: dict[str, Any] = {
     "tools": ["example_projects.agent_tools:clock", "example_projects.agent_tools:calculate"],
     "max_steps": 6,
     "tool_timeout": 10.0,
+    # A chat that names a `chat_id` is held on the API's side; long ones are summarised there.
+    "threads": True,
+    "compact": 100_000,
 }
+# The `chat` profile's changes: threaded chats and compaction, as the agent's.
+CHAT: dict[str, Any] = {"threads": True, "compact": 100_000}
 
 
 def profiles_with_agent(environ: Mapping[str, str]) -> dict[str, Any]:
     """`FIRSTTOKEN_PROFILES` from the environment over the `agent` profile, field by field: for a
     config (Flask's) whose profiles replace the environment's rather than merge with them."""
     given = json.loads(environ.get("FIRSTTOKEN_PROFILES") or "{}")
-    return {**given, "agent": {**AGENT, **given.get("agent", {})}}
+    return {
+        **given,
+        "agent": {**AGENT, **given.get("agent", {})},
+        "chat": {**CHAT, **given.get("chat", {})},
+    }

@@ -31,6 +31,13 @@ async def stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
     return await firsttoken.astop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
+async def held(request: HttpRequest, chat_id: str) -> HttpResponseBase:
+    if refused := not_allowed(request, "GET"):
+        return refused
+    firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+    return await firsttoken.amessages(chat_id, owner=request.COOKIES.get(OWNER_COOKIE))
+
+
 async def warm(request: HttpRequest) -> HttpResponseBase:
     if refused := not_allowed(request, "POST"):
         return refused

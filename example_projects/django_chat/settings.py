@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from example_projects.agent_tools import AGENT
+from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
 from firsttoken.console import STATIC_DIR
 
@@ -45,7 +45,7 @@ FIRSTTOKEN: dict[str, object] = {
     # Profiles, timeouts and the rest are firsttoken's defaults; the environment can override any
     # of them (FIRSTTOKEN_TIMEOUT=...), and keys set here override the environment.
     # The contract's `agent` profile: its tools run on the server (example_projects/agent_tools.py).
-    "PROFILES": {"agent": AGENT, "extract": EXTRACT},
+    "PROFILES": {"agent": AGENT, "chat": CHAT, "extract": EXTRACT},
 }
 
 LOGGING = {

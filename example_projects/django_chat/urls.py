@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/chat", streams.chat),
     path("api/chat/<str:response_id>/stream", streams.resume),
     path("api/chat/<str:response_id>/stop", streams.stop),
+    path("api/chat/<str:chat_id>/messages", streams.held),
     path("api/warm", streams.warm),
     path("api/metrics", views.metrics),
     path("metrics", views.prometheus),

@@ -70,6 +70,14 @@ def stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
     return firsttoken.stop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
+def held(request: HttpRequest, chat_id: str) -> HttpResponseBase:
+    if refused := not_allowed(request, "GET"):
+        return refused
+    # A chat that named a `chat_id`: what the server holds of it, for a page reload.
+    firsttoken: FirstToken = request.firsttoken  # type: ignore[attr-defined]
+    return firsttoken.messages(chat_id, owner=request.COOKIES.get(OWNER_COOKIE))
+
+
 def warm(request: HttpRequest) -> HttpResponseBase:
     if refused := not_allowed(request, "POST"):
         return refused

@@ -59,6 +59,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def stop(response_id: str) -> Response:
         return firsttoken.stop(response_id, owner=request.cookies.get(OWNER_COOKIE))
 
+    @app.get("/api/chat/<chat_id>/messages")
+    def held(chat_id: str) -> Response:
+        # A chat that named a `chat_id`: what the server holds of it, for a page reload.
+        return firsttoken.messages(chat_id, owner=request.cookies.get(OWNER_COOKIE))
+
     @app.post("/api/warm")
     def warm() -> Response:
         # While the user types: the conversation so far pre-warmed in the prompt cache.

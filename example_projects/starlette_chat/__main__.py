@@ -12,7 +12,7 @@ import os
 import uvicorn
 from starlette.applications import Starlette
 
-from example_projects.agent_tools import AGENT
+from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
 from firsttoken import Engine, Settings
 
@@ -23,7 +23,7 @@ def main() -> None:
     # serving; the app's middleware is handed it and leaves closing it to us.
     # `make demo` is development: with no key, the embedded emulator answers (and the page says so).
     os.environ.setdefault("FIRSTTOKEN_DEVELOPMENT", "1")
-    engine = Engine(Settings.from_env(profiles={"agent": AGENT, "extract": EXTRACT}))
+    engine = Engine(Settings.from_env(profiles={"agent": AGENT, "chat": CHAT, "extract": EXTRACT}))
     app: Starlette
     if os.environ.get("APP") == "fastapi":
         from .fastapi_app import create_app as create_fastapi_app

@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from example_projects.agent_tools import AGENT
+from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
 from firsttoken import Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
@@ -56,6 +56,13 @@ async def stop(request: Request) -> Response:
     return await firsttoken.stop(request.path_params["response_id"], owner=owner)
 
 
+async def held(request: Request) -> Response:
+    # A chat that named a `chat_id`: what the server holds of it, for a page reload.
+    firsttoken: FirstToken = request.state.firsttoken
+    owner = request.cookies.get(OWNER_COOKIE)
+    return await firsttoken.messages(request.path_params["chat_id"], owner=owner)
+
+
 async def warm(request: Request) -> Response:
     # While the user types: the conversation so far pre-warmed in the prompt cache (docs/warming.md).
     firsttoken: FirstToken = request.state.firsttoken
@@ -84,12 +91,13 @@ def create_app(
     if settings is None and engine is None:
         # Read now, at import: a bad variable (a typo in FIRSTTOKEN_*) stops the server here, where
         # an error inside Starlette's lazy middleware build would leave it serving 500s.
-        settings = Settings.from_env(profiles={"agent": AGENT, "extract": EXTRACT})
+        settings = Settings.from_env(profiles={"agent": AGENT, "chat": CHAT, "extract": EXTRACT})
     routes = [
         Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),
         Route("/api/chat/{response_id}/stream", resume, methods=["GET"]),
         Route("/api/chat/{response_id}/stop", stop, methods=["POST"]),
+        Route("/api/chat/{chat_id}/messages", held, methods=["GET"]),
         Route("/api/warm", warm, methods=["POST"]),
         Route("/api/metrics", metrics, methods=["GET"]),
         Route("/metrics", prometheus),

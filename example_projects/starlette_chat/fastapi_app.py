@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
-from example_projects.agent_tools import AGENT
+from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
 from firsttoken import ChatRequest, Engine, Settings
 from firsttoken_starlette import FirstToken, FirstTokenMiddleware
@@ -32,7 +32,7 @@ def create_app(
     if settings is None and engine is None:
         # Read now, at import: a bad variable (a typo in FIRSTTOKEN_*) stops the server here, where
         # an error inside Starlette's lazy middleware build would leave it serving 500s.
-        settings = Settings.from_env(profiles={"agent": AGENT, "extract": EXTRACT})
+        settings = Settings.from_env(profiles={"agent": AGENT, "chat": CHAT, "extract": EXTRACT})
     app = FastAPI(
         title="firsttoken chat",
         middleware=[Middleware(FirstTokenMiddleware, settings=settings, engine=engine)],
@@ -65,6 +65,12 @@ def create_app(
         request: Request, response_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
     ) -> Response:
         return await firsttoken.stop(response_id, owner=request.cookies.get(OWNER_COOKIE))
+
+    @app.get("/api/chat/{chat_id}/messages")
+    async def held(
+        request: Request, chat_id: str, firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]
+    ) -> Response:
+        return await firsttoken.messages(chat_id, owner=request.cookies.get(OWNER_COOKIE))
 
     @app.post("/api/warm")
     async def warm(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:

@@ -121,11 +121,13 @@ class FirstToken(EngineHandle["HttpResponseBase"]):
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
-        return self.stream_response(format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call))
+        return self.stream_response(
+            format=chat.format, chat_id=chat.chat_id, hold=chat.held, **chat.call_kwargs(**call)
+        )
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> HttpResponseBase:
         return await self.astream_response(
-            format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call)
+            format=chat.format, chat_id=chat.chat_id, hold=chat.held, **chat.call_kwargs(**call)
         )
 
     def _resume_headers(self) -> dict[str, Any]:
@@ -161,3 +163,13 @@ class FirstToken(EngineHandle["HttpResponseBase"]):
         if not is_asgi(self.request):
             return await sync_to_async(self.stop)(response_id, owner=owner)
         return start_response(await self.astop_answer(response_id, owner=owner))
+
+    def messages(self, chat_id: str, *, owner: str | None = None) -> HttpResponseBase:
+        """`GET /api/chat/{chat_id}/messages`: the conversation the server holds for the chat (a
+        body that named `chat_id`), as the contract's `messages` list; 404 for another `owner`."""
+        return start_response(self.held_messages(chat_id, owner=owner))
+
+    async def amessages(self, chat_id: str, *, owner: str | None = None) -> HttpResponseBase:
+        if not is_asgi(self.request):
+            return await sync_to_async(self.messages)(chat_id, owner=owner)
+        return start_response(await self.aheld_messages(chat_id, owner=owner))

@@ -127,11 +127,13 @@ class FirstToken(EngineHandle["Response"]):
 
     def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
-        return self.stream_response(format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call))
+        return self.stream_response(
+            format=chat.format, chat_id=chat.chat_id, hold=chat.held, **chat.call_kwargs(**call)
+        )
 
     async def achat_response(self, chat: ChatRequest, **call: Any) -> Response:
         return await self.astream_response(
-            format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call)
+            format=chat.format, chat_id=chat.chat_id, hold=chat.held, **chat.call_kwargs(**call)
         )
 
     def metrics_response(self, accept: str | None = None) -> Response:
@@ -218,6 +220,14 @@ class FirstToken(EngineHandle["Response"]):
 
     async def astop(self, response_id: str, *, owner: str | None = None) -> Response:
         return start_response(await asyncio.to_thread(self.stop_answer, response_id, owner=owner))
+
+    def messages(self, chat_id: str, *, owner: str | None = None) -> Response:
+        """`GET /api/chat/{chat_id}/messages`: the conversation the server holds for the chat (a
+        body that named `chat_id`), as the contract's `messages` list; 404 for another `owner`."""
+        return start_response(self.held_messages(chat_id, owner=owner))
+
+    async def amessages(self, chat_id: str, *, owner: str | None = None) -> Response:
+        return start_response(await asyncio.to_thread(self.held_messages, chat_id, owner=owner))
 
 
 def _collect_calls() -> None:

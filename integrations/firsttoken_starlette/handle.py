@@ -86,7 +86,7 @@ class FirstToken(EngineHandle["Response"]):
     async def chat_response(self, chat: ChatRequest, **call: Any) -> Response:
         """`stream_response` for a body parsed by `firsttoken.parse_chat_request`; `call` overrides it."""
         return await self.stream_response(
-            format=chat.format, chat_id=chat.chat_id, **chat.call_kwargs(**call)
+            format=chat.format, chat_id=chat.chat_id, hold=chat.held, **chat.call_kwargs(**call)
         )
 
     def metrics_response(self, accept: str | None = None) -> Response:
@@ -174,6 +174,11 @@ class FirstToken(EngineHandle["Response"]):
         """`POST /api/chat/{response_id}/stop`: the answer and its upstream call end, on any worker."""
         return start_response(await self.astop_answer(response_id, owner=owner))
 
+    async def messages(self, chat_id: str, *, owner: str | None = None) -> Response:
+        """`GET /api/chat/{chat_id}/messages`: the conversation the server holds for the chat (a
+        body that named `chat_id`), as the contract's `messages` list; 404 for another `owner`."""
+        return start_response(await self.aheld_messages(chat_id, owner=owner))
+
     astream_response = stream_response
     achat_response = chat_response
     aread_chat = read_chat
@@ -182,6 +187,7 @@ class FirstToken(EngineHandle["Response"]):
     chat = EngineHandle.achat  # type: ignore[assignment]
     aresume = resume
     astop = stop
+    amessages = messages
     awarm = warm
 
 

@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._events import (
     Citation,
+    Compaction,
     Finished,
     StepFinish,
     StepStart,
@@ -67,6 +68,7 @@ __all__ = [
     "ChatRequest",
     "Citation",
     "Classification",
+    "Compaction",
     "Engine",
     "EngineClosedError",
     "EngineHandle",

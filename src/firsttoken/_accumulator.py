@@ -44,6 +44,9 @@ class MessageAccumulator:
             elif kind == "signature_delta":
                 if block["type"] == "thinking":
                     block["signature"] = delta["signature"]
+            elif kind == "compaction_delta" and block["type"] == "compaction":
+                # Sent back verbatim on the next turn: every field the delta set, as it set it.
+                block.update({k: v for k, v in delta.items() if k != "type" and v is not None})
             elif kind == "citations_delta" and block["type"] == "text":
                 block.setdefault("citations", None)
                 block["citations"] = [*(block["citations"] or []), delta["citation"]]

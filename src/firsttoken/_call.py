@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ._profiles import Profile
+from ._profiles import THREADS_BETA, Profile
 from ._settings import Settings
 from ._tools import Tool, as_tools, is_runnable
 
@@ -43,6 +43,8 @@ OVERRIDES = frozenset(
     }
 )
 _NO_TOOLS: Mapping[str, Tool] = MappingProxyType({})
+# What a thread keeps from its `create`, which a `continue` must leave out (the API's 400).
+_THREAD_KEEPS = ("system", "tools")
 
 
 class Call(NamedTuple):
@@ -75,6 +77,20 @@ class Call(NamedTuple):
         """One model call of this agent turn: `messages` sent, the tools as API definitions only."""
         params = MappingProxyType({**self.params, "messages": list(messages)})
         return Call(self.profile, self.options, params, _NO_TOOLS, self.route, self.tenant)
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the call goes on an API thread (a held chat's turn with `threads` on)."""
+        return "thread" in (self.params.get("extra_body") or {})
+
+    def continued(self, previous_id: str, messages: Sequence[Mapping[str, Any]]) -> Call:
+        """The next model call of a threaded agent turn: a `continue` from the step `previous_id`
+        with only `messages` (the tool results), the thread keeping the system prompt and tools."""
+        params = {k: v for k, v in self.params.items() if k not in _THREAD_KEEPS}
+        params["messages"] = list(messages)
+        thread = {"type": "continue", "previous_message_id": previous_id}
+        params["extra_body"] = {**(params.get("extra_body") or {}), "thread": thread}
+        return Call(self.profile, self.options, MappingProxyType(params), _NO_TOOLS, self.route, self.tenant)
 
 
 class CallBuilder:
@@ -159,7 +175,35 @@ class CallBuilder:
         params.setdefault("timeout", chosen.timeout or self._settings.timeout)
         if chosen.concise:
             params["system"] = _with_instruction(params.get("system"), chosen.concise)
+        _beta_fields(params, chosen)
         return params
+
+
+def _beta_fields(params: dict[str, Any], chosen: Profile) -> None:
+    """The beta fields a call sends (a held chat's `thread`, the profile's `context_management`),
+    moved into `extra_body`, and their betas into the `anthropic-beta` header: the SDK's
+    `messages.create()` takes neither as an argument. On a `continue` the system prompt and the
+    tools stay out: the thread keeps those it was created with (the API's 400 otherwise)."""
+    betas = list(params.pop("betas", None) or ())
+    extra: dict[str, Any] = {}
+    thread = params.pop("thread", None)
+    if thread is not None:
+        extra["thread"] = thread
+        betas.append(THREADS_BETA)
+        if isinstance(thread, Mapping) and thread.get("type") == "continue":
+            for key in _THREAD_KEEPS:
+                params.pop(key, None)
+    context = chosen.context_params()
+    if "context_management" in params or context:
+        extra["context_management"] = params.pop("context_management", None) or context["context_management"]
+        betas += context.get("betas", ())
+    if extra:
+        params["extra_body"] = {**(params.get("extra_body") or {}), **extra}
+    if betas:
+        headers = dict(params.get("extra_headers") or {})
+        given = [b.strip() for b in str(headers.get("anthropic-beta", "")).split(",") if b.strip()]
+        headers["anthropic-beta"] = ",".join(dict.fromkeys([*given, *betas]))
+        params["extra_headers"] = headers
 
 
 def _tools(chosen: Profile, params: dict[str, Any]) -> Mapping[str, Tool]:

@@ -40,8 +40,12 @@ class ChatRequest:
     # The wire format the client asked for: `sse`, `ai-sdk` for the AI SDK's protocol, or `text`
     # for the answer's text alone (a structured answer's JSON, as the AI SDK's `useObject` reads it).
     format: str = "sse"
-    # The AI SDK's chat id (its body's `id`): what its `resume` names the answer by.
+    # The AI SDK's chat id (its body's `id`): what its `resume` names the answer by; or the
+    # contract's `chat_id`.
     chat_id: str | None = None
+    # The server holds the chat's conversation and `messages` are only the new ones: a body with a
+    # `chat_id`, or the AI SDK's "send only the last message" body (`message` and `id`).
+    held: bool = False
 
     def call_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """The engine call's arguments; `overrides` (a view's `max_tokens=`, say) win over the body's."""
@@ -76,13 +80,12 @@ def parse_chat_request(
             raise BadRequest(
                 f"unknown profile {_quoted(profile)}; profiles are {', '.join(sorted(profiles))}"
             )
+    if protocol == "ai-sdk":
+        return _from_ai_sdk(data, profile)
+    chat_id = _chat_id(data, "chat_id")
     raw = data.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' must be a non-empty list")
-    if protocol == "ai-sdk":
-        messages, system = _from_ui_messages(raw)
-        chat_id = data.get("id")
-        return ChatRequest(messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None)
     messages = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -95,7 +98,48 @@ def parse_chat_request(
             raise BadRequest(f"messages[{i}].content must be non-empty text")
         messages.append({"role": role, "content": content})
     _check_turns(messages)
-    return ChatRequest(messages, profile, format="text" if protocol == "text" else "sse")
+    return ChatRequest(
+        messages,
+        profile,
+        format="text" if protocol == "text" else "sse",
+        chat_id=chat_id,
+        held=chat_id is not None,
+    )
+
+
+# The longest chat id a client may name, and what it may hold: printable ASCII, no spaces.
+MAX_CHAT_ID = 128
+
+
+def _chat_id(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= MAX_CHAT_ID
+        or not all("!" <= c <= "~" for c in value)
+    ):
+        raise BadRequest(f"'{key}' must be 1 to {MAX_CHAT_ID} printable ASCII characters without spaces")
+    return value
+
+
+def _from_ai_sdk(data: dict[str, Any], profile: str | None) -> ChatRequest:
+    """The AI SDK's body: `messages` (the whole conversation, its `id` naming the chat to resume),
+    or its "send only the last message" body, `message` with the chat's `id` (the server holds
+    the rest)."""
+    if "message" in data and "messages" not in data:
+        chat_id = _chat_id(data, "id")
+        if chat_id is None:
+            raise BadRequest("a body with one 'message' needs the chat's 'id'")
+        messages, system = _from_ui_messages([data["message"]])
+        return ChatRequest(messages, profile, system, "ai-sdk", chat_id, held=True)
+    raw = data.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("'messages' must be a non-empty list")
+    messages, system = _from_ui_messages(raw)
+    chat_id = data.get("id")
+    return ChatRequest(messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None)
 
 
 # The app's own system prompt is the only one sent: a browser that could set it could turn the

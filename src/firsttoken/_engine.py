@@ -31,7 +31,7 @@ from ._relay.resume import ResumeHub
 from ._responses import ResponseCache
 from ._routing import Classification, Router, Routing
 from ._settings import Settings
-from ._state import build_state, build_streams
+from ._state import build_chats, build_state, build_streams
 from ._telemetry import Telemetry
 from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
@@ -66,6 +66,8 @@ class Engine(Lifecycle):
         # Resumable answers (_relay/resume.py): each written to a Redis Stream as it is sent.
         streams = build_streams(s)
         self.resume = ResumeHub(streams, s) if streams is not None else None
+        # Held conversations of browser chats that name a `chat_id` (_conversation.py): memory, or Redis.
+        self.chats = build_chats(s)
         self.responses = ResponseCache.for_settings(self.shared.responses, self.upstream, s)
         # Fallback chains, cooldowns and the rate-limit governor (_fallback.py); intent routing (_routing.py).
         self.resilience = Resilience(
@@ -210,6 +212,7 @@ class Engine(Lifecycle):
         self.caching.close()
         if self.resume is not None:
             self.resume.close()
+        self.chats.close()
 
     # -- building a call -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from jiter import from_json
 
 __all__ = [
     "Citation",
+    "Compaction",
     "EventReader",
     "Finished",
     "StepFinish",
@@ -110,6 +111,15 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Compaction:
+    """The API summarised the earlier turns (compaction): the answer continues from `summary`,
+    and the block goes back verbatim on the next turn."""
+
+    index: int
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """The `message_delta`: why the answer stopped, and a refusal's details when there was one."""
 
@@ -154,6 +164,7 @@ StreamEvent = (
     | ToolCall
     | ToolResult
     | Citation
+    | Compaction
     | Finished
     | ToolOutput
     | StepStart
@@ -203,6 +214,9 @@ class EventReader:
         if kind == "thinking":
             self._blocks[index] = _Block(kind)
             return ThinkingStart(index)
+        if kind == "compaction":
+            self._blocks[index] = _Block(kind)
+            return None
         if kind == "redacted_thinking":
             return ThinkingEnd(index, "", "", str(block.get("data", "")))
         if kind.endswith("_tool_result"):
@@ -225,6 +239,8 @@ class EventReader:
             return ThinkingDelta(index, text)
         if kind == "signature_delta":
             block.id = delta["signature"]
+        elif kind == "compaction_delta" and isinstance(delta.get("content"), str):
+            block.parts.append(delta["content"])
         return None
 
     def _stop(self, index: int) -> StreamEvent | None:
@@ -234,5 +250,7 @@ class EventReader:
         joined = "".join(block.parts)
         if block.kind == "thinking":
             return ThinkingEnd(index, joined, block.id)
+        if block.kind == "compaction":
+            return Compaction(index, joined)
         value = from_json(joined.encode(), partial_mode=True) if joined else {}
         return ToolCall(index, block.id, block.name, value, block.server)

@@ -87,6 +87,13 @@ class Limits:
         limit = self.settings.max_messages
         if len(messages) > limit:
             raise PayloadTooLarge(f"too many messages: {len(messages)}, the limit is {limit}")
+        return self.check_tokens(messages, profile, system=system)
+
+    def check_tokens(
+        self, messages: Sequence[Mapping[str, Any]], profile: str | None, *, system: Any = None
+    ) -> int:
+        """413 for too many estimated input tokens in `messages` (a held chat's whole conversation,
+        when that is what goes upstream); returns the estimate."""
         tokens = messages_tokens(messages) + prefix_tokens(None, system)
         allowed = self.input_limit(profile)
         if tokens > allowed:

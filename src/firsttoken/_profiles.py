@@ -31,6 +31,13 @@ FAST_MODEL = "claude-haiku-5-5"
 CHAT_MODEL = "claude-sonnet-5-5"
 DEEP_MODEL = "claude-opus-5-5"
 
+# The betas of what `threads` and `compact` turn on (`Profile.context_params`, `_call.py`).
+THREADS_BETA = "message-threads-2026-08-12"
+COMPACT_BETA = "compact-2026-01-12"
+CONTEXT_BETA = "context-management-2025-06-27"
+# The API's floor for a compaction trigger (`compact_20260112`'s `trigger.value`).
+MIN_COMPACT_TRIGGER = 50_000
+
 CONCISE = "Be concise: answer in as few words as the question needs; use short bullet points, not paragraphs."
 
 
@@ -113,6 +120,14 @@ class Profile:
     """The answer's shape: a Pydantic model, a dataclass, a JSON schema dict or an import path to one
     (`myapp.schemas:Card`). The API answers JSON that matches it (structured outputs); a stream's
     `partial_objects()` yields it as it fills and `parsed` is the checked object."""
+    # Off: the API's threads are a beta, and a browser's chat id already spares it the history.
+    threads: bool = False
+    """For a browser chat that names a `chat_id`, let the API hold the conversation (the message
+    threads beta): each turn sends only its new messages. Off, firsttoken holds it and sends it whole."""
+    # Off: a summary loses detail, which a short chat never needs to.
+    compact: int | None = None
+    """Input tokens (at least 50,000) past which the API summarises the earlier turns (compaction)
+    and, on an agent turn, first clears old tool results; none leaves the context as it is."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -140,6 +155,21 @@ class Profile:
             config["display"] = self.thinking_display
         params["thinking"] = config
         return params
+
+    def context_params(self) -> dict[str, Any]:
+        """The `context_management` and `betas` this profile's `compact` sends (none when it is
+        off): the API's compaction past `compact` input tokens, and on an agent turn the clearing
+        of old tool results past the same size, which runs first and may spare a summary."""
+        if self.compact is None:
+            return {}
+        trigger = {"type": "input_tokens", "value": self.compact}
+        edits: list[dict[str, Any]] = []
+        betas = [COMPACT_BETA]
+        if self.tools:
+            edits.append({"type": "clear_tool_uses_20250919", "trigger": trigger})
+            betas.append(CONTEXT_BETA)
+        edits.append({"type": "compact_20260112", "trigger": trigger})
+        return {"context_management": {"edits": edits}, "betas": betas}
 
     def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
@@ -237,6 +267,15 @@ def _validate_agent(p: Profile) -> None:
         raise SettingsError("max_steps", f"must be a positive integer, not {p.max_steps!r}")
     if isinstance(p.tool_timeout, bool) or not isinstance(p.tool_timeout, int | float) or p.tool_timeout <= 0:
         raise SettingsError("tool_timeout", f"must be a positive number of seconds, not {p.tool_timeout!r}")
+    if not isinstance(p.threads, bool):
+        raise SettingsError("threads", f"must be true or false, not {p.threads!r}")
+    if p.compact is not None and (
+        isinstance(p.compact, bool) or not isinstance(p.compact, int) or p.compact < MIN_COMPACT_TRIGGER
+    ):
+        raise SettingsError(
+            "compact",
+            f"must be a number of input tokens, at least {MIN_COMPACT_TRIGGER}, or None; not {p.compact!r}",
+        )
 
 
 def _validate_output(p: Profile) -> None:

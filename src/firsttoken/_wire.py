@@ -17,6 +17,7 @@ from typing import Any
 
 from ._events import (
     Citation,
+    Compaction,
     StepFinish,
     StepStart,
     StreamEvent,
@@ -97,6 +98,8 @@ def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, ToolOutput):
         output = {"id": event.id, "name": event.name, "output": event.output, "is_error": event.is_error}
         return "tool_result", output
+    if isinstance(event, Compaction):
+        return "compaction", {"summary": event.summary}
     return None
 
 
@@ -318,6 +321,9 @@ def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
         return {"type": "tool-output-available", "toolCallId": event.id, "output": event.output}
     if isinstance(event, Citation):
         return _source(event)
+    if isinstance(event, Compaction):
+        # A data part of the AI SDK's own kind: `useChat` keeps it in the message's parts.
+        return {"type": "data-compaction", "data": {"summary": event.summary}}
     return None
 
 

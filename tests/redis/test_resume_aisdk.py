@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from firsttoken.testing.emulator import Emulator
@@ -84,3 +85,29 @@ def test_the_ai_sdk_resumes_a_dropped_answer(example: Server, upstream: Emulator
     assert message["metadata"]["usage"] == unbroken["metadata"]["usage"]
     assert result["afterEnd"] is None  # an answer that ended is not resumed again
     assert upstream.stats()["requests_total"] - before == 1
+
+
+def test_the_ai_sdk_sends_only_the_last_message_and_resumes_by_chat_id(
+    example: Server, upstream: Emulator, request: pytest.FixtureRequest
+) -> None:
+    if request.node.callspec.params["example"] != "starlette":
+        pytest.skip("one framework is enough here: the held chat is the core's, under every adapter alike")
+    api = f"{example.url}/api/chat?protocol=ai-sdk"
+    chat_id = f"threaded-{secrets.token_hex(6)}"
+    result = _node("threaded.mjs", api, chat_id, "Hello there.", "Tell me more.", QUESTION)
+    # Each request carried the chat id and its one new message, never the conversation.
+    assert [sorted(body) for body in result["sent"]] == [["id", "message"]] * 3
+    assert [body["message"]["role"] for body in result["sent"]] == ["user"] * 3
+    asked = [r for r in upstream.requests if r["path"] == "/v1/messages"][-3:]
+    assert [(r.get("thread"), r.get("sent_messages")) for r in asked] == [
+        ("create", 1),
+        ("continue", 1),
+        ("continue", 1),
+    ]
+    assert result["resumed"] is True
+    answers = [m for m in result["messages"] if m["role"] == "assistant"]
+    assert len(answers) == 3 and all(_text(m) for m in answers)
+    assert all(m["metadata"]["chat_id"] == chat_id for m in answers)
+    held = httpx2.get(f"{example.url}/api/chat/{chat_id}/messages", timeout=30).json()["messages"]
+    assert [m["content"] for m in held if m["role"] == "user"] == ["Hello there.", "Tell me more.", QUESTION]
+    assert held[-1]["content"] == _text(answers[-1])

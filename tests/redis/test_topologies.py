@@ -115,3 +115,41 @@ def test_the_governor_keeps_one_budget_on_the_topology(workers: tuple[Engine, En
         budget.observe(OPUS, 200, headers)
     admitted = sum(1 for i in range(10) if budgets[i % 2].reserve(OPUS, 10).wait == 0)
     assert admitted == 4
+
+
+def test_a_held_chat_goes_on_from_the_other_worker_sync_and_async(
+    workers: tuple[Engine, Engine], emulator: Emulator
+) -> None:
+    import asyncio
+
+    from firsttoken import Relay
+
+    a, b = workers
+
+    def ask(engine: Engine, text: str) -> bytes:
+        relay = Relay(
+            engine,
+            chat_id="topology-chat",
+            hold=True,
+            owner="alice",
+            messages=[{"role": "user", "content": text}],
+        )
+        assert relay.open().status == 200
+        return b"".join(relay)
+
+    async def ask_async(engine: Engine, text: str) -> bytes:
+        relay = Relay(
+            engine,
+            chat_id="topology-chat",
+            hold=True,
+            owner="alice",
+            messages=[{"role": "user", "content": text}],
+        )
+        assert (await relay.aopen()).status == 200
+        return b"".join([chunk async for chunk in relay])
+
+    assert b'"chat_id":"topology-chat"' in ask(a, "Hello there.")
+    assert b"event: done" in ask(b, "Tell me more.")
+    assert b"event: done" in asyncio.run(ask_async(a, "And then?"))
+    sent = [r.get("sent_messages") for r in emulator.requests if r["path"] == "/v1/messages"]
+    assert sent[-3:] == [1, 3, 5]  # each worker read what the other held

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._call import Call
 from .._events import Finished, StreamEvent, ToolCall
 from .._timings import Timings
+from .._upstream.stream import sent_block
 
 if TYPE_CHECKING:
     from .._upstream.stream import StreamCore
@@ -203,11 +204,36 @@ class AgentCore:
     def _next_messages(self, step: StreamCore, blocks: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         """The conversation for the next step: this step's answer as sent (thinking blocks with
         their signatures, as the API requires) and the tool results in the order of the calls."""
-        content = [_sent(block) for block in step.blocks]
+        content = [sent_block(block) for block in step.blocks]
         order = {b["id"]: i for i, b in enumerate(content) if b.get("type") == "tool_use"}
         results = sorted(blocks, key=lambda b: order.get(b["tool_use_id"], len(order)))
         self._messages += [{"role": "assistant", "content": content}, {"role": "user", "content": results}]
         return list(self._messages)
+
+    def _next_call(self, step: StreamCore, blocks: list[dict[str, Any]]) -> Call:
+        """The next step's call: on a thread (a held chat's, `threads` on), a `continue` from this
+        step's answer with only the tool results; otherwise the whole conversation so far."""
+        messages = self._next_messages(step, blocks)
+        previous = step.message_id
+        if self.call.threaded and previous is not None:
+            return self.call.continued(previous, messages[-1:])
+        return self.call.step(messages)
+
+    @property
+    def message_id(self) -> str | None:
+        """The last step's answer id: what the thread continues from on the next turn."""
+        return self._last.message_id if self._steps else None
+
+    @property
+    def answer(self) -> list[Mapping[str, Any]]:
+        """The turn's part of the conversation, once it ended: each step's answer and the tool
+        results between them, as the next turn sends them back."""
+        last = (
+            [{"role": "assistant", "content": [sent_block(b) for b in self._last.blocks]}]
+            if self._steps
+            else []
+        )
+        return [*self._messages[len(self.call.messages) :], *last]
 
     def _ran(self, name: str, seconds: float, is_error: bool) -> None:
         self._tool_calls.append((name, seconds, is_error))
@@ -238,11 +264,3 @@ class AgentCore:
 
 def _ignore(record: TurnRecord) -> None:
     return None
-
-
-# Fields of a streamed block the API does not take back (`citations: null` on a plain text block).
-def _sent(block: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in block.items() if v is not None}
-    if out.get("type") == "text" and not out.get("citations"):
-        out.pop("citations", None)
-    return out

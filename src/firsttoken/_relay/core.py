@@ -5,26 +5,36 @@ The I/O shells are `_async/io.py` (the source) and `_sync/io.py` (generated from
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anthropic
 
+from .._chat import RelayStart, refusal
+from .._conversation import ChatTurn, Conversation
+from .._errors import Refused
 from .._events import EventReader
 from .._heartbeat import Heartbeat
+from .._state.chats import chat_entity
 from .._structured import OutputInvalid, PartialObject
 from .._wire import WireFormat, get_format
 from .ids import new_response_id
 from .resume import RESUMABLE_FORMATS
+from .resume.protocol import owner_digest
 
 if TYPE_CHECKING:
     from .._caching.ahead_core import AheadResult
+    from .._limits import Limits
     from .._settings import Settings
+    from .._state.chats import ChatStore
     from .._timings import Timings
     from .resume import ResumeHub
 
 __all__ = ["EngineParts", "RelayCore"]
+
+logger = logging.getLogger("firsttoken.chats")
 
 Messages = Sequence[Mapping[str, Any]]
 
@@ -63,6 +73,16 @@ class _Stream(Protocol):
     @property
     def max_steps_reached(self) -> bool: ...
 
+    # The answer's id (what a thread continues from) and its part of the conversation, once ended.
+    @property
+    def message_id(self) -> str | None: ...
+
+    @property
+    def answer(self) -> Sequence[Mapping[str, Any]]: ...
+
+    @property
+    def finished(self) -> bool: ...
+
     def interrupt(self) -> None: ...
 
 
@@ -99,6 +119,13 @@ class EngineParts(Protocol):
     def resume(self) -> ResumeHub | None:
         """The resumable answers' hub, when `resumable` is on (Redis set)."""
 
+    @property
+    def chats(self) -> ChatStore:
+        """Held conversations of chats that name a `chat_id` (memory, or Redis)."""
+
+    @property
+    def limits(self) -> Limits: ...
+
     def metrics_snapshot(self) -> dict[str, Any]: ...
 
     def warm_for(
@@ -121,6 +148,7 @@ class RelayCore:
         format: str | WireFormat = "sse",
         owner: str | None = None,
         chat_id: str | None = None,
+        hold: bool = False,
         **call: Any,
     ) -> None:
         self.engine = engine
@@ -131,6 +159,10 @@ class RelayCore:
         # Who may resume or stop this answer (a session, a user id); the chat it answers (AI SDK).
         self.owner = owner
         self.chat_id = chat_id
+        # `hold`: the server holds chat `chat_id`'s conversation and `messages` are only the new
+        # ones (`_conversation.py`); its store's name for it, and this turn once begun.
+        self._chat = chat_entity(owner_digest(owner), chat_id) if hold and chat_id else None
+        self._turn: ChatTurn | None = None
         # getattr: an engine-like object without resumable answers (a test double) has none.
         hub = getattr(engine, "resume", None)
         self._hub = hub if hub is not None and self.format.name in RESUMABLE_FORMATS else None
@@ -146,6 +178,42 @@ class RelayCore:
         # With `output=`: the object as it fills (`object` events), then the checked one (`done`).
         self._objects: PartialObject | None = None
         self._object: dict[str, Any] = {}
+
+    # -- a held chat's turn (`hold`) --------------------------------------------------------------
+
+    def _begin_turn(self, raw: bytes | None) -> RelayStart | None:
+        """Begin the held chat's turn over its stored conversation (`raw`; none: a new one), or
+        the refusal of a turn whose whole conversation is over the profile's input tokens."""
+        profile: str | None = self._call.get("profile")
+        settings = self.engine.settings
+        threads = settings.profile(profile or settings.default_profile).threads
+        turn = self._turn = ChatTurn(Conversation.loads(raw), self._call["messages"], threads=threads)
+        if not turn.continues:
+            # What is actually sent is counted: the whole conversation, unless the thread has it.
+            try:
+                self.engine.limits.check_tokens(
+                    turn.sent_messages(), profile, system=self._call.get("system")
+                )
+            except Refused as exc:
+                self.closed = True
+                return refusal(exc)
+        return None
+
+    def _turn_call(self) -> dict[str, Any]:
+        """The engine call of this attempt: the view's, with the held chat's messages and thread."""
+        turn = self._turn
+        return self._call if turn is None else {**self._call, **turn.arguments()}
+
+    def _recorded(self, stream: _Stream) -> bytes | None:
+        """The held conversation once the answer ended, to store; None for no held chat."""
+        turn = self._turn
+        if turn is None or not stream.finished:
+            return None
+        fallback = bool(stream.timings.fallbacks)
+        held = turn.recorded(
+            stream.answer, message_id=stream.message_id, stop_reason=stream.stop_reason, fallback=fallback
+        )
+        return held.dumps()
 
     def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
         upstream = stream.timings.upstream or 0.0
@@ -199,6 +267,7 @@ class RelayCore:
             "steps": stream.steps,
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
             **self._object,
+            **({"chat_id": self.chat_id, "threaded": self._turn.threads} if self._turn is not None else {}),
         }
 
     def _watch_objects(self, stream: _Stream) -> None:

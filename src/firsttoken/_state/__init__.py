@@ -23,6 +23,7 @@ from .locks import FileLock, LockFactory, WarmLock, file_locks, lock_name
 if TYPE_CHECKING:
     from .._metrics import Metrics
     from .._settings import Settings
+    from .chats import ChatStore
     from .streams import RedisStreams
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "ResponseStore",
     "State",
     "WarmLock",
+    "build_chats",
     "build_state",
     "build_streams",
     "file_locks",
@@ -82,6 +84,21 @@ def build_streams(settings: Settings) -> RedisStreams | None:
     from .streams import RedisStreams
 
     return RedisStreams(
+        url=settings.redis_url,
+        prefix=settings.redis_prefix,
+        timeout=settings.redis_timeout,
+        ttl=settings.resume_ttl,
+    )
+
+
+def build_chats(settings: Settings) -> ChatStore:
+    """Where held conversations live (threaded chats): Redis when it is set, with the resumable
+    answers' prefix and TTL, else this process's memory."""
+    from .chats import MemoryChats, RedisChats
+
+    if settings.redis_url is None:
+        return MemoryChats(ttl=settings.resume_ttl)
+    return RedisChats(
         url=settings.redis_url,
         prefix=settings.redis_prefix,
         timeout=settings.redis_timeout,

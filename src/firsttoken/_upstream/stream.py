@@ -111,6 +111,17 @@ class StreamCore:
         message = self._acc.message
         return list(message["content"]) if message else []
 
+    @property
+    def message_id(self) -> str | None:
+        """The answer's id (`msg_...`), once its `message_start` arrived: what a thread continues from."""
+        message = self._acc.message
+        return message.get("id") if message else None
+
+    @property
+    def answer(self) -> list[dict[str, Any]]:
+        """The answer as the conversation's next assistant turn, sent back as the API takes it."""
+        return [{"role": "assistant", "content": [sent_block(b) for b in self.blocks]}]
+
     # A plain call is one step of one model call; an agent turn (`_agent/`) counts its calls.
     steps = 1
     max_steps_reached = False
@@ -191,6 +202,15 @@ class StreamCore:
 
 def _already_finished(record: CallRecord) -> None:
     return None
+
+
+def sent_block(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A streamed block as the next request sends it back: without the fields the API does not
+    take back (`citations: null` on a plain text block)."""
+    out = {k: v for k, v in block.items() if v is not None}
+    if out.get("type") == "text" and not out.get("citations"):
+        out.pop("citations", None)
+    return out
 
 
 def text_of(name: str, data: Any) -> str | None:

@@ -85,7 +85,7 @@ class AgentStream(AgentCore, TextIteration):
                     self.max_steps_reached = True
                     break
                 yield TYPED, StepFinish(self.steps)
-                step = self._step = self._new_step(self.call.step(self._next_messages(step, results)))
+                step = self._step = self._new_step(self._next_call(step, results))
                 self._stepped(step)
                 try:
                     step.open()

@@ -19,22 +19,33 @@ from ..._events import StepStart
 from ..._heartbeat import abeating
 from ..._structured import PartialObject
 from ..._upstream.governor import RateLimited
-from ..core import RelayCore, _AsyncStream
+from ..core import RelayCore, _AsyncStream, logger
 
 __all__ = ["AsyncRelay"]
 
 
 class AsyncRelay(RelayCore):
     async def aopen(self) -> RelayStart:
-        """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error."""
-        stream: _AsyncStream = self.engine.astream(**self._call)
-        self._async = stream
-        self._watch_objects(stream)
-        try:
-            await stream.open()
-        except (anthropic.APIError, RateLimited) as exc:
-            self.closed = True
-            return upstream_error(exc)
+        """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error.
+
+        A held chat's turn (`hold`) loads its conversation first, and is sent again as the API's
+        answer asks (a lost thread replayed whole, an unthreadable one sent unthreaded)."""
+        if self._chat is not None:
+            refused = self._begin_turn(await self._aload_chat(self._chat))
+            if refused is not None:
+                return refused
+        while True:
+            stream: _AsyncStream = self.engine.astream(**self._turn_call())
+            self._async = stream
+            self._watch_objects(stream)
+            try:
+                await stream.open()
+                break
+            except (anthropic.APIError, RateLimited) as exc:
+                if self._turn is not None and self._turn.recovers_from(exc):
+                    continue
+                self.closed = True
+                return upstream_error(exc)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
             self._producer = self._hub.produce(
@@ -103,6 +114,9 @@ class AsyncRelay(RelayCore):
                     # A stateless format's event is encoded here: one that encodes to nothing (a
                     # text block's start in SSE) does not wake a writer thread for nothing.
                     yield chunk
+            held = self._recorded(stream)
+            if held is not None and self._chat is not None:
+                await self._asave_chat(self._chat, held)
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message) if encoded else partial(fmt.error, exc.type, exc.message)
             return
@@ -114,6 +128,19 @@ class AsyncRelay(RelayCore):
             yield fmt.error(*invalid) if encoded else partial(fmt.error, *invalid)
             return
         yield self._done() if encoded else self._done
+
+    async def _aload_chat(self, entity: str) -> bytes | None:
+        try:
+            return await self.engine.chats.aload(entity)
+        except Exception as exc:  # Redis away: the turn starts a new conversation, said in the log
+            logger.warning("firsttoken: cannot load a held chat: %s", type(exc).__name__)
+            return None
+
+    async def _asave_chat(self, entity: str, held: bytes) -> None:
+        try:
+            await self.engine.chats.asave(entity, held)
+        except Exception as exc:  # the answer is whole; only the next turn will miss this one
+            logger.warning("firsttoken: cannot hold a chat's turn: %s", type(exc).__name__)
 
     async def aclose(self) -> None:
         """Close the upstream stream (idempotent); a body read in another thread closes it itself.

@@ -20,22 +20,33 @@ from ..._events import StepStart
 from ..._heartbeat import beating
 from ..._structured import PartialObject
 from ..._upstream.governor import RateLimited
-from ..core import RelayCore, _SyncStream
+from ..core import RelayCore, _SyncStream, logger
 
 __all__ = ["SyncRelay"]
 
 
 class SyncRelay(RelayCore):
     def open(self) -> RelayStart:
-        """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error."""
-        stream: _SyncStream = self.engine.stream(**self._call)
-        self._sync = stream
-        self._watch_objects(stream)
-        try:
-            stream.open()
-        except (anthropic.APIError, RateLimited) as exc:
-            self.closed = True
-            return upstream_error(exc)
+        """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error.
+
+        A held chat's turn (`hold`) loads its conversation first, and is sent again as the API's
+        answer asks (a lost thread replayed whole, an unthreadable one sent unthreaded)."""
+        if self._chat is not None:
+            refused = self._begin_turn(self._load_chat(self._chat))
+            if refused is not None:
+                return refused
+        while True:
+            stream: _SyncStream = self.engine.stream(**self._turn_call())
+            self._sync = stream
+            self._watch_objects(stream)
+            try:
+                stream.open()
+                break
+            except (anthropic.APIError, RateLimited) as exc:
+                if self._turn is not None and self._turn.recovers_from(exc):
+                    continue
+                self.closed = True
+                return upstream_error(exc)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
             self._producer = self._hub.produce(
@@ -104,6 +115,9 @@ class SyncRelay(RelayCore):
                     # A stateless format's event is encoded here: one that encodes to nothing (a
                     # text block's start in SSE) does not wake a writer thread for nothing.
                     yield chunk
+            held = self._recorded(stream)
+            if held is not None and self._chat is not None:
+                self._save_chat(self._chat, held)
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message) if encoded else partial(fmt.error, exc.type, exc.message)
             return
@@ -115,6 +129,19 @@ class SyncRelay(RelayCore):
             yield fmt.error(*invalid) if encoded else partial(fmt.error, *invalid)
             return
         yield self._done() if encoded else self._done
+
+    def _load_chat(self, entity: str) -> bytes | None:
+        try:
+            return self.engine.chats.load(entity)
+        except Exception as exc:  # Redis away: the turn starts a new conversation, said in the log
+            logger.warning("firsttoken: cannot load a held chat: %s", type(exc).__name__)
+            return None
+
+    def _save_chat(self, entity: str, held: bytes) -> None:
+        try:
+            self.engine.chats.save(entity, held)
+        except Exception as exc:  # the answer is whole; only the next turn will miss this one
+            logger.warning("firsttoken: cannot hold a chat's turn: %s", type(exc).__name__)
 
     def close(self) -> None:
         """Close the upstream stream (idempotent); a body read in another thread closes it itself.

@@ -8,11 +8,14 @@ package's (`../resume/`), and their I/O is the answers' Redis Streams (`_state/s
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._chat import RelayStart, error_response
+from ..._conversation import Conversation
+from ..._state.chats import chat_entity
 from ..core import EngineParts
 from ..resume import ResumedStream
 from ..resume.protocol import owner_digest, resume_request, valid_chat_id, valid_id
@@ -30,6 +33,7 @@ STOPPED = RelayStart(
     200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], b'{"stopped": true}'
 )
 NOT_FOUND = "no answer to stop under that id"
+NO_CHAT = "no chat under that id"
 UNAVAILABLE = "resuming is unavailable right now"
 
 
@@ -99,3 +103,24 @@ class SyncResuming:
             return error_response(404, NOT_FOUND)
         hub.stopped(response_id, owner_key)
         return STOPPED
+
+    def held_messages(self, chat_id: str, *, owner: str | None = None) -> RelayStart:
+        """`GET /api/chat/{chat_id}/messages`: the conversation the server holds for `owner`'s chat
+        `chat_id` as the contract's `messages` list (for a page reload), or 404 when it holds none
+        for that owner (another owner's chat included)."""
+        if not valid_chat_id(chat_id):
+            return error_response(404, NO_CHAT)
+        try:
+            raw = self.engine.chats.load(chat_entity(owner_digest(owner), chat_id))
+        except Exception as exc:
+            logger.warning("firsttoken: cannot read a held chat: %s", type(exc).__name__)
+            return error_response(503, UNAVAILABLE)
+        held = Conversation.loads(raw)
+        if held is None:
+            return error_response(404, NO_CHAT)
+        body = {"chat_id": chat_id, "messages": held.contract_messages()}
+        return RelayStart(
+            200,
+            [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+            json.dumps(body, ensure_ascii=False).encode(),
+        )

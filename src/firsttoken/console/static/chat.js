@@ -28,6 +28,7 @@
     },
     postHeaders,
     addTurn,
+    history,
   };
 
   // Headers for every POST. Django's CSRF protection wants its token back in X-CSRFToken: from

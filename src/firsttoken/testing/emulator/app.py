@@ -444,6 +444,10 @@ class EmulatorApp:
     async def _messages(self, http: _Request) -> _Outcome:
         arrived = asyncio.get_running_loop().time()
         data = parse_json(await self._read_body(http.receive, http.headers))
+        # What the request itself carried, before a thread's held turns are added: tests read it.
+        thread, sent = data.get("thread"), data.get("messages")
+        http.entry["thread"] = thread.get("type") if isinstance(thread, dict) else None
+        http.entry["sent_messages"] = len(sent) if isinstance(sent, list) else None
         with self.threads.turn(data, http.headers) as turn:
             return await self._answer(http, turn, arrived)
 
