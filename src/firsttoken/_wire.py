@@ -87,9 +87,11 @@ def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
         name = event.kind.removesuffix("_tool_result")
         return "tool_result", {"id": event.tool_use_id, "name": name, "output": content, "is_error": failed}
     if isinstance(event, Citation):
-        # Flat, as the contract has it: the API's location fields, the document's title as `title`.
-        cite = {k: v for k, v in event.citation.items() if k != "document_title"}
-        return "citation", {**cite, "title": event.citation.get("document_title", cite.get("title"))}
+        # Flat, as the contract has it: the API's location fields, the document's title as `title`,
+        # and its `type` as `location` (an NDJSON line's own `type` is the event's name).
+        cite = {k: v for k, v in event.citation.items() if k not in ("document_title", "type")}
+        title = event.citation.get("document_title", cite.get("title"))
+        return "citation", {"location": event.citation.get("type"), **cite, "title": title}
     if isinstance(event, ToolOutput):
         output = {"id": event.id, "name": event.name, "output": event.output, "is_error": event.is_error}
         return "tool_result", output

@@ -4,6 +4,7 @@ input-token estimate, and the cache breakpoint after a large attachment."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from firsttoken import Refused, Settings, SettingsError, parse_chat_request
 from firsttoken._attachments import block_tokens, image_size, image_tokens, pdf_pages, sniff
 from firsttoken._caching.policy import place
+from firsttoken._events import Citation
+from firsttoken._wire import AISDKFormat, NDJSONFormat, SSEFormat
 from tests.files import data_url, document_block, gif, image_block, jpeg_header, pdf, png, webp_header
 
 from .bodies import accept, body
@@ -170,3 +173,33 @@ def test_attachment_settings_fail_at_start_naming_the_key() -> None:
         Settings.from_env({"FIRSTTOKEN_MAX_ATTACHMENTS": "-1"})
     with pytest.raises(SettingsError, match="FIRSTTOKEN_MAX_REQUEST_ATTACHMENT_BYTES"):
         Settings.from_env({"FIRSTTOKEN_MAX_REQUEST_ATTACHMENT_BYTES": "lots"})
+
+
+def test_a_citation_is_one_flat_object_in_each_format() -> None:
+    cite = Citation(
+        0,
+        {
+            "type": "page_location",
+            "cited_text": "The sky is blue.",
+            "document_index": 1,
+            "document_title": "sky.pdf",
+            "start_page_number": 2,
+            "end_page_number": 3,
+            "file_id": None,
+        },
+    )
+    flat = {
+        "location": "page_location",
+        "cited_text": "The sky is blue.",
+        "document_index": 1,
+        "title": "sky.pdf",
+        "start_page_number": 2,
+        "end_page_number": 3,
+        "file_id": None,
+    }
+    sse = SSEFormat().event(cite)
+    assert sse.startswith(b"event: citation\ndata: ") and json.loads(sse.split(b"data: ", 1)[1]) == flat
+    assert json.loads(NDJSONFormat().event(cite)) == {"type": "citation", **flat}
+    part = json.loads(AISDKFormat().event(cite).split(b"data: ", 1)[1])
+    assert part["type"] == "source-document" and part["mediaType"] == "application/pdf"
+    assert part["title"] == "sky.pdf" and part["providerMetadata"]["anthropic"]["startPageNumber"] == 2

@@ -54,7 +54,7 @@ def test_a_cited_pdf_streams_a_citation_event(served: RunningExample) -> None:
     citations = [e.data for e in events if e.name == "citation"]
     assert citations == [
         {
-            "type": "page_location",
+            "location": "page_location",
             "cited_text": SENTENCE,
             "document_index": 0,
             "title": "sky.pdf",
