@@ -14,20 +14,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ._attachments import Attachment, from_file_part
 from ._errors import BadRequest
 
-__all__ = ["as_blocks", "assistant_turns", "user_text"]
+__all__ = ["as_blocks", "assistant_turns", "user_content"]
 
 Blocks = list[dict[str, Any]]
 _ANSWERED = ("output-available", "output-error")
 
 
-def user_text(parts: list[Any], i: int) -> str:
-    """A user message's text: its text parts joined (files and data parts are the page's own)."""
+def user_content(parts: list[Any], i: int, attachments: list[Attachment]) -> str | Blocks:
+    """A user message's content: its text parts joined, or with `file` parts (images and PDFs as
+    `data:` URLs, checked by `_attachments.from_file_part`, which appends to `attachments`) the
+    blocks in the parts' order. Data parts are the page's own."""
     texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
     if not all(isinstance(t, str) for t in texts):
         raise BadRequest(f"messages[{i}].parts: a text part needs a 'text' string")
-    return "".join(t for t in texts if isinstance(t, str))
+    if not any(isinstance(p, dict) and p.get("type") == "file" for p in parts):
+        return "".join(t for t in texts if isinstance(t, str))
+    blocks: Blocks = []
+    for j, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and part["text"].strip():
+            blocks.append({"type": "text", "text": part["text"]})
+        elif kind == "file":
+            block, found = from_file_part(part, f"messages[{i}].parts[{j}]")
+            blocks.append(block)
+            attachments.append(found)
+    return blocks
 
 
 def assistant_turns(parts: list[Any], i: int) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import anthropic
 
-from ._aisdk import as_blocks, assistant_turns, user_text
+from ._aisdk import as_blocks, assistant_turns, user_content
+from ._attachments import Attachment, checked_block
 from ._errors import BadRequest, Refused, UpstreamFailure
 from ._limits import Limits
 from ._upstream.governor import RateLimited
@@ -46,6 +47,8 @@ class ChatRequest:
     # The server holds the chat's conversation and `messages` are only the new ones: a body with a
     # `chat_id`, or the AI SDK's "send only the last message" body (`message` and `id`).
     held: bool = False
+    # The files its user messages attach, as checked (`_attachments.py`), for the size limits.
+    attachments: tuple[Attachment, ...] = ()
 
     def call_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """The engine call's arguments; `overrides` (a view's `max_tokens=`, say) win over the body's."""
@@ -87,6 +90,7 @@ def parse_chat_request(
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' must be a non-empty list")
     messages = []
+    attachments: list[Attachment] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise BadRequest(f"messages[{i}] must be an object with 'role' and 'content'")
@@ -94,8 +98,11 @@ def parse_chat_request(
         if role not in ROLES:
             why = f"; {SYSTEM_REFUSED}" if role == "system" else ""
             raise BadRequest(f"messages[{i}].role must be 'user' or 'assistant', not {_quoted(role)}{why}")
-        if not isinstance(content, str) or not content.strip():
-            raise BadRequest(f"messages[{i}].content must be non-empty text")
+        if role == "user" and isinstance(content, list):
+            content = _user_blocks(content, f"messages[{i}].content", attachments)
+        elif not isinstance(content, str) or not content.strip():
+            what = "text or a list of blocks" if role == "user" else "text"
+            raise BadRequest(f"messages[{i}].content must be non-empty {what}")
         messages.append({"role": role, "content": content})
     _check_turns(messages)
     return ChatRequest(
@@ -104,6 +111,7 @@ def parse_chat_request(
         format="text" if protocol == "text" else "sse",
         chat_id=chat_id,
         held=chat_id is not None,
+        attachments=tuple(attachments),
     )
 
 
@@ -132,14 +140,38 @@ def _from_ai_sdk(data: dict[str, Any], profile: str | None) -> ChatRequest:
         chat_id = _chat_id(data, "id")
         if chat_id is None:
             raise BadRequest("a body with one 'message' needs the chat's 'id'")
-        messages, system = _from_ui_messages([data["message"]])
-        return ChatRequest(messages, profile, system, "ai-sdk", chat_id, held=True)
+        messages, system, files = _from_ui_messages([data["message"]])
+        return ChatRequest(messages, profile, system, "ai-sdk", chat_id, held=True, attachments=files)
     raw = data.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' must be a non-empty list")
-    messages, system = _from_ui_messages(raw)
+    messages, system, files = _from_ui_messages(raw)
     chat_id = data.get("id")
-    return ChatRequest(messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None)
+    return ChatRequest(
+        messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None, attachments=files
+    )
+
+
+def _user_blocks(content: list[Any], where: str, attachments: list[Attachment]) -> list[dict[str, Any]]:
+    """A user message's blocks: text, and images and PDFs checked by their bytes (415 otherwise)."""
+    if not content:
+        raise BadRequest(f"{where} must not be an empty list")
+    blocks: list[dict[str, Any]] = []
+    for j, block in enumerate(content):
+        at = f"{where}[{j}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            text = block.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise BadRequest(f"{at}.text must be non-empty text")
+            blocks.append({"type": "text", "text": text})
+        elif kind in ("image", "document"):
+            checked, found = checked_block(block, at)
+            blocks.append(checked)
+            attachments.append(found)
+        else:
+            raise BadRequest(f"{at} must be a 'text', 'image' or 'document' block, not {_quoted(kind)}")
+    return blocks
 
 
 # The app's own system prompt is the only one sent: a browser that could set it could turn the
@@ -227,9 +259,15 @@ def accept_chat(
     protocol = single_protocol(protocols)
     if not body.strip():
         raise BadRequest("the body is empty; send the chat as JSON")
-    data = _load(body)
+    try:
+        data = _load(body)
+    except BadRequest:
+        # Past the text limit, only room for files let it be read: garbage that large is a 413.
+        limits.check_text_size(len(body))
+        raise
     limits.check_media_type(content_type)
     chat = parse_chat_request(data, protocol=protocol, profiles=limits.settings.browser_profile_names())
+    limits.check_attachments(chat.attachments, len(body))
     return chat, limits.check_chat(chat.messages, chat.profile, system=system)
 
 
@@ -238,11 +276,13 @@ def refusal(exc: Refused) -> RelayStart:
     return error_response(exc.status, exc.message, headers=exc.headers)
 
 
-def _from_ui_messages(raw: list[Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """AI SDK `UIMessage`s to Anthropic messages: user text parts joined; an assistant's reasoning
-    (with its signature) and tool calls go back as the API's blocks (`_aisdk.py`); files and data
-    parts are the front end's own state and are not sent back to the model."""
+def _from_ui_messages(raw: list[Any]) -> tuple[list[dict[str, Any]], str | None, tuple[Attachment, ...]]:
+    """AI SDK `UIMessage`s to Anthropic messages: user text parts joined, a user's `file` parts
+    (images and PDFs as data URLs) as the API's blocks; an assistant's reasoning (with its
+    signature) and tool calls go back as the API's blocks (`_aisdk.py`); data parts are the front
+    end's own state and are not sent back to the model."""
     messages: list[dict[str, Any]] = []
+    attachments: list[Attachment] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise BadRequest(f"messages[{i}] must be a UIMessage object")
@@ -257,10 +297,10 @@ def _from_ui_messages(raw: list[Any]) -> tuple[list[dict[str, Any]], str | None]
             # An assistant turn with nothing the API can take back (a tool call still running) is skipped.
             turns = assistant_turns(parts, i)
         else:
-            text = user_text(parts, i)
-            if not text.strip():
+            content = user_content(parts, i, attachments)
+            if isinstance(content, str) and not content.strip():
                 raise BadRequest(f"messages[{i}] has no text")
-            turns = [{"role": "user", "content": text}]
+            turns = [{"role": "user", "content": content}]
         for turn in turns:
             last = messages[-1] if messages else None
             if last is None or last["role"] != turn["role"]:
@@ -272,7 +312,7 @@ def _from_ui_messages(raw: list[Any]) -> tuple[list[dict[str, Any]], str | None]
     if not messages:
         raise BadRequest("'messages' has no user text")
     _check_turns(messages)
-    return messages, None
+    return messages, None, tuple(attachments)
 
 
 def _check_turns(messages: list[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._attachments import Attachment
 from ._caching.estimate import messages_tokens, prefix_tokens
 from ._errors import BadRequest, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
 
@@ -38,7 +39,12 @@ class Limits:
 
     @property
     def max_body_bytes(self) -> int:
-        return self.settings.max_body_bytes
+        """The most an adapter reads: `max_body_bytes`, plus `max_request_attachment_bytes` as
+        base64 while attachments are on (their sizes are checked once parsed)."""
+        extra = 0
+        if self.settings.max_attachments:
+            extra = 4 * math.ceil(self.settings.max_request_attachment_bytes / 3)
+        return self.settings.max_body_bytes + extra
 
     # -- before the body is read ---------------------------------------------------------------
 
@@ -66,7 +72,44 @@ class Limits:
 
     def check_size(self, size: int) -> None:
         if size > self.max_body_bytes:
-            raise PayloadTooLarge(f"the body is over the limit of {self.max_body_bytes} bytes")
+            files = " (max_body_bytes, plus max_request_attachment_bytes as base64)"
+            raise PayloadTooLarge(
+                f"the body is over the limit of {self.max_body_bytes} bytes"
+                + (files if self.settings.max_attachments else "")
+            )
+
+    def check_attachments(self, attachments: Sequence[Attachment], size: int) -> None:
+        """413 naming the setting: too many files, one too large, all too large together, or the
+        body without its files over `max_body_bytes`."""
+        s = self.settings
+        if attachments and not s.max_attachments:
+            raise PayloadTooLarge("this server takes no attachments (max_attachments is 0)")
+        if len(attachments) > s.max_attachments:
+            raise PayloadTooLarge(
+                f"too many attachments: {len(attachments)}, the limit is {s.max_attachments} "
+                "(max_attachments, earlier turns' files included)"
+            )
+        for found in attachments:
+            if found.size > s.max_attachment_bytes:
+                raise PayloadTooLarge(
+                    f"{found.where}: the file is {found.size} bytes, over the limit of "
+                    f"{s.max_attachment_bytes} bytes a file (max_attachment_bytes)"
+                )
+        total = sum(found.size for found in attachments)
+        if total > s.max_request_attachment_bytes:
+            raise PayloadTooLarge(
+                f"the attachments are {total} bytes together, over the limit of "
+                f"{s.max_request_attachment_bytes} bytes a request (max_request_attachment_bytes)"
+            )
+        self.check_text_size(size - sum(found.encoded for found in attachments))
+
+    def check_text_size(self, size: int) -> None:
+        """413 when the body, its files' base64 left out, is over `max_body_bytes`."""
+        if size > self.settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"the body is over the limit of {self.settings.max_body_bytes} bytes (max_body_bytes, "
+                "files not counted)"
+            )
 
     # -- after parsing -------------------------------------------------------------------------
 

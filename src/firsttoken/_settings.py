@@ -1,6 +1,6 @@
 """One typed, validated settings object that every adapter builds from its framework's own config.
 
-Longer than this package's other modules on purpose: each of the 47 fields carries its one
+Longer than this package's other modules on purpose: each of the 50 fields carries its one
 description (about 200 lines), and a field's type, description, check and parsing from the
 environment are read together here.
 """
@@ -171,6 +171,17 @@ class Settings:
     max_input_tokens: int = 32_000
     """Estimated input tokens per browser request (413 past it), unless the profile sets its
     own."""
+    # Attachments (_attachments.py): a conversation resends its earlier files, so the per-request
+    # figures hold the whole conversation's. 5 MiB is the API's own limit for one image.
+    max_attachments: int = 10
+    """Images and PDFs per browser request, earlier turns' included (413 past it); 0 refuses every
+    attachment."""
+    max_attachment_bytes: int = 5 * 1024 * 1024
+    """The largest image or PDF a browser may attach, in bytes as decoded (413 past it)."""
+    # 10 MiB of files is 13.3 MiB of base64: what the adapters read past `max_body_bytes` at most.
+    max_request_attachment_bytes: int = 10 * 1024 * 1024
+    """All the files of one browser request together, in bytes as decoded (413 past it). The body
+    read may be this much larger than `max_body_bytes` (as base64) when attachments are on."""
     client_requests_per_minute: int | None = None
     """Requests per client (an IP, a user id: what the app says identifies one) per minute, shared
     across workers through Redis when it is set (429 with `Retry-After`); 0 is off; none is 30 in
@@ -422,6 +433,9 @@ def _validate_limits(s: Settings, name: KeyNamer, positive: Callable[..., None])
     positive("max_body_bytes", s.max_body_bytes)
     positive("max_messages", s.max_messages)
     positive("max_input_tokens", s.max_input_tokens)
+    positive("max_attachments", s.max_attachments, zero=True)
+    positive("max_attachment_bytes", s.max_attachment_bytes)
+    positive("max_request_attachment_bytes", s.max_request_attachment_bytes)
     for key in ("client_requests_per_minute", "client_tokens_per_minute"):
         if getattr(s, key) is not None:
             positive(key, getattr(s, key), zero=True)

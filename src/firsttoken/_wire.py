@@ -94,7 +94,11 @@ def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
         name = event.kind.removesuffix("_tool_result")
         return "tool_result", {"id": event.tool_use_id, "name": name, "output": content, "is_error": failed}
     if isinstance(event, Citation):
-        return "citation", {"citation": event.citation}
+        # Flat, as the contract has it: the API's location fields, the document's title as `title`,
+        # and its `type` as `location` (an NDJSON line's own `type` is the event's name).
+        cite = {k: v for k, v in event.citation.items() if k not in ("document_title", "type")}
+        title = event.citation.get("document_title", cite.get("title"))
+        return "citation", {"location": event.citation.get("type"), **cite, "title": title}
     if isinstance(event, ToolOutput):
         output = {"id": event.id, "name": event.name, "output": event.output, "is_error": event.is_error}
         return "tool_result", output
@@ -329,7 +333,8 @@ def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
 
 def _source(event: Citation) -> dict[str, Any]:
     cite = event.citation
-    source_id = f"source-{event.index}-{cite.get('start_char_index', cite.get('url', ''))}"
+    where = cite.get("start_char_index", cite.get("start_page_number", cite.get("url", "")))
+    source_id = f"source-{event.index}-{where}"
     meta = {"anthropic": {"citedText": cite.get("cited_text")}}
     if cite.get("url"):
         return {
@@ -340,13 +345,27 @@ def _source(event: Citation) -> dict[str, Any]:
             "providerMetadata": meta,
         }
     title = cite.get("document_title") or f"document {cite.get('document_index', 0)}"
+    # Only a PDF is cited by pages; text and custom-content documents by characters and blocks.
+    pdf = cite.get("type") == "page_location"
+    meta["anthropic"].update(
+        (camel, cite[key]) for key, camel in _LOCATION.items() if key in cite and cite[key] is not None
+    )
     return {
         "type": "source-document",
         "sourceId": source_id,
-        "mediaType": "text/plain",
+        "mediaType": "application/pdf" if pdf else "text/plain",
         "title": title,
         "providerMetadata": meta,
     }
+
+
+_LOCATION = {
+    "document_index": "documentIndex",
+    "start_page_number": "startPageNumber",
+    "end_page_number": "endPageNumber",
+    "start_char_index": "startCharIndex",
+    "end_char_index": "endCharIndex",
+}
 
 
 FORMATS: dict[str, type[WireFormat]] = {f.name: f for f in (SSEFormat, NDJSONFormat, TextFormat, AISDKFormat)}

@@ -59,7 +59,7 @@ def test_ai_sdk_ui_messages() -> None:
                 {
                     "id": "1",
                     "role": "user",
-                    "parts": [{"type": "text", "text": "Hello"}, {"type": "file", "url": "x"}],
+                    "parts": [{"type": "text", "text": "Hello"}, {"type": "data-note", "data": {}}],
                 },
                 {
                     "id": "2",
@@ -90,7 +90,8 @@ def test_ai_sdk_ui_messages() -> None:
     ("messages", "reason"),
     [
         ([{"role": "user", "parts": "x"}], "parts must be a list"),
-        ([{"role": "user", "parts": [{"type": "file"}]}], "has no text"),
+        ([{"role": "user", "parts": [{"type": "data-note"}]}], "has no text"),
+        ([{"role": "user", "parts": [{"type": "file", "url": "https://x/a.png"}]}], "must be a data: URL"),
         ([{"role": "tool", "parts": []}], "role must be"),
         ([{"role": "user", "parts": [{"type": "text", "text": 5}]}], "needs a 'text' string"),
     ],

@@ -16,8 +16,17 @@ def test_a_body_over_the_size_limit_is_413() -> None:
         accept(chat("x" * 2000), max_body_bytes=1000)
     assert caught.value.status == 413
     with pytest.raises(Refused) as declared:
-        limits(max_body_bytes=1000).check_length("1001")
+        limits(max_body_bytes=1000, max_attachments=0).check_length("1001")
     assert declared.value.status == 413
+    # With attachments on, the read goes as far as their base64 may need; the text is held to 1000.
+    files = limits(max_body_bytes=1000, max_request_attachment_bytes=3000)
+    assert files.max_body_bytes == 5000
+    files.check_length("5000")
+    with pytest.raises(Refused, match="over the limit of 5000 bytes"):
+        files.check_length("5001")
+    with pytest.raises(Refused, match="over the limit of 1000 bytes") as garbage:
+        accept(b"x" * 2000, max_body_bytes=1000)
+    assert garbage.value.status == 413
     with pytest.raises(BadRequest, match="Content-Length"):
         limits().check_length("lots")
 

@@ -1,8 +1,9 @@
 """A cheap local token estimate: no tokenizer, no network, fast enough for every request.
 
 The rule is the one the emulator counts by (`firsttoken.testing.emulator.tokens`): a text costs
-`ceil(len / 4)` tokens, any other block or tool definition costs `ceil(len(canonical JSON) / 4)`,
-and each message adds 3 tokens of role markers. Real tokenizers land within roughly ±20% of it on
+`ceil(len / 4)` tokens, an image or a PDF what Anthropic documents (`_attachments.block_tokens`),
+any other block or tool definition `ceil(len(canonical JSON) / 4)`, and each message adds 3
+tokens of role markers. Real tokenizers land within roughly ±20% of it on
 English prose, which is why a prefix near a model's minimum is confirmed with `count_tokens`
 (off the request path) before firsttoken trusts the estimate.
 
@@ -17,6 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .. import _attachments
 from .._state.keys import digest
 
 __all__ = [
@@ -75,6 +77,10 @@ def block_tokens(block: Any) -> int:
         text = block.get("text")
         if isinstance(text, str) and block.get("type") == "text":
             return math.ceil(len(text) / 4)
+        # An image or PDF by Anthropic's rules, not by the length of its base64.
+        attached = _attachments.block_tokens(block)
+        if attached is not None:
+            return attached
     return math.ceil(len(canonical(block)) / 4)
 
 

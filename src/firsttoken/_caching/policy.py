@@ -5,7 +5,11 @@ growing conversation) counts as one. Policy `auto` adds, within what the user le
 
 * the top-level `cache_control`, so each turn reads the previous turn's prompt from cache;
 * a breakpoint at the end of the static prefix (tools, then system prompt), so that prefix is one
-  cache entry shared by every user and conversation instead of a private copy per conversation.
+  cache entry shared by every user and conversation instead of a private copy per conversation;
+* with a slot still free, a breakpoint on the last large attachment (an image or PDF of at least
+  the model's minimum, `ATTACHMENT_TOKENS` at the least) before the conversation's last block: a
+  question asked again or edited about the same file reads the file from cache, and a file more
+  than 20 blocks back stays within the API's look-back for a cache hit.
 
 Policy `explicit` adds only the second, and only for a prefix the profile registered; `off` adds
 nothing. A breakpoint the user set is never moved or dropped, and nothing is added to a prompt
@@ -18,18 +22,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from .._pricing import Ttl
-from .estimate import messages_tokens, prefix_tokens, system_blocks
+from .estimate import block_tokens, messages_tokens, prefix_tokens, system_blocks
 
 __all__ = ["MAX_BREAKPOINTS", "Mode", "Placement", "count_breakpoints", "place"]
 
 Mode = Literal["auto", "off", "explicit"]
 MAX_BREAKPOINTS = 4
+# An attachment worth its own breakpoint: a page of PDF, or an image of about a megapixel.
+ATTACHMENT_TOKENS = 1024
 
 
 class Placement(NamedTuple):
     # A tuple, not a frozen dataclass: built on every call's way out, in under half the time.
     params: dict[str, Any]
-    # Which breakpoints firsttoken added: "prefix" and/or "conversation".
+    # Which breakpoints firsttoken added: "prefix", "conversation" and/or "attachment".
     added: tuple[str, ...]
     prefix_tokens: int
     total_tokens: int
@@ -147,8 +153,36 @@ def place(
             out["system"] = blocks
     if "conversation" in wanted:
         out["cache_control"] = _control(ttl)
-    added = tuple(k for k in ("prefix", "conversation") if k in wanted)
+    attachment = None
+    if mode == "auto" and used + len(wanted) < MAX_BREAKPOINTS:
+        attachment = _large_attachment(messages, max(min_tokens, ATTACHMENT_TOKENS))
+    if attachment is not None:
+        m, b = attachment
+        content = list(messages[m]["content"])
+        content[b] = {**content[b], "cache_control": _control(ttl)}
+        out["messages"] = [*messages[:m], {**messages[m], "content": content}, *messages[m + 1 :]]
+        wanted.append("attachment")
+    added = tuple(k for k in ("prefix", "conversation", "attachment") if k in wanted)
     return Placement(out, added, size, total)
+
+
+def _large_attachment(messages: Sequence[Mapping[str, Any]], least: int) -> tuple[int, int] | None:
+    """The message and block index of the last unmarked image or document of at least `least`
+    tokens that is not the conversation's last block (the conversation breakpoint covers that)."""
+    for m in range(len(messages) - 1, -1, -1):
+        content = messages[m].get("content")
+        if not isinstance(content, list | tuple):
+            continue
+        for b in range(len(content) - 1, -1, -1):
+            block = content[b]
+            if m == len(messages) - 1 and b == len(content) - 1:
+                continue
+            if type(block) is dict and block.get("type") in ("image", "document"):
+                if _marked(block):
+                    return None  # one is there already, placed by the user
+                if block_tokens(block) >= least:
+                    return m, b
+    return None
 
 
 def _prefix_target(

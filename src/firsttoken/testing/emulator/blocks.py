@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .media import pdf_page_texts
 from .protocol import ApiError
 
 __all__ = [
@@ -243,17 +244,31 @@ def pick_label(labels: list[str], user_text: str, draw: float) -> str:
     return labels[int(draw * len(labels)) % len(labels)]
 
 
-def cited_document(messages: list[dict[str, Any]]) -> tuple[int, str, str | None] | None:
-    """The first document of the last user turn that asks for citations: its index, text, title."""
-    content = messages[-1]["content"]
-    if not isinstance(content, list):
-        return None
-    documents = [b for b in content if isinstance(b, dict) and b.get("type") == "document"]
-    for index, doc in enumerate(documents):
-        source = doc.get("source") or {}
-        if (doc.get("citations") or {}).get("enabled") and source.get("type") == "text":
-            return index, str(source.get("data", "")), doc.get("title")
-    return None
+def cited_document(messages: list[dict[str, Any]]) -> tuple[int, str, str | None, int | None] | None:
+    """The first document of the last user turn that asks for citations: its index among all the
+    request's documents (as the API counts `document_index`), its text, its title, and for a PDF
+    the page (1-based) the text is on; None for a plain-text document."""
+    index = 0
+    found: tuple[int, str, str | None, int | None] | None = None
+    for position, message in enumerate(messages):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for doc in content:
+            if not isinstance(doc, dict) or doc.get("type") != "document":
+                continue
+            source = doc.get("source") or {}
+            last = position == len(messages) - 1
+            if last and found is None and (doc.get("citations") or {}).get("enabled"):
+                if source.get("type") == "text":
+                    found = index, str(source.get("data", "")), doc.get("title"), None
+                elif source.get("media_type") == "application/pdf":
+                    pages = pdf_page_texts(source)
+                    page = next((i for i, text in enumerate(pages) if text.strip()), None)
+                    if page is not None:
+                        found = index, pages[page], doc.get("title"), page + 1
+            index += 1
+    return found
 
 
 def quote(document: str) -> str:

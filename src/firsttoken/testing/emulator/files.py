@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .media import check_source
 from .protocol import ApiError, new_id
 
 __all__ = ["FILES_BETA", "MAX_FILES", "MAX_STORE_BYTES", "FileStore", "Reply", "rfc3339"]
@@ -250,6 +251,9 @@ class FileStore:
             source = block.get("source")
             if isinstance(source, dict) and source.get("type") == "file":
                 block["source"] = _inline(self._referenced(block, source.get("file_id"), f"{where}.{j}"))
+            refused = check_source(block, f"{where}.{j}")
+            if refused is not None:
+                raise _bad(refused)
 
     def _referenced(self, block: dict[str, Any], file_id: Any, where: str) -> StoredFile:
         if not isinstance(file_id, str) or not file_id:

@@ -641,18 +641,16 @@ def shape(
         ]
     document = cited_document(req.messages)
     if document is not None:
-        index, data, title = document
+        index, data, title, page = document
         cited = quote(data)
         start = data.find(cited)
-        citation = {
-            "type": "char_location",
-            "cited_text": cited,
-            "document_index": index,
-            "document_title": title,
-            "start_char_index": start,
-            "end_char_index": start + len(cited),
-            "file_id": None,
-        }
+        citation: dict[str, Any] = {"cited_text": cited, "document_index": index, "document_title": title}
+        if page is None:
+            citation.update(type="char_location", start_char_index=start, end_char_index=start + len(cited))
+        else:
+            # A PDF is cited by pages: the end page is exclusive, as the API's are.
+            citation.update(type="page_location", start_page_number=page, end_page_number=page + 1)
+        citation["file_id"] = None
         head += [TextPlan(_words("The document says:")), CitedText(_words(" " + cited), citation)]
     if not head:
         return answer

@@ -3,7 +3,9 @@
 There is no tokenizer offline, so counts follow a documented rule of thumb:
 
 * a text block (or a string `content`/`system`) costs `ceil(len(text) / 4)` tokens;
-* any other block (image, tool_use, tool_result, document) and each tool definition costs
+* an image or a base64 PDF costs what Anthropic documents (`media.block_tokens`: width * height
+  / 750 for an image, a fixed figure a page for a PDF);
+* any other block (tool_use, tool_result, a text document) and each tool definition costs
   `ceil(len(canonical_json) / 4)` tokens, canonical JSON being sorted keys, no spaces, with
   `cache_control` left out (it marks a block, it is not prompt text);
 * each message adds `MESSAGE_OVERHEAD` tokens (role markers), charged to its first block.
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+
+from .media import block_tokens as media_tokens
 
 __all__ = ["MESSAGE_OVERHEAD", "block_tokens", "canonical", "text_tokens"]
 
@@ -44,4 +48,8 @@ def block_tokens(block: Any) -> int:
         return text_tokens(block)
     if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
         return text_tokens(block["text"])
+    if isinstance(block, dict):
+        counted = media_tokens(block)
+        if counted is not None:
+            return counted
     return text_tokens(canonical(block))
