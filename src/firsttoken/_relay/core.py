@@ -13,6 +13,7 @@ import anthropic
 
 from .._events import EventReader
 from .._heartbeat import Heartbeat
+from .._pricing import CostModel
 from .._wire import WireFormat, get_format
 from .ids import new_response_id
 from .resume import RESUMABLE_FORMATS
@@ -194,7 +195,17 @@ class RelayCore:
             **({"stop_details": stream.stop_details} if stream.stop_details else {}),
             "steps": stream.steps,
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
+            **_server_tool_use(usage),
+            "cost_usd": self._cost(stream.model, stream.profile, usage),
         }
+
+    def _cost(self, model: str, profile: str | None, usage: Mapping[str, Any]) -> float:
+        """The answer's estimated dollars (`_pricing.CostModel.answer_cost`), at the settings' prices."""
+        settings = self.engine.settings
+        costs = CostModel.build(prices=settings.pricing, min_tokens=settings.cache_min_tokens)
+        chosen = settings.profiles.get(profile) if profile is not None else None
+        ttl = chosen.cache_ttl if chosen is not None else "5m"
+        return round(costs.answer_cost(model, usage, ttl=ttl), 6)
 
     def _done(self) -> bytes:
         return self.format.done(self.summary())
@@ -210,3 +221,11 @@ class RelayCore:
             return self.format.heartbeat()
         event = stream.reader.feed(name, data)
         return b"" if event is None else self.format.event(event)
+
+
+def _server_tool_use(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """`done`'s `server_tool_use`: the API's counts of the server tools it ran, when it ran any."""
+    counts = usage.get("server_tool_use")
+    if not isinstance(counts, Mapping) or not any(counts.values()):
+        return {}
+    return {"server_tool_use": {k: int(v or 0) for k, v in counts.items()}}
