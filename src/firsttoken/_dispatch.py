@@ -76,12 +76,12 @@ class Dispatch:
     # `pause_turn`, which the turn's loop continues within its `max_steps`.
 
     def stream(self, call: Call) -> TextStream | AgentStream:
-        if call.tools or _api_runs_tools(call.params):
+        if call.tools or _api_runs_tools(call):
             return AgentStream(call, self._turn, self.text_stream)
         return self.text_stream(call)
 
     def astream(self, call: Call) -> AsyncTextStream | AsyncAgentStream:
-        if call.tools or _api_runs_tools(call.params):
+        if call.tools or _api_runs_tools(call):
             return AsyncAgentStream(call, self._turn, self.atext_stream)
         return self.atext_stream(call)
 
@@ -189,15 +189,15 @@ class Dispatch:
 _API_TOOLS = ("web_search_", "web_fetch_", "code_execution_", "tool_search_tool_", "mcp_toolset")
 
 
-def _api_runs_tools(params: Mapping[str, Any]) -> bool:
-    """Whether the call declares a tool the API runs, or MCP servers (in the body or `extra_body`)."""
+def _api_runs_tools(call: Call) -> bool:
+    """Whether the call declares a tool the API runs (its own or its profile's `prefix_tools`), or
+    MCP servers (in the body or `extra_body`)."""
+    params = call.params
     extra = params.get("extra_body")
     if params.get("mcp_servers") or (isinstance(extra, Mapping) and extra.get("mcp_servers")):
         return True
-    return any(
-        isinstance(t, Mapping) and str(t.get("type", "")).startswith(_API_TOOLS)
-        for t in params.get("tools") or ()
-    )
+    tools = (*call.options.prefix_tools, *(params.get("tools") or ()))
+    return any(isinstance(t, Mapping) and str(t.get("type", "")).startswith(_API_TOOLS) for t in tools)
 
 
 def _guard_nonstreaming(name: str, params: Mapping[str, Any]) -> None:
