@@ -108,6 +108,34 @@ def _thinking(part: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": "thinking", "thinking": text, "signature": signature}
 
 
+# Server tools whose result block is not named `<tool>_tool_result`.
+_RESULT_BLOCKS = {
+    "tool_search_tool_regex": "tool_search_tool_result",
+    "tool_search_tool_bm25": "tool_search_tool_result",
+}
+
+
+def _server_blocks(part: dict[str, Any], call_id: str, name: str, output: Any, failed: bool) -> Blocks:
+    """A server tool's call and result as the API sent them: an MCP server's tool (its server named
+    in `callProviderMetadata`) as `mcp_tool_use` / `mcp_tool_result`; a failed one's error code
+    (its `errorText`) back in the result's `..._error` content."""
+    args = part.get("input") or {}
+    meta = part.get("callProviderMetadata")
+    server = (meta.get("anthropic") or {}).get("mcpServerName") if isinstance(meta, dict) else None
+    if isinstance(server, str):
+        use = {"type": "mcp_tool_use", "id": call_id, "name": name, "server_name": server, "input": args}
+        content = output if isinstance(output, (str, list)) else json.dumps(output, ensure_ascii=False)
+        return [
+            use,
+            {"type": "mcp_tool_result", "tool_use_id": call_id, "is_error": failed, "content": content},
+        ]
+    kind = _RESULT_BLOCKS.get(name, f"{name}_tool_result")
+    if failed:
+        output = {"type": f"{kind}_error", "error_code": str(output)}
+    use = {"type": "server_tool_use", "id": call_id, "name": name, "input": args}
+    return [use, {"type": kind, "tool_use_id": call_id, "content": output}]
+
+
 def _tool(part: dict[str, Any], kind: str, where: str, blocks: Blocks, results: Blocks) -> None:
     state = part.get("state")
     if state not in _ANSWERED:
@@ -119,10 +147,7 @@ def _tool(part: dict[str, Any], kind: str, where: str, blocks: Blocks, results: 
     output = part.get("errorText") if failed else part.get("output")
     if part.get("providerExecuted"):
         # The API ran it: its call and its result block go back in the assistant turn.
-        blocks.append(
-            {"type": "server_tool_use", "id": call_id, "name": name, "input": part.get("input") or {}}
-        )
-        blocks.append({"type": f"{name}_tool_result", "tool_use_id": call_id, "content": output})
+        blocks += _server_blocks(part, call_id, name, output, failed)
         return
     blocks.append({"type": "tool_use", "id": call_id, "name": name, "input": part.get("input") or {}})
     content = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)

@@ -31,7 +31,7 @@ from ._upstream._async.calls import AsyncTextStream, acreate
 from ._upstream._sync.calls import TextStream, create
 from ._upstream.clients import ClientPool
 from ._upstream.governor import RateLimited
-from ._upstream.stream import Finish
+from ._upstream.stream import Finish, server_tool_counts
 
 __all__ = ["Dispatch"]
 
@@ -72,14 +72,18 @@ class Dispatch:
         return self._resilience.client(self._pool.async_, traced=self._telemetry.sdk_spans())
 
     # -- streams: one model call, or an agent turn when the call has tools to run -----------------
+    # A call with tools the API runs is a turn too: a long server-side loop ends an answer with
+    # `pause_turn`, which the turn's loop continues within its `max_steps`.
 
     def stream(self, call: Call) -> TextStream | AgentStream:
-        return AgentStream(call, self._turn, self.text_stream) if call.tools else self.text_stream(call)
+        if call.tools or _api_runs_tools(call):
+            return AgentStream(call, self._turn, self.text_stream)
+        return self.text_stream(call)
 
     def astream(self, call: Call) -> AsyncTextStream | AsyncAgentStream:
-        return (
-            AsyncAgentStream(call, self._turn, self.atext_stream) if call.tools else self.atext_stream(call)
-        )
+        if call.tools or _api_runs_tools(call):
+            return AsyncAgentStream(call, self._turn, self.atext_stream)
+        return self.atext_stream(call)
 
     def text_stream(self, call: Call) -> TextStream:
         output = call.options.output
@@ -185,6 +189,21 @@ class Dispatch:
             raise EngineClosedError("this firsttoken engine is closed")
 
 
+# The tool types the API runs itself (`web_search_20250305`, `mcp_toolset`...), by prefix.
+_API_TOOLS = ("web_search_", "web_fetch_", "code_execution_", "tool_search_tool_", "mcp_toolset")
+
+
+def _api_runs_tools(call: Call) -> bool:
+    """Whether the call declares a tool the API runs (its own or its profile's `prefix_tools`), or
+    MCP servers (in the body or `extra_body`)."""
+    params = call.params
+    extra = params.get("extra_body")
+    if params.get("mcp_servers") or (isinstance(extra, Mapping) and extra.get("mcp_servers")):
+        return True
+    tools = (*call.options.prefix_tools, *(params.get("tools") or ()))
+    return any(isinstance(t, Mapping) and str(t.get("type", "")).startswith(_API_TOOLS) for t in tools)
+
+
 def _guard_nonstreaming(name: str, params: Mapping[str, Any]) -> None:
     # The guide's "Timeouts: long generation + default timeout". We refuse rather than silently
     # stream: a caller of create() expects one Message and the latency that comes with it.
@@ -240,6 +259,7 @@ class _OneShot:
             fallbacks=timings.fallbacks,
             route=timings.route,
             error=type(exc).__name__ if exc is not None else None,
+            server_tool_use=server_tool_counts(usage.server_tool_use if usage else None),
         )
         self.notify(
             CallOutcome(self.call, chain.params, record, (lambda: message) if message else None, self.trace)

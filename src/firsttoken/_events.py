@@ -81,6 +81,7 @@ class ToolInputDelta:
     id: str
     name: str
     delta: str
+    server: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +91,22 @@ class ToolCall:
     name: str
     input: Any
     server: bool
+    # The MCP server whose tool this is (an `mcp_tool_use` block), which must go back with it.
+    server_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """A server tool's result block (`web_search_tool_result`...), as the API sent it."""
+    """A server tool's result block (`web_search_tool_result`, `mcp_tool_result`...), as the API
+    sent it; `name` is its call's tool (`web_fetch`, an MCP server's tool), `is_error` whether the
+    API says it failed (an `..._error` content, or an MCP result's `is_error`)."""
 
     index: int
     tool_use_id: str
     kind: str
     content: Any
+    name: str = ""
+    is_error: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,20 +182,23 @@ _TOOLS = {"tool_use": False, "server_tool_use": True, "mcp_tool_use": True}
 
 
 class _Block:
-    __slots__ = ("id", "kind", "name", "parts", "server")
+    __slots__ = ("id", "kind", "name", "parts", "server", "server_name")
 
     def __init__(self, kind: str, id: str = "", name: str = "", server: bool = False) -> None:
         self.kind, self.id, self.name, self.server = kind, id, name, server
         self.parts: list[str] = []
+        self.server_name: str | None = None
 
 
 class EventReader:
     """Reads one attempt's raw events into `StreamEvent`s; a new attempt needs a new reader."""
 
-    __slots__ = ("_blocks",)
+    __slots__ = ("_blocks", "_server")
 
     def __init__(self) -> None:
         self._blocks: dict[int, _Block] = {}
+        # The tool names of the server tools' calls, by id: their results name no tool.
+        self._server: dict[str, str] = {}
 
     def feed(self, name: str, data: Any) -> StreamEvent | None:
         if name == "content_block_delta":
@@ -210,6 +220,9 @@ class EventReader:
         kind = block["type"]
         if kind in _TOOLS:
             tool = self._blocks[index] = _Block(kind, block["id"], block["name"], _TOOLS[kind])
+            if tool.server:
+                self._server[tool.id] = tool.name
+                tool.server_name = block.get("server_name")
             return ToolInputStart(index, tool.id, tool.name, tool.server)
         if kind == "thinking":
             self._blocks[index] = _Block(kind)
@@ -220,7 +233,12 @@ class EventReader:
         if kind == "redacted_thinking":
             return ThinkingEnd(index, "", "", str(block.get("data", "")))
         if kind.endswith("_tool_result"):
-            return ToolResult(index, str(block.get("tool_use_id", "")), kind, block.get("content"))
+            call_id, content = str(block.get("tool_use_id", "")), block.get("content")
+            failed = bool(block.get("is_error")) or (
+                isinstance(content, dict) and str(content.get("type", "")).endswith("_error")
+            )
+            name = self._server.pop(call_id, kind.removesuffix("_tool_result"))
+            return ToolResult(index, call_id, kind, content, name, failed)
         return None
 
     def _delta(self, index: int, kind: str, delta: dict[str, Any]) -> StreamEvent | None:
@@ -232,7 +250,7 @@ class EventReader:
         if kind == "input_json_delta":
             fragment: str = delta["partial_json"]
             block.parts.append(fragment)
-            return ToolInputDelta(index, block.id, block.name, fragment) if fragment else None
+            return ToolInputDelta(index, block.id, block.name, fragment, block.server) if fragment else None
         if kind == "thinking_delta":
             text: str = delta["thinking"]
             block.parts.append(text)
@@ -253,4 +271,4 @@ class EventReader:
         if block.kind == "compaction":
             return Compaction(index, joined)
         value = from_json(joined.encode(), partial_mode=True) if joined else {}
-        return ToolCall(index, block.id, block.name, value, block.server)
+        return ToolCall(index, block.id, block.name, value, block.server, block.server_name)

@@ -19,7 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from ._metrics import ADVICE, HISTOGRAMS
+from ._metrics import ADVICE, HISTOGRAMS, SERVER_TOOL_REQUESTS
 
 __all__ = ["render_prometheus"]
 
@@ -74,6 +74,17 @@ class _Snapshot:
             if c["name"] == ADVICE:
                 advice.add_metric([c["attributes"]["firsttoken.advice.cause"]], float(c["value"]))
         yield advice
+        tool_labels = ["gen_ai.tool.name", "gen_ai.response.model", "firsttoken.profile"]
+        server_tools = CounterMetricFamily(
+            "firsttoken_server_tool_requests",
+            "Requests of tools the API ran (web search, web fetch), as its usage counts them",
+            labels=tool_labels,
+        )
+        for c in series.get("counters", ()):
+            if c["name"] == SERVER_TOOL_REQUESTS:
+                values = [str(c["attributes"].get(k, "")) for k in tool_labels]
+                server_tools.add_metric(values, float(c["value"]))
+        yield server_tools
         models: Mapping[str, Mapping[str, Any]] = self.snapshot.get("models", {})
         for field, name, doc in _MODEL_COUNTERS:
             counter = CounterMetricFamily(name, doc, labels=["gen_ai.response.model"])

@@ -29,7 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from ._metrics import CallRecord, ProviderCheck
-from ._pricing import CostModel, Ttl
+from ._pricing import OUTPUT_MULTIPLIER, CostModel, Ttl
 from ._version import __version__
 
 __all__ = ["CAPTURE_CONTENT_ENV", "Telemetry", "collect_calls", "server_timing"]
@@ -37,9 +37,6 @@ __all__ = ["CAPTURE_CONTENT_ENV", "Telemetry", "collect_calls", "server_timing"]
 _PLACEHOLDERS = frozenset({ProxyTracerProvider.__name__, NoOpTracerProvider.__name__})
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-# The price list holds input prices; every current Claude model charges five times that per
-# output token, so the estimate uses the same ratio rather than a second table to keep current.
-OUTPUT_PRICE_RATIO = 5.0
 
 _calls: ContextVar[list[dict[str, Any]] | None] = ContextVar("firsttoken_request_calls", default=None)
 
@@ -117,7 +114,7 @@ class Telemetry:
             write=record.cache_creation_input_tokens,
             ttl=self._ttl_of(record.profile),
         )
-        return prompt + self._costs.price(record.model) * OUTPUT_PRICE_RATIO * record.output_tokens
+        return prompt + self._costs.price(record.model) * OUTPUT_MULTIPLIER * record.output_tokens
 
     def finished(
         self,

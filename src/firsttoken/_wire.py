@@ -84,15 +84,17 @@ def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, ThinkingDelta):
         return "thinking", {"text": event.text}
     if isinstance(event, ToolInputDelta):
-        return "tool_input", {"id": event.id, "name": event.name, "delta": event.delta}
+        delta = {"id": event.id, "name": event.name, "delta": event.delta}
+        return "tool_input", {**delta, "server": True} if event.server else delta
     if isinstance(event, ToolCall):
         call = {"id": event.id, "name": event.name, "input": event.input}
+        if event.server_name is not None:
+            call["server_name"] = event.server_name
         return "tool_call", {**call, "server": True} if event.server else call
     if isinstance(event, ToolResult):
-        content = event.content
-        failed = isinstance(content, dict) and str(content.get("type", "")).endswith("_error")
-        name = event.kind.removesuffix("_tool_result")
-        return "tool_result", {"id": event.tool_use_id, "name": name, "output": content, "is_error": failed}
+        name = event.name or event.kind.removesuffix("_tool_result")
+        result = {"id": event.tool_use_id, "name": name, "output": event.content, "is_error": event.is_error}
+        return "tool_result", {**result, "server": True}
     if isinstance(event, Citation):
         # Flat, as the contract has it: the API's location fields, the document's title as `title`,
         # and its `type` as `location` (an NDJSON line's own `type` is the event's name).
@@ -311,6 +313,18 @@ def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
             "toolName": event.name,
             "input": event.input,
             **executed,
+            **(
+                {"providerMetadata": {"anthropic": {"mcpServerName": event.server_name}}}
+                if event.server_name is not None
+                else {}
+            ),
+        }
+    if isinstance(event, ToolResult) and event.is_error:
+        return {
+            "type": "tool-output-error",
+            "toolCallId": event.tool_use_id,
+            "errorText": _error_text(event.content),
+            "providerExecuted": True,
         }
     if isinstance(event, ToolResult):
         return {
@@ -329,6 +343,15 @@ def _ai_sdk_part(event: StreamEvent) -> dict[str, Any] | None:
         # A data part of the AI SDK's own kind: `useChat` keeps it in the message's parts.
         return {"type": "data-compaction", "data": {"summary": event.summary}}
     return None
+
+
+def _error_text(content: Any) -> str:
+    """A failed server tool's reason: its error code, or an MCP result's text."""
+    if isinstance(content, dict) and content.get("error_code"):
+        return str(content["error_code"])
+    if isinstance(content, list):
+        return " ".join(str(b.get("text", "")) for b in content if isinstance(b, dict)) or "error"
+    return str(content)
 
 
 def _source(event: Citation) -> dict[str, Any]:

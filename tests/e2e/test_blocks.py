@@ -25,8 +25,19 @@ from tests.tools import WEATHER
 from .conftest import EXAMPLE_APPS, RunningExample, _pick, _start_all
 from .sse import named, parse
 
+# `fast` gets the tools the API runs (and a deferred weather tool that a search finds).
+SERVER_TOOLS = [
+    {"type": "web_search_20250305", "name": "web_search"},
+    {"type": "web_fetch_20250910", "name": "web_fetch"},
+    {"type": "code_execution_20250825", "name": "code_execution"},
+    {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
+    {**WEATHER, "defer_loading": True},
+]
 PROFILES = json.dumps(
-    {"chat": {"thinking": "adaptive", "thinking_display": "summarized", "prefix_tools": [WEATHER]}}
+    {
+        "chat": {"thinking": "adaptive", "thinking_display": "summarized", "prefix_tools": [WEATHER]},
+        "fast": {"max_tokens": 400, "prefix_tools": SERVER_TOOLS},
+    }
 )
 QUESTION = "What is the weather in Paris? Use get_weather."
 AISDK = Path(__file__).parent / "aisdk"
@@ -156,5 +167,93 @@ def test_the_page_shows_thinking_and_tool_calls_as_they_stream(thinking_example:
             assert "get_weather" in tool.locator(".tool-name").inner_text()
             shown = json.loads(tool.locator(".tool-input").inner_text())
             assert set(shown) == {"location", "unit"}
+        finally:
+            context.close()
+
+
+# -- tools the API runs ----------------------------------------------------------------------------
+
+# A web fetch, a script run in the sandbox and a web search; "in depth" makes the emulated server
+# loop long, so the API pauses the turn and the server continues it (servertools.py's triggers).
+FAST = {"profile": "fast"}
+SERVER_QUESTION = "Read https://example.com/latency and run 6*7 in python, in depth."
+
+
+def test_server_tools_stream_marked_and_priced_through_every_server(
+    thinking_example: RunningExample, blocks_emulator: Emulator
+) -> None:
+    before = len([r for r in blocks_emulator.requests if r["path"] == "/v1/messages"])
+    body = {"messages": [{"role": "user", "content": SERVER_QUESTION}], "profile": "fast"}
+    response = thinking_example.client.post("/api/chat", json=body)
+    assert response.status_code == 200, response.text
+    events = named(parse(response.content))
+    calls = [e.data for e in events if e.name == "tool_call"]
+    results = [e.data for e in events if e.name == "tool_result"]
+    names = ["web_search", "web_fetch", "text_editor_code_execution", "bash_code_execution"]
+    assert [c["name"] for c in calls] == names and all(c["server"] is True for c in calls)
+    assert [r["id"] for r in results] == [c["id"] for c in calls]
+    assert all(r["server"] is True and not r["is_error"] for r in results)
+    assert all(e.data["server"] is True for e in events if e.name == "tool_input")
+    assert results[-1]["output"]["stdout"] == "42\n"
+    done = events[-1].data
+    assert events[-1].name == "done" and done["stop_reason"] == "end_turn"
+    # pause_turn continued: two upstream requests, one answer, its text after the tools'.
+    assert done["steps"] == 2
+    after = [r for r in blocks_emulator.requests if r["path"] == "/v1/messages"]
+    assert len(after) - before == 2
+    assert [e.name for e in events].index("token") > [e.name for e in events].index("tool_result")
+    assert done["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 1}
+    assert done["cost_usd"] > 0.01  # the search alone is a cent
+
+
+def test_the_ai_sdk_client_rebuilds_provider_executed_tool_parts(thinking_example: RunningExample) -> None:
+    text = "What is the weather in Paris? Use get_weather. Read https://example.com/weather first."
+    user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
+    rebuilt = rebuild(
+        thinking_example, {"id": "chat-s", "messages": [user], "trigger": "submit-message", **FAST}
+    )
+    assert rebuilt["status"] == 200, rebuilt
+    tools = [p for p in rebuilt["message"]["parts"] if p["type"].startswith("tool-")]
+    kinds = [p["type"] for p in tools]
+    assert kinds == ["tool-web_search", "tool-web_fetch", "tool-tool_search_tool_regex", "tool-get_weather"]
+    server, client = tools[:3], tools[3]
+    assert all(p["providerExecuted"] is True and p["state"] == "output-available" for p in server)
+    assert server[2]["output"]["tool_references"] == [{"type": "tool_reference", "tool_name": "get_weather"}]
+    assert "providerExecuted" not in client and client["state"] == "input-available"
+    # The page answers the client tool; the server tools' parts go back as the API's blocks.
+    client.update(state="output-available", output={"temperature_c": 18})
+    follow = {
+        "id": "chat-s",
+        "messages": [
+            user,
+            rebuilt["message"],
+            {"id": "u2", "role": "user", "parts": [{"type": "text", "text": "Thanks!"}]},
+        ],
+        "trigger": "submit-message",
+        **FAST,
+    }
+    assert rebuild(thinking_example, follow)["status"] == 200
+
+
+@pytest.mark.browser
+def test_the_page_marks_server_tools_and_shows_the_cost(thinking_examples: dict[str, RunningExample]) -> None:
+    example = _pick(thinking_examples, EXAMPLE_APPS[0])
+    for browser in chromium():
+        context = browser.new_context(viewport={"width": 1000, "height": 760})
+        try:
+            page = context.new_page()
+            page.goto(example.url + "/")
+            page.wait_for_function("() => document.readyState === 'complete'")
+            page.select_option("#profile", "fast")
+            page.fill("#prompt", SERVER_QUESTION)
+            page.click("#send")
+            page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
+            boxes = page.locator(".answer .tool[data-server='true']")
+            assert boxes.count() == 4
+            assert boxes.first.locator(".tool-server").inner_text() == "server"
+            assert "web_fetch" in boxes.nth(1).locator(".tool-name").inner_text()
+            stats = page.locator(".turn .stats").last
+            assert float(stats.get_attribute("data-cost-usd") or 0) > 0.01
+            assert "~$0.0" in stats.inner_text() and "1 web search" in stats.inner_text()
         finally:
             context.close()

@@ -130,16 +130,25 @@ class AgentCore:
 
     @property
     def usage(self) -> dict[str, Any]:
-        """The turn's usage: every step's tokens added up."""
-        total: dict[str, int] = {}
+        """The turn's usage: every step's tokens added up, and the counts of `server_tool_use` and
+        `cache_creation` (writes by TTL) where the steps had any."""
+        total: dict[str, Any] = {}
         for step in self._steps:
+            usage = step.usage
             for key in (
                 "input_tokens",
                 "output_tokens",
                 "cache_read_input_tokens",
                 "cache_creation_input_tokens",
             ):
-                total[key] = total.get(key, 0) + int(step.usage.get(key) or 0)
+                total[key] = total.get(key, 0) + int(usage.get(key) or 0)
+            for key in ("server_tool_use", "cache_creation"):
+                counts = usage.get(key)
+                if isinstance(counts, Mapping):
+                    summed = total.setdefault(key, {})
+                    for name, n in counts.items():
+                        if isinstance(n, int):
+                            summed[name] = summed.get(name, 0) + n
         return total
 
     @property
@@ -198,13 +207,21 @@ class AgentCore:
         return (TYPED, event), None
 
     def _continues(self, step: StreamCore, started: int) -> bool:
-        """Whether the step's tools run and their results go back to the model."""
+        """Whether the step's tools run and their results go back to the model, or the API paused
+        the turn in its own tool loop (`pause_turn`) and the answer goes back to be continued."""
+        if step.stop_reason == "pause_turn":
+            return True
         return step.stop_reason == "tool_use" and started > 0 and not self._foreign
 
     def _next_messages(self, step: StreamCore, blocks: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         """The conversation for the next step: this step's answer as sent (thinking blocks with
         their signatures, as the API requires) and the tool results in the order of the calls."""
         content = [sent_block(block) for block in step.blocks]
+        if step.stop_reason == "pause_turn":
+            # Anthropic's way to continue a paused turn: the answer sent back as it is, no user
+            # turn after it; the next answer carries on from there.
+            self._messages.append({"role": "assistant", "content": content})
+            return list(self._messages)
         order = {b["id"]: i for i, b in enumerate(content) if b.get("type") == "tool_use"}
         results = sorted(blocks, key=lambda b: order.get(b["tool_use_id"], len(order)))
         self._messages += [{"role": "assistant", "content": content}, {"role": "user", "content": results}]

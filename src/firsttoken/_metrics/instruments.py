@@ -13,6 +13,7 @@ __all__ = [
     "DURATION",
     "EXECUTE_TOOL",
     "HISTOGRAMS",
+    "SERVER_TOOL_REQUESTS",
     "TIME_PER_OUTPUT_CHUNK",
     "TIME_TO_FIRST_CHUNK",
     "TOKEN_USAGE",
@@ -77,3 +78,5 @@ EXECUTE_TOOL = Instrument(
 HISTOGRAMS = (DURATION, TOKEN_USAGE, TIME_TO_FIRST_CHUNK, TIME_PER_OUTPUT_CHUNK, EXECUTE_TOOL)
 # Each of the advisor's warnings, counted every time its cause is seen (the log says it once).
 ADVICE = "firsttoken.advisor.warnings"
+# The requests of tools the API ran for the calls (`usage.server_tool_use`), by tool and model.
+SERVER_TOOL_REQUESTS = "firsttoken.server_tool.requests"

@@ -25,6 +25,9 @@ class CallRecord:
     route: str | None = None
     # None for a call that finished; otherwise the error type, or "cancelled" for a client that left.
     error: str | None = None
+    # The API's `usage.server_tool_use` counts it reported, as (field, count) pairs
+    # (`("web_search_requests", 2)`): the tools the API ran for the call.
+    server_tool_use: tuple[tuple[str, int], ...] = ()
 
     @property
     def prompt_tokens(self) -> int:

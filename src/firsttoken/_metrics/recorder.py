@@ -11,6 +11,7 @@ from .instruments import (
     ADVICE,
     DURATION,
     EXECUTE_TOOL,
+    SERVER_TOOL_REQUESTS,
     TIME_PER_OUTPUT_CHUNK,
     TIME_TO_FIRST_CHUNK,
     TOKEN_USAGE,
@@ -107,6 +108,14 @@ class Metrics:
             if record.error is None:
                 bump(tokens_in, TOKEN_USAGE.buckets, record.prompt_tokens)
                 bump(tokens_out, TOKEN_USAGE.buckets, record.output_tokens)
+            for field, count in record.server_tool_use:
+                if count:
+                    tool = (
+                        ("firsttoken.profile", record.profile),
+                        ("gen_ai.response.model", record.model),
+                        ("gen_ai.tool.name", field.removesuffix("_requests")),
+                    )
+                    self.series.add(SERVER_TOOL_REQUESTS, tool, count)
         if self._otel_live():
             self._otel.call(record, keys)
 

@@ -17,6 +17,7 @@ from .._conversation import ChatTurn, Conversation
 from .._errors import Refused
 from .._events import EventReader
 from .._heartbeat import Heartbeat
+from .._pricing import CostModel
 from .._state.chats import chat_entity
 from .._structured import OutputInvalid, PartialObject
 from .._wire import WireFormat, get_format
@@ -268,6 +269,8 @@ class RelayCore:
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
             **self._object,
             **({"chat_id": self.chat_id, "threaded": self._turn.threads} if self._turn is not None else {}),
+            **_server_tool_use(usage),
+            "cost_usd": self._cost(stream.model, stream.profile, usage),
         }
 
     def _watch_objects(self, stream: _Stream) -> None:
@@ -288,6 +291,14 @@ class RelayCore:
             return "invalid_output", str(exc)
         return None
 
+    def _cost(self, model: str, profile: str | None, usage: Mapping[str, Any]) -> float:
+        """The answer's estimated dollars (`_pricing.CostModel.answer_cost`), at the settings' prices."""
+        settings = self.engine.settings
+        costs = CostModel.build(prices=settings.pricing, min_tokens=settings.cache_min_tokens)
+        chosen = settings.profiles.get(profile) if profile is not None else None
+        ttl = chosen.cache_ttl if chosen is not None else "5m"
+        return round(costs.answer_cost(model, usage, ttl=ttl), 6)
+
     def _done(self) -> bytes:
         return self.format.done(self.summary())
 
@@ -302,3 +313,11 @@ class RelayCore:
             return self.format.heartbeat()
         event = stream.reader.feed(name, data)
         return b"" if event is None else self.format.event(event)
+
+
+def _server_tool_use(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """`done`'s `server_tool_use`: the API's counts of the server tools it ran, when it ran any."""
+    counts = usage.get("server_tool_use")
+    if not isinstance(counts, Mapping) or not any(counts.values()):
+        return {}
+    return {"server_tool_use": {k: int(v or 0) for k, v in counts.items()}}

@@ -25,7 +25,7 @@ from .._structured import Output
 from .._timings import Timings
 from .governor import Attempts
 
-__all__ = ["AttemptPlan", "Event", "Finish", "StreamCore", "lost", "text_of"]
+__all__ = ["AttemptPlan", "Event", "Finish", "StreamCore", "lost", "server_tool_counts", "text_of"]
 
 Event = tuple[str, Any]
 Finish = Callable[[CallRecord], None]
@@ -196,6 +196,7 @@ class StreamCore:
                 fallbacks=timings.fallbacks,
                 route=timings.route,
                 error=error,
+                server_tool_use=server_tool_counts(usage.get("server_tool_use")),
             )
         )
 
@@ -211,6 +212,15 @@ def sent_block(block: Mapping[str, Any]) -> dict[str, Any]:
     if out.get("type") == "text" and not out.get("citations"):
         out.pop("citations", None)
     return out
+
+
+def server_tool_counts(counts: Any) -> tuple[tuple[str, int], ...]:
+    """`usage.server_tool_use` (a dict, or the SDK's model) as the record's (field, count) pairs."""
+    if counts is None:
+        return ()
+    if not isinstance(counts, Mapping):
+        counts = counts.model_dump()
+    return tuple((str(k), int(v)) for k, v in counts.items() if isinstance(v, int) and v)
 
 
 def text_of(name: str, data: Any) -> str | None:

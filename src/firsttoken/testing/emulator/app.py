@@ -48,9 +48,10 @@ from .protocol import (
 )
 from .ratelimit import RateLimiter
 from .schemacheck import check_structured
+from .servertools import ServerCall, check_server_tools, server_tool_usage
 from .stats import Stats
 from .textgen import Answer, TextPlan, ToolPlan, canned, generate, request_rng, search_result, shape
-from .threads import ThreadStore, ThreadTurn
+from .threads import ThreadStore, ThreadTurn, betas
 from .timing import Schedule, plan_schedule
 
 __all__ = ["EmulatorApp", "create_app"]
@@ -466,6 +467,7 @@ class EmulatorApp:
         thinks, shown = thinking_config(req.raw, req.model, req.max_tokens)
         check_turns(req.messages, req.model, thinks)
         check_structured(req.raw, req.model)
+        check_server_tools(req.raw, betas(headers))
         seed = _int_header(headers, "x-emulator-seed", self.config.seed)
         forced = _int_header(headers, "x-emulator-output-tokens", None)
         req, context = read_edits(req.raw, headers).apply(req)
@@ -528,6 +530,7 @@ class EmulatorApp:
             "stop_details": answer.stop_details,
             "usage": _usage(usage, answer.output_tokens, req.speed),
         }
+        _server_side(message, answer, new_id("container_"))
         context.annotate(message, answer.output_tokens)
         if req.diagnostics_requested:
             message["diagnostics"] = {"cache_miss_reason": diagnosis} if diagnosis else None
@@ -731,6 +734,20 @@ def _retry_headers(seconds: float, scale: float) -> dict[str, str]:
     }
 
 
+def _server_side(message: dict[str, Any], answer: Answer, container_id: str) -> None:
+    """What running server tools adds to the message: `usage.server_tool_use` for web searches and
+    fetches, and the `container` code execution ran in."""
+    names = [
+        b.name if isinstance(b, ServerCall) else "web_search"
+        for b in answer.blocks
+        if isinstance(b, (SearchPlan, ServerCall))
+    ]
+    if "web_search" in names or "web_fetch" in names:
+        message["usage"]["server_tool_use"] = server_tool_usage(names)
+    if any(n.endswith("code_execution") for n in names):
+        message["container"] = {"id": container_id, "expires_at": "2099-01-01T00:00:00Z", "skills": None}
+
+
 def _usage(usage: CacheUsage, output_tokens: int, speed: str) -> dict[str, Any]:
     return {
         "input_tokens": usage.input_tokens,
@@ -752,7 +769,10 @@ def _encode_stream(
     """Every SSE event of the answer, the scaled time each is due, and the tokens each carries."""
     start_message = dict(message, content=[], stop_reason=None, stop_sequence=None)
     start_message.pop("context_management", None)
+    start_message.pop("container", None)
     start_message["usage"] = dict(message["usage"], output_tokens=1)
+    if "server_tool_use" in message["usage"]:
+        start_message["usage"]["server_tool_use"] = server_tool_usage([])
     events = [_sse("message_start", {"type": "message_start", "message": start_message})]
     dues = [0.0]
     carries = [0]
@@ -805,7 +825,7 @@ def _encode_stream(
             index += 1
     usage = message["usage"]
     end = schedule.due(max(token - 1, 0))
-    delta = {
+    delta: dict[str, Any] = {
         "type": "message_delta",
         "delta": {
             "stop_reason": answer.stop_reason,
@@ -819,6 +839,10 @@ def _encode_stream(
             "output_tokens": answer.output_tokens,
         },
     }
+    if "server_tool_use" in usage:
+        delta["usage"]["server_tool_use"] = usage["server_tool_use"]
+    if "container" in message:
+        delta["delta"]["container"] = message["container"]
     if "context_management" in message:
         delta["context_management"] = message["context_management"]
     events += [_sse("message_delta", delta), _sse("message_stop", {"type": "message_stop"})]
@@ -853,6 +877,12 @@ def _block_events(block: Any) -> list[tuple[dict[str, Any], Pieces]]:
         cite = _delta({"type": "citations_delta", "citation": block.citation}, 0)
         text = [(_TEXT + _dumps(t) + b"}", 1) for t in block.tokens]
         return [({"type": "text", "text": "", "citations": []}, [cite, *text])]
+    if isinstance(block, ServerCall):
+        # The call's input streams in two fragments; its result arrives whole, in its start.
+        encoded = _dumps(block.input).decode()
+        half = len(encoded) // 2
+        chunks = [(_JSON + _dumps(c) + b"}", 1) for c in (encoded[:half], encoded[half:])]
+        return [(block.use_block({}), chunks), (block.result, [])]
     assert isinstance(block, SearchPlan)
     query = _dumps(block.input).decode()
     start = {"type": "server_tool_use", "id": block.id, "name": "web_search", "input": {}}

@@ -17,6 +17,7 @@ from typing import Any
 
 from .media import pdf_page_texts
 from .protocol import ApiError
+from .servertools import continues_paused_turn
 
 __all__ = [
     "ADAPTIVE_SINCE",
@@ -155,7 +156,8 @@ def check_turns(messages: list[dict[str, Any]], model: str, thinking: bool) -> N
     """The API's 400s for a conversation whose thinking or tool turns are malformed, and for a
     prefill to a model that refuses one."""
     last = messages[-1]
-    if last["role"] == "assistant" and is_newer(model):
+    # A paused turn sent back as is continues the answer; it is no prefill.
+    if last["role"] == "assistant" and is_newer(model) and not continues_paused_turn(messages):
         raise ApiError("invalid_request_error", PREFILL_REFUSED)
     for i, msg in enumerate(messages):
         content = msg["content"]

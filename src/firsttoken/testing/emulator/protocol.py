@@ -24,6 +24,42 @@ __all__ = [
 
 MAX_CACHE_BREAKPOINTS = 4
 
+# The tool types the installed SDK declares (`ToolUnionParam`, `BetaToolUnionParam`) and the name
+# each must carry; None for a toolset, which has none. `tests/emulator/test_server_tools.py` holds
+# this table to the SDK's.
+TOOL_TYPES: dict[str, str | None] = {
+    "custom": "",
+    "bash_20241022": "bash",
+    "bash_20250124": "bash",
+    "code_execution_20250522": "code_execution",
+    "code_execution_20250825": "code_execution",
+    "code_execution_20260120": "code_execution",
+    "code_execution_20260521": "code_execution",
+    "browser_toolset_20260801": None,
+    "computer_20241022": "computer",
+    "computer_20250124": "computer",
+    "computer_20251124": "computer",
+    "computer_toolset_20260801": None,
+    "memory_20250818": "memory",
+    "text_editor_20241022": "str_replace_editor",
+    "text_editor_20250124": "str_replace_editor",
+    "text_editor_20250429": "str_replace_based_edit_tool",
+    "text_editor_20250728": "str_replace_based_edit_tool",
+    "web_search_20250305": "web_search",
+    "web_search_20260209": "web_search",
+    "web_search_20260318": "web_search",
+    "web_fetch_20250910": "web_fetch",
+    "web_fetch_20260209": "web_fetch",
+    "web_fetch_20260309": "web_fetch",
+    "web_fetch_20260318": "web_fetch",
+    "advisor_20260301": "advisor",
+    "tool_search_tool_bm25_20251119": "tool_search_tool_bm25",
+    "tool_search_tool_bm25": "tool_search_tool_bm25",
+    "tool_search_tool_regex_20251119": "tool_search_tool_regex",
+    "tool_search_tool_regex": "tool_search_tool_regex",
+    "mcp_toolset": None,
+}
+
 STATUS_OF_ERROR = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -169,8 +205,7 @@ def _check_common(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int]
         if not isinstance(tools, list):
             raise _bad("tools: Input should be a valid list")
         for i, tool in enumerate(tools):
-            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise _bad(f"tools.{i}.name: Field required")
+            _check_tool(tool, i)
             breakpoints += _check_cache_control(tool.get("cache_control"), f"tools.{i}")
     breakpoints += _check_cache_control(data.get("cache_control"), "cache_control")
     if breakpoints > MAX_CACHE_BREAKPOINTS:
@@ -188,10 +223,33 @@ def _check_common(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int]
         ):
             raise _bad("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
         if tool_choice["type"] == "tool":
-            names = {t["name"] for t in tools or []}
+            names = {t.get("name") for t in tools or []}
             if tool_choice.get("name") not in names:
                 raise _bad(f"tool_choice.name: Tool {tool_choice.get('name')!r} not found in tools")
     return model, messages, breakpoints
+
+
+def _check_tool(tool: Any, i: int) -> None:
+    """A tool definition's type (one the SDK declares) and the name that type requires."""
+    if not isinstance(tool, dict):
+        raise _bad(f"tools.{i}: Input should be an object")
+    kind = tool.get("type", "custom")
+    if kind not in TOOL_TYPES:
+        tags = ", ".join(repr(t) for t in TOOL_TYPES)
+        raise _bad(
+            f"tools.{i}: Input tag {kind!r} found using 'type' does not match any of the expected "
+            f"tags: {tags}"
+        )
+    name = tool.get("name")
+    required = TOOL_TYPES[kind]
+    if required is None:
+        if kind == "mcp_toolset" and not isinstance(tool.get("mcp_server_name"), str):
+            raise _bad(f"tools.{i}.mcp_toolset.mcp_server_name: Field required")
+        return
+    if not isinstance(name, str) or not name:
+        raise _bad(f"tools.{i}.name: Field required")
+    if required and name != required:
+        raise _bad(f"tools.{i}.{kind}.name: Input should be {required!r}")
 
 
 def validate_count_tokens(data: dict[str, Any]) -> MessageRequest:

@@ -32,6 +32,16 @@ from .blocks import (
 from .protocol import MessageRequest
 from .schemacheck import output_schema
 from .schemagen import json_tokens, value_for
+from .servertools import (
+    ServerCall,
+    code_calls,
+    continues_paused_turn,
+    fetch_call,
+    found_tools,
+    mcp_call,
+    pauses,
+    tool_search_call,
+)
 from .tokens import canonical
 from .tooluse import input_for, results_answer, wanted_tools
 
@@ -253,7 +263,7 @@ class ToolPlan:
     eager: bool = False
 
 
-Block = TextPlan | ToolPlan | ThinkingPlan | CitedText | SearchPlan
+Block = TextPlan | ToolPlan | ThinkingPlan | CitedText | SearchPlan | ServerCall
 
 
 @dataclass
@@ -267,7 +277,11 @@ class Answer:
     def output_tokens(self) -> int:
         # Omitted thinking is still generated, and billed: its tokens count as the API counts them.
         return sum(
-            len(b.chunks) if isinstance(b, ToolPlan) else 2 if isinstance(b, SearchPlan) else len(b.tokens)
+            len(b.chunks)
+            if isinstance(b, ToolPlan)
+            else 2
+            if isinstance(b, (SearchPlan, ServerCall))
+            else len(b.tokens)
             for b in self.blocks
         )
 
@@ -283,6 +297,8 @@ class Answer:
             elif isinstance(b, SearchPlan):
                 out.append({"type": "server_tool_use", "id": b.id, "name": "web_search", "input": b.input})
                 out.append(search_result(b))
+            elif isinstance(b, ServerCall):
+                out += [b.use_block(), b.result]
             else:
                 out.append({"type": "tool_use", "id": b.id, "name": b.name, "input": b.input, "caller": None})
         return out
@@ -390,14 +406,21 @@ def _wants_tool(req: MessageRequest, user_text: str) -> dict[str, Any] | None:
     if choice["type"] == "none":
         return None
     if choice["type"] == "tool":
-        return next(t for t in req.tools if t["name"] == choice.get("name"))
+        return next(t for t in req.tools if t.get("name") == choice.get("name"))
     lowered = user_text.lower()
-    for tool in req.tools:
+    # Tools the API runs, and toolsets, are never the model's own calls.
+    callable_ = [
+        t for t in req.tools if t.get("name") and not str(t.get("type", "")).startswith(_SERVER_TYPES)
+    ]
+    for tool in callable_:
         if tool["name"].lower() in lowered:
             return tool
-    if choice["type"] == "any" or re.search(r"\bweather\b", lowered):
-        return next((t for t in req.tools if "weather" in t["name"].lower()), req.tools[0])
+    if callable_ and (choice["type"] == "any" or re.search(r"\bweather\b", lowered)):
+        return next((t for t in callable_ if "weather" in t["name"].lower()), callable_[0])
     return None
+
+
+_SERVER_TYPES = ("web_search", "web_fetch", "code_execution", "tool_search", "mcp_toolset", "advisor")
 
 
 def _value_for(name: str, schema: Any, rng: random.Random, topics: list[str]) -> Any:
@@ -626,7 +649,14 @@ def shape(
     if labels and not any(isinstance(b, ToolPlan) for b in answer.blocks):
         label = pick_label(labels, user_text, rng.random())
         return _budgeted(req, Answer([*head, TextPlan([label])]))
-    search = _search(req, rng, topics)
+    blocks = _found_first(req, answer.blocks, rng)
+    continuing = continues_paused_turn(req.messages)
+    search = None if continuing else _search(req, rng, topics)
+    calls = [] if continuing else _server_calls(req, rng, user_text, topics)
+    if (search is not None or calls) and pauses(user_text):
+        # A long server-side loop: the API pauses the turn after its tools, before any text.
+        ran: list[Block] = [search] if search is not None else []
+        return _budgeted(req, Answer([*head, *ran, *calls], "pause_turn"))
     if search is not None:
         cite = {
             "type": "web_search_result_location",
@@ -652,9 +682,52 @@ def shape(
             citation.update(type="page_location", start_page_number=page, end_page_number=page + 1)
         citation["file_id"] = None
         head += [TextPlan(_words("The document says:")), CitedText(_words(" " + cited), citation)]
-    if not head:
+    if calls:
+        head += [*calls, TextPlan(_words("".join(_reported(call) for call in calls).strip()))]
+    if not head and blocks is answer.blocks:
         return answer
-    return _budgeted(req, Answer([*head, *answer.blocks], answer.stop_reason, answer.stop_sequence))
+    return _budgeted(req, Answer([*head, *blocks], answer.stop_reason, answer.stop_sequence))
+
+
+def _server_calls(req: MessageRequest, rng: random.Random, text: str, topics: list[str]) -> list[ServerCall]:
+    """The web fetch, code execution and MCP calls the text asks for (`servertools.py`)."""
+    calls: list[ServerCall] = []
+    fetched = fetch_call(req.tools, text, rng)
+    if fetched is not None:
+        calls.append(fetched)
+    calls += code_calls(req.tools, text, rng)
+    mcp = mcp_call(req.raw, text, " ".join(topics[:3]) or "the question", rng)
+    if mcp is not None:
+        calls.append(mcp)
+    return calls
+
+
+def _reported(call: ServerCall) -> str:
+    """The sentence after a server tool's result, saying what it gave."""
+    content = call.result.get("content")
+    if isinstance(content, dict) and content.get("type", "").endswith("_error"):
+        return f" The {call.name} tool could not run ({content.get('error_code')})."
+    if call.kind == "mcp_tool_use":
+        return f" The {call.server_name} server's {call.name} tool answered."
+    if isinstance(content, dict) and "stdout" in content:
+        return f" It printed {content['stdout'].strip()}."
+    if call.name == "web_fetch":
+        return f" I read {call.input['url']}."
+    return ""  # a file written: the run that follows says what came of it
+
+
+def _found_first(req: MessageRequest, blocks: list[Block], rng: random.Random) -> list[Block]:
+    """`blocks` with a tool search before each call of a deferred tool not found earlier."""
+    found = found_tools(req.messages)
+    out: list[Block] = []
+    for block in blocks:
+        if isinstance(block, ToolPlan):
+            search = tool_search_call(req.tools, block.name, rng, found)
+            if search is not None:
+                out.append(search)
+                found.add(block.name)
+        out.append(block)
+    return out if len(out) != len(blocks) else blocks
 
 
 def _budgeted(req: MessageRequest, answer: Answer) -> Answer:
