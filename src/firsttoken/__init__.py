@@ -19,8 +19,10 @@ from ._errors import (
     UpstreamFailure,
 )
 from ._events import (
+    ApprovalRequest,
     Citation,
     Finished,
+    Reset,
     StepFinish,
     StepStart,
     StreamEvent,
@@ -44,7 +46,7 @@ from ._routing import Classification
 from ._settings import Settings
 from ._telemetry import collect_calls, server_timing
 from ._timings import Timings
-from ._tools import Tool, ToolContext, tool
+from ._tools import Approval, Tool, ToolContext, tool
 from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
 from ._upstream.governor import RateLimited
@@ -57,6 +59,8 @@ __all__ = [
     "DEFAULT_PROFILES",
     "AgentStream",
     "AheadResult",
+    "Approval",
+    "ApprovalRequest",
     "AsyncAgentStream",
     "AsyncTextStream",
     "BadRequest",
@@ -80,6 +84,7 @@ __all__ = [
     "Refused",
     "Relay",
     "RelayStart",
+    "Reset",
     "ResumedStream",
     "Settings",
     "SettingsError",

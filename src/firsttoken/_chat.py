@@ -13,9 +13,10 @@ from typing import Any
 
 import anthropic
 
-from ._aisdk import as_blocks, assistant_turns, user_text
+from ._aisdk import approval_answers, as_blocks, assistant_turns, user_text
 from ._errors import BadRequest, Refused, UpstreamFailure
 from ._limits import Limits
+from ._tools import Approval, as_approvals
 from ._upstream.governor import RateLimited
 
 __all__ = [
@@ -41,12 +42,20 @@ class ChatRequest:
     format: str = "sse"
     # The AI SDK's chat id (its body's `id`): what its `resume` names the answer by.
     chat_id: str | None = None
+    # The user's answers to a paused turn's approvals (the body's `approvals`, or the AI SDK's
+    # `tool-approval-response`s), and the AI SDK message that turn's answer continues.
+    approvals: tuple[Approval, ...] = ()
+    message_id: str | None = None
 
     def call_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """The engine call's arguments; `overrides` (a view's `max_tokens=`, say) win over the body's."""
         kwargs: dict[str, Any] = {"messages": self.messages, "profile": self.profile}
         if self.system:
             kwargs["system"] = self.system
+        if self.approvals:
+            kwargs["approvals"] = self.approvals
+        if self.message_id:
+            kwargs["message_id"] = self.message_id
         kwargs.update(overrides)
         return kwargs
 
@@ -78,10 +87,21 @@ def parse_chat_request(
     raw = data.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' must be a non-empty list")
+    given = data.get("approvals")
+    approvals = as_approvals(given) if given is not None else ()
     if protocol == "ai-sdk":
         messages, system = _from_ui_messages(raw)
         chat_id = data.get("id")
-        return ChatRequest(messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None)
+        answered, message_id = approval_answers(raw)
+        return ChatRequest(
+            messages,
+            profile,
+            system,
+            "ai-sdk",
+            chat_id if isinstance(chat_id, str) else None,
+            approvals or answered,
+            message_id if approvals or answered else None,
+        )
     messages = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -94,7 +114,7 @@ def parse_chat_request(
             raise BadRequest(f"messages[{i}].content must be non-empty text")
         messages.append({"role": role, "content": content})
     _check_turns(messages)
-    return ChatRequest(messages, profile)
+    return ChatRequest(messages, profile, approvals=approvals)
 
 
 # The app's own system prompt is the only one sent: a browser that could set it could turn the

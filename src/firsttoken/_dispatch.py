@@ -26,6 +26,7 @@ from ._metrics import CallRecord
 from ._observers import CallOutcome, Observers
 from ._responses import ResponseCache
 from ._routing import Classification, Routing
+from ._state import Approvals
 from ._telemetry import Telemetry
 from ._upstream._async.calls import AsyncTextStream, acreate
 from ._upstream._sync.calls import TextStream, create
@@ -54,10 +55,11 @@ class Dispatch:
         telemetry: Telemetry,
         observers: Observers,
         threads: ToolThreads,
+        approvals: Approvals,
     ) -> None:
         self._calls, self._pool, self._resilience, self._caching = calls, pool, resilience, caching
         self._responses, self._telemetry, self._observers = responses, telemetry, observers
-        self._turn = TurnParts(threads, error_type, observers.turn)
+        self._turn = TurnParts(threads, error_type, observers.turn, approvals)
 
     def chain(self, call: Call) -> Chain:
         """`call` as a fallback chain (of one model, for most profiles), its breakpoints placed."""
@@ -74,12 +76,13 @@ class Dispatch:
     # -- streams: one model call, or an agent turn when the call has tools to run -----------------
 
     def stream(self, call: Call) -> TextStream | AgentStream:
-        return AgentStream(call, self._turn, self.text_stream) if call.tools else self.text_stream(call)
+        # A call answering approvals resumes a paused turn, which refuses it if the profile has no tools.
+        turn = call.tools or call.approvals
+        return AgentStream(call, self._turn, self.text_stream) if turn else self.text_stream(call)
 
     def astream(self, call: Call) -> AsyncTextStream | AsyncAgentStream:
-        return (
-            AsyncAgentStream(call, self._turn, self.atext_stream) if call.tools else self.atext_stream(call)
-        )
+        turn = call.tools or call.approvals
+        return AsyncAgentStream(call, self._turn, self.atext_stream) if turn else self.atext_stream(call)
 
     def text_stream(self, call: Call) -> TextStream:
         return self._one(call, lambda chain, finish: TextStream(self.client(), chain, finish))

@@ -62,6 +62,10 @@ class _Stream(Protocol):
     @property
     def max_steps_reached(self) -> bool: ...
 
+    # The ids of the tool calls an agent turn paused for, waiting for the user's approval.
+    @property
+    def awaiting_approval(self) -> tuple[str, ...]: ...
+
     def interrupt(self) -> None: ...
 
 
@@ -120,10 +124,15 @@ class RelayCore:
         format: str | WireFormat = "sse",
         owner: str | None = None,
         chat_id: str | None = None,
+        message_id: str | None = None,
         **call: Any,
     ) -> None:
         self.engine = engine
-        self.format = get_format(format) if isinstance(format, str) else format
+        # `message_id`: the AI SDK message a resumed turn continues (its client's last assistant one).
+        aisdk = engine.settings.aisdk_protocol
+        self.format = (
+            get_format(format, aisdk=aisdk, message_id=message_id) if isinstance(format, str) else format
+        )
         self._call = call
         # Named in the `start` event and the `X-Response-Id` header; the key of a resumable answer.
         self.response_id = new_response_id()
@@ -194,6 +203,7 @@ class RelayCore:
             **({"stop_details": stream.stop_details} if stream.stop_details else {}),
             "steps": stream.steps,
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
+            **({"awaiting_approval": list(stream.awaiting_approval)} if stream.awaiting_approval else {}),
         }
 
     def _done(self) -> bytes:

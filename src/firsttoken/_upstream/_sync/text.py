@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from ..._events import TYPED, Reset, StepStart
 from ..stream import Event, text_of
 
 __all__ = ["TextIteration"]
@@ -20,10 +21,29 @@ class _Events(Protocol):
 
 
 class TextIteration:
-    """`for text in stream`: the text deltas of `events()` (each class's `text()` joins them)."""
+    """`for text in stream`: the text deltas of `events()`; `text()` joins the answer's.
+
+    Iterating gives every delta as it arrives, those of an answer that restarted on a fallback
+    model too (`typed_events()` shows the `Reset` between them); `text()` is the final answer's.
+    """
 
     def __iter__(self: _Events) -> Iterator[str]:
         for name, data in self.events():
             text = text_of(name, data)
             if text is not None:
                 yield text
+
+    def text(self: _Events) -> str:
+        """The answer's text, every step's of an agent turn; a step that restarted keeps only the
+        text of its last start."""
+        pieces: list[str] = []
+        step = 0  # where the current step's text begins
+        for name, data in self.events():
+            text = text_of(name, data)
+            if text is not None:
+                pieces.append(text)
+            elif name == TYPED and isinstance(data, StepStart):
+                step = len(pieces)
+            elif name == TYPED and isinstance(data, Reset):
+                del pieces[step:]
+        return "".join(pieces)
