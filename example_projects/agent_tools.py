@@ -1,7 +1,8 @@
-"""The `agent` profile's two demo tools, shared by the three examples (EXAMPLE_CONTRACT.md).
+"""The `agent` profile's demo tools, shared by the three examples (EXAMPLE_CONTRACT.md).
 
 Plain functions: firsttoken reads their input schema from the type hints and the docstring, runs
 them on the server when the model calls them, and streams their results to the page.
+`set_reminder` asks the user first: its turn pauses until the page's Approve or Deny.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import ast
 import json
 import operator
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from firsttoken import DEFAULT_PROFILES
+from firsttoken import DEFAULT_PROFILES, tool
 
-__all__ = ["AGENT", "CHAT", "calculate", "clock", "profiles_with_agent"]
+__all__ = ["AGENT", "CHAT", "REMINDERS", "calculate", "clock", "profiles_with_agent", "set_reminder"]
 
 
 def clock(timezone: str | None = None) -> str:
@@ -77,6 +79,29 @@ def _evaluate(node: ast.AST) -> int | float:
     raise ValueError(f"only numbers and + - * / // % ** are allowed, not {ast.dump(node)[:40]}")
 
 
+# The reminders set, in this process's memory: a demo keeps no database.
+REMINDERS: list[dict[str, str]] = []
+_REMINDERS_LOCK = threading.Lock()
+# A demo's memory stays small whoever calls it.
+_MAX_REMINDERS = 1000
+
+
+@tool(needs_approval=True)
+def set_reminder(text: str, at: str) -> str:
+    """Set a reminder for the user; the user approves it first.
+
+    Args:
+        text: What to remind the user of.
+        at: When, in ISO 8601 (for example "2026-12-24T09:00").
+    """
+    when = datetime.fromisoformat(at)
+    with _REMINDERS_LOCK:
+        if len(REMINDERS) >= _MAX_REMINDERS:
+            REMINDERS.pop(0)
+        REMINDERS.append({"text": text[:500], "at": when.isoformat()})
+    return f"reminder set for {when.isoformat()}: {text[:500]}"
+
+
 # The contract's `agent` profile: the newest Sonnet, adaptive thinking shown as a summary, the two
 # tools (as import paths, so the same dict works in Django settings and JSON).
 AGENT: dict[str, Any] = {
@@ -84,7 +109,11 @@ AGENT: dict[str, Any] = {
     "max_tokens": 2048,
     "thinking": "adaptive",
     "thinking_display": "summarized",
-    "tools": ["example_projects.agent_tools:clock", "example_projects.agent_tools:calculate"],
+    "tools": [
+        "example_projects.agent_tools:clock",
+        "example_projects.agent_tools:calculate",
+        "example_projects.agent_tools:set_reminder",
+    ],
     "max_steps": 6,
     "tool_timeout": 10.0,
     # A chat that names a `chat_id` is held on the API's side; long ones are summarised there.

@@ -84,6 +84,7 @@ SUBS = [
     ("asave", "save"),
     ("_aload_chat", "_load_chat"),
     ("_asave_chat", "_save_chat"),
+    ("akeep", "keep"),
     ("_clients.async_", "_clients.sync"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),

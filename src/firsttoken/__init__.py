@@ -19,9 +19,11 @@ from ._errors import (
     UpstreamFailure,
 )
 from ._events import (
+    ApprovalRequest,
     Citation,
     Compaction,
     Finished,
+    Reset,
     StepFinish,
     StepStart,
     StreamEvent,
@@ -46,7 +48,7 @@ from ._settings import Settings
 from ._structured import OutputInvalid
 from ._telemetry import collect_calls, server_timing
 from ._timings import Timings
-from ._tools import Tool, ToolContext, tool
+from ._tools import Approval, Tool, ToolContext, tool
 from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
 from ._upstream.governor import RateLimited
@@ -59,6 +61,8 @@ __all__ = [
     "DEFAULT_PROFILES",
     "AgentStream",
     "AheadResult",
+    "Approval",
+    "ApprovalRequest",
     "AsyncAgentStream",
     "AsyncTextStream",
     "BadRequest",
@@ -84,6 +88,7 @@ __all__ = [
     "Refused",
     "Relay",
     "RelayStart",
+    "Reset",
     "ResumedStream",
     "Settings",
     "SettingsError",

@@ -16,8 +16,9 @@ from typing import Any
 
 from ._attachments import Attachment, from_file_part
 from ._errors import BadRequest
+from ._tools import Approval, as_approvals
 
-__all__ = ["as_blocks", "assistant_turns", "user_content"]
+__all__ = ["approval_answers", "as_blocks", "assistant_turns", "user_content"]
 
 Blocks = list[dict[str, Any]]
 _ANSWERED = ("output-available", "output-error")
@@ -79,6 +80,30 @@ def assistant_turns(parts: list[Any], i: int) -> list[dict[str, Any]]:
             _tool(part, kind, f"messages[{i}].parts[{j}]", blocks, results)
     close_step()
     return turns
+
+
+def approval_answers(raw: list[Any]) -> tuple[tuple[Approval, ...], str | None]:
+    """The user's answers in the last assistant `UIMessage` (its tool parts in state
+    `approval-responded`, what `addToolApprovalResponse` makes them), and that message's id, which
+    the resumed answer continues."""
+    last = raw[-1] if raw else None
+    if (
+        not isinstance(last, dict)
+        or last.get("role") != "assistant"
+        or not isinstance(last.get("parts"), list)
+    ):
+        return (), None
+    answers = []
+    for part in last["parts"]:
+        if isinstance(part, dict) and part.get("state") == "approval-responded":
+            approval = part.get("approval")
+            if isinstance(approval, dict):
+                answers.append(approval)
+    if not answers:
+        return (), None
+    message_id = last.get("id")
+    where = f"messages[{len(raw) - 1}].parts[].approval"
+    return as_approvals(answers, where), message_id if isinstance(message_id, str) else None
 
 
 def as_blocks(content: str | Blocks) -> Blocks:

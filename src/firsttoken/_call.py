@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ._profiles import THREADS_BETA, Profile
 from ._settings import Settings
-from ._tools import Tool, as_tools, is_runnable
+from ._tools import Approval, Tool, as_approvals, as_tools, is_runnable
 
 __all__ = ["OVERRIDES", "Call", "CallBuilder"]
 
@@ -68,6 +68,8 @@ class Call(NamedTuple):
     route: str | None = None
     # Keys the response cache of `create()`; never sent upstream.
     tenant: str | None = None
+    # The user's answers to a paused turn's approvals (`Approval`s): the turn goes on from them.
+    approvals: tuple[Approval, ...] = ()
 
     @property
     def messages(self) -> Sequence[Mapping[str, Any]]:
@@ -119,11 +121,14 @@ class CallBuilder:
         overrides: dict[str, Any] = {}
         params: dict[str, Any] = {}
         tenant = None
+        approvals: tuple[Approval, ...] = ()
         for key, value in arguments.items():
             if key in OVERRIDES:
                 overrides[key] = value
             elif key == "tenant":
                 tenant = value
+            elif key == "approvals":
+                approvals = as_approvals(value)
             else:
                 params[key] = value
         if overrides:
@@ -131,7 +136,8 @@ class CallBuilder:
         if "messages" not in params:
             raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
         tools = _tools(chosen, params) if runs_tools else _refuse_runnable(params)
-        return Call(name, chosen, MappingProxyType(self._sent(chosen, params)), tools, route, tenant)
+        sent = MappingProxyType(self._sent(chosen, params))
+        return Call(name, chosen, sent, tools, route, tenant, approvals)
 
     def gathered(self, arguments: Mapping[str, Any]) -> Call | BaseException:
         """One call of `gather()`: built, or the error its arguments raised, left in its place."""

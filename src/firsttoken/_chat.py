@@ -13,10 +13,11 @@ from typing import Any
 
 import anthropic
 
-from ._aisdk import as_blocks, assistant_turns, user_content
+from ._aisdk import approval_answers, as_blocks, assistant_turns, user_content
 from ._attachments import Attachment, checked_block
 from ._errors import BadRequest, Refused, UpstreamFailure
 from ._limits import Limits
+from ._tools import Approval, as_approvals
 from ._upstream.governor import RateLimited
 
 __all__ = [
@@ -49,12 +50,20 @@ class ChatRequest:
     held: bool = False
     # The files its user messages attach, as checked (`_attachments.py`), for the size limits.
     attachments: tuple[Attachment, ...] = ()
+    # The user's answers to a paused turn's approvals (the body's `approvals`, or the AI SDK's
+    # `tool-approval-response`s), and the AI SDK message that turn's answer continues.
+    approvals: tuple[Approval, ...] = ()
+    message_id: str | None = None
 
     def call_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """The engine call's arguments; `overrides` (a view's `max_tokens=`, say) win over the body's."""
         kwargs: dict[str, Any] = {"messages": self.messages, "profile": self.profile}
         if self.system:
             kwargs["system"] = self.system
+        if self.approvals:
+            kwargs["approvals"] = self.approvals
+        if self.message_id:
+            kwargs["message_id"] = self.message_id
         kwargs.update(overrides)
         return kwargs
 
@@ -89,6 +98,8 @@ def parse_chat_request(
     raw = data.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' must be a non-empty list")
+    given = data.get("approvals")
+    approvals = as_approvals(given) if given is not None else ()
     messages = []
     attachments: list[Attachment] = []
     for i, item in enumerate(raw):
@@ -112,6 +123,7 @@ def parse_chat_request(
         chat_id=chat_id,
         held=chat_id is not None,
         attachments=tuple(attachments),
+        approvals=approvals,
     )
 
 
@@ -147,8 +159,18 @@ def _from_ai_sdk(data: dict[str, Any], profile: str | None) -> ChatRequest:
         raise BadRequest("'messages' must be a non-empty list")
     messages, system, files = _from_ui_messages(raw)
     chat_id = data.get("id")
+    given = data.get("approvals")
+    approvals = as_approvals(given) if given is not None else ()
+    answered, message_id = approval_answers(raw)
     return ChatRequest(
-        messages, profile, system, "ai-sdk", chat_id if isinstance(chat_id, str) else None, attachments=files
+        messages,
+        profile,
+        system,
+        "ai-sdk",
+        chat_id if isinstance(chat_id, str) else None,
+        attachments=files,
+        approvals=approvals or answered,
+        message_id=message_id if approvals or answered else None,
     )
 
 

@@ -26,6 +26,7 @@ from ._metrics import CallRecord
 from ._observers import CallOutcome, Observers
 from ._responses import ResponseCache
 from ._routing import Classification, Routing
+from ._state import Approvals
 from ._telemetry import Telemetry
 from ._upstream._async.calls import AsyncTextStream, acreate
 from ._upstream._sync.calls import TextStream, create
@@ -54,10 +55,11 @@ class Dispatch:
         telemetry: Telemetry,
         observers: Observers,
         threads: ToolThreads,
+        approvals: Approvals,
     ) -> None:
         self._calls, self._pool, self._resilience, self._caching = calls, pool, resilience, caching
         self._responses, self._telemetry, self._observers = responses, telemetry, observers
-        self._turn = TurnParts(threads, error_type, observers.turn)
+        self._turn = TurnParts(threads, error_type, observers.turn, approvals)
 
     def chain(self, call: Call) -> Chain:
         """`call` as a fallback chain (of one model, for most profiles), its breakpoints placed."""
@@ -76,14 +78,13 @@ class Dispatch:
     # `pause_turn`, which the turn's loop continues within its `max_steps`.
 
     def stream(self, call: Call) -> TextStream | AgentStream:
-        if call.tools or _api_runs_tools(call):
-            return AgentStream(call, self._turn, self.text_stream)
-        return self.text_stream(call)
+        # A call answering approvals resumes a paused turn, which refuses it if the profile has no tools.
+        turn = call.tools or call.approvals or _api_runs_tools(call)
+        return AgentStream(call, self._turn, self.text_stream) if turn else self.text_stream(call)
 
     def astream(self, call: Call) -> AsyncTextStream | AsyncAgentStream:
-        if call.tools or _api_runs_tools(call):
-            return AsyncAgentStream(call, self._turn, self.atext_stream)
-        return self.atext_stream(call)
+        turn = call.tools or call.approvals or _api_runs_tools(call)
+        return AsyncAgentStream(call, self._turn, self.atext_stream) if turn else self.atext_stream(call)
 
     def text_stream(self, call: Call) -> TextStream:
         output = call.options.output

@@ -121,6 +121,7 @@ class Engine(Lifecycle):
             telemetry=self.telemetry,
             observers=self._observers,
             threads=self._tools,
+            approvals=self.shared.approvals,
         )
 
     def __repr__(self) -> str:

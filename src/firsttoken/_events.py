@@ -14,10 +14,13 @@ from typing import Any
 from jiter import from_json
 
 __all__ = [
+    "TYPED",
+    "ApprovalRequest",
     "Citation",
     "Compaction",
     "EventReader",
     "Finished",
+    "Reset",
     "StepFinish",
     "StepStart",
     "StreamEvent",
@@ -31,6 +34,10 @@ __all__ = [
     "ToolOutput",
     "ToolResult",
 ]
+
+# The event name under which a stream passes an already-typed event on (`Reset`, an agent turn's
+# `ToolOutput`...): `EventReader.feed` hands it through as it is.
+TYPED = "firsttoken.event"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,25 @@ class StepFinish:
     step: int
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A tool that needs the user's approval (`firsttoken.tool(needs_approval=True)`) was called:
+    the turn pauses after its step, and resumes when the browser's next request answers `id`."""
+
+    id: str
+    name: str
+    input: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """What was shown of this answer is void: it starts again on `model` (`reason`: "fallback",
+    after an overload mid-answer on a model that refuses a continuation's prefill)."""
+
+    model: str
+    reason: str
+
+
 StreamEvent = (
     TextDelta
     | ThinkingStart
@@ -176,6 +202,8 @@ StreamEvent = (
     | ToolOutput
     | StepStart
     | StepFinish
+    | ApprovalRequest
+    | Reset
 )
 
 _TOOLS = {"tool_use": False, "server_tool_use": True, "mcp_tool_use": True}
@@ -214,6 +242,8 @@ class EventReader:
         if name == "message_delta":
             delta = data["delta"]
             return Finished(delta.get("stop_reason"), delta.get("stop_details"))
+        if name == TYPED:
+            return data  # type: ignore[no-any-return]
         return None
 
     def _start(self, index: int, block: dict[str, Any]) -> StreamEvent | None:

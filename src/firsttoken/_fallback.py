@@ -3,8 +3,10 @@
 The SDK retries first, with its own policy (`Settings.max_retries`); only what it gives up on
 reaches a `Chain`. A stream is "committed" once content reached the caller: before that, an
 `overloaded_error` event mid-stream is invisible (the attempt is closed, its events dropped, and
-the next model answers); after it, the caller gets the error, unless the profile sets
-`continue_on_fallback`, which resends the text so far as an assistant prefill to the next model.
+the next model answers); after it, the answer restarts on the next model when that model refuses
+an assistant prefill (Claude 4.6 and newer): the caller gets a `Reset` event, then the new answer.
+On an older next model the caller gets the error, unless the profile sets `continue_on_fallback`,
+which resends the text so far as an assistant prefill to the next model.
 
 A plain call is a chain of one model: every call, streamed or not, runs over a `Chain`, which the
 request loops of `_upstream/_async/calls.py` drive as their `AttemptPlan`.
@@ -26,7 +28,7 @@ import httpx2
 from ._accumulator import MessageAccumulator
 from ._call import Call
 from ._errors import UpstreamFailure
-from ._profiles import Profile
+from ._profiles import Profile, refuses_prefill
 from ._settings import Settings
 from ._state import BreakerStore
 from ._state.budgets import Budgets
@@ -165,6 +167,8 @@ class Chain:
         # fall back to, there is nothing to hold events back for.
         self.committed = False
         self.held: list[Event] = []
+        # Set when a committed answer broke off and starts again on the next model (`restart()`).
+        self._restarting = False
 
     error_type = staticmethod(error_type)
 
@@ -248,14 +252,28 @@ class Chain:
         failure = lost(exc) if isinstance(exc, httpx2.TransportError) else exc
         if not self.models or failure.type not in SWITCH_ON:
             return failure
-        if self.committed and not self.options.continue_on_fallback:
+        restart = self.committed and refuses_prefill(self.models[0])
+        if self.committed and not restart and not self.options.continue_on_fallback:
             return failure
         failed = str(self.current)
         if failure.type == "overloaded_error":
             self.resilience.breaker.failed(failed)
         self._switch(failed, failure.type)
         self.held.clear()
+        if restart:
+            # The caller drops what it showed; the next model answers from the start, held back
+            # again while another model is left to take over before its first token.
+            self._restarting = True
+            self.sent.clear()
+            self.committed = False
         return None
+
+    def restart(self) -> str | None:
+        """Once per restart, after the next model accepted: the model the answer starts again on."""
+        if not self._restarting:
+            return None
+        self._restarting = False
+        return self.current
 
     def _note_text(self, name: str, data: Any) -> None:
         if name == "content_block_delta" and data["delta"]["type"] == "text_delta":

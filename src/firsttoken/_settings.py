@@ -1,6 +1,6 @@
 """One typed, validated settings object that every adapter builds from its framework's own config.
 
-Longer than this package's other modules on purpose: each of the 50 fields carries its one
+Longer than this package's other modules on purpose: each of the 51 fields carries its one
 description (about 200 lines), and a field's type, description, check and parsing from the
 environment are read together here.
 """
@@ -27,6 +27,11 @@ __all__ = ["EmulatorMode", "Settings"]
 EmulatorMode = Literal["auto", "off", "always"]
 
 KeyNamer = Callable[[str], str]
+
+# The AI SDK majors whose client `_wire.AISDKFormat` speaks to: their UI message stream is
+# protocol v1 alike, but 6 added the tool approval parts and 7 `reset-step`, and a client refuses
+# a part it does not know.
+AISDK_PROTOCOLS = ("5", "6", "7")
 
 # What redis-py connects to from a URL, plus the two forms it has classes but no URL scheme for.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
@@ -106,6 +111,11 @@ class Settings:
     (seconds, at most 0.1) also holds later deltas that long after each write. 0: nothing held;
     `None` (`off` in the environment): one event per upstream delta. The first token is never
     held."""
+    # The newest: its client takes every part; an app on an older `ai` names its major.
+    aisdk_protocol: str = "7"
+    """The major version of the Vercel AI SDK client (`ai` on npm) that `?protocol=ai-sdk` speaks
+    to: `5`, `6` or `7`. 6 and 7 get tool approvals as `tool-approval-request`, 7 an answer that
+    restarts on a fallback model as `reset-step`; 5 gets both as `data-*` parts."""
     # So a long list cannot flood the rate limit.
     gather_concurrency: int = 8
     """Calls `engine.gather()` runs at once (the Anthropic Performance Tuning guide's step 5,
@@ -259,6 +269,12 @@ class Settings:
         positive("max_keepalive_connections", self.max_keepalive_connections, zero=True)
         positive("heartbeat_interval", self.heartbeat_interval)
         _validate_coalescing(self.coalesce_window, name)
+        if self.aisdk_protocol not in AISDK_PROTOCOLS:
+            raise SettingsError(
+                name("aisdk_protocol"),
+                f"must be one of {', '.join(AISDK_PROTOCOLS)} (the `ai` package's major version), "
+                f"not {shown(self.aisdk_protocol)}",
+            )
         positive("gather_concurrency", self.gather_concurrency)
         positive("tool_threads", self.tool_threads)
         positive("metrics_window", self.metrics_window)

@@ -2,7 +2,9 @@
 docstring (or given), and the context a long tool checks to learn that it should stop.
 
 Pure: no I/O. `_agent/` runs them; `_profiles` resolves a profile's `tools` with `as_tools()` so a
-bad entry (an import path that does not import, a lambda without a name) fails at start-up.
+bad entry (an import path that does not import, a lambda without a name) fails at start-up. A tool
+may need the user's approval before it runs (`needs_approval=True`): the turn pauses, and the
+user's answers come back as `Approval`s (`as_approvals()` checks them).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import threading
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal, NamedTuple, Union
 
+from ._errors import BadRequest
 from ._structured import strict_schema
 
-__all__ = ["Tool", "ToolContext", "as_tool", "as_tools", "is_runnable", "tool"]
+__all__ = ["Approval", "Tool", "ToolContext", "as_approvals", "as_tool", "as_tools", "is_runnable", "tool"]
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _JSON_TYPES: dict[Any, str] = {
@@ -78,6 +81,7 @@ class Tool:
         "input_schema",
         "is_async",
         "name",
+        "needs_approval",
         "strict",
         "timeout",
     )
@@ -92,6 +96,7 @@ class Tool:
         timeout: float | None = None,
         eager: bool = True,
         strict: bool = False,
+        needs_approval: bool = False,
     ) -> None:
         if not callable(function):
             raise TypeError(f"a tool must be callable, not {type(function).__name__}")
@@ -115,12 +120,17 @@ class Tool:
         # Eager input streaming: the input arrives as the model writes it and the block ends as
         # soon as the input is complete, so the engine can start the tool before the turn ends.
         self.eager = eager
+        if not isinstance(needs_approval, bool):
+            raise TypeError(f"tool {self.name!r}: needs_approval must be True or False")
+        # Called, the tool waits for the user's yes: its turn pauses until the next request answers.
+        self.needs_approval = needs_approval
         self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004 - an instance with an async __call__
         )
 
     def __repr__(self) -> str:
-        return f"<Tool {self.name}{' async' if self.is_async else ''}>"
+        flags = (" async" if self.is_async else "") + (" needs_approval" if self.needs_approval else "")
+        return f"<Tool {self.name}{flags}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
@@ -155,9 +165,11 @@ def tool(
     timeout: float | None = None,
     eager: bool = True,
     strict: bool = False,
+    needs_approval: bool = False,
 ) -> Any:
-    """`tool(fn)`, `@tool` or `@tool(name=..., timeout=...)`: a `Tool` for the engine to run;
-    `strict=True` has the API decode its input to the schema (`strict: true`)."""
+    """`tool(fn)`, `@tool` or `@tool(name=..., timeout=..., needs_approval=True)`: a `Tool` for
+    the engine to run; `strict=True` has the API decode its input to the schema (`strict: true`);
+    `needs_approval` pauses the turn for the user's yes or no before it runs."""
 
     def build(fn: Callable[..., Any]) -> Tool:
         return Tool(
@@ -168,9 +180,50 @@ def tool(
             timeout=timeout,
             eager=eager,
             strict=strict,
+            needs_approval=needs_approval,
         )
 
     return build if function is None else build(function)
+
+
+class Approval(NamedTuple):
+    """The user's answer to one tool call that needed approval: its id, yes or no, and why."""
+
+    id: str
+    approved: bool
+    reason: str | None = None
+
+
+# More answers than any one paused turn holds calls.
+MAX_APPROVALS = 64
+
+
+def as_approvals(value: Any, where: str = "approvals") -> tuple[Approval, ...]:
+    """`[{"id": ..., "approved": true|false, "reason"?: ...}]` (or `Approval`s) checked; raises
+    `BadRequest` naming the entry that is wrong."""
+    if not isinstance(value, list | tuple) or not value:
+        raise BadRequest(f"'{where}' must be a non-empty list of {{'id', 'approved'}} objects")
+    if len(value) > MAX_APPROVALS:
+        raise BadRequest(f"'{where}' holds more than {MAX_APPROVALS} answers")
+    out: list[Approval] = []
+    for i, item in enumerate(value):
+        if isinstance(item, Approval):
+            out.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise BadRequest(f"{where}[{i}] must be an object with 'id' and 'approved'")
+        id, approved, reason = item.get("id"), item.get("approved"), item.get("reason")
+        if not isinstance(id, str) or not _NAME.match(id):
+            raise BadRequest(f"{where}[{i}].id must be the id of a tool call awaiting approval")
+        if not isinstance(approved, bool):
+            raise BadRequest(f"{where}[{i}].approved must be true or false")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
+            raise BadRequest(f"{where}[{i}].reason must be text of at most 1000 characters")
+        out.append(Approval(id, approved, reason or None))
+    ids = [a.id for a in out]
+    if len(set(ids)) != len(ids):
+        raise BadRequest(f"'{where}' answers the same call twice")
+    return tuple(out)
 
 
 def is_runnable(value: Any) -> bool:

@@ -16,8 +16,10 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from ._events import (
+    ApprovalRequest,
     Citation,
     Compaction,
+    Reset,
     StepFinish,
     StepStart,
     StreamEvent,
@@ -30,8 +32,18 @@ from ._events import (
     ToolOutput,
     ToolResult,
 )
+from ._settings import AISDK_PROTOCOLS
 
-__all__ = ["FORMATS", "AISDKFormat", "NDJSONFormat", "SSEFormat", "TextFormat", "WireFormat", "get_format"]
+__all__ = [
+    "AISDK_PROTOCOLS",
+    "FORMATS",
+    "AISDKFormat",
+    "NDJSONFormat",
+    "SSEFormat",
+    "TextFormat",
+    "WireFormat",
+    "get_format",
+]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # What `_dumps` writes for a str, without its walk through a container: a token's event is fixed
@@ -106,6 +118,10 @@ def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
         return "tool_result", output
     if isinstance(event, Compaction):
         return "compaction", {"summary": event.summary}
+    if isinstance(event, ApprovalRequest):
+        return "tool_approval", {"id": event.id, "name": event.name, "input": event.input}
+    if isinstance(event, Reset):
+        return "reset", {"reason": event.reason, "model": event.model}
     return None
 
 
@@ -197,19 +213,31 @@ class TextFormat(WireFormat):
 
 class AISDKFormat(WireFormat):
     """Vercel AI SDK UI message stream protocol v1: `start`, `text-start`, `text-delta`...,
-    `text-end`, `finish` (our summary as `messageMetadata`), or `error`; then `[DONE]`.
+    `text-end`, `message-metadata` (model, TTFT, tokens/s, usage, cost), firsttoken's extras as
+    `data-cache`, `data-route` and `data-fallback`, `finish` (our summary as `messageMetadata`),
+    or `error`; then `[DONE]`.
 
     Thinking is `reasoning-start|delta|end`, the signature in `providerMetadata.anthropic` as the
     AI SDK's Anthropic provider keeps it (so a later request can send it back); tool calls are
     `tool-input-start|delta|available`, a server tool's result `tool-output-available`, and
-    citations `source-url` (web results) or `source-document` (sent documents)."""
+    citations `source-url` (web results) or `source-document` (sent documents).
+
+    `version` is the AI SDK major of the client: a call waiting for approval is
+    `tool-approval-request` from 6 on (`data-tool-approval` for 5), and an answer that restarts on
+    a fallback model is `reset-step` on 7 (an older client gets the old text part ended and a
+    `data-reset` part before the new one: an app drops what came before it). `message_id` names
+    the message a resumed turn continues (the AI SDK's last assistant message)."""
 
     name = "ai-sdk"
     media_type = "text/event-stream; charset=utf-8"
     stateful = True
     headers = (*STREAM_HEADERS, ("x-vercel-ai-ui-message-stream", "v1"))
 
-    def __init__(self) -> None:
+    def __init__(self, version: str = AISDK_PROTOCOLS[-1], message_id: str | None = None) -> None:
+        if version not in AISDK_PROTOCOLS:
+            raise ValueError(f"AI SDK protocol {version!r}: supported are {', '.join(AISDK_PROTOCOLS)}")
+        self.version = int(version)
+        self._continues = message_id
         self._message_id = f"msg_{uuid.uuid4().hex}"
         self._text_id = "text-0"
         self._text_open = False
@@ -224,7 +252,9 @@ class AISDKFormat(WireFormat):
     def start(self, response_id: str | None = None) -> bytes:
         # The response id is the message's id: the AI SDK resumes it by the chat's id, and a
         # resumed stream's `start` names the same message as the first one did.
-        if response_id is not None:
+        if self._continues is not None:
+            self._message_id = self._continues
+        elif response_id is not None:
             self._message_id = response_id
         return self._part({"type": "start", "messageId": self._message_id}) + self._part(
             {"type": "start-step"}
@@ -254,6 +284,10 @@ class AISDKFormat(WireFormat):
             return self._close_text() + self._part({"type": "finish-step"})
         if isinstance(event, StepStart):
             return self._part({"type": "start-step"})
+        if isinstance(event, Reset):
+            return self._reset(event)
+        if isinstance(event, ApprovalRequest):
+            return self._approval(event)
         part = _ai_sdk_part(event)
         if part is None:
             return b""
@@ -268,12 +302,36 @@ class AISDKFormat(WireFormat):
         # reconciliation of `data-*` parts), so the message ends holding the checked object.
         return b'data: {"type":"data-object","id":"object","data":' + _dumps(partial).encode() + b"}\n\n"
 
+    def _reset(self, event: Reset) -> bytes:
+        data = {"reason": event.reason, "model": event.model}
+        if self.version >= 7:
+            # The client drops the step's parts itself, the open text part with them.
+            self._text_open = False
+            self._texts += 1
+            self._text_id = f"text-{self._texts}"
+            return self._part({"type": "reset-step"}) + self._part({"type": "data-reset", "data": data})
+        return self._close_text() + self._part({"type": "data-reset", "data": data})
+
+    def _approval(self, event: ApprovalRequest) -> bytes:
+        if self.version >= 6:
+            # The call's id is its approval's: the answer names the call it lets run.
+            part = {"type": "tool-approval-request", "approvalId": event.id, "toolCallId": event.id}
+            return self._part(part)
+        data = {"id": event.id, "name": event.name, "input": event.input}
+        return self._part({"type": "data-tool-approval", "id": event.id, "data": data})
+
     def done(self, summary: Mapping[str, Any]) -> bytes:
+        finish: dict[str, Any] = {"type": "finish", "messageMetadata": dict(summary)}
+        reason = _FINISH_REASONS.get(str(summary.get("stop_reason")))
+        if reason is not None:
+            finish["finishReason"] = reason
         return (
             self._close_text()
             + (self.object(summary["object"]) if "object" in summary else b"")
+            + self._part({"type": "message-metadata", "messageMetadata": message_metadata(summary)})
+            + b"".join(self._part(part) for part in extras(summary))
             + self._part({"type": "finish-step"})
-            + self._part({"type": "finish", "messageMetadata": dict(summary)})
+            + self._part(finish)
             + b"data: [DONE]\n\n"
         )
 
@@ -282,6 +340,51 @@ class AISDKFormat(WireFormat):
 
     def heartbeat(self) -> bytes:
         return b": ping\n\n"
+
+
+# The API's stop reasons as the AI SDK's finish reasons (the values every supported client takes).
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool-calls",
+    "refusal": "content-filter",
+    "pause_turn": "other",
+}
+
+
+def message_metadata(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer's `message-metadata`: model, time to first token, tokens/s, usage, and its cost
+    when the summary has one."""
+    out = {key: summary.get(key) for key in ("model", "ttft_ms", "tps", "usage")}
+    if summary.get("cost_usd") is not None:
+        out["cost_usd"] = summary["cost_usd"]
+    if summary.get("awaiting_approval"):
+        out["awaiting_approval"] = list(summary["awaiting_approval"])
+    return out
+
+
+def extras(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """firsttoken's own facts of the answer as typed `data-*` parts: the prompt cache always, the
+    route when the call was routed, the fallback when another model served."""
+    usage = summary.get("usage") or {}
+    cache = {
+        "read": int(usage.get("cache_read_input_tokens") or 0),
+        "written": int(usage.get("cache_creation_input_tokens") or 0),
+    }
+    parts: list[dict[str, Any]] = [{"type": "data-cache", "data": cache}]
+    if summary.get("route"):
+        parts.append(
+            {
+                "type": "data-route",
+                "data": {"route": summary["route"], "classify_ms": summary.get("classify_ms")},
+            }
+        )
+    if summary.get("fallbacks"):
+        fallback = {key: summary.get(key) for key in ("served_by", "fallbacks", "retries")}
+        parts.append({"type": "data-fallback", "data": fallback})
+    return parts
 
 
 _NEW_PART = frozenset({"reasoning-start", "tool-input-start", "tool-output-available", "tool-output-error"})
@@ -394,7 +497,10 @@ _LOCATION = {
 FORMATS: dict[str, type[WireFormat]] = {f.name: f for f in (SSEFormat, NDJSONFormat, TextFormat, AISDKFormat)}
 
 
-def get_format(name: str) -> WireFormat:
+def get_format(name: str, *, aisdk: str = AISDK_PROTOCOLS[-1], message_id: str | None = None) -> WireFormat:
+    """A new format by name; `aisdk` and `message_id` are the AI SDK format's (see `AISDKFormat`)."""
+    if name == AISDKFormat.name:
+        return AISDKFormat(aisdk, message_id)
     try:
         return FORMATS[name]()
     except KeyError:

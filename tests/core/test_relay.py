@@ -91,11 +91,15 @@ def test_ai_sdk_format(engine: Engine) -> None:
     assert parts[-1] == "[DONE]"
     kinds = [p["type"] for p in parts[:-1]]
     assert kinds[:3] == ["start", "start-step", "text-start"]
-    assert kinds[-3:] == ["text-end", "finish-step", "finish"]
-    assert set(kinds[3:-3]) == {"text-delta"}
+    assert kinds[-5:] == ["text-end", "message-metadata", "data-cache", "finish-step", "finish"]
+    assert set(kinds[3:-5]) == {"text-delta"}
     ids = {p["id"] for p in parts[:-1] if p["type"].startswith("text-")}
     assert len(ids) == 1
     assert parts[-2]["messageMetadata"]["stop_reason"] == "end_turn"
+    assert parts[-2]["finishReason"] == "stop"
+    metadata = parts[-5]["messageMetadata"]
+    assert set(metadata) == {"model", "ttft_ms", "tps", "usage"} and metadata["usage"]["output_tokens"] > 0
+    assert set(parts[-4]["data"]) == {"read", "written"}
 
 
 @pytest.mark.parametrize(

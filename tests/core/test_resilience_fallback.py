@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import anthropic
 import pytest
 
-from firsttoken import Engine, Settings, UpstreamFailure
+from firsttoken import Engine, Reset, Settings, TextDelta, UpstreamFailure
 from firsttoken.testing.emulator import Emulator
 from firsttoken.testing.emulator import app as emulator_app
 
@@ -143,8 +143,12 @@ def test_relay_done_event_names_the_model_that_served(emu: Emulator) -> None:
     assert "event: error" not in body
 
 
-def test_overload_after_text_reaches_the_caller_as_an_error(emu: Emulator) -> None:
-    with make_engine(emu) as engine:
+def test_overload_after_text_reaches_the_caller_as_an_error_when_the_fallback_takes_prefill(
+    emu: Emulator,
+) -> None:
+    # An older fallback could continue the answer, which the profile did not ask for: the error
+    # stands, as it did before restarts.
+    with make_engine(emu, fallbacks=[PREFILLABLE]) as engine:
         received: list[str] = []
 
         def read_all() -> None:
@@ -164,6 +168,37 @@ def test_overload_after_text_reaches_the_caller_as_an_error(emu: Emulator) -> No
         assert relay.open().status == 200
         body = b"".join(relay).decode()
         assert "event: error" in body and "overloaded_error" in body
+
+
+def test_overload_after_text_restarts_the_answer_on_a_newer_fallback(emu: Emulator) -> None:
+    # A 4.6+ fallback refuses a continuation's prefill: the answer starts again on it, and the
+    # caller is told to drop what it showed (a `Reset` between the two answers' events).
+    with make_engine(emu) as engine:
+        with engine.stream(messages=USER, **fault(f"midstream_overloaded@{PRIMARY}")) as s:
+            events = list(s.typed_events())
+        resets = [i for i, e in enumerate(events) if isinstance(e, Reset)]
+        assert len(resets) == 1 and events[resets[0]] == Reset(FALLBACK, "fallback")
+        before = "".join(e.text for e in events[: resets[0]] if isinstance(e, TextDelta))
+        after = "".join(e.text for e in events[resets[0] :] if isinstance(e, TextDelta))
+        assert before and after == reference_text(emu, FALLBACK)
+        assert s.timings.served_by == FALLBACK == s.model and s.timings.fallbacks == 1
+        assert s.message.content[0].text == after and s.stop_reason == "end_turn"
+        assert [m for m, _ in calls(emu)][:2] == [PRIMARY, FALLBACK]
+        with engine.stream(messages=USER, **fault(f"midstream_overloaded@{PRIMARY}")) as again:
+            assert again.text() == after
+
+        relay = engine.relay(messages=USER, **fault(f"midstream_overloaded@{PRIMARY}"))
+        assert relay.open().status == 200
+        body = b"".join(relay).decode()
+    assert "event: error" not in body
+    reset = body.index("event: reset\n")
+    assert json.loads(body[reset:].split("\n")[1].removeprefix("data: ")) == {
+        "reason": "fallback",
+        "model": FALLBACK,
+    }
+    assert "event: token" in body[:reset] and "event: token" in body[reset:]
+    done = json.loads(body.split("event: done\ndata: ")[1].split("\n")[0])
+    assert (done["served_by"], done["fallbacks"]) == (FALLBACK, 1)
 
 
 def test_overload_after_text_continues_on_the_fallback_when_opted_in(emu: Emulator) -> None:

@@ -4,38 +4,109 @@ events the loop passes on, and the turn's totals (steps, usage, tool time).
 The loop is `_async/turn.py` (the source) and `_sync/turn.py` (generated from it). Each step is
 one ordinary engine stream, so fallbacks, cooldowns, the governor and the cache breakpoints apply
 to every model call of the turn.
+
+A tool that needs approval pauses the turn: the conversation so far goes to the state store
+(`_state/approvals.py`: this process's memory, or Redis for every worker) under each waiting call's
+id, and the request that answers those ids takes it back and goes on (`Paused`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._call import Call
-from .._events import Finished, StreamEvent, ToolCall
+from .._errors import BadRequest, Refused
+from .._events import TYPED, ApprovalRequest, Finished, Reset, StreamEvent, ToolCall
+from .._state import Approvals
 from .._timings import Timings
+from .._tools import Approval
 from .._upstream.stream import sent_block
 
 if TYPE_CHECKING:
     from .._upstream.stream import StreamCore
 
-__all__ = ["TYPED", "AgentCore", "TurnParts", "TurnRecord"]
+__all__ = ["TYPED", "AgentCore", "Paused", "TurnParts", "TurnRecord", "UnknownApproval"]
 
-# The event name under which the loop passes an already-typed event on (the relay's reader hands
-# it through); text deltas and pings keep their API names and shapes, the relay's hot path.
-TYPED = "firsttoken.event"
+# How long a paused turn waits for the user: an hour covers a coffee break, not a day.
+APPROVAL_TTL = 3600.0
+
+# The loop passes every event but text deltas and pings on already typed, under `TYPED` (the
+# relay's reader hands it through); those two keep their API names and shapes, the relay's hot path.
 
 
 class TurnParts(NamedTuple):
     """What the engine hands every turn: the threads its sync tools run on, how an upstream error
-    is named (`_fallback.error_type`) and where the finished turn's record goes."""
+    is named (`_fallback.error_type`), where the finished turn's record goes and where a turn
+    paused for approval waits."""
 
     threads: Callable[[], Executor]
     error_type: Callable[[BaseException], str]
     on_turn: Callable[[TurnRecord], None]
+    approvals: Approvals
+
+
+class UnknownApproval(Refused):
+    """An answer to an approval nobody waits for here: unknown, answered already, or expired."""
+
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """A turn waiting for approvals: the conversation it was asked (`asked`), the API conversation
+    up to the answer that called the tools (`messages`), the results of the tools that ran
+    already, and the calls that wait (`pending`: id, name, input)."""
+
+    profile: str
+    asked: list[Any]
+    messages: list[Any]
+    results: list[dict[str, Any]]
+    pending: list[tuple[str, str, Any]]
+
+    def dumps(self) -> bytes:
+        data = {
+            "profile": self.profile,
+            "asked": self.asked,
+            "messages": self.messages,
+            "results": self.results,
+            "pending": [list(p) for p in self.pending],
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Paused:
+        data = json.loads(raw)
+        pending = [(str(i), str(n), v) for i, n, v in data["pending"]]
+        return cls(data["profile"], data["asked"], data["messages"], data["results"], pending)
+
+    def answered(self, call: Call, approvals: Sequence[Approval]) -> dict[str, Approval]:
+        """The answers by call id, once they answer every waiting call of this turn, in the
+        conversation and profile it was asked in; raises the refusal otherwise."""
+        if call.profile != self.profile:
+            raise BadRequest(f"the approvals belong to a turn of the {self.profile!r} profile")
+        sent = [dict(m) for m in call.messages]
+        if sent[: len(self.asked)] != self.asked:
+            raise BadRequest("the approvals belong to another conversation; send the messages they paused")
+        by_id = {a.id: a for a in approvals}
+        waiting = [id for id, _, _ in self.pending]
+        missing = [id for id in waiting if id not in by_id]
+        if missing:
+            raise BadRequest(f"the tool call {missing[0]} waits for an answer too; answer every call at once")
+        stray = [id for id in by_id if id not in waiting]
+        if stray:
+            raise UnknownApproval(f"no tool call {stray[0]} waits for approval in this turn")
+        return by_id
+
+
+def denied_result(id: str, reason: str | None) -> str:
+    """What the model is told of a call the user denied, so that it can answer the user."""
+    why = f": {reason}" if reason else ""
+    return f"The user denied this tool call{why}. It did not run."
 
 
 @dataclass(slots=True)
@@ -93,6 +164,11 @@ class AgentCore:
         self.complete = False
         # The step whose text came last; its first text is the final answer's first token.
         self._text_step: Any = None
+        self._approvals = parts.approvals
+        # The tool calls of the current step that wait for the user's approval.
+        self._awaiting: list[ToolCall] = []
+        # Set once the turn paused for approval: the ids of the calls that wait.
+        self.awaiting_approval: tuple[str, ...] = ()
 
     # -- what the relay reads, over the steps --------------------------------------------------
 
@@ -200,8 +276,16 @@ class AgentCore:
         event = step.reader.feed(name, data)
         if event is None or isinstance(event, Finished):
             return None, None
+        if isinstance(event, Reset):
+            # The step starts again on another model: the calls it made so far are void.
+            self._awaiting.clear()
+            self._foreign = False
         if isinstance(event, ToolCall) and not event.server:
-            if event.name in self.call.tools:
+            tool = self.call.tools.get(event.name)
+            if tool is not None and tool.needs_approval:
+                self._awaiting.append(event)
+                return (TYPED, event), None
+            if tool is not None:
                 return (TYPED, event), event
             self._foreign = True  # a tool the caller runs: the turn ends, as a plain stream would
         return (TYPED, event), None
@@ -211,7 +295,29 @@ class AgentCore:
         the turn in its own tool loop (`pause_turn`) and the answer goes back to be continued."""
         if step.stop_reason == "pause_turn":
             return True
-        return step.stop_reason == "tool_use" and started > 0 and not self._foreign
+        return step.stop_reason == "tool_use" and (started > 0 or bool(self._awaiting)) and not self._foreign
+
+    def _approval_requests(self) -> list[tuple[str, ApprovalRequest]]:
+        return [(TYPED, ApprovalRequest(c.id, c.name, c.input)) for c in self._awaiting]
+
+    def _paused(self, step: StreamCore, results: list[dict[str, Any]]) -> tuple[list[str], bytes]:
+        """The turn paused after `step`: the ids that wait, and what the store keeps under them."""
+        content = [sent_block(block) for block in step.blocks]
+        paused = Paused(
+            self.profile,
+            [dict(m) for m in self.call.messages],
+            [*self._messages, {"role": "assistant", "content": content}],
+            results,
+            [(c.id, c.name, c.input) for c in self._awaiting],
+        )
+        self.awaiting_approval = tuple(c.id for c in self._awaiting)
+        return list(self.awaiting_approval), paused.dumps()
+
+    def _resumed(self, paused: Paused, results: list[dict[str, Any]]) -> None:
+        """The conversation goes on from the paused turn, its results answered."""
+        order = {id: i for i, (id, _, _) in enumerate(paused.pending)}
+        ordered = sorted(results, key=lambda b: order.get(b["tool_use_id"], -1))
+        self._messages = [*paused.messages, {"role": "user", "content": [*paused.results, *ordered]}]
 
     def _next_messages(self, step: StreamCore, blocks: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         """The conversation for the next step: this step's answer as sent (thinking blocks with

@@ -83,6 +83,9 @@ class _Stream(Protocol):
 
     @property
     def finished(self) -> bool: ...
+    # The ids of the tool calls an agent turn paused for, waiting for the user's approval.
+    @property
+    def awaiting_approval(self) -> tuple[str, ...]: ...
 
     def interrupt(self) -> None: ...
 
@@ -150,10 +153,15 @@ class RelayCore:
         owner: str | None = None,
         chat_id: str | None = None,
         hold: bool = False,
+        message_id: str | None = None,
         **call: Any,
     ) -> None:
         self.engine = engine
-        self.format = get_format(format) if isinstance(format, str) else format
+        # `message_id`: the AI SDK message a resumed turn continues (its client's last assistant one).
+        aisdk = engine.settings.aisdk_protocol
+        self.format = (
+            get_format(format, aisdk=aisdk, message_id=message_id) if isinstance(format, str) else format
+        )
         self._call = call
         # Named in the `start` event and the `X-Response-Id` header; the key of a resumable answer.
         self.response_id = new_response_id()
@@ -271,6 +279,7 @@ class RelayCore:
             **({"chat_id": self.chat_id, "threaded": self._turn.threads} if self._turn is not None else {}),
             **_server_tool_use(usage),
             "cost_usd": self._cost(stream.model, stream.profile, usage),
+            **({"awaiting_approval": list(stream.awaiting_approval)} if stream.awaiting_approval else {}),
         }
 
     def _watch_objects(self, stream: _Stream) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._errors import SettingsError
+from .approvals import Approvals
 from .base import ResponseStore, State
 from .breaker import BreakerStore, MemoryBreakerStore
 from .budgets import Admission, Budgets, MemoryBudgets
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Admission",
+    "Approvals",
     "BreakerStore",
     "Budgets",
     "Claims",

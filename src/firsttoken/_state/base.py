@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._metrics import Metrics
+from .approvals import Approvals
 from .breaker import BreakerStore
 from .budgets import Budgets
 from .claims import Claims
@@ -60,6 +61,10 @@ class State(Protocol):
     @property
     def claims(self) -> Claims:
         """Who warms a conversation prefix now (`_caching/ahead.py`), shared across workers with Redis."""
+
+    @property
+    def approvals(self) -> Approvals:
+        """Agent turns paused for the user's approval (`_agent/`), resumable on any worker with Redis."""
 
     def warm_locks(self, directory: str | None) -> LockFactory: ...
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._metrics import Metrics
+from .approvals import MemoryApprovals
 from .breaker import MemoryBreakerStore
 from .budgets import MemoryBudgets
 from .claims import MemoryClaims
@@ -67,6 +68,7 @@ class MemoryState:
         self.budgets = MemoryBudgets(clock=self.clock)
         self.client_budgets = MemoryClientBudgets(clock=self.clock)
         self.claims = MemoryClaims(clock=self.clock)
+        self.approvals = MemoryApprovals()
 
     def warm_locks(self, directory: str | None) -> LockFactory:
         return file_locks(directory)

@@ -16,6 +16,7 @@ from typing import Any
 from .._loops import close_with_loop
 from .._metrics import Metrics
 from .aggregate import MetricsPublisher
+from .approvals import RedisApprovals
 from .claims import RedisClaims
 from .client_budgets import RedisClientBudgets
 from .connect import aclose_client, async_client, close_client, safe_url, sync_client
@@ -59,6 +60,7 @@ class RedisState:
         self.budgets = RedisBudgets(self.client, self.keys, self.guard, clock=self.clock)
         self.client_budgets = RedisClientBudgets(self.client, self.async_client, self.keys, self.guard)
         self.claims = RedisClaims(self.client, self.async_client, self.keys, self.guard)
+        self.approvals = RedisApprovals(self.client, self.async_client, self.keys, self.guard)
         self.leases = LeaseKeeper(self.client, self.keys, self.guard, lease=lease)
         self.publisher = MetricsPublisher(self.client, self.keys, self.guard, interval=publish_interval)
         self._metrics = metrics

@@ -64,6 +64,10 @@ class AttemptPlan(Protocol):
     def broke_off(self, exc: httpx2.TransportError | UpstreamFailure) -> UpstreamFailure | None:
         """After an attempt failed mid-stream: the failure to raise, or None to open the next model."""
 
+    def restart(self) -> str | None:
+        """After the next model accepted: its name when the answer starts again on it (the caller
+        drops what it showed), None when it continues or nothing had been shown."""
+
     def error_type(self, exc: BaseException) -> str: ...
 
 
@@ -125,6 +129,7 @@ class StreamCore:
     # A plain call is one step of one model call; an agent turn (`_agent/`) counts its calls.
     steps = 1
     max_steps_reached = False
+    awaiting_approval: tuple[str, ...] = ()
 
     def interrupt(self) -> None:
         """Thread-safe, from a thread that does not read the stream: nothing to do for one call

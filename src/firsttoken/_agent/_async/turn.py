@@ -2,24 +2,26 @@
 
 `../_sync/turn.py` is generated from it (`make unasync`). Stream a model call, start each tool call
 as soon as its input is complete, pass every event on, send the results back, stream the next
-call: until the model stops or the profile's `max_steps` is reached.
+call: until the model stops or the profile's `max_steps` is reached, or a tool that needs the
+user's approval was called (the turn pauses, and a later call with `approvals=` goes on from it).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
+from typing import Any
 
 import anthropic
 
 from ..._call import Call
 from ..._errors import UpstreamFailure
-from ..._events import StepFinish, StepStart, StreamEvent, TextDelta
+from ..._events import Reset, StepFinish, StepStart, StreamEvent, TextDelta, ToolCall, ToolOutput
 from ..._upstream._async.calls import AsyncTextStream
 from ..._upstream._async.text import TextIteration
 from ..._upstream.governor import RateLimited
 from ..._upstream.stream import Event, text_of
-from ..core import TYPED, AgentCore, TurnParts
+from ..core import APPROVAL_TTL, TYPED, AgentCore, Paused, TurnParts, UnknownApproval, denied_result
 from ..runner import AsyncToolRunner
 
 __all__ = ["AsyncAgentStream"]
@@ -38,17 +40,58 @@ class AsyncAgentStream(AgentCore, TextIteration):
         self._step: AsyncTextStream | None = None
         self._runner: AsyncToolRunner | None = None
         self._tool_seconds = 0.0
+        # A resumed turn's answered calls, passed on before its first step's events.
+        self._held: list[tuple[str, Any]] = []
 
     def _new_runner(self) -> AsyncToolRunner:
         return AsyncToolRunner(self.call.tools, self.call.options.tool_timeout, self._threads)
 
     async def open(self) -> AsyncAgentStream:
-        """Send the first model call; raises its refusal (after retries and fallbacks) as the SDK's error."""
+        """Send the first model call; raises its refusal (after retries and fallbacks) as the SDK's error.
+
+        A call with `approvals` first takes its paused turn back (a `Refused` when the answers do
+        not fit one) and runs the approved tools; the model's next call follows their results.
+        """
         if self._step is None:
+            if self.call.approvals:
+                await self._resume()
             self._step = self._new_step(self.call.step(self.messages))
             self._stepped(self._step)
             await self._step.open()
         return self
+
+    async def _resume(self) -> None:
+        first = self.call.approvals[0].id
+        raw = await self._approvals.atake(first)
+        if raw is None:
+            raise UnknownApproval(f"no tool call {first} waits for approval: unknown, answered or expired")
+        paused = Paused.loads(raw)
+        try:
+            answers = paused.answered(self.call, self.call.approvals)
+        except Exception:
+            # Kept for a right answer: a wrong one must not cost the user the paused turn.
+            await self._approvals.akeep([first], raw, APPROVAL_TTL)
+            raise
+        for id, _, _ in paused.pending:
+            if id != first:
+                await self._approvals.atake(id)
+        runner = self._new_runner()
+        results = []
+        for id, name, input in paused.pending:
+            answer = answers[id]
+            if answer.approved:
+                runner.start(ToolCall(0, id, name, input, False))
+                continue
+            said = denied_result(id, answer.reason)
+            results.append({"type": "tool_result", "tool_use_id": id, "content": said, "is_error": True})
+            self._held.append((TYPED, ToolOutput(id, name, said, True, 0.0)))
+            self._ran(name, 0.0, True)
+        async for outcome in runner.outcomes():
+            results.append(outcome.block)
+            self._ran(outcome.event.name, outcome.event.seconds, outcome.event.is_error)
+            self._held.append((TYPED, outcome.event))
+        self._tool_seconds += runner.busy
+        self._resumed(paused, results)
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event of every step: the API's text deltas and pings as they are, the rest typed
@@ -58,6 +101,9 @@ class AsyncAgentStream(AgentCore, TextIteration):
         assert step is not None
         error: str | None = "cancelled"
         try:
+            held, self._held = self._held, []
+            for event in held:
+                yield event
             while True:
                 runner = self._runner = self._new_runner()
                 async for name, data in step.events():
@@ -65,12 +111,18 @@ class AsyncAgentStream(AgentCore, TextIteration):
                     if call is not None:
                         runner.start(call)
                     if passed is not None:
+                        if isinstance(passed[1], Reset):
+                            # The calls the step made before it restarted are void, their tools too.
+                            await runner.cancel()
+                            runner = self._runner = self._new_runner()
                         yield passed
                 # Its connection goes back to the pool while the tools run.
                 await step.aclose()
                 if not self._continues(step, runner.started):
                     await runner.cancel()
                     break
+                for request in self._approval_requests():
+                    yield request
                 results = []
                 async for outcome in runner.outcomes():
                     results.append(outcome.block)
@@ -80,6 +132,10 @@ class AsyncAgentStream(AgentCore, TextIteration):
                 if runner.stopped:
                     return  # the browser left while the tools ran: no next step
                 self._runner = None
+                if self._awaiting:
+                    ids, paused = self._paused(step, results)
+                    await self._approvals.akeep(ids, paused, APPROVAL_TTL)
+                    break
                 if self.steps >= self.call.options.max_steps:
                     self.max_steps_reached = True
                     break
@@ -106,10 +162,6 @@ class AsyncAgentStream(AgentCore, TextIteration):
                 yield data
             elif text_of(name, data) is not None:
                 yield TextDelta(data["index"], data["delta"]["text"])
-
-    async def text(self) -> str:
-        """The text of every step, joined."""
-        return "".join([t async for t in self])
 
     async def aclose(self) -> None:
         """Idempotent: cancels the running tools and closes the model call in flight."""

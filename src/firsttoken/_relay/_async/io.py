@@ -12,9 +12,9 @@ from typing import cast
 
 import anthropic
 
-from ..._chat import RelayStart, upstream_error
+from ..._chat import RelayStart, refusal, upstream_error
 from ..._coalesce import Item, acoalesce
-from ..._errors import UpstreamFailure
+from ..._errors import Refused, UpstreamFailure
 from ..._events import StepStart
 from ..._heartbeat import abeating
 from ..._structured import PartialObject
@@ -46,6 +46,10 @@ class AsyncRelay(RelayCore):
                     continue
                 self.closed = True
                 return upstream_error(exc)
+            except Refused as exc:
+                # A resumed turn's approvals that fit no paused turn: the browser's 4xx.
+                self.closed = True
+                return refusal(exc)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
             self._producer = self._hub.produce(

@@ -17,7 +17,7 @@ import httpx2
 from anthropic.types import Message
 
 from ..._errors import UpstreamFailure
-from ..._events import StreamEvent
+from ..._events import TYPED, Reset, StreamEvent
 from ..._structured import Output
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore
@@ -139,6 +139,9 @@ class AsyncTextStream(StreamCore, TextIteration):
                     await self._open_next()
                 except (anthropic.APIError, RateLimited) as exc2:
                     raise self._failed(UpstreamFailure(self._plan.error_type(exc2), str(exc2))) from exc2
+                restarted = self._plan.restart()
+                if restarted is not None:
+                    yield TYPED, Reset(restarted, "fallback")
                 continue
             break
         self._end(None)
@@ -150,9 +153,6 @@ class AsyncTextStream(StreamCore, TextIteration):
             event = self.reader.feed(name, data)
             if event is not None:
                 yield event
-
-    async def text(self) -> str:
-        return "".join([t async for t in self])
 
     async def aclose(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""

@@ -18,7 +18,7 @@ import httpx2
 from anthropic.types import Message
 
 from ..._errors import UpstreamFailure
-from ..._events import StreamEvent
+from ..._events import TYPED, Reset, StreamEvent
 from ..._structured import Output
 from ..governor import Attempts, RateLimited
 from ..stream import AttemptPlan, Event, Finish, StreamCore
@@ -136,6 +136,9 @@ class TextStream(StreamCore, TextIteration):
                     self._open_next()
                 except (anthropic.APIError, RateLimited) as exc2:
                     raise self._failed(UpstreamFailure(self._plan.error_type(exc2), str(exc2))) from exc2
+                restarted = self._plan.restart()
+                if restarted is not None:
+                    yield TYPED, Reset(restarted, "fallback")
                 continue
             break
         self._end(None)
@@ -147,9 +150,6 @@ class TextStream(StreamCore, TextIteration):
             event = self.reader.feed(name, data)
             if event is not None:
                 yield event
-
-    def text(self) -> str:
-        return "".join([t for t in self])
 
     def close(self) -> None:
         """Idempotent; closing before the end closes the HTTP response, so generation stops."""

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from anthropic.types import Message
 
-from ..._events import StepStart
+from ..._events import TYPED, Reset, StepStart
 from ..._structured import Output, PartialObject
 from ..stream import Event, text_of
 
@@ -39,7 +39,11 @@ class _Answer(Protocol):
 
 
 class TextIteration:
-    """`for text in stream`: the text deltas of `events()` (each class's `text()` joins them)."""
+    """`for text in stream`: the text deltas of `events()`; `text()` joins the answer's.
+
+    Iterating gives every delta as it arrives, those of an answer that restarted on a fallback
+    model too (`typed_events()` shows the `Reset` between them); `text()` is the final answer's.
+    """
 
     def __iter__(self: _Events) -> Iterator[str]:
         for name, data in self.events():
@@ -74,3 +78,18 @@ class TextIteration:
             raise RuntimeError("the stream has not ended: read it to the end before .parsed")
         text = "".join(block.text for block in self.message.content if block.type == "text")
         return output.validate(text, self.stop_reason)
+
+    def text(self: _Events) -> str:
+        """The answer's text, every step's of an agent turn; a step that restarted keeps only the
+        text of its last start."""
+        pieces: list[str] = []
+        step = 0  # where the current step's text begins
+        for name, data in self.events():
+            text = text_of(name, data)
+            if text is not None:
+                pieces.append(text)
+            elif name == TYPED and isinstance(data, StepStart):
+                step = len(pieces)
+            elif name == TYPED and isinstance(data, Reset):
+                del pieces[step:]
+        return "".join(pieces)
