@@ -39,6 +39,8 @@ OVERRIDES = frozenset(
         "queue_timeout",
         "max_steps",
         "tool_timeout",
+        "hedge_after",
+        "hedge_share",
     }
 )
 _NO_TOOLS: Mapping[str, Tool] = MappingProxyType({})

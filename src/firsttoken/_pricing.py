@@ -18,6 +18,7 @@ from ._latency import family_of
 __all__ = [
     "DEFAULT_MIN_TOKENS",
     "DEFAULT_PRICES",
+    "OUTPUT_MULTIPLIER",
     "READ_MULTIPLIER",
     "TTL_SECONDS",
     "WRITE_MULTIPLIER",
@@ -36,6 +37,8 @@ DEFAULT_MIN_TOKENS: Mapping[str, int] = {"haiku": 2048, "sonnet": 1024, "opus": 
 TTL_SECONDS: Mapping[str, float] = {"5m": 300.0, "1h": 3600.0}
 WRITE_MULTIPLIER: Mapping[str, float] = {"5m": 1.25, "1h": 2.0}
 READ_MULTIPLIER = 0.1
+# Output tokens cost five times input on every current model (Haiku $1/$5, Sonnet $3/$15, Opus $5/$25).
+OUTPUT_MULTIPLIER = 5.0
 
 
 def validate_family_table(key: str, value: object, *, integer: bool) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from ._errors import SettingsError
 from ._tools import as_tools
 
-__all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "model_version", "refuses_prefill"]
+__all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "hedge_percentile", "model_version", "refuses_prefill"]
 
 Speed = Literal["standard", "fast"]
 RateLimitPolicy = Literal["queue", "fallback", "fail"]
@@ -108,6 +108,14 @@ class Profile:
     tool_timeout: float = 30.0
     """Seconds one tool call may run (a tool's own `timeout` wins); past it, it is cancelled and the
     model is told so."""
+    # Off: a hedge is a second request, billed; turning it on is a cost decision (docs/hedging.md).
+    hedge_after: float | str | None = None
+    """Hedged first tokens: when no token came after this many milliseconds (a number) or this
+    percentile of the model's recent TTFT (`"p90"`), send the same request again and keep whichever
+    answers first; none: off."""
+    # A tenth: past the p90 about a tenth of calls wait, and a hedge never doubles the load.
+    hedge_share: float = 0.1
+    """The most hedges a profile sends, as a share of its calls (0 to 1)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -117,6 +125,7 @@ class Profile:
         _validate_caching(self)
         _validate_thinking(self)
         _validate_agent(self)
+        _validate_hedging(self)
 
     def thinking_params(self) -> dict[str, Any]:
         """The Messages API arguments this profile's thinking fields send (none when it is off)."""
@@ -231,6 +240,35 @@ def _validate_agent(p: Profile) -> None:
         raise SettingsError("max_steps", f"must be a positive integer, not {p.max_steps!r}")
     if isinstance(p.tool_timeout, bool) or not isinstance(p.tool_timeout, int | float) or p.tool_timeout <= 0:
         raise SettingsError("tool_timeout", f"must be a positive number of seconds, not {p.tool_timeout!r}")
+
+
+def hedge_percentile(after: float | str | None) -> float | None:
+    """The percentile a `hedge_after` of the `"p90"` form names (90.0), None for milliseconds or off."""
+    if not isinstance(after, str):
+        return None
+    return float(after[1:])
+
+
+def _validate_hedging(p: Profile) -> None:
+    after = p.hedge_after
+    if isinstance(after, str):
+        try:
+            ok = after.startswith("p") and 0 < float(after[1:]) < 100
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SettingsError(
+                "hedge_after",
+                f"must be milliseconds or a percentile such as 'p90' (above p0, below p100), not {after!r}",
+            )
+    elif after is not None and (isinstance(after, bool) or not isinstance(after, int | float) or after <= 0):
+        raise SettingsError(
+            "hedge_after",
+            f"must be a positive number of milliseconds, a percentile such as 'p90' or None, not {after!r}",
+        )
+    share = p.hedge_share
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        raise SettingsError("hedge_share", f"must be a share of calls above 0 and at most 1, not {share!r}")
 
 
 def model_version(model: str) -> tuple[int, int] | None:

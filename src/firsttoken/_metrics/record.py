@@ -25,6 +25,13 @@ class CallRecord:
     route: str | None = None
     # None for a call that finished; otherwise the error type, or "cancelled" for a client that left.
     error: str | None = None
+    # A hedged call (`_upstream/hedging.py`): "won" when the hedge's answer was served, "lost" when
+    # the first request's was; the usage of the request that lost, the extra a hedge cost.
+    hedge: str | None = None
+    hedge_input_tokens: int = 0
+    hedge_output_tokens: int = 0
+    hedge_cache_read_input_tokens: int = 0
+    hedge_cache_creation_input_tokens: int = 0
 
     @property
     def prompt_tokens(self) -> int:

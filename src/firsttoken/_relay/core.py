@@ -194,6 +194,7 @@ class RelayCore:
             **({"stop_details": stream.stop_details} if stream.stop_details else {}),
             "steps": stream.steps,
             **({"max_steps_reached": True} if stream.max_steps_reached else {}),
+            **({"hedge": timings.hedge} if timings.hedge else {}),
         }
 
     def _done(self) -> bytes:

@@ -23,6 +23,7 @@ from .._metrics import CallRecord
 from .._sse import SSEDecoder
 from .._timings import Timings
 from .governor import Attempts
+from .hedging import HedgeOutcome
 
 __all__ = ["AttemptPlan", "Event", "Finish", "StreamCore", "lost", "text_of"]
 
@@ -65,6 +66,12 @@ class AttemptPlan(Protocol):
 
     def error_type(self, exc: BaseException) -> str: ...
 
+    def hedge_delay(self) -> float | None:
+        """Seconds the current attempt waits for its first token before a hedge; None: no hedge."""
+
+    def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
+        """The governor's admission of a hedge of the current attempt now, or None if none may go."""
+
 
 class StreamCore:
     """What the sync and async streams share: decoding, accumulating, timing, the final record."""
@@ -81,6 +88,12 @@ class StreamCore:
         self._on_finish = on_finish
         self._recorded = False
         self.error: str | None = None
+        # A hedged call's bytes read while its requests raced, replayed by `events()`, and the
+        # error its kept request's read raised, if any.
+        self._pending: list[bytes] = []
+        self._pending_error: BaseException | None = None
+        # Set once a hedge went out: whether it answered, and what the request that lost cost.
+        self.hedge: HedgeOutcome | None = None
 
     @property
     def model(self) -> str:
@@ -128,6 +141,10 @@ class StreamCore:
     def _attempt_opened(self) -> None:
         # Each model answers from a clean slate: nothing of a failed attempt reaches the message.
         self._decoder, self._acc, self.reader = SSEDecoder(), MessageAccumulator(), EventReader()
+
+    def _hedge_finished(self, outcome: HedgeOutcome) -> None:
+        self.hedge = outcome
+        self.timings.hedge = outcome.label
 
     def _released(self, chunk: bytes) -> Iterator[Event]:
         """The events of one chunk of bytes that the plan lets through now."""
@@ -182,8 +199,20 @@ class StreamCore:
                 fallbacks=timings.fallbacks,
                 route=timings.route,
                 error=error,
+                **(_hedge_fields(self.hedge) if self.hedge is not None else {}),
             )
         )
+
+
+def _hedge_fields(hedge: HedgeOutcome) -> dict[str, Any]:
+    usage = hedge.usage
+    return {
+        "hedge": hedge.label,
+        "hedge_input_tokens": int(usage.get("input_tokens") or 0),
+        "hedge_output_tokens": int(usage.get("output_tokens") or 0),
+        "hedge_cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
+        "hedge_cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+    }
 
 
 def _already_finished(record: CallRecord) -> None:
