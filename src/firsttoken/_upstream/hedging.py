@@ -36,7 +36,7 @@ __all__ = ["Contender", "HedgeOutcome", "Hedging", "TtftPercentile"]
 # The model's TTFT percentile `q` (0 to 100) over its recent calls, in seconds; None while too few.
 TtftPercentile = Callable[[str, float], float | None]
 # A profile's saved-up hedges are capped at this many calls' worth, so a quiet hour cannot fund a burst.
-BURST_CALLS = 100
+BURST_CALLS = 20
 
 
 class Hedging:

@@ -27,33 +27,50 @@ def _first_answering(done: list[Contender]) -> Contender:
 
 
 class AsyncRace:
-    """Reads as tasks of the running loop."""
+    """Reads as tasks of the running loop.
+
+    A read that ends puts its contender on a queue the caller waits on: its first token reaches
+    the caller one loop iteration after it arrived (waiting on the tasks themselves would take
+    three, which a busy loop makes milliseconds).
+    """
 
     def __init__(self) -> None:
-        self._tasks: dict[asyncio.Task[None], Contender] = {}
+        self._tasks: dict[Contender, asyncio.Task[None]] = {}
+        self._ended: asyncio.Queue[Contender] = asyncio.Queue()
 
     @property
     def running(self) -> bool:
         return bool(self._tasks)
 
     def start(self, contender: Contender, read: Callable[[Contender], Awaitable[None]]) -> None:
-        self._tasks[asyncio.ensure_future(read(contender))] = contender
+        async def run() -> None:
+            try:
+                await read(contender)
+            finally:
+                self._ended.put_nowait(contender)
+
+        self._tasks[contender] = asyncio.ensure_future(run())
 
     async def first(self, within: float | None) -> Contender | None:
         """The first read to end within `within` seconds (taken out of the race), or None."""
-        done, _ = await asyncio.wait(self._tasks, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-        if not done:
+        try:
+            async with asyncio.timeout(within):
+                ended = [await self._ended.get()]
+        except TimeoutError:
             return None
-        ended = [self._tasks[task] for task in done]
+        while not self._ended.empty():
+            ended.append(self._ended.get_nowait())
         chosen = _first_answering(ended)
-        for task in done:
-            if self._tasks[task] is chosen:
-                del self._tasks[task]
+        for contender in ended:
+            # Ended reads other than the chosen one stay in the race for `stop()` to collect.
+            if contender is not chosen:
+                self._ended.put_nowait(contender)
+        del self._tasks[chosen]
         return chosen
 
     async def stop(self) -> None:
         """Cancel every read still running and wait until each has let go of its response."""
-        tasks, self._tasks = list(self._tasks), {}
+        tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
         if tasks:
