@@ -35,6 +35,7 @@ SUBS = [
     ("AsyncTextStream", "TextStream"),
     ("AsyncAgentStream", "AgentStream"),
     ("AsyncToolRunner", "ToolRunner"),
+    ("AsyncRace", "Race"),
     ("AsyncAhead", "SyncAhead"),
     ("AsyncFollow", "SyncFollow"),
     ("AsyncResuming", "SyncResuming"),

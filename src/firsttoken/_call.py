@@ -40,6 +40,8 @@ OVERRIDES = frozenset(
         "max_steps",
         "tool_timeout",
         "output",
+        "hedge_after",
+        "hedge_share",
     }
 )
 _NO_TOOLS: Mapping[str, Tool] = MappingProxyType({})

@@ -71,7 +71,11 @@ class Engine(Lifecycle):
         self.responses = ResponseCache.for_settings(self.shared.responses, self.upstream, s)
         # Fallback chains, cooldowns and the rate-limit governor (_fallback.py); intent routing (_routing.py).
         self.resilience = Resilience(
-            s, breaker_store=self.shared.breaker, clock=self.shared.clock, budgets=self.shared.budgets
+            s,
+            breaker_store=self.shared.breaker,
+            clock=self.shared.clock,
+            budgets=self.shared.budgets,
+            ttft=self.metrics.ttft_percentile,
         )
         self.router = Router(
             create=self.create,

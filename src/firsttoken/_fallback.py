@@ -35,6 +35,7 @@ from ._state.budgets import Budgets
 from ._timings import Timings
 from ._upstream.breaker import Breaker
 from ._upstream.governor import Attempts, Governor, RateLimited, estimate_input_tokens
+from ._upstream.hedging import Hedging, TtftPercentile
 from ._upstream.stream import Event, lost
 
 __all__ = ["Chain", "Resilience", "error_type"]
@@ -74,6 +75,7 @@ class Resilience:
         breaker_store: BreakerStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         budgets: Budgets | None = None,
+        ttft: TtftPercentile | None = None,
     ) -> None:
         self.breaker = Breaker(
             failures=settings.breaker_failures,
@@ -83,8 +85,22 @@ class Resilience:
             clock=clock,
         )
         # The budgets live where the engine's state does: this process, or Redis for a deployment.
-        self.governor = Governor(budgets, clock=clock, on_overload=self.breaker.failed)
+        self.governor = Governor(
+            budgets, clock=clock, on_overload=self.breaker.failed, on_pushback=self._pushback
+        )
+        # `ttft` reads the metrics windows (a hedge after a percentile of the model's recent TTFT);
+        # a 429 or 529 pauses hedges for as long as the breaker counts a failure.
+        self.hedging = Hedging(
+            governor=self.governor,
+            breaker=self.breaker,
+            ttft=ttft,
+            pause=settings.breaker_window,
+            clock=time.monotonic,
+        )
         self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+    def _pushback(self, model: str) -> None:
+        self.hedging.pushback(model)
 
     def client(self, base: _Client, *, traced: bool = True) -> _Client:
         """`base` with the governor as middleware, so it sees every attempt's rate-limit headers.
@@ -248,8 +264,16 @@ class Chain:
             self._note_text(*event)
         return released
 
+    def hedge_delay(self) -> float | None:
+        return self.resilience.hedging.delay(self.profile, self.options, str(self.current))
+
+    def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
+        return self.resilience.hedging.admit(self.profile, str(self.current), params)
+
     def broke_off(self, exc: httpx2.TransportError | UpstreamFailure) -> UpstreamFailure | None:
         failure = lost(exc) if isinstance(exc, httpx2.TransportError) else exc
+        if failure.type == "overloaded_error" and self.current is not None:
+            self.resilience.hedging.pushback(self.current)
         if not self.models or failure.type not in SWITCH_ON:
             return failure
         restart = self.committed and refuses_prefill(self.models[0])

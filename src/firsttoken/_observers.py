@@ -88,7 +88,13 @@ class Observers:
     def metrics(self, outcome: CallOutcome) -> None:
         record = outcome.record
         saved = self._caching.saved(record) if record.error is None else 0.0
-        self._metrics.record(record, saved=saved, requested=str(outcome.params.get("model", record.model)))
+        hedge_cost = self._caching.hedge_cost(record) if record.hedge is not None else 0.0
+        self._metrics.record(
+            record,
+            saved=saved,
+            requested=str(outcome.params.get("model", record.model)),
+            hedge_cost=hedge_cost,
+        )
         self._shared.watch(self._metrics)
 
     def advice(self, outcome: CallOutcome) -> None:

@@ -12,7 +12,7 @@ from ._errors import SettingsError
 from ._structured import as_output
 from ._tools import as_tools
 
-__all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "model_version", "refuses_prefill"]
+__all__ = ["DEFAULT_PROFILES", "EFFORTS", "Profile", "hedge_percentile", "model_version", "refuses_prefill"]
 
 Speed = Literal["standard", "fast"]
 RateLimitPolicy = Literal["queue", "fallback", "fail"]
@@ -128,6 +128,14 @@ class Profile:
     compact: int | None = None
     """Input tokens (at least 50,000) past which the API summarises the earlier turns (compaction)
     and, on an agent turn, first clears old tool results; none leaves the context as it is."""
+    # Off: a hedge is a second request, billed; turning it on is a cost decision (docs/hedging.md).
+    hedge_after: float | str | None = None
+    """Hedged first tokens: when no token came after this many milliseconds (a number) or this
+    percentile of the model's recent TTFT (`"p90"`), send the same request again and keep whichever
+    answers first; none: off."""
+    # A tenth: past the p90 about a tenth of calls wait, and a hedge never doubles the load.
+    hedge_share: float = 0.1
+    """The most hedges a profile sends, as a share of its calls (0 to 1)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -138,6 +146,7 @@ class Profile:
         _validate_thinking(self)
         _validate_agent(self)
         _validate_output(self)
+        _validate_hedging(self)
 
     def thinking_params(self) -> dict[str, Any]:
         """The Messages API arguments this profile's thinking fields send (none when it is off)."""
@@ -283,6 +292,35 @@ def _validate_output(p: Profile) -> None:
         object.__setattr__(p, "output", as_output(p.output))
     except (TypeError, ValueError) as exc:
         raise SettingsError("output", str(exc)) from None
+
+
+def hedge_percentile(after: float | str | None) -> float | None:
+    """The percentile a `hedge_after` of the `"p90"` form names (90.0), None for milliseconds or off."""
+    if not isinstance(after, str):
+        return None
+    return float(after[1:])
+
+
+def _validate_hedging(p: Profile) -> None:
+    after = p.hedge_after
+    if isinstance(after, str):
+        try:
+            ok = after.startswith("p") and 0 < float(after[1:]) < 100
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SettingsError(
+                "hedge_after",
+                f"must be milliseconds or a percentile such as 'p90' (above p0, below p100), not {after!r}",
+            )
+    elif after is not None and (isinstance(after, bool) or not isinstance(after, int | float) or after <= 0):
+        raise SettingsError(
+            "hedge_after",
+            f"must be a positive number of milliseconds, a percentile such as 'p90' or None, not {after!r}",
+        )
+    share = p.hedge_share
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        raise SettingsError("hedge_share", f"must be a share of calls above 0 and at most 1, not {share!r}")
 
 
 def model_version(model: str) -> tuple[int, int] | None:

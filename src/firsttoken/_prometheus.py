@@ -31,6 +31,19 @@ _MODEL_COUNTERS = (
     ("errors", "firsttoken_errors", "Calls that failed (a client that left is not an error)"),
     ("cache_read_input_tokens", "firsttoken_cache_read_input_tokens", "Prompt tokens read from cache"),
     ("cache_creation_input_tokens", "firsttoken_cache_creation_input_tokens", "Prompt tokens cached"),
+    ("hedges", "firsttoken_hedges", "Hedged first tokens: second requests sent after the hedge delay"),
+    ("hedges_won", "firsttoken_hedges_won", "Hedges whose first token came first (their answer was served)"),
+    (
+        "hedge_input_tokens",
+        "firsttoken_hedge_input_tokens",
+        "Prompt tokens of the hedged calls' losing requests",
+    ),
+    (
+        "hedge_output_tokens",
+        "firsttoken_hedge_output_tokens",
+        "Output tokens of the hedged calls' losing requests",
+    ),
+    ("hedge_cost_usd", "firsttoken_hedge_cost_usd", "Estimated dollars of the hedged calls' losing requests"),
 )
 
 

@@ -26,6 +26,8 @@ class Timings:
     # engine.route(): the label chosen and how long the classification took.
     route: str | None = None
     classify_ms: float | None = None
+    # A hedged call: "won" when the hedge answered, "lost" when the first request did (_upstream/hedging.py).
+    hedge: str | None = None
 
     @property
     def tps(self) -> float | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._call import Call
 from .._metrics import CallRecord
-from .._pricing import TTL_SECONDS, CostModel, Ttl
+from .._pricing import OUTPUT_MULTIPLIER, TTL_SECONDS, CostModel, Ttl
 from .._profiles import Profile
 from .._settings import Settings
 from .._state import LockFactory, file_locks, lock_name
@@ -178,6 +178,18 @@ class CacheManager:
             write=record.cache_creation_input_tokens,
             ttl=self.ttl_of(record.profile),
         )
+
+    def hedge_cost(self, record: CallRecord) -> float:
+        """Estimated dollars of a hedged call's request that lost: its prompt and what it generated."""
+        costs = self.costs
+        prompt = costs.cost(
+            record.model,
+            input_tokens=record.hedge_input_tokens,
+            read=record.hedge_cache_read_input_tokens,
+            write=record.hedge_cache_creation_input_tokens,
+            ttl=self.ttl_of(record.profile),
+        )
+        return prompt + costs.price(record.model) * OUTPUT_MULTIPLIER * record.hedge_output_tokens
 
     def report(self, record: CallRecord) -> dict[str, Any]:
         """Per call: cache read and write tokens, read ratio, estimated cost saved."""

@@ -28,6 +28,13 @@ class CallRecord:
     # The API's `usage.server_tool_use` counts it reported, as (field, count) pairs
     # (`("web_search_requests", 2)`): the tools the API ran for the call.
     server_tool_use: tuple[tuple[str, int], ...] = ()
+    # A hedged call (`_upstream/hedging.py`): "won" when the hedge's answer was served, "lost" when
+    # the first request's was; the usage of the request that lost, the extra a hedge cost.
+    hedge: str | None = None
+    hedge_input_tokens: int = 0
+    hedge_output_tokens: int = 0
+    hedge_cache_read_input_tokens: int = 0
+    hedge_cache_creation_input_tokens: int = 0
 
     @property
     def prompt_tokens(self) -> int:

@@ -18,9 +18,14 @@ from .instruments import (
 )
 from .record import CallRecord
 from .series import Attrs, Series, bump, merge_series
-from .windows import Window, summarize_turns
+from .windows import Window, percentile, summarize_turns
 
 __all__ = ["Metrics", "merge_dumps"]
+
+# A TTFT percentile needs this many of the model's calls before a hedge trusts it...
+PERCENTILE_MIN_CALLS = 20
+# ...and is worked out again after this many more (sorting the window on every call would not pay).
+PERCENTILE_EVERY = 16
 
 
 class Metrics:
@@ -46,6 +51,8 @@ class Metrics:
         self._entries: dict[Attrs, tuple[list[Any], ...]] = {}
         self._otel = OtelExport()
         self._otel_live = self._otel.live
+        # (model, q) -> (the model's call count then, the percentile in seconds): ttft_percentile().
+        self._percentiles: dict[tuple[str, float], tuple[int, float | None]] = {}
 
     def _key(self, record: CallRecord, requested: str | None) -> tuple[Attrs, Attrs, Attrs]:
         """The call's attribute set, and the same with `gen_ai.token.type` input and output."""
@@ -79,8 +86,28 @@ class Metrics:
             self.open_streams += 1
             self.changes += 1
 
-    def record(self, record: CallRecord, *, saved: float = 0.0, requested: str | None = None) -> None:
-        """Count one finished call; `saved` is what prompt caching saved on it, in dollars.
+    def ttft_percentile(self, model: str, q: float) -> float | None:
+        """The `q`th percentile (0 to 100) of `model`'s recent TTFT in seconds, from this process's
+        window; None until it holds `PERCENTILE_MIN_CALLS` first tokens (hedging's delay)."""
+        key = (model, q)
+        with self._lock:
+            window = self._models.get(model)
+            if window is None or len(window.ttft) < PERCENTILE_MIN_CALLS:
+                return None
+            cached = self._percentiles.get(key)
+            if cached is not None and window.count - cached[0] < PERCENTILE_EVERY:
+                return cached[1]
+            value = percentile(list(window.ttft), q)
+            if len(self._percentiles) >= 256:
+                self._percentiles.clear()
+            self._percentiles[key] = (window.count, value)
+            return value
+
+    def record(
+        self, record: CallRecord, *, saved: float = 0.0, requested: str | None = None, hedge_cost: float = 0.0
+    ) -> None:
+        """Count one finished call; `saved` is what prompt caching saved on it, in dollars, and
+        `hedge_cost` what the request that lost cost, when the call was hedged.
 
         `requested` is the model the call asked for, when a fallback answered with another one.
         """
@@ -93,8 +120,8 @@ class Metrics:
                 window = groups.get(name)
                 if window is None:
                     window = groups[name] = Window(self._window)
-                window.add(record, saved)
-            self._all.add(record, saved)
+                window.add(record, saved, hedge_cost)
+            self._all.add(record, saved, hedge_cost)
             # Straight into the series' counts (looked up once per attribute set): this runs for
             # every call, and the scrape needs nothing more.
             duration, first_chunk, per_chunk, tokens_in, tokens_out = self._entries_for(keys)
@@ -211,6 +238,7 @@ class Metrics:
             self._all = Window(self._window)
             self.series = Series()
             self._entries.clear()
+            self._percentiles.clear()
 
 
 def merge_dumps(dumps: list[Mapping[str, Any]]) -> dict[str, Any]:

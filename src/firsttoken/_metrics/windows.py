@@ -58,6 +58,9 @@ class CacheWindow:
 
 # The counters of a window, as `Window.dump()` writes them.
 _COUNTERS = ("count", "errors", "retries", "fallbacks", "input", "output", "cache_read", "cache_write")
+# Hedged first tokens' counters: hedges sent, hedges whose answer was served, the prompt and output
+# tokens of the requests that lost. Read with a default: a worker of an older version has none.
+_HEDGE_COUNTERS = ("hedges", "hedges_won", "hedge_input", "hedge_output")
 
 
 class Window:
@@ -70,6 +73,11 @@ class Window:
         "count",
         "errors",
         "fallbacks",
+        "hedge_cost",
+        "hedge_input",
+        "hedge_output",
+        "hedges",
+        "hedges_won",
         "input",
         "output",
         "retries",
@@ -84,10 +92,22 @@ class Window:
         self.count = self.errors = self.retries = self.fallbacks = 0
         self.routes: dict[str, int] = {}
         self.input = self.output = self.cache_read = self.cache_write = 0
+        self.hedges = self.hedges_won = self.hedge_input = self.hedge_output = 0
+        self.hedge_cost = 0.0
         self.cache = CacheWindow(size)
 
-    def add(self, record: CallRecord, saved: float = 0.0) -> None:
+    def add(self, record: CallRecord, saved: float = 0.0, hedge_cost: float = 0.0) -> None:
         self.cache.add(record, saved)
+        if record.hedge is not None:
+            self.hedges += 1
+            self.hedges_won += record.hedge == "won"
+            self.hedge_input += (
+                record.hedge_input_tokens
+                + record.hedge_cache_read_input_tokens
+                + record.hedge_cache_creation_input_tokens
+            )
+            self.hedge_output += record.hedge_output_tokens
+            self.hedge_cost += hedge_cost
         self.count += 1
         self.retries += record.retries
         self.fallbacks += record.fallbacks
@@ -106,7 +126,8 @@ class Window:
 
     def dump(self) -> dict[str, Any]:
         """The counters and samples, JSON-able (a worker's part of the deployment's view)."""
-        out: dict[str, Any] = {name: getattr(self, name) for name in _COUNTERS}
+        out: dict[str, Any] = {name: getattr(self, name) for name in (*_COUNTERS, *_HEDGE_COUNTERS)}
+        out["hedge_cost"] = self.hedge_cost
         out["routes"] = dict(self.routes)
         out["ttft"], out["tps"] = list(self.ttft), list(self.tps)
         out["hit"], out["miss"], out["saved"] = list(self.cache.hit), list(self.cache.miss), self.cache.saved
@@ -120,6 +141,9 @@ class Window:
         for part in parts:
             for name in _COUNTERS:
                 setattr(window, name, getattr(window, name) + int(part[name]))
+            for name in _HEDGE_COUNTERS:
+                setattr(window, name, getattr(window, name) + int(part.get(name, 0)))
+            window.hedge_cost += float(part.get("hedge_cost", 0.0))
             for route, count in part["routes"].items():
                 window.routes[route] = window.routes.get(route, 0) + int(count)
             window.ttft.extend(part["ttft"])
@@ -148,6 +172,11 @@ class Window:
             "cache_read_input_tokens": self.cache_read,
             "cache_creation_input_tokens": self.cache_write,
             "cache_read_ratio": round(self.cache_read / prompt, 4) if prompt else None,
+            "hedges": self.hedges,
+            "hedges_won": self.hedges_won,
+            "hedge_input_tokens": self.hedge_input,
+            "hedge_output_tokens": self.hedge_output,
+            "hedge_cost_usd": round(self.hedge_cost, 6),
             **self.cache.summary(),
         }
 

@@ -280,6 +280,7 @@ class RelayCore:
             **_server_tool_use(usage),
             "cost_usd": self._cost(stream.model, stream.profile, usage),
             **({"awaiting_approval": list(stream.awaiting_approval)} if stream.awaiting_approval else {}),
+            **({"hedge": timings.hedge} if timings.hedge else {}),
         }
 
     def _watch_objects(self, stream: _Stream) -> None:

@@ -79,12 +79,15 @@ class Governor(Middleware):
         *,
         clock: Callable[[], float] = time.monotonic,
         on_overload: Callable[[str], None] | None = None,
+        on_pushback: Callable[[str], None] | None = None,
     ) -> None:
         # `clock` only times the default in-process budgets; shared ones bring their own.
         self.budgets: Budgets = budgets if budgets is not None else MemoryBudgets(clock=clock)
         self.clock = self.budgets.clock
         # Told of every 529 as it arrives, before the SDK's backoff, so a cooldown starts at once.
         self.on_overload = on_overload
+        # Told of every 429 and 529 as it arrives (hedging stops while the API pushes back).
+        self.on_pushback = on_pushback
 
     # -- before a call ---------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class Governor(Middleware):
             self.budgets.observe(model, status, headers, None if attempts is None else attempts.seq)
             if status == 529 and self.on_overload is not None:
                 self.on_overload(model)
+            if (status == 429 or status == 529) and self.on_pushback is not None:
+                self.on_pushback(model)
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         attempts = _current.get()

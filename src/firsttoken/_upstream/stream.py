@@ -24,6 +24,7 @@ from .._sse import SSEDecoder
 from .._structured import Output
 from .._timings import Timings
 from .governor import Attempts
+from .hedging import HedgeOutcome
 
 __all__ = ["AttemptPlan", "Event", "Finish", "StreamCore", "lost", "server_tool_counts", "text_of"]
 
@@ -70,6 +71,12 @@ class AttemptPlan(Protocol):
 
     def error_type(self, exc: BaseException) -> str: ...
 
+    def hedge_delay(self) -> float | None:
+        """Seconds the current attempt waits for its first token before a hedge; None: no hedge."""
+
+    def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
+        """The governor's admission of a hedge of the current attempt now, or None if none may go."""
+
 
 class StreamCore:
     """What the sync and async streams share: decoding, accumulating, timing, the final record."""
@@ -88,6 +95,12 @@ class StreamCore:
         self._on_finish = on_finish
         self._recorded = False
         self.error: str | None = None
+        # A hedged call's bytes read while its requests raced, replayed by `events()`, and the
+        # error its kept request's read raised, if any.
+        self._pending: list[bytes] = []
+        self._pending_error: BaseException | None = None
+        # Set once a hedge went out: whether it answered, and what the request that lost cost.
+        self.hedge: HedgeOutcome | None = None
 
     @property
     def model(self) -> str:
@@ -148,6 +161,10 @@ class StreamCore:
         # Each model answers from a clean slate: nothing of a failed attempt reaches the message.
         self._decoder, self._acc, self.reader = SSEDecoder(), MessageAccumulator(), EventReader()
 
+    def _hedge_finished(self, outcome: HedgeOutcome) -> None:
+        self.hedge = outcome
+        self.timings.hedge = outcome.label
+
     def _released(self, chunk: bytes) -> Iterator[Event]:
         """The events of one chunk of bytes that the plan lets through now."""
         acc, plan, timings = self._acc, self._plan, self.timings
@@ -202,8 +219,20 @@ class StreamCore:
                 route=timings.route,
                 error=error,
                 server_tool_use=server_tool_counts(usage.get("server_tool_use")),
+                **(_hedge_fields(self.hedge) if self.hedge is not None else {}),
             )
         )
+
+
+def _hedge_fields(hedge: HedgeOutcome) -> dict[str, Any]:
+    usage = hedge.usage
+    return {
+        "hedge": hedge.label,
+        "hedge_input_tokens": int(usage.get("input_tokens") or 0),
+        "hedge_output_tokens": int(usage.get("output_tokens") or 0),
+        "hedge_cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
+        "hedge_cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+    }
 
 
 def _already_finished(record: CallRecord) -> None:

@@ -21,6 +21,8 @@ from ..._errors import UpstreamFailure
 from ..._events import TYPED, Reset, StreamEvent
 from ..._structured import Output
 from ..governor import Attempts, RateLimited
+from ..hedging import Contender, HedgeOutcome
+from ..race import Race
 from ..stream import AttemptPlan, Event, Finish, StreamCore
 from .text import TextIteration
 
@@ -69,6 +71,19 @@ def create(client: anthropic.Anthropic, plan: AttemptPlan) -> Message:
     return cast(Message, raw.parse())
 
 
+def _until_first_token(contender: Contender) -> None:
+    """Read a hedged call's request until its first token (or its end, or its failure)."""
+    try:
+        for chunk in contender.chunks:
+            if contender.feed(chunk):
+                return
+    except Exception as exc:
+        # The read's failure is this request's: raised by the stream only if it is the one kept.
+        contender.ended(exc)
+        return
+    contender.ended(None)
+
+
 class TextStream(StreamCore, TextIteration):
     """`with engine.stream(...) as s: for text in s: ...`.
 
@@ -87,6 +102,8 @@ class TextStream(StreamCore, TextIteration):
         self._client = client
         self._cm: _Response | None = None
         self._chunks: Iterator[bytes] | None = None
+        # The arguments of the current attempt (a hedge sends them again).
+        self._params: dict[str, Any] = {}
 
     def open(self) -> TextStream:
         """Send the request; raises the SDK's errors (after its retries and fallbacks) if it is refused."""
@@ -104,10 +121,60 @@ class TextStream(StreamCore, TextIteration):
         self._cm = cm
         self._attempt_opened()
         self._chunks = response.http_response.iter_bytes()
+        delay = self._plan.hedge_delay()
+        if delay is not None:
+            self._hedged(Contender(cm, response, self._chunks, hedge=False), delay)
 
     def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
+        self._params = params
         cm = self._client.messages.with_streaming_response.create(stream=True, **params)
         return cm, cm.__enter__()
+
+    def _hedged(self, first: Contender, delay: float) -> None:
+        """Wait up to `delay` for `first`'s token; past it, race a hedge (the same request) against
+        it. The stream goes on with whichever produced a token first, its bytes so far replayed by
+        `events()`; the other is closed at once, so its events never reach the caller."""
+        race = Race()
+        contenders = [first]
+        winner: Contender | None = None
+        try:
+            race.start(first, _until_first_token)
+            winner = race.first(delay)
+            if winner is None:
+                hedge = self._send_hedge()
+                if hedge is not None:
+                    contenders.append(hedge)
+                    race.start(hedge, _until_first_token)
+                winner = race.first(None)
+                # A request that failed before its token leaves the answer to the other one.
+                while winner is not None and winner.outcome == "failed" and race.running:
+                    winner = race.first(None)
+        finally:
+            race.stop()
+            if winner is not None:
+                self._cm, self._chunks = winner.cm, winner.chunks
+            for contender in contenders:
+                if contender.cm is not self._cm:
+                    contender.cm.__exit__(None, None, None)
+        assert winner is not None
+        self._pending, self._pending_error = winner.read, winner.error
+        if len(contenders) > 1:
+            loser = contenders[0] if winner.hedge else contenders[1]
+            self._hedge_finished(HedgeOutcome(winner.hedge, loser.usage or winner.usage))
+
+    def _send_hedge(self) -> Contender | None:
+        """The hedge, sent if the plan admits one now; None if not, or if the API refused it (the
+        first request still runs, so a refused hedge changes nothing for the caller)."""
+        plan, params = self._plan, self._params
+        seq = plan.hedge_admission(params)
+        if seq is None:
+            return None
+        try:
+            with plan.tracking(seq, Attempts()):
+                cm, response = self._send(params)
+        except anthropic.APIError:
+            return None
+        return Contender(cm, response, response.http_response.iter_bytes(), hedge=True)
 
     def _drop_attempt(self) -> None:
         cm, self._chunks = self._cm, None
@@ -123,6 +190,19 @@ class TextStream(StreamCore, TextIteration):
         while True:
             assert self._chunks is not None
             try:
+                if self._pending or self._pending_error is not None:
+                    # A hedged call's bytes read while its two requests raced, then the rest.
+                    pending, error, self._pending, self._pending_error = (
+                        self._pending,
+                        self._pending_error,
+                        [],
+                        None,
+                    )
+                    for chunk in pending:
+                        for event in self._released(chunk):
+                            yield event
+                    if error is not None:
+                        raise error
                 for chunk in self._chunks:
                     for event in self._released(chunk):
                         yield event
