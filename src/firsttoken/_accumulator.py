@@ -17,27 +17,48 @@ _TRACKS_INPUT = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 class MessageAccumulator:
     """Keeps the message snapshot as a dict; the pydantic `Message` is built once, on request."""
 
-    __slots__ = ("_json", "done", "message")
+    __slots__ = ("_json", "_message", "_text", "done")
 
     def __init__(self) -> None:
-        self.message: dict[str, Any] | None = None
+        self._message: dict[str, Any] | None = None
         self._json: dict[int, list[str]] = {}
+        # A text block's deltas, joined when the message is read: adding each to the block's text
+        # copied the whole text so far, per event (BENCHMARKS.md, SDK versions).
+        self._text: dict[int, list[str]] = {}
         self.done = False
+
+    @property
+    def message(self) -> dict[str, Any] | None:
+        """The message so far (plain JSON), its text blocks whole."""
+        if self._text:
+            self._join_text()
+        return self._message
+
+    def _join_text(self) -> None:
+        assert self._message is not None
+        content = self._message["content"]
+        for index, parts in self._text.items():
+            content[index]["text"] += "".join(parts)
+        self._text = {}
 
     def feed(self, event: str, data: Any) -> str | None:
         """Apply one event; returns the text it adds to the answer, if any."""
         if event == "content_block_delta":
             delta = data["delta"]
             kind = delta["type"]
-            block = self._snapshot()["content"][data["index"]]
+            index = data["index"]
             if kind == "text_delta":
                 text: str = delta["text"]
-                if block["type"] == "text":
-                    block["text"] += text
+                parts = self._text.get(index)
+                if parts is not None:
+                    parts.append(text)
+                elif self._snapshot()["content"][index]["type"] == "text":
+                    self._text[index] = [text]
                 return text
+            block = self._snapshot()["content"][index]
             if kind == "input_json_delta":
                 if block["type"] in _TRACKS_INPUT:
-                    self._json.setdefault(data["index"], []).append(delta["partial_json"])
+                    self._json.setdefault(index, []).append(delta["partial_json"])
             elif kind == "thinking_delta":
                 if block["type"] == "thinking":
                     block["thinking"] += delta["thinking"]
@@ -52,9 +73,10 @@ class MessageAccumulator:
                 block["citations"] = [*(block["citations"] or []), delta["citation"]]
             return None
         if event == "message_start":
-            self.message = dict(data["message"])
-            self.message["content"] = list(self.message.get("content") or [])
-            self.message["usage"] = dict(self.message.get("usage") or {})
+            message = self._message = dict(data["message"])
+            message["content"] = list(message.get("content") or [])
+            message["usage"] = dict(message.get("usage") or {})
+            self._text = {}
         elif event == "content_block_start":
             self._snapshot()["content"].append(dict(data["content_block"]))
         elif event == "content_block_stop":
@@ -85,13 +107,15 @@ class MessageAccumulator:
         return None
 
     def _snapshot(self) -> dict[str, Any]:
-        if self.message is None:
+        message = self.message
+        if message is None:
             raise RuntimeError('unexpected event order: a stream event before "message_start"')
-        return self.message
+        return message
 
     @property
     def usage(self) -> dict[str, Any]:
-        return dict(self.message["usage"]) if self.message else {}
+        message = self._message
+        return dict(message["usage"]) if message else {}
 
     def build(self) -> Message:
         """The SDK's `Message` for what arrived so far, built the way its own stream helper builds it."""

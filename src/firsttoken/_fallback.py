@@ -246,14 +246,19 @@ class Chain:
     def succeeded(self, model: str) -> None:
         self.resilience.breaker.succeeded(model)
 
-    def release(self, acc: MessageAccumulator, name: str, data: Any) -> Iterable[Event]:
-        """The events to hand on now. Until the model has shown it is answering (its first delta,
-        or the end), only pings pass and the rest is held, so a failure before then can still move
-        to the next model without the caller seeing anything of the failed attempt."""
-        self._prefill_block(acc, name, data)
+    def release(
+        self, acc: MessageAccumulator, name: str, data: Any, text: str | None
+    ) -> Iterable[Event] | None:
+        """The events to hand on now, None for this one alone (`text`: the answer's text this one
+        adds). Until the model has shown it is answering (its first delta, or the end), only pings
+        pass and the rest is held, so a failure before then can still move to the next model
+        without the caller seeing anything of the failed attempt."""
+        if self.prefix is not None:
+            self._prefill_block(acc, name, data)
         if self.committed or name == "ping":
-            self._note_text(name, data)
-            return ((name, data),)
+            if text is not None:
+                self.sent.append(text)
+            return None
         self.held.append((name, data))
         if name != "content_block_delta" and name != "message_stop":
             return ()

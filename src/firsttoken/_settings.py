@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import importlib.util
 import json
 import os
 import typing
@@ -22,9 +23,10 @@ from ._pricing import validate_family_table
 from ._profiles import DEFAULT_PROFILES, Profile
 from ._redact import shown
 
-__all__ = ["EmulatorMode", "Settings"]
+__all__ = ["AsyncHttpClient", "EmulatorMode", "Settings"]
 
 EmulatorMode = Literal["auto", "off", "always"]
+AsyncHttpClient = Literal["httpx", "aiohttp"]
 
 KeyNamer = Callable[[str], str]
 
@@ -50,6 +52,13 @@ DEFAULT_WARM_REQUESTS = 10
 
 def _plain(name: str) -> str:
     return name
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:  # a parent package that fails to import, or an import hook that refuses
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +106,11 @@ class Settings:
     Performance Tuning guide's step 4, one shared client)."""
     max_keepalive_connections: int = 100
     """Idle connections kept open in the pool."""
+    # httpx: the SDK's default, and every test runs on it; aiohttp is the SDK's own option.
+    async_http_client: AsyncHttpClient = "httpx"
+    """The async clients' HTTP transport: `httpx` (the SDK's default) or `aiohttp` (the SDK's
+    `DefaultAioHttpClient`, with the extra `pip install 'firsttoken[aiohttp]'`; see the deployment
+    page for what it changes). Sync code always uses httpx."""
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
     """Named call profiles (model, output budget, caching, fallbacks, thinking...), each a mapping
     of profile fields merged over the default profile of the same name."""
@@ -260,6 +274,14 @@ class Settings:
         if self.emulator not in get_args(EmulatorMode):
             raise SettingsError(
                 name("emulator"), f"must be one of auto, off, always, not {shown(self.emulator)}"
+            )
+        if self.async_http_client not in get_args(AsyncHttpClient):
+            raise SettingsError(
+                name("async_http_client"), f"must be httpx or aiohttp, not {shown(self.async_http_client)}"
+            )
+        if self.async_http_client == "aiohttp" and not _installed("aiohttp"):
+            raise SettingsError(
+                name("async_http_client"), "needs the aiohttp package: pip install 'firsttoken[aiohttp]'"
             )
         positive("emulator_time_scale", self.emulator_time_scale, zero=True)
         positive("timeout", self.timeout)

@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # Everything `[project] dependencies` does not bring: the extras' packages (the frameworks are
 # hidden by test_no_framework.py; here they stay, so the adapters can be imported), the
 # development group's, and what uvicorn[standard] adds over plain uvicorn.
-OPTIONAL = ("redis", "httptools", "uvloop", "gunicorn", "debug_toolbar", "trustme", "psutil", "hypothesis")
+OPTIONAL = (
+    "redis", "httptools", "uvloop", "gunicorn", "debug_toolbar", "trustme", "psutil", "hypothesis",
+    "aiohttp", "granian",
+)  # fmt: skip
 
 HIDE = textwrap.dedent(
     f"""
@@ -198,6 +201,24 @@ def test_a_redis_url_without_redis_fails_at_construction_naming_the_extra() -> N
     assert done.returncode == 0, done.stderr
     assert "redis_url" in done.stdout and "pip install 'firsttoken[redis]'" in done.stdout
     assert "hunter2pass" not in done.stdout + done.stderr
+
+
+def test_the_aiohttp_transport_without_aiohttp_fails_at_start_naming_the_extra() -> None:
+    done = _run(
+        """
+        import firsttoken
+
+        try:
+            firsttoken.Settings.from_env({"FIRSTTOKEN_ASYNC_HTTP_CLIENT": "aiohttp"})
+        except firsttoken.SettingsError as exc:
+            print(exc)
+        else:
+            print("built")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "FIRSTTOKEN_ASYNC_HTTP_CLIENT" in done.stdout
+    assert "pip install 'firsttoken[aiohttp]'" in done.stdout
 
 
 def test_the_settings_review_names_the_extra_a_redis_url_needs() -> None:

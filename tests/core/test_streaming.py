@@ -81,6 +81,21 @@ async def test_async_stream_builds_the_message_the_sdk_builds(engine: Engine, sc
     await engine.aclose()
 
 
+def test_the_message_read_mid_stream_is_the_text_so_far(engine: Engine, emulator: Emulator) -> None:
+    # The accumulator joins a block's text deltas when the message is read, not per delta: a read
+    # between deltas must see the text so far, and the deltas after it must still land.
+    call = SCENARIOS["end_turn"]
+    seen: list[str] = []
+    with engine.stream(profile="chat", **call) as stream:
+        for text in stream:
+            seen.append(text)
+            if len(seen) % 3 == 1:
+                assert "".join(b.get("text", "") for b in stream.blocks) == "".join(seen)
+    emulator.reset()
+    assert len(seen) > 3
+    assert _comparable(stream.message) == _comparable(_sdk_final(engine, call))
+
+
 def test_stop_reasons_are_the_apis(engine: Engine) -> None:
     expected = {
         "end_turn": "end_turn",

@@ -27,7 +27,7 @@ import httpx2
 
 from .._errors import EngineClosedError
 from .._loops import close_with_loop
-from .._settings import Settings
+from .._settings import AsyncHttpClient, Settings
 from .resolve import Upstream
 from .shards import CountingTransport, LoopClients, Shard, keepalive_options
 
@@ -57,6 +57,7 @@ class ClientPool:
         max_connections: int,
         max_keepalive_connections: int,
         keepalive_expiry: float = 5.0,
+        async_http_client: AsyncHttpClient = "httpx",
     ) -> None:
         self._upstream = upstream
         self._options: dict[str, Any] = {
@@ -69,6 +70,7 @@ class ClientPool:
             # httpx's 5 s, unless staying warm (warmup.py) pings less often than that.
             keepalive_expiry=keepalive_expiry,
         )
+        self._http_client = async_http_client
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._sync: anthropic.Anthropic | None = None
@@ -93,6 +95,7 @@ class ClientPool:
             max_keepalive_connections=s.max_keepalive_connections,
             # Staying warm pings an idle connection every `stay_warm_interval`: it must outlive that.
             keepalive_expiry=max(5.0, s.stay_warm_interval * 1.5) if s.stay_warm else 5.0,
+            async_http_client=s.async_http_client,
         )
 
     def _forget_after_fork(self) -> None:
@@ -149,7 +152,12 @@ class ClientPool:
     def _new_shard(self) -> Shard:
         options = self._client_options()
         self.created += 1
-        transport = CountingTransport(limits=self._limits, socket_options=keepalive_options())
+        if self._http_client == "aiohttp":
+            aio = _CountedAioHttpClient(limits=self._limits)
+            return anthropic.AsyncAnthropic(**options, http_client=aio), aio.counting
+        transport = CountingTransport(
+            httpx2.AsyncHTTPTransport(limits=self._limits, socket_options=keepalive_options())
+        )
         http = anthropic.DefaultAsyncHttpxClient(transport=transport)
         return anthropic.AsyncAnthropic(**options, http_client=http), transport
 
@@ -190,3 +198,17 @@ class ClientPool:
             await mine.aclose()
         if unbound is not None:
             await unbound.close()
+
+
+class _CountedAioHttpClient(anthropic.DefaultAioHttpClient):
+    """The SDK's aiohttp client (its `aiohttp` extra), its transport counted as a shard's is.
+
+    httpx builds a client's transport in `_init_transport`, the hook the SDK's aiohttp client
+    itself overrides to put aiohttp there; the count wraps whatever that returns.
+    """
+
+    counting: CountingTransport
+
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx2.AsyncBaseTransport:
+        self.counting = CountingTransport(super()._init_transport(*args, **kwargs))
+        return self.counting

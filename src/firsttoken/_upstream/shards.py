@@ -37,23 +37,27 @@ def keepalive_options() -> list[tuple[int, int, int]]:
     return options
 
 
-class CountingTransport(httpx2.AsyncHTTPTransport):
-    """An `AsyncHTTPTransport` that knows how many of its responses are still open."""
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """A transport (httpx's own, or the SDK's aiohttp one) that knows how many of its responses
+    are still open."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
         self.open_responses = 0
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.open_responses += 1
         try:
-            response = await super().handle_async_request(request)
+            response = await self._inner.handle_async_request(request)
         except BaseException:
             self.open_responses -= 1
             raise
         assert isinstance(response.stream, httpx2.AsyncByteStream)
         response.stream = _Counted(response.stream, self)
         return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class _Counted(httpx2.AsyncByteStream):

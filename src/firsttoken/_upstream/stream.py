@@ -60,7 +60,11 @@ class AttemptPlan(Protocol):
 
     def succeeded(self, model: str) -> None: ...
 
-    def release(self, acc: MessageAccumulator, name: str, data: Any) -> Iterable[Event]: ...
+    def release(
+        self, acc: MessageAccumulator, name: str, data: Any, text: str | None
+    ) -> Iterable[Event] | None:
+        """The events to hand on now, or None for this one alone (most events: no tuple to build
+        and walk per event); `text` is what this one adds to the answer's text."""
 
     def broke_off(self, exc: httpx2.TransportError | UpstreamFailure) -> UpstreamFailure | None:
         """After an attempt failed mid-stream: the failure to raise, or None to open the next model."""
@@ -169,9 +173,14 @@ class StreamCore:
         """The events of one chunk of bytes that the plan lets through now."""
         acc, plan, timings = self._acc, self._plan, self.timings
         for name, data in self._decoder.feed(chunk):
-            if acc.feed(name, data) is not None and timings.ttft is None:
+            text = acc.feed(name, data)
+            if text is not None and timings.ttft is None:
                 timings.ttft = perf_counter() - timings.started
-            yield from plan.release(acc, name, data)
+            released = plan.release(acc, name, data, text)
+            if released is None:
+                yield name, data
+            else:
+                yield from released
 
     def _check_complete(self) -> None:
         if not self._acc.done:
