@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 
 from example_projects.agent_tools import AGENT
-from firsttoken.console import STATIC_DIR
-
-PAGE_DIR = STATIC_DIR
 
 # Only ever served on loopback; a real deployment sets its own secret.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "firsttoken-example-not-secret")
@@ -19,7 +16,6 @@ DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 INSTALLED_APPS = [
-    "django.contrib.staticfiles",
     "firsttoken_django",
 ]
 
@@ -36,9 +32,6 @@ ASGI_APPLICATION = "example_projects.django_chat.asgi.application"
 
 DATABASES: dict[str, dict[str, str]] = {}
 USE_TZ = True
-
-STATIC_URL = "/static/"
-STATICFILES_DIRS = [PAGE_DIR]
 
 FIRSTTOKEN: dict[str, object] = {
     # Profiles, timeouts and the rest are firsttoken's defaults; the environment can override any
