@@ -8,7 +8,7 @@ ties them together for one process.
 """
 
 from .export import ProviderCheck
-from .instruments import ADVICE, HISTOGRAMS, Instrument
+from .instruments import ADVICE, HISTOGRAMS, UNCOUNTED, WARMING, CountWarming, Instrument
 from .record import CallRecord
 from .recorder import Metrics, merge_dumps
 from .series import Series, merge_series
@@ -17,8 +17,11 @@ from .windows import CacheWindow, Window, percentile, summarize_turns
 __all__ = [
     "ADVICE",
     "HISTOGRAMS",
+    "UNCOUNTED",
+    "WARMING",
     "CacheWindow",
     "CallRecord",
+    "CountWarming",
     "Instrument",
     "Metrics",
     "ProviderCheck",
