@@ -10,9 +10,6 @@ import os
 
 from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
-from firsttoken.console import STATIC_DIR
-
-PAGE_DIR = STATIC_DIR
 
 # Only ever served on loopback; a real deployment sets its own secret.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "firsttoken-example-not-secret")
@@ -20,7 +17,6 @@ DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 INSTALLED_APPS = [
-    "django.contrib.staticfiles",
     "firsttoken_django",
 ]
 
@@ -37,9 +33,6 @@ ASGI_APPLICATION = "example_projects.django_chat.asgi.application"
 
 DATABASES: dict[str, dict[str, str]] = {}
 USE_TZ = True
-
-STATIC_URL = "/static/"
-STATICFILES_DIRS = [PAGE_DIR]
 
 FIRSTTOKEN: dict[str, object] = {
     # Profiles, timeouts and the rest are firsttoken's defaults; the environment can override any

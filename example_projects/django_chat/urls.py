@@ -5,14 +5,15 @@ request and on another thread: 2.7 ms more per request before the first token (B
 
 import os
 
-from django.urls import path
+from django.urls import include, path
+
+from firsttoken_django import console
 
 from . import aviews, views
 
 streams = aviews if os.environ.get("DJANGO_CHAT_VIEWS") == "async" else views
 
 urlpatterns = [
-    path("", views.page),
     path("api/chat", streams.chat),
     path("api/chat/<str:response_id>/stream", streams.resume),
     path("api/chat/<str:response_id>/stop", streams.stop),
@@ -20,7 +21,8 @@ urlpatterns = [
     path("api/warm", streams.warm),
     path("api/metrics", views.metrics),
     path("metrics", views.prometheus),
-    path("dashboard", views.dashboard),
     path("healthz", views.healthz),
-    path("static/<path:path>", views.static),
+    # The packaged page at `/`, the dashboard at `/dashboard`, their files at `/static/`; the chat
+    # API they call is the views above (api=False).
+    path("", include(console(api=False, allow=views.from_this_machine))),
 ]

@@ -7,16 +7,20 @@ the network have async twins in `aviews.py` for an ASGI server, and `urls.py` pi
 
 from __future__ import annotations
 
-import secrets
-
-from django.contrib.staticfiles.views import serve
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
-from django.views.decorators.csrf import ensure_csrf_cookie
 
+from example_projects.loopback import is_loopback
+from firsttoken.console import OWNER_COOKIE
 from firsttoken_django import FirstToken
 
-# Who may resume or stop an answer: a random cookie the page sets (an app would use its session).
-OWNER_COOKIE = "chat_owner"
+# Who may resume or stop an answer: a random id the packaged page sets in OWNER_COOKIE (an app
+# would use its session).
+__all__ = ["OWNER_COOKIE", "from_this_machine"]
+
+
+def from_this_machine(request: HttpRequest) -> bool:
+    # The console's access check (example_projects/loopback.py): the example runs without DEBUG.
+    return is_loopback(request.META.get("REMOTE_ADDR"))
 
 
 def not_allowed(request: HttpRequest, *allowed: str) -> HttpResponseBase | None:
@@ -26,25 +30,6 @@ def not_allowed(request: HttpRequest, *allowed: str) -> HttpResponseBase | None:
     if method in allowed:
         return None
     return HttpResponseNotAllowed([*allowed, "HEAD"] if "GET" in allowed else allowed)
-
-
-@ensure_csrf_cookie
-def page(request: HttpRequest) -> HttpResponseBase:
-    # Where CsrfViewMiddleware is on, chat.js sends this cookie's token back in X-CSRFToken.
-    response = _static(request, "index.html")
-    if OWNER_COOKIE not in request.COOKIES:
-        response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="Lax")
-    return response
-
-
-def static(request: HttpRequest, path: str) -> HttpResponseBase:
-    return _static(request, path)
-
-
-def _static(request: HttpRequest, path: str) -> HttpResponseBase:
-    # Through the staticfiles finders (STATICFILES_DIRS), whatever DEBUG says: the example must
-    # serve its page under gunicorn and uvicorn too, and adds no dependency to do it.
-    return serve(request, path, insecure=True)
 
 
 def chat(request: HttpRequest) -> HttpResponseBase:
@@ -94,10 +79,6 @@ def metrics(request: HttpRequest) -> HttpResponseBase:
 
 def prometheus(request: HttpRequest) -> HttpResponseBase:
     return request.firsttoken.metrics_response()  # type: ignore[attr-defined,no-any-return]
-
-
-def dashboard(request: HttpRequest) -> HttpResponseBase:
-    return _static(request, "dashboard.html")
 
 
 def healthz(request: HttpRequest) -> HttpResponseBase:

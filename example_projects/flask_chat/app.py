@@ -3,47 +3,41 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Request, Response, jsonify, request
 
 from example_projects.agent_tools import profiles_with_agent
 from example_projects.extract import EXTRACT
-from firsttoken.console import STATIC_DIR
-from firsttoken_flask import FirstToken
+from example_projects.loopback import is_loopback
+from firsttoken.console import OWNER_COOKIE
+from firsttoken_flask import FirstToken, console
 
-__all__ = ["CHAT_PAGE", "create_app", "firsttoken"]
-
-# The one chat page all three examples serve.
-CHAT_PAGE = STATIC_DIR
+__all__ = ["OWNER_COOKIE", "create_app", "firsttoken", "from_this_machine"]
 
 firsttoken = FirstToken()
 
-# Who may resume or stop an answer: a random cookie the page sets (an app would use its session).
-OWNER_COOKIE = "chat_owner"
+# Who may resume or stop an answer: a random id the packaged page sets in OWNER_COOKIE (an app
+# would use its session).
+
+
+def from_this_machine(request: Request) -> bool:
+    # The console's access check (example_projects/loopback.py): the example runs without debug.
+    return is_loopback(request.remote_addr)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    # Flask's own static route would serve from flask_chat/static; the page lives in chat_page/.
+    # Flask's own static route would take `/static/`, where the packaged page's files are.
     app = Flask(__name__, static_folder=None)
     app.config.update(config or {})
     # The contract's `agent` profile (Flask's config replaces the environment's profiles, so the
     # environment's are merged in here).
     app.config.setdefault("FIRSTTOKEN_PROFILES", {"extract": EXTRACT, **profiles_with_agent(os.environ)})
     firsttoken.init_app(app)
-
-    @app.get("/")
-    def index() -> Response:
-        response = send_from_directory(CHAT_PAGE, "index.html")
-        if OWNER_COOKIE not in request.cookies:
-            response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="Lax")
-        return response
-
-    @app.get("/static/<path:filename>")
-    def static_file(filename: str) -> Response:
-        return send_from_directory(CHAT_PAGE, filename)
+    # The packaged page at `/`, the dashboard at `/dashboard`, their files at `/static/`; the chat
+    # API they call is the routes below (api=False).
+    app.register_blueprint(console(api=False, allow=from_this_machine))
 
     @app.post("/api/chat")
     def chat() -> Response:
@@ -76,10 +70,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/metrics")
     def prometheus() -> Response:
         return firsttoken.metrics_response()
-
-    @app.get("/dashboard")
-    def dashboard() -> Response:
-        return send_from_directory(CHAT_PAGE, "dashboard.html")
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -8,33 +8,30 @@ In production:
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
+from example_projects.loopback import is_loopback
 from firsttoken import Engine, Settings
-from firsttoken_starlette import FirstToken, FirstTokenMiddleware
+from firsttoken.console import OWNER_COOKIE
+from firsttoken_starlette import FirstToken, FirstTokenMiddleware, console
 
-from .paths import DASHBOARD, INDEX, PAGE_DIR
+# Who may resume or stop an answer: a random id the packaged page sets in this cookie (an app
+# would use its session).
+__all__ = ["OWNER_COOKIE", "app", "create_app", "from_this_machine"]
 
-# Who may resume or stop an answer: a random cookie the page sets (an app would use its session).
-OWNER_COOKIE = "chat_owner"
 
-
-async def page(request: Request) -> Response:
-    response = FileResponse(INDEX)
-    if OWNER_COOKIE not in request.cookies:
-        response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="lax")
-    return response
+def from_this_machine(request: Request) -> bool:
+    # The console's access check (example_projects/loopback.py): the example runs without debug.
+    return is_loopback(request.client.host if request.client else None)
 
 
 async def chat(request: Request) -> Response:
@@ -77,10 +74,6 @@ async def prometheus(request: Request) -> Response:
     return request.state.firsttoken.metrics_response()  # type: ignore[no-any-return]
 
 
-async def dashboard(request: Request) -> Response:
-    return FileResponse(DASHBOARD)
-
-
 async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -93,7 +86,6 @@ def create_app(
         # an error inside Starlette's lazy middleware build would leave it serving 500s.
         settings = Settings.from_env(profiles={"agent": AGENT, "chat": CHAT, "extract": EXTRACT})
     routes = [
-        Route("/", page),
         Route("/api/chat", chat, methods=["POST"]),
         Route("/api/chat/{response_id}/stream", resume, methods=["GET"]),
         Route("/api/chat/{response_id}/stop", stop, methods=["POST"]),
@@ -101,9 +93,10 @@ def create_app(
         Route("/api/warm", warm, methods=["POST"]),
         Route("/api/metrics", metrics, methods=["GET"]),
         Route("/metrics", prometheus),
-        Route("/dashboard", dashboard),
         Route("/healthz", healthz),
-        Mount("/static", StaticFiles(directory=PAGE_DIR), name="static"),
+        # The packaged page at `/`, the dashboard at `/dashboard`, their files at `/static/`; the
+        # chat API they call is the routes above (api=False).
+        Mount("/", app=console(api=False, allow=from_this_machine)),
     ]
     return Starlette(
         routes=routes, middleware=[Middleware(FirstTokenMiddleware, settings=settings, engine=engine)]

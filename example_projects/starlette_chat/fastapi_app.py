@@ -7,23 +7,20 @@ FastAPI would read a body of any size before validating it, and the limits must 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import Response
 from starlette.middleware import Middleware
 
 from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
 from firsttoken import ChatRequest, Engine, Settings
-from firsttoken_starlette import FirstToken, FirstTokenMiddleware
+from firsttoken_starlette import FirstToken, FirstTokenMiddleware, console
 from firsttoken_starlette.fastapi import chat_body, exception_handlers, get_firsttoken
 
-from .app import OWNER_COOKIE
-from .paths import INDEX, PAGE_DIR
+from .app import OWNER_COOKIE, from_this_machine
 
 
 def create_app(
@@ -38,13 +35,6 @@ def create_app(
         middleware=[Middleware(FirstTokenMiddleware, settings=settings, engine=engine)],
         exception_handlers=exception_handlers(),
     )
-
-    @app.get("/", include_in_schema=False)
-    async def page(request: Request) -> FileResponse:
-        response = FileResponse(INDEX)
-        if OWNER_COOKIE not in request.cookies:
-            response.set_cookie(OWNER_COOKIE, secrets.token_urlsafe(18), httponly=True, samesite="lax")
-        return response
 
     @app.post("/api/chat")
     async def chat(
@@ -85,15 +75,12 @@ def create_app(
     async def prometheus(firsttoken: Annotated[FirstToken, Depends(get_firsttoken)]) -> Response:
         return firsttoken.metrics_response()
 
-    @app.get("/dashboard")
-    async def dashboard() -> FileResponse:
-        return FileResponse(PAGE_DIR / "dashboard.html")
-
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
 
-    app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
+    # The packaged page at `/`, the dashboard at `/dashboard`; the chat API is the routes above.
+    app.mount("/", console(api=False, allow=from_this_machine))
     return app
 
 

@@ -18,6 +18,7 @@ if django.VERSION < (4, 2):  # pragma: no cover
         "firsttoken_django", f"Django 4.2 or newer (this is {django.get_version()})", extra="django"
     )
 
+from .console import console, staff_only
 from .handle import FirstToken
 from .responses import astream_response, start_response, stream_response
 from .state import get_engine
@@ -29,7 +30,9 @@ __all__ = [
     "DjangoNotInstalled",
     "FirstToken",
     "astream_response",
+    "console",
     "get_engine",
+    "staff_only",
     "start_response",
     "stream_response",
 ]

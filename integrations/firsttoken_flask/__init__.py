@@ -13,6 +13,7 @@ except ImportError as exc:
     raise FrameworkNotInstalled("firsttoken_flask", "Flask") from exc
 
 from .config import CONFIG_KEYS, config_key, settings_from_config
+from .console import console
 from .extension import FirstToken
 from .registry import EXTENSION_KEY, get_engine
 from .responses import relay_response, start_response
@@ -26,6 +27,7 @@ __all__ = [
     "FirstToken",
     "FlaskNotInstalled",
     "config_key",
+    "console",
     "get_engine",
     "relay_response",
     "settings_from_config",

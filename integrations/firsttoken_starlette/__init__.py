@@ -20,6 +20,7 @@ try:
 except ImportError as exc:
     raise FrameworkNotInstalled("firsttoken_starlette", "starlette") from exc
 
+from .console import console
 from .handle import FirstToken, firsttoken_of, get_engine
 from .middleware import FirstTokenMiddleware
 from .responses import RelayResponse, start_response
@@ -32,6 +33,7 @@ __all__ = [
     "FirstTokenMiddleware",
     "RelayResponse",
     "StarletteNotInstalled",
+    "console",
     "firsttoken_of",
     "get_engine",
     "start_response",

@@ -91,10 +91,15 @@ class Engine(Lifecycle):
             lock_factory=self.shared.warm_locks(s.warm_lock_dir),
             not_cached=self.advisor.not_cached,
             upstream_url=lambda: self.upstream.base_url,
+            count=self.metrics.warming,
         )
         # Warm code paths and the upstream connection when a server starts, and keep it (_upstream/warmup.py).
         self.warmup = WarmUp.for_settings(
-            self._pool, s, model=lambda: self.profile(None).model, govern=self.resilience.client
+            self._pool,
+            s,
+            model=lambda: self.profile(None).model,
+            govern=self.resilience.client,
+            count=self.metrics.warming,
         )
         # `POST /api/warm`: the conversation so far pre-warmed while the user types (_caching/ahead.py).
         self.ahead = WarmAhead(
@@ -104,6 +109,7 @@ class Engine(Lifecycle):
             claims=self.shared.claims,
             budgets=self.shared.client_budgets,
             minimum=self.caching.costs.minimum,
+            count=self.metrics.warming,
         )
         # Spans per call when the app traces, and the rows of a request's calls (debug toolbar panel).
         self.telemetry = Telemetry(costs=self.caching.costs, ttl_of=self.caching.ttl_of)
@@ -152,6 +158,11 @@ class Engine(Lifecycle):
             "response_cache": self.responses.describe(),
             "warm_up": self.warmup.stats(),
             "warm_ahead": self.ahead.stats(),
+            # What the page's profile picker offers (the console reads it here, not from a list of its own).
+            "browser_profiles": {
+                "names": list(self.settings.browser_profile_names()),
+                "default": self.settings.default_profile,
+            },
         }
 
     def prometheus(self, accept: str | None = None) -> tuple[bytes, str]:

@@ -19,7 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from ._metrics import ADVICE, HISTOGRAMS, SERVER_TOOL_REQUESTS
+from ._metrics import ADVICE, HISTOGRAMS, SERVER_TOOL_REQUESTS, WARMING
 
 __all__ = ["render_prometheus"]
 
@@ -104,6 +104,16 @@ class _Snapshot:
             for model, window in models.items():
                 counter.add_metric([model], float(window.get(field) or 0))
             yield counter
+        yield from _warming(series)
+        yield from _turns(self.snapshot.get("turns") or {})
+        saved = GaugeMetricFamily(
+            "firsttoken_cache_saved_usd",
+            "Dollars prompt caching saved against the same prompts uncached (negative: writes unread)",
+            labels=["gen_ai.response.model"],
+        )
+        for model, window in models.items():
+            saved.add_metric([model], float(window.get("cost_saved_usd") or 0))
+        yield saved
         yield GaugeMetricFamily(
             "firsttoken_open_streams",
             "Streams begun and not finished",
@@ -113,6 +123,36 @@ class _Snapshot:
         yield GaugeMetricFamily(
             "firsttoken_workers", "Workers this scrape covers", value=1 if workers is None else workers
         )
+
+
+_WARM_LABELS = ("firsttoken.warm.kind", "firsttoken.warm.outcome", "firsttoken.warm.reason")
+# Agent turns per profile (`Metrics.record_turn`): the tools' time is the execute_tool histogram.
+_TURN_COUNTERS = (
+    ("turns", "firsttoken_agent_turns", "Agent turns finished"),
+    ("steps", "firsttoken_agent_steps", "Model calls the agent turns took"),
+    ("tool_calls", "firsttoken_agent_tool_calls", "Tool calls the server ran for agent turns"),
+    ("tool_errors", "firsttoken_agent_tool_errors", "Tool calls that failed or timed out"),
+)
+
+
+def _warming(series: Mapping[str, Any]) -> Iterator[Metric]:
+    warming = CounterMetricFamily(
+        "firsttoken_warming",
+        "Warming's requests by kind (keep_warm, stay_warm, ahead) and outcome (sent, skipped, failed, hit)",
+        labels=list(_WARM_LABELS),
+    )
+    for c in series.get("counters", ()):
+        if c["name"] == WARMING:
+            warming.add_metric([c["attributes"].get(label, "") for label in _WARM_LABELS], float(c["value"]))
+    yield warming
+
+
+def _turns(turns: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric]:
+    for field, name, doc in _TURN_COUNTERS:
+        counter = CounterMetricFamily(name, doc, labels=["firsttoken.profile"])
+        for profile, totals in turns.items():
+            counter.add_metric([profile], float(totals.get(field) or 0))
+        yield counter
 
 
 def render_prometheus(snapshot: Mapping[str, Any], accept: str | None = None) -> tuple[bytes, str]:

@@ -170,6 +170,11 @@ def test_keep_warm_refreshes_an_idle_prefix_near_its_ttl(tmp_path: Any) -> None:
         assert engine.caching.refresh_due() == 0
         clock.now += 50  # 250 s idle: within the last fifth of the TTL
         assert engine.caching.refresh_due() == 1
+        # Counted: the deployment's sum with Redis, the scrape's firsttoken_warming_total.
+        [counted] = [
+            c for c in engine.metrics_snapshot()["series"]["counters"] if c["name"] == "firsttoken.warming"
+        ]
+        assert counted["attributes"]["firsttoken.warm.kind"] == "keep_warm" and counted["value"] == 1
         clock.now += 200  # 450 s after the last request: a hit only thanks to the refresh
         [usage] = conversation(engine, 1)
         assert usage.cache_read_input_tokens >= 9000

@@ -135,6 +135,11 @@ def test_an_idle_worker_pings_until_stay_warm_runs_out(emulator: Emulator) -> No
         time.sleep(0.8)
         assert engine.metrics_snapshot()["warm_up"]["stay_warm_pings"] == pings
         assert _paths(emulator).count("GET /v1/models") == 1 + pings
+        # Counted in the metrics too (the deployment's sum with Redis), and scraped.
+        assert warming(engine) == {("stay_warm", "sent", ""): pings}
+        scrape = engine.prometheus()[0].decode()
+        labels = 'firsttoken_warm_kind="stay_warm",firsttoken_warm_outcome="sent",firsttoken_warm_reason=""'
+        assert f"firsttoken_warming_total{{{labels}}} {pings}.0" in scrape
 
 
 def test_calls_keep_the_worker_warm_without_pings(emulator: Emulator) -> None:
@@ -183,6 +188,7 @@ def test_a_warm_makes_the_next_turn_read_the_conversation(engine: Engine, emulat
     assert s.usage["cache_read_input_tokens"] == result.cache_creation_input_tokens
     ahead = engine.metrics_snapshot()["warm_ahead"]
     assert ahead["warms_sent"] == 1 and ahead["cache_reads_after_warm"] == 1
+    assert warming(engine) == {("ahead", "sent", ""): 1, ("ahead", "hit", ""): 1}
 
 
 def test_the_same_prefix_is_warmed_once(engine: Engine, emulator: Emulator) -> None:
@@ -193,6 +199,7 @@ def test_the_same_prefix_is_warmed_once(engine: Engine, emulator: Emulator) -> N
     longer = [*SO_FAR, {"role": "user", "content": "Why?"}, {"role": "assistant", "content": "Lookback."}]
     assert engine.warm_for(longer).warmed
     assert engine.metrics_snapshot()["warm_ahead"]["warms_skipped"] == {"warmed_recently": 1}
+    assert warming(engine) == {("ahead", "sent", ""): 2, ("ahead", "skipped", "warmed_recently"): 1}
 
 
 def test_skipped_below_the_models_minimum_and_when_the_profile_does_not_cache(engine: Engine) -> None:
@@ -262,3 +269,13 @@ def test_a_forked_worker_warms_up_again(emulator: Emulator) -> None:
         opened = [e for e in emulator.stats()["recent_requests"] if e["path"] == "/v1/models"]
         # One connection for the parent's warm-up, another for the child's.
         assert len({e["client_port"] for e in opened}) == 2
+
+
+def warming(engine: Engine) -> dict[tuple[str, str, str], float]:
+    """The engine's warming counters (`firsttoken.warming`) by kind, outcome and reason."""
+    return {
+        (c["attributes"]["firsttoken.warm.kind"], c["attributes"]["firsttoken.warm.outcome"],
+         c["attributes"].get("firsttoken.warm.reason", "")): c["value"]
+        for c in engine.metrics_snapshot()["series"]["counters"]
+        if c["name"] == "firsttoken.warming"
+    }  # fmt: skip

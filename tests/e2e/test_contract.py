@@ -21,8 +21,8 @@ def test_page_and_its_assets(example: RunningExample) -> None:
         'id="send"',
         'id="conversation"',
         'id="banner"',
-        "/static/chat.js",
-        "/static/chat.css",
+        "static/chat.js",
+        "static/chat.css",
     ):
         assert marker in page.text
     script = example.client.get("/static/chat.js")

@@ -67,6 +67,12 @@ def test_get_engine_is_exported_by_every_adapter() -> None:
     assert all("get_engine" in adapter.__all__ for adapter in ADAPTERS)
 
 
+def test_one_console_mount_in_every_framework() -> None:
+    # The page and the dashboard: a Starlette mount, a Flask blueprint, Django URL patterns.
+    signatures = {str(inspect.signature(adapter.console)).split(" ->")[0] for adapter in ADAPTERS}
+    assert signatures == {"(*, allow: 'Allow | None' = None, api: 'bool' = True)"}, signatures
+
+
 def test_one_missing_framework_error() -> None:
     errors = {firsttoken_django.DjangoNotInstalled, firsttoken_flask.FlaskNotInstalled}
     errors.add(firsttoken_starlette.StarletteNotInstalled)
@@ -88,6 +94,7 @@ def test_adapters_import_only_public_names() -> None:
             private += [
                 f"{path.relative_to(ROOT)}: {m}"
                 for m in modules
-                if m.split(".")[0] == "firsttoken" and m not in ("firsttoken",)
+                # `firsttoken.console` is public: the package data every adapter serves.
+                if m.split(".")[0] == "firsttoken" and m not in ("firsttoken", "firsttoken.console")
             ]
     assert private == []

@@ -20,6 +20,7 @@ import httpx2
 import pytest
 import redis
 
+from firsttoken.console import OWNER_COOKIE
 from firsttoken.testing.emulator import Emulator
 from tests.e2e.servers import Server, ServerSpec, run_servers
 from tests.redis.server import RedisServer
@@ -183,11 +184,11 @@ def test_a_dropped_answer_resumes_on_the_other_worker_generated_once(pair: Pair,
 
 
 def test_resume_is_scoped_to_its_owner(pair: Pair) -> None:
-    with httpx2.Client(timeout=30, cookies={"chat_owner": "alice"}) as alice:
+    with httpx2.Client(timeout=30, cookies={OWNER_COOKIE: "alice"}) as alice:
         r = alice.post(pair.a.url + "/api/chat", json={"messages": [{"role": "user", "content": "hi"}]})
         rid = r.headers["x-response-id"]
         assert alice.get(f"{pair.b.url}/api/chat/{rid}/stream").status_code == 200
-    with httpx2.Client(timeout=30, cookies={"chat_owner": "mallory"}) as mallory:
+    with httpx2.Client(timeout=30, cookies={OWNER_COOKIE: "mallory"}) as mallory:
         assert mallory.get(f"{pair.b.url}/api/chat/{rid}/stream").status_code == 204
         assert mallory.post(f"{pair.b.url}/api/chat/{rid}/stop").status_code == 404
     assert _resume(pair.b, "not-a-real-id-but-long-enough", None).status_code == 204

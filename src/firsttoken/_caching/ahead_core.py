@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._metrics import CallRecord
+from .._metrics import UNCOUNTED, CallRecord, CountWarming
 from .._pricing import TTL_SECONDS, Ttl
 from .._settings import Settings
 from .._state import Claims
@@ -81,8 +81,10 @@ class AheadCore:
         claims: Claims,
         budgets: ClientBudgets,
         minimum: Callable[[str], int],
+        count: CountWarming = UNCOUNTED,
     ) -> None:
         self._settings = settings
+        self._count = count
         self._prepare = prepare
         self._clients = clients
         self._claims = claims
@@ -141,6 +143,7 @@ class AheadCore:
     def _skip(self, code: Skip, reason: str) -> AheadResult:
         with self._lock:
             self.skipped[code] += 1
+        self._count("ahead", "skipped", code)
         return AheadResult(False, reason, code)
 
     def _window(self, warm: AheadPlan) -> float:
@@ -166,6 +169,7 @@ class AheadCore:
     def _sent(self, warm: AheadPlan, usage: Any) -> AheadResult:
         read = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
         written = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
+        self._count("ahead", "sent", None)
         with self._lock:
             self.sent += 1
             self.read_tokens += read
@@ -177,6 +181,7 @@ class AheadCore:
         return AheadResult(True, cache_read_input_tokens=read, cache_creation_input_tokens=written)
 
     def _failed(self, exc: Exception) -> AheadResult:
+        self._count("ahead", "failed", None)
         with self._lock:
             self.failed += 1
         logger.info("firsttoken: warming ahead failed: %s", type(exc).__name__)
@@ -200,6 +205,7 @@ class AheadCore:
                 return
             self.later_reads += 1
             self.later_read_tokens += record.cache_read_input_tokens
+        self._count("ahead", "hit", None)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .._call import Call
-from .._metrics import CallRecord
+from .._metrics import UNCOUNTED, CallRecord, CountWarming
 from .._pricing import OUTPUT_MULTIPLIER, TTL_SECONDS, CostModel, Ttl
 from .._profiles import Profile
 from .._settings import Settings
@@ -49,8 +49,10 @@ class CacheManager:
         lock_factory: LockFactory | None = None,
         not_cached: Callable[[str, str], None],
         upstream_url: Callable[[], str],
+        count: CountWarming = UNCOUNTED,
     ) -> None:
         s = settings
+        self._count = count
         self._profiles = s.profiles
         self._clients = clients
         self._not_cached = not_cached
@@ -330,7 +332,12 @@ class CacheManager:
             # The lock is taken here too, so a process takes over when the warming one exits.
             if not due or not self._lock_for(prefix):
                 continue
-            message = self._clients.sync.messages.create(**self.warm_params(prefix))
+            try:
+                message = self._clients.sync.messages.create(**self.warm_params(prefix))
+            except Exception:
+                self._count("keep_warm", "failed", None)
+                raise
+            self._count("keep_warm", "sent", None)
             self.warmed(prefix, message.usage, refresh=True)
             refreshed += 1
         return refreshed

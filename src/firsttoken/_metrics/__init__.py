@@ -8,7 +8,15 @@ ties them together for one process.
 """
 
 from .export import ProviderCheck
-from .instruments import ADVICE, HISTOGRAMS, SERVER_TOOL_REQUESTS, Instrument
+from .instruments import (
+    ADVICE,
+    HISTOGRAMS,
+    SERVER_TOOL_REQUESTS,
+    UNCOUNTED,
+    WARMING,
+    CountWarming,
+    Instrument,
+)
 from .record import CallRecord
 from .recorder import Metrics, merge_dumps
 from .series import Series, merge_series
@@ -18,8 +26,11 @@ __all__ = [
     "ADVICE",
     "HISTOGRAMS",
     "SERVER_TOOL_REQUESTS",
+    "UNCOUNTED",
+    "WARMING",
     "CacheWindow",
     "CallRecord",
+    "CountWarming",
     "Instrument",
     "Metrics",
     "ProviderCheck",

@@ -1,4 +1,4 @@
-"""The histograms of the OpenTelemetry GenAI conventions, and the advisor's counter.
+"""The histograms of the OpenTelemetry GenAI conventions, the advisor's counter and warming's.
 
 The instruments use the conventions' names, attributes and advised bucket boundaries, so
 dashboards built for other GenAI clients work unchanged.
@@ -6,6 +6,7 @@ dashboards built for other GenAI clients work unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,6 +18,9 @@ __all__ = [
     "TIME_PER_OUTPUT_CHUNK",
     "TIME_TO_FIRST_CHUNK",
     "TOKEN_USAGE",
+    "UNCOUNTED",
+    "WARMING",
+    "CountWarming",
     "Instrument",
 ]
 
@@ -80,3 +84,18 @@ HISTOGRAMS = (DURATION, TOKEN_USAGE, TIME_TO_FIRST_CHUNK, TIME_PER_OUTPUT_CHUNK,
 ADVICE = "firsttoken.advisor.warnings"
 # The requests of tools the API ran for the calls (`usage.server_tool_use`), by tool and model.
 SERVER_TOOL_REQUESTS = "firsttoken.server_tool.requests"
+# Warming's requests, counted as they happen (counters, so the deployment's sum is exact): by
+# `firsttoken.warm.kind` (`keep_warm`: a cached prefix refreshed before it lapses; `stay_warm`: the
+# idle connection's ping; `ahead`: a conversation warmed while its user types) and
+# `firsttoken.warm.outcome` (`sent`, `skipped`, `failed`, and `hit` for a later call that read a
+# warm of `ahead`'s from the cache); a skipped `ahead` warm carries its `firsttoken.warm.reason`.
+WARMING = "firsttoken.warming"
+# What counts one (`Metrics.warming`): kind, outcome, and the reason of a skip (else None).
+CountWarming = Callable[[str, str, "str | None"], None]
+
+
+def _uncounted(kind: str, outcome: str, reason: str | None) -> None:
+    """Where a feature is built without the engine's metrics (its own tests)."""
+
+
+UNCOUNTED: CountWarming = _uncounted

@@ -15,6 +15,7 @@ from .instruments import (
     TIME_PER_OUTPUT_CHUNK,
     TIME_TO_FIRST_CHUNK,
     TOKEN_USAGE,
+    WARMING,
 )
 from .record import CallRecord
 from .series import Attrs, Series, bump, merge_series
@@ -200,6 +201,15 @@ class Metrics:
             self.changes += 1
             self.series.add(ADVICE, key)
         self._otel.advised(key)
+
+    def warming(self, kind: str, outcome: str, reason: str | None = None) -> None:
+        """One of warming's requests (`WARMING`): sent, skipped (why), failed, or a later hit."""
+        attributes = {"firsttoken.warm.kind": kind, "firsttoken.warm.outcome": outcome}
+        if reason is not None:
+            attributes["firsttoken.warm.reason"] = reason
+        with self._lock:
+            self.changes += 1
+            self.series.add(WARMING, tuple(sorted(attributes.items())))
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able: per model and per profile the count, TTFT p50/p95, tokens/s p50, cache read ratio.

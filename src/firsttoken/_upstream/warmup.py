@@ -40,6 +40,7 @@ from anthropic.types import MessageParam
 
 from .._accumulator import MessageAccumulator
 from .._events import EventReader
+from .._metrics import UNCOUNTED, CountWarming
 from .._redact import scrub
 from .._settings import Settings
 from .._sse import SSEDecoder
@@ -155,8 +156,11 @@ class WarmUp:
         interval: float,
         model: Callable[[], str],
         govern: Callable[[Any], Any] = lambda client: client,
+        count: CountWarming = UNCOUNTED,
     ) -> None:
         self._pool = pool
+        # Each stay-warm ping, counted in the metrics (the deployment's sum, the scrape).
+        self._count = count
         # The client every call goes out on: the pool's, derived once with the governor as its
         # middleware (`Resilience.client`). The opening request goes out on it, so that neither the
         # derivation nor that client's own first-request set-up is left to the first call.
@@ -186,7 +190,13 @@ class WarmUp:
 
     @classmethod
     def for_settings(
-        cls, pool: ClientPool, s: Settings, *, model: Callable[[], str], govern: Callable[[Any], Any]
+        cls,
+        pool: ClientPool,
+        s: Settings,
+        *,
+        model: Callable[[], str],
+        govern: Callable[[Any], Any],
+        count: CountWarming = UNCOUNTED,
     ) -> WarmUp:
         return cls(
             pool,
@@ -196,6 +206,7 @@ class WarmUp:
             interval=s.stay_warm_interval,
             model=model,
             govern=govern,
+            count=count,
         )
 
     def touch(self) -> None:
@@ -348,8 +359,10 @@ class WarmUp:
                     await aopen_connection(self._pool.async_, seconds=self.timeout)
                 except Exception:
                     self.ping_failures += 1
+                    self._count("stay_warm", "failed", None)
                 else:
                     self.pings += 1
+                    self._count("stay_warm", "sent", None)
 
     def _ping(self, ping: Callable[[], None]) -> None:
         self._last_ping = time.monotonic()
@@ -357,8 +370,10 @@ class WarmUp:
             ping()
         except Exception:
             self.ping_failures += 1
+            self._count("stay_warm", "failed", None)
             return
         self.pings += 1
+        self._count("stay_warm", "sent", None)
 
     def stats(self) -> dict[str, Any]:
         last = self.last

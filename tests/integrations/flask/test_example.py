@@ -36,8 +36,8 @@ def test_page_and_its_assets(http: httpx2.Client) -> None:
     page = http.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "/static/chat.js" in page.text
-    assert "/static/chat.css" in page.text
+    assert "static/chat.js" in page.text
+    assert "static/chat.css" in page.text
     script = http.get("/static/chat.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]

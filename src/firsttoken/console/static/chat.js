@@ -57,7 +57,7 @@
 
   async function showUpstream() {
     try {
-      const response = await fetch("/api/metrics", { headers: { Accept: "application/json" } });
+      const response = await fetch("api/metrics", { headers: { Accept: "application/json" } });
       const metrics = await response.json();
       const upstream = metrics.upstream || {};
       if (upstream.kind === "emulator") {
@@ -228,7 +228,7 @@
     for (let attempt = 0; attempt < 6; attempt++) {
       await new Promise((done) => setTimeout(done, 250 * 2 ** attempt));
       try {
-        const response = await fetch(`/api/chat/${encodeURIComponent(responseId)}/stream`, {
+        const response = await fetch(`api/chat/${encodeURIComponent(responseId)}/stream`, {
           headers: { Accept: "text/event-stream", "Last-Event-ID": lastEventId },
         });
         if (response.status === 204) return null;
@@ -279,7 +279,7 @@
     let reply = "";
     let finished = false;
     try {
-      const response = await fetch("/api/chat", {
+      const response = await fetch("api/chat", {
         method: "POST",
         headers: postHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
         body: JSON.stringify(requestBody()),
@@ -384,7 +384,7 @@
         timer = null;
         if (!ready()) return;
         warmedLength = history.length;
-        fetch("/api/warm", {
+        fetch("api/warm", {
           method: "POST",
           headers: postHeaders({ "Content-Type": "application/json" }),
           body: JSON.stringify({ messages: history.slice() }),

@@ -75,7 +75,7 @@
 
   async function poll() {
     try {
-      const response = await fetch("/api/metrics", { headers: { Accept: "application/json" } });
+      const response = await fetch("api/metrics", { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       sample(await response.json(), Date.now() / 1000);
       document.getElementById("banner").hidden = true;
