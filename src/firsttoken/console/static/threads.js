@@ -37,7 +37,7 @@
   async function restore() {
     let response;
     try {
-      response = await fetch(`/api/chat/${encodeURIComponent(chatId)}/messages`, {
+      response = await fetch(`api/chat/${encodeURIComponent(chatId)}/messages`, {
         headers: { Accept: "application/json" },
       });
     } catch (err) {
