@@ -153,6 +153,20 @@ def test_a_profile_names_its_output_by_import_path_and_a_bad_one_fails_naming_th
         Settings.from_env(profiles={"card": {"model": "claude-haiku-5-5", "max_tokens": 512, "output": 3}})
 
 
+def test_a_model_without_structured_outputs_fails_at_start_up_naming_it() -> None:
+    old = {"model": "claude-sonnet-4-20250514", "max_tokens": 512, "output": Card}
+    with pytest.raises(SettingsError, match=r"output.*claude-sonnet-4-20250514 has no structured outputs"):
+        Settings.from_env(profiles={"card": old})
+    fallback = {
+        "model": "claude-haiku-5-5",
+        "max_tokens": 512,
+        "output": Card,
+        "fallbacks": ["claude-3-5-haiku-latest"],
+    }
+    with pytest.raises(SettingsError, match=r"claude-3-5-haiku-latest has no structured outputs"):
+        Settings.from_env(profiles={"card": fallback})
+
+
 # -- through the engine and the emulator -----------------------------------------------------------
 
 
@@ -189,6 +203,31 @@ def test_parsed_before_the_end_and_without_output_are_errors(structured: Engine)
         _ = stream.parsed
     with structured.stream(messages=USER) as plain, pytest.raises(TypeError, match="output="):
         list(plain.partial_objects())
+
+
+def calculate(expression: str) -> int:
+    """Add two numbers written as "a+b".
+
+    Args:
+        expression: The sum, for example "2+3".
+    """
+    left, right = expression.split("+")
+    return int(left) + int(right)
+
+
+class Sum(BaseModel):
+    result: int
+    explanation: str
+
+
+def test_an_agent_turns_object_is_its_last_steps_answer(structured: Engine) -> None:
+    with structured.stream(
+        messages=[{"role": "user", "content": "What is 2+3?"}], tools=[calculate], output=Sum
+    ) as turn:
+        objects = list(turn.partial_objects())
+        answer = turn.parsed
+    assert turn.steps == 2 and isinstance(answer, Sum)
+    assert objects[-1] == answer.model_dump()
 
 
 def test_a_validation_failure_names_the_field() -> None:
