@@ -19,8 +19,10 @@ from pydantic import BaseModel
 
 from firsttoken import Engine, OutputInvalid, Relay, Settings, SettingsError, tool
 from firsttoken._call import CallBuilder
+from firsttoken._coalesce import Latest, acoalesce, encode
 from firsttoken._sse import SSEDecoder
 from firsttoken._structured import Output, PartialObject
+from firsttoken._wire import SSEFormat
 from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
@@ -293,3 +295,30 @@ def test_an_invalid_object_is_an_error_event_not_a_done(structured: Engine) -> N
     assert events[-1][0] == "error" and events[-1][1]["type"] == "invalid_output"
     assert "max_tokens" in events[-1][1]["message"]
     assert not any(name == "done" for name, _ in events)
+
+
+def test_a_stale_object_is_left_out_of_a_write_that_holds_a_later_one() -> None:
+    token = SSEFormat().token
+    first, second = Latest(lambda: b"O1"), Latest(lambda: b"O2")
+    # The text around the stale one goes as one event; another event between keeps both.
+    assert encode(["a", first, "b", second], token) == token("ab") + b"O2"
+    assert encode(["a", first, b"X", "b", second], token) == token("a") + b"O1X" + token("b") + b"O2"
+    assert encode(["a", first, "b"], token) == token("a") + b"O1" + token("b")
+
+
+async def test_a_write_that_gathered_many_deltas_carries_the_last_object_only(structured: Engine) -> None:
+    relay = Relay(structured, format="sse", messages=USER, output=Card)
+    assert (await relay.aopen()).status == 200
+    items = [item async for item in relay._aitems()]
+    objects = sum(isinstance(item, Latest) for item in items)
+
+    async def at_once() -> Any:
+        for item in items:
+            yield item
+
+    # Everything here before the first write: the pump reads it all, one write takes it.
+    chunks = [chunk async for chunk in acoalesce(at_once(), relay.format.token, 0.05)]
+    events = list(SSEDecoder().feed(b"".join(chunks)))
+    assert objects > 5 and sum(name == "object" for name, _ in events) < objects
+    last = [data["partial"] for name, data in events if name == "object"][-1]
+    assert events[-1][0] == "done" and events[-1][1]["object"] == last
