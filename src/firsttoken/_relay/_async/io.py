@@ -13,7 +13,7 @@ from typing import cast
 import anthropic
 
 from ..._chat import RelayStart, refusal, upstream_error
-from ..._coalesce import Item, acoalesce
+from ..._coalesce import Item, Latest, acoalesce
 from ..._errors import Refused, UpstreamFailure
 from ..._events import StepStart
 from ..._heartbeat import abeating
@@ -104,11 +104,8 @@ class AsyncRelay(RelayCore):
                         objects = self._objects
                         if objects is not None and objects.feed(delta["text"]):
                             value = objects.value
-                            yield (
-                                partial(fmt.object, value)
-                                if fmt.stateful and not encoded
-                                else fmt.object(value)
-                            )
+                            # Encoded by whoever writes, and left out there if a later one shares its write.
+                            yield fmt.object(value) if encoded else Latest(partial(fmt.object, value))
                         continue
                 if self._objects is not None and isinstance(data, StepStart):
                     self._objects = PartialObject()
