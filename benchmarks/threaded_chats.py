@@ -195,10 +195,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for at, modes in report.items():
         for mode, row in modes.items():
-            print(
-                f"| {at} | {mode} | {row['body_bytes'] / 1000:.1f} KB | {row['upstream_bytes'] / 1000:.1f} KB "
-                f"| {row['cpu_ms']:.2f} ms |"
-            )
+            body, upstream = row["body_bytes"] / 1000, row["upstream_bytes"] / 1000
+            print(f"| {at} | {mode} | {body:.1f} KB | {upstream:.1f} KB | {row['cpu_ms']:.2f} ms |")
 
 
 if __name__ == "__main__":
