@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
 
-__all__ = ["ChatTurn", "Conversation"]
+__all__ = ["ChatTurn", "Conversation", "Recorded", "dump_message", "load_messages"]
 
 # The rejections a whole replay under a new thread recovers from (the SDK's `ReplayErrorCode`).
 REPLAY_CODES = ("thread_not_found", "thread_already_continued", "thread_continue_in_flight")
@@ -39,49 +39,47 @@ MAX_SENDS = 3
 
 @dataclass
 class Conversation:
-    """What the server holds of one chat: every message as the API takes it back, and where the
-    API's thread stands (the reply the next turn continues from; `unthreaded` once the API said it
-    cannot thread this chat)."""
+    """What the server holds of one chat: where the API's thread stands (the reply the next turn
+    continues from; `unthreaded` once the API said it cannot thread this chat) and every message
+    as the API takes it back. The two are stored apart (`_state/chats.py`): a thread's turn reads
+    and rewrites only the first and appends to the second, whatever the conversation's length.
+    `messages` is None until loaded."""
 
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] | None = None
     previous_id: str | None = None
     unthreaded: bool = False
     # The thread was made by replaying a lost one: losing it again at once stops threading.
     replaced_lost: bool = False
 
     def dumps(self) -> bytes:
-        return json.dumps(
-            {
-                "messages": self.messages,
-                "previous_id": self.previous_id,
-                "unthreaded": self.unthreaded,
-                "replaced_lost": self.replaced_lost,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
+        """The stored head: everything but the messages."""
+        head = {
+            "previous_id": self.previous_id,
+            "unthreaded": self.unthreaded,
+            "replaced_lost": self.replaced_lost,
+        }
+        return json.dumps(head, separators=(",", ":")).encode()
 
     @classmethod
     def loads(cls, raw: bytes | None) -> Conversation | None:
-        """The stored conversation, or None for nothing stored (or something unreadable: a chat
-        id the server does not know starts a new conversation, whatever the reason)."""
+        """The stored head, or None for nothing stored (or something unreadable: a chat id the
+        server does not know starts a new conversation, whatever the reason)."""
         if raw is None:
             return None
         try:
             data = json.loads(raw)
-            messages = data["messages"]
             previous = data.get("previous_id")
-            if not isinstance(messages, list) or not isinstance(previous, str | None):
+            if not isinstance(previous, str | None):
                 return None
-            return cls(messages, previous, bool(data.get("unthreaded")), bool(data.get("replaced_lost")))
-        except (ValueError, KeyError, TypeError):
+            return cls(None, previous, bool(data.get("unthreaded")), bool(data.get("replaced_lost")))
+        except (ValueError, AttributeError):
             return None
 
     def contract_messages(self) -> list[dict[str, Any]]:
         """The contract's `messages` list: each user and assistant turn's text, tool rounds left
         out, and `"summarised": true` on an answer that began by summarising the turns before it."""
         shown: list[dict[str, Any]] = []
-        for message in self.messages:
+        for message in self.messages or ():
             content = message.get("content")
             text = content if isinstance(content, str) else _text(content)
             summarised = isinstance(content, list) and any(_is_compaction(b) for b in content)
@@ -96,6 +94,33 @@ class Conversation:
                 entry["summarised"] = True
             shown.append(entry)
         return shown
+
+
+def dump_message(message: Mapping[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load_messages(raw: Sequence[bytes]) -> list[dict[str, Any]]:
+    """The stored messages; one that does not read back (never written by this code) is left out."""
+    messages = []
+    for item in raw:
+        try:
+            message = json.loads(item)
+        except ValueError:
+            continue
+        if isinstance(message, dict):
+            messages.append(message)
+    return messages
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a finished turn stores: the new head, the messages to append, and whether they replace
+    the stored ones (a client that sent another history) instead of following them."""
+
+    head: bytes
+    append: list[bytes]
+    replace: bool
 
 
 def _text(content: Any) -> str:
@@ -124,29 +149,48 @@ def _details(exc: BaseException) -> Mapping[str, Any]:
 
 class ChatTurn:
     """One turn of a held chat: the conversation as loaded, the browser's new messages, and how
-    this turn goes upstream (threaded or not), as the recovery rules change it."""
+    this turn goes upstream (threaded or not), as the recovery rules change it.
 
-    __slots__ = ("held", "new", "replayed", "sends", "threads")
+    The stored messages are loaded only when the turn sends them (`needs_history`, then `load`):
+    a thread's `continue` with one new message never reads them."""
+
+    __slots__ = ("_given", "held", "new", "replaced", "replayed", "sends", "threads")
 
     def __init__(self, held: Conversation | None, new: Sequence[Mapping[str, Any]], *, threads: bool) -> None:
-        self.held, self.new = _split(held or Conversation(), [dict(m) for m in new])
+        self._given = [dict(m) for m in new]
+        self.held = held if held is not None else Conversation([])
+        self.new = self._given
+        # Whether the browser's messages replace the stored ones rather than follow them.
+        self.replaced = False
+        if self.held.messages is not None:
+            self.load(self.held.messages)
         self.threads = threads and not self.held.unthreaded
         # Whether this turn is the whole replay that replaced a lost thread.
         self.replayed = False
         self.sends = 0
 
     @property
-    def threaded(self) -> bool:
-        return self.threads
-
-    @property
     def continues(self) -> bool:
         return self.threads and self.held.previous_id is not None
+
+    @property
+    def needs_history(self) -> bool:
+        """Whether the stored messages must be loaded before the turn is sent."""
+        return self.held.messages is None and (not self.continues or len(self._given) > 1)
+
+    def load(self, messages: list[dict[str, Any]]) -> None:
+        """Take the stored messages; several given messages are matched against them (`_split`)."""
+        self.held.messages = messages
+        split, self.new = _split(self.held, self._given)
+        if split is not self.held:
+            self.held, self.replaced = split, True
 
     def sent_messages(self) -> list[dict[str, Any]]:
         """The messages this turn sends: only the new ones on a `continue`, else all of them."""
         if self.continues:
             return list(self.new)
+        if self.held.messages is None:
+            raise RuntimeError("load the held messages first (needs_history)")
         return [*self.held.messages, *self.new]
 
     def counted_messages(self) -> list[dict[str, Any]]:
@@ -161,7 +205,7 @@ class ChatTurn:
 
     def arguments(self) -> dict[str, Any]:
         """The engine call's arguments for this turn: `messages`, and when threaded `thread` (the
-        betas are the call's `betas`, merged with the profile's by the call builder)."""
+        call builder adds its beta)."""
         self.sends += 1
         arguments: dict[str, Any] = {"messages": self.sent_messages()}
         if self.threads:
@@ -175,7 +219,7 @@ class ChatTurn:
 
     def recovers_from(self, exc: BaseException) -> bool:
         """Whether the turn goes again after `exc` (the SDK's rules, in the module docstring),
-        this turn's state adjusted for it."""
+        this turn's state adjusted for it (check `needs_history` before sending it again)."""
         if not self.threads or self.sends >= MAX_SENDS:
             return False
         code = _details(exc).get("error_code")
@@ -204,19 +248,22 @@ class ChatTurn:
         message_id: str | None,
         stop_reason: str | None,
         fallback: bool,
-    ) -> Conversation:
-        """The conversation once this turn's answer is complete: the new messages and `answer`
-        (the turn's assistant messages, with an agent turn's tool rounds between them). A refused
-        answer is not kept; after it or a fallback model's answer the next turn starts a thread."""
+    ) -> Recorded:
+        """What to store once this turn's answer is complete: the new messages and `answer` (the
+        turn's assistant messages, with an agent turn's tool rounds between them) after the held
+        ones. A refused answer is not kept; after it or a fallback model's answer the next turn
+        starts a thread."""
         held = self.held
         if stop_reason == "refusal":
-            return Conversation(held.messages, None, held.unthreaded)
-        messages = [*held.messages, *self.new, *(dict(m) for m in answer)]
+            return Recorded(Conversation(None, None, held.unthreaded).dumps(), [], False)
+        append = [dump_message(m) for m in (*self.new, *answer)]
         threaded = self.threads and message_id is not None and not fallback
         if not threaded:
-            return Conversation(messages, None, held.unthreaded)
-        # The first reply of a replayed thread marks it; the turn after it clears the mark.
-        return Conversation(messages, message_id, held.unthreaded, self.replayed)
+            head = Conversation(None, None, held.unthreaded)
+        else:
+            # The first reply of a replayed thread marks it; the turn after it clears the mark.
+            head = Conversation(None, message_id, held.unthreaded, self.replayed)
+        return Recorded(head.dumps(), append, self.replaced)
 
 
 def _split(held: Conversation, given: list[dict[str, Any]]) -> tuple[Conversation, list[dict[str, Any]]]:
@@ -231,4 +278,4 @@ def _split(held: Conversation, given: list[dict[str, Any]]) -> tuple[Conversatio
     plain = [{"role": m["role"], "content": m["content"]} for m in shown]
     if len(given) > len(shown) and head == plain:
         return held, given[len(shown) :]
-    return Conversation(unthreaded=held.unthreaded), given
+    return Conversation([], unthreaded=held.unthreaded), given

@@ -222,7 +222,8 @@ class Settings:
     phone in a tunnel comes back within seconds; a user who left is not billed for long)."""
     # Long enough for a reconnect after a deploy, short enough that Redis holds little.
     resume_ttl: float = 600.0
-    """Seconds a stream stays resumable, and its Redis keys live, after its last event."""
+    """Seconds a stream stays resumable, and its Redis keys live, after its last event; and a held
+    chat (a body's `chat_id`) after its last turn."""
     # Warming: _upstream/warmup.py and _caching/ahead.py; docs/warming.md.
     warm_up: bool = True
     """When a server starts serving, run the SDK's paths once and open the upstream connection

@@ -241,3 +241,44 @@ def test_compaction_streams_as_its_own_event_and_goes_back_verbatim(
         assert sent(emulator)[:2] == expected
         shown = held(engine)[1]["messages"]
         assert shown[1]["summarised"] is True and "summarised" not in shown[3]
+
+
+def test_a_bad_threads_or_compact_setting_fails_at_start_up_naming_the_key() -> None:
+    from firsttoken import SettingsError
+
+    for fields, key in (
+        ({"threads": "yes"}, "threads"),
+        ({"compact": 1000}, "compact"),
+        ({"compact": True}, "compact"),
+    ):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_mapping({"profiles": {"chat": fields}})
+        assert key in str(caught.value)
+
+
+def test_an_agent_profile_clears_old_tool_results_before_it_compacts() -> None:
+    def clock() -> str:
+        """The current time."""
+        return "now"
+
+    profiles = Settings.from_mapping(
+        {
+            "profiles": {
+                "chat": {"compact": 60_000},
+                "agent": {
+                    "model": "claude-sonnet-5-5",
+                    "max_tokens": 64,
+                    "tools": [clock],
+                    "compact": 60_000,
+                },
+            }
+        }
+    ).profiles
+    chat, agent = profiles["chat"].context_params(), profiles["agent"].context_params()
+    assert [e["type"] for e in chat["context_management"]["edits"]] == ["compact_20260112"]
+    assert chat["betas"] == ["compact-2026-01-12"]
+    assert [e["type"] for e in agent["context_management"]["edits"]] == [
+        "clear_tool_uses_20250919",
+        "compact_20260112",
+    ]
+    assert agent["betas"] == ["compact-2026-01-12", "context-management-2025-06-27"]

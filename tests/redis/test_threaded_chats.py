@@ -90,8 +90,10 @@ def test_a_worker_killed_between_turns_loses_nothing_of_the_chat(
         assert other.status_code == 404
 
     with redis.Redis.from_url(redis_server.url) as store:
-        keys = [k.decode() for k in store.scan_iter(match=f"{PREFIX}chat:*")]
-        # One key for the chat, under the deployment's prefix, expiring with the resume TTL; no
-        # chat id or owner in its name.
-        assert len(keys) == 1 and "two-workers" not in keys[0] and "alice" not in keys[0]
-        assert 0 < store.pttl(keys[0]) <= TTL * 1000
+        keys = sorted(k.decode() for k in store.scan_iter(match=f"{PREFIX}chat:*"))
+        # The chat's head and its messages, under the deployment's prefix and one hash tag,
+        # expiring with the resume TTL; no chat id or owner in their names.
+        assert len(keys) == 2 and keys[1] == keys[0] + ":messages"
+        assert not any("two-workers" in k or "alice" in k for k in keys)
+        assert all(0 < store.pttl(k) <= TTL * 1000 for k in keys)
+        assert store.llen(keys[1]) == 6  # appended turn by turn

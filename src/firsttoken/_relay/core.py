@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anthropic
 
 from .._chat import RelayStart, refusal
-from .._conversation import ChatTurn, Conversation
+from .._conversation import ChatTurn, Conversation, Recorded, load_messages
 from .._errors import Refused
 from .._events import EventReader
 from .._heartbeat import Heartbeat
@@ -190,22 +190,25 @@ class RelayCore:
 
     # -- a held chat's turn (`hold`) --------------------------------------------------------------
 
-    def _begin_turn(self, raw: bytes | None) -> RelayStart | None:
-        """Begin the held chat's turn over its stored conversation (`raw`; none: a new one), or
-        the refusal of a turn whose whole conversation is over the profile's input tokens."""
+    def _begin_turn(self, head: bytes | None) -> ChatTurn:
+        """The held chat's turn over its stored head (none: a new conversation)."""
         profile: str | None = self._call.get("profile")
         settings = self.engine.settings
         threads = settings.profile(profile or settings.default_profile).threads
-        turn = self._turn = ChatTurn(Conversation.loads(raw), self._call["messages"], threads=threads)
-        if not turn.continues:
-            # What is actually sent is counted: the whole conversation, unless the thread has it.
-            try:
-                self.engine.limits.check_tokens(
-                    turn.sent_messages(), profile, system=self._call.get("system")
-                )
-            except Refused as exc:
-                self.closed = True
-                return refusal(exc)
+        turn = self._turn = ChatTurn(Conversation.loads(head), self._call["messages"], threads=threads)
+        return turn
+
+    def _history(self, turn: ChatTurn, raw: list[bytes]) -> RelayStart | None:
+        """Give the turn its stored messages; the refusal of a turn whose whole conversation is
+        over the profile's input tokens (what is actually sent is counted)."""
+        turn.load(load_messages(raw))
+        try:
+            self.engine.limits.check_tokens(
+                turn.counted_messages(), self._call.get("profile"), system=self._call.get("system")
+            )
+        except Refused as exc:
+            self.closed = True
+            return refusal(exc)
         return None
 
     def _turn_call(self) -> dict[str, Any]:
@@ -213,16 +216,15 @@ class RelayCore:
         turn = self._turn
         return self._call if turn is None else {**self._call, **turn.arguments()}
 
-    def _recorded(self, stream: _Stream) -> bytes | None:
-        """The held conversation once the answer ended, to store; None for no held chat."""
+    def _recorded(self, stream: _Stream) -> Recorded | None:
+        """What to store of the held chat once the answer ended; None for no held chat."""
         turn = self._turn
         if turn is None or not stream.finished:
             return None
         fallback = bool(stream.timings.fallbacks)
-        held = turn.recorded(
+        return turn.recorded(
             stream.answer, message_id=stream.message_id, stop_reason=stream.stop_reason, fallback=fallback
         )
-        return held.dumps()
 
     def _headers(self, stream: _Stream) -> list[tuple[str, str]]:
         upstream = stream.timings.upstream or 0.0

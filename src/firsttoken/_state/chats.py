@@ -1,11 +1,13 @@
-"""Held conversations (threaded chats): one serialised conversation per owner and chat id.
+"""Held conversations (threaded chats): per owner and chat id, a small head and a list of messages.
 
-The key is `<prefix>chat:{digest(owner digest, chat id)}`: the owner is part of the digest, so a
-chat id sent by anyone else names another (empty) key, and neither the chat id nor the owner
-reaches Redis. Each write renews the key's TTL (`resume_ttl`, the resumable answers' own): a
-conversation lives that long after its last turn. The value is the conversation's JSON, written
-whole at the end of each turn (`_conversation.Conversation.dumps`); two turns of one chat racing
-on two workers keep the one that ended last.
+The keys are `<prefix>chat:{<entity>}` (the head: where the API's thread stands) and
+`<prefix>chat:{<entity>}:messages` (a list, one JSON message per item), where the entity is a
+digest of the owner and the chat id: a chat id sent by anyone else names other (empty) keys, and
+neither the chat id nor the owner reaches Redis. The hash tag puts both keys on one Cluster slot,
+so each turn's write is one atomic pipeline. A turn appends its messages rather than rewriting the
+conversation: a thread's turn costs the same at turn 50 as at turn 2. Each write renews both TTLs
+(`resume_ttl`, the resumable answers' own): a conversation lives that long after its last turn.
+Two turns of one chat racing on two workers both append, in the order they end.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from .._loops import close_with_loop
@@ -24,6 +26,8 @@ from .keys import Keys, digest
 
 __all__ = ["ChatStore", "MemoryChats", "RedisChats", "chat_entity"]
 
+# A turn's messages to store, each one message's JSON.
+Messages = Sequence[bytes]
 # Conversations one process keeps in memory: the oldest untouched go first past it.
 MEMORY_CHATS = 4096
 
@@ -38,10 +42,14 @@ class ChatStore(Protocol):
 
     kind: str
 
-    def load(self, entity: str) -> bytes | None: ...
-    def save(self, entity: str, value: bytes) -> None: ...
-    async def aload(self, entity: str) -> bytes | None: ...
-    async def asave(self, entity: str, value: bytes) -> None: ...
+    def load_head(self, entity: str) -> bytes | None: ...
+    def load_messages(self, entity: str) -> list[bytes]: ...
+    def save(self, entity: str, head: bytes, append: Messages, *, replace: bool = False) -> None: ...
+    async def aload_head(self, entity: str) -> bytes | None: ...
+    async def aload_messages(self, entity: str) -> list[bytes]: ...
+    async def asave(
+        self, entity: str, head: bytes, append: Sequence[bytes], *, replace: bool = False
+    ) -> None: ...
     def close(self) -> None: ...
 
 
@@ -57,38 +65,53 @@ class MemoryChats:
         self.size = size
         self.clock = clock
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, bytes, list[bytes]]] = OrderedDict()
 
-    def load(self, entity: str) -> bytes | None:
-        with self._lock:
-            item = self._items.get(entity)
-            if item is None:
-                return None
-            if self.clock() >= item[0]:
-                del self._items[entity]
-                return None
-            self._items.move_to_end(entity)
-            return item[1]
+    def _live(self, entity: str) -> tuple[float, bytes, list[bytes]] | None:
+        item = self._items.get(entity)
+        if item is not None and self.clock() >= item[0]:
+            del self._items[entity]
+            return None
+        return item
 
-    def save(self, entity: str, value: bytes) -> None:
+    def load_head(self, entity: str) -> bytes | None:
         with self._lock:
-            self._items[entity] = (self.clock() + self.ttl, value)
+            item = self._live(entity)
+            return None if item is None else item[1]
+
+    def load_messages(self, entity: str) -> list[bytes]:
+        with self._lock:
+            item = self._live(entity)
+            return [] if item is None else list(item[2])
+
+    def save(self, entity: str, head: bytes, append: Messages, *, replace: bool = False) -> None:
+        with self._lock:
+            item = self._live(entity)
+            messages = [] if item is None or replace else item[2]
+            messages.extend(append)
+            self._items[entity] = (self.clock() + self.ttl, head, messages)
             self._items.move_to_end(entity)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    async def aload(self, entity: str) -> bytes | None:
-        return self.load(entity)
+    async def aload_head(self, entity: str) -> bytes | None:
+        return self.load_head(entity)
 
-    async def asave(self, entity: str, value: bytes) -> None:
-        self.save(entity, value)
+    async def aload_messages(self, entity: str) -> list[bytes]:
+        return self.load_messages(entity)
+
+    async def asave(
+        self, entity: str, head: bytes, append: Sequence[bytes], *, replace: bool = False
+    ) -> None:
+        self.save(entity, head, append, replace=replace)
 
     def close(self) -> None:
         """Nothing to release."""
 
 
 class RedisChats:
-    """Conversations in Redis, one string key each; the async side uses the running loop's client."""
+    """Conversations in Redis: a string and a list per chat; the async side uses the running
+    loop's client."""
 
     kind = "redis"
 
@@ -104,8 +127,8 @@ class RedisChats:
         self._lock = threading.Lock()
         self.closed = False
 
-    def key(self, entity: str) -> str:
-        return self.keys.key("chat", entity)
+    def key(self, entity: str, part: str | None = None) -> str:
+        return self.keys.key("chat", entity, part)
 
     def _async_client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -120,19 +143,41 @@ class RedisChats:
                 entry = self._async[loop] = (client, close_with_loop(loop, close))
             return entry[0]
 
-    def load(self, entity: str) -> bytes | None:
+    def _save(self, pipe: Any, entity: str, head: bytes, append: Sequence[bytes], replace: bool) -> None:
+        listed = self.key(entity, "messages")
+        pipe.set(self.key(entity), head, px=self.ttl_ms)
+        if replace:
+            pipe.delete(listed)
+        if append:
+            pipe.rpush(listed, *append)
+        pipe.pexpire(listed, self.ttl_ms)
+
+    def load_head(self, entity: str) -> bytes | None:
         found = self.client.get(self.key(entity))
         return None if found is None else bytes(found)
 
-    def save(self, entity: str, value: bytes) -> None:
-        self.client.set(self.key(entity), value, px=self.ttl_ms)
+    def load_messages(self, entity: str) -> list[bytes]:
+        return [bytes(m) for m in self.client.lrange(self.key(entity, "messages"), 0, -1)]
 
-    async def aload(self, entity: str) -> bytes | None:
+    def save(self, entity: str, head: bytes, append: Messages, *, replace: bool = False) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        self._save(pipe, entity, head, append, replace)
+        pipe.execute()
+
+    async def aload_head(self, entity: str) -> bytes | None:
         found = await self._async_client().get(self.key(entity))
         return None if found is None else bytes(found)
 
-    async def asave(self, entity: str, value: bytes) -> None:
-        await self._async_client().set(self.key(entity), value, px=self.ttl_ms)
+    async def aload_messages(self, entity: str) -> list[bytes]:
+        found = await self._async_client().lrange(self.key(entity, "messages"), 0, -1)
+        return [bytes(m) for m in found]
+
+    async def asave(
+        self, entity: str, head: bytes, append: Sequence[bytes], *, replace: bool = False
+    ) -> None:
+        pipe = self._async_client().pipeline(transaction=True)
+        self._save(pipe, entity, head, append, replace)
+        await pipe.execute()
 
     def close(self) -> None:
         if self.closed:

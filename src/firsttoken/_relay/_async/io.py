@@ -14,6 +14,7 @@ import anthropic
 
 from ..._chat import RelayStart, refusal, upstream_error
 from ..._coalesce import Item, Latest, acoalesce
+from ..._conversation import Recorded
 from ..._errors import Refused, UpstreamFailure
 from ..._events import StepStart
 from ..._heartbeat import abeating
@@ -30,11 +31,14 @@ class AsyncRelay(RelayCore):
 
         A held chat's turn (`hold`) loads its conversation first, and is sent again as the API's
         answer asks (a lost thread replayed whole, an unthreadable one sent unthreaded)."""
+        turn = None
         if self._chat is not None:
-            refused = self._begin_turn(await self._aload_chat(self._chat))
-            if refused is not None:
-                return refused
+            turn = self._begin_turn(await self._aload_chat(self._chat))
         while True:
+            if turn is not None and self._chat is not None and turn.needs_history:
+                refused = self._history(turn, await self._aload_history(self._chat))
+                if refused is not None:
+                    return refused
             stream: _AsyncStream = self.engine.astream(**self._turn_call())
             self._async = stream
             self._watch_objects(stream)
@@ -115,9 +119,9 @@ class AsyncRelay(RelayCore):
                     # A stateless format's event is encoded here: one that encodes to nothing (a
                     # text block's start in SSE) does not wake a writer thread for nothing.
                     yield chunk
-            held = self._recorded(stream)
-            if held is not None and self._chat is not None:
-                await self._asave_chat(self._chat, held)
+            recorded = self._recorded(stream)
+            if recorded is not None and self._chat is not None:
+                await self._asave_chat(self._chat, recorded)
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message) if encoded else partial(fmt.error, exc.type, exc.message)
             return
@@ -132,14 +136,21 @@ class AsyncRelay(RelayCore):
 
     async def _aload_chat(self, entity: str) -> bytes | None:
         try:
-            return await self.engine.chats.aload(entity)
+            return await self.engine.chats.aload_head(entity)
         except Exception as exc:  # Redis away: the turn starts a new conversation, said in the log
             logger.warning("firsttoken: cannot load a held chat: %s", type(exc).__name__)
             return None
 
-    async def _asave_chat(self, entity: str, held: bytes) -> None:
+    async def _aload_history(self, entity: str) -> list[bytes]:
         try:
-            await self.engine.chats.asave(entity, held)
+            return await self.engine.chats.aload_messages(entity)
+        except Exception as exc:
+            logger.warning("firsttoken: cannot load a held chat's messages: %s", type(exc).__name__)
+            return []
+
+    async def _asave_chat(self, entity: str, recorded: Recorded) -> None:
+        try:
+            await self.engine.chats.asave(entity, recorded.head, recorded.append, replace=recorded.replace)
         except Exception as exc:  # the answer is whole; only the next turn will miss this one
             logger.warning("firsttoken: cannot hold a chat's turn: %s", type(exc).__name__)
 

@@ -15,6 +15,7 @@ import anthropic
 
 from ..._chat import RelayStart, refusal, upstream_error
 from ..._coalesce import Item, Latest, coalesce
+from ..._conversation import Recorded
 from ..._errors import Refused, UpstreamFailure
 from ..._events import StepStart
 from ..._heartbeat import beating
@@ -31,11 +32,14 @@ class SyncRelay(RelayCore):
 
         A held chat's turn (`hold`) loads its conversation first, and is sent again as the API's
         answer asks (a lost thread replayed whole, an unthreadable one sent unthreaded)."""
+        turn = None
         if self._chat is not None:
-            refused = self._begin_turn(self._load_chat(self._chat))
-            if refused is not None:
-                return refused
+            turn = self._begin_turn(self._load_chat(self._chat))
         while True:
+            if turn is not None and self._chat is not None and turn.needs_history:
+                refused = self._history(turn, self._load_history(self._chat))
+                if refused is not None:
+                    return refused
             stream: _SyncStream = self.engine.stream(**self._turn_call())
             self._sync = stream
             self._watch_objects(stream)
@@ -116,9 +120,9 @@ class SyncRelay(RelayCore):
                     # A stateless format's event is encoded here: one that encodes to nothing (a
                     # text block's start in SSE) does not wake a writer thread for nothing.
                     yield chunk
-            held = self._recorded(stream)
-            if held is not None and self._chat is not None:
-                self._save_chat(self._chat, held)
+            recorded = self._recorded(stream)
+            if recorded is not None and self._chat is not None:
+                self._save_chat(self._chat, recorded)
         except UpstreamFailure as exc:
             yield fmt.error(exc.type, exc.message) if encoded else partial(fmt.error, exc.type, exc.message)
             return
@@ -133,14 +137,21 @@ class SyncRelay(RelayCore):
 
     def _load_chat(self, entity: str) -> bytes | None:
         try:
-            return self.engine.chats.load(entity)
+            return self.engine.chats.load_head(entity)
         except Exception as exc:  # Redis away: the turn starts a new conversation, said in the log
             logger.warning("firsttoken: cannot load a held chat: %s", type(exc).__name__)
             return None
 
-    def _save_chat(self, entity: str, held: bytes) -> None:
+    def _load_history(self, entity: str) -> list[bytes]:
         try:
-            self.engine.chats.save(entity, held)
+            return self.engine.chats.load_messages(entity)
+        except Exception as exc:
+            logger.warning("firsttoken: cannot load a held chat's messages: %s", type(exc).__name__)
+            return []
+
+    def _save_chat(self, entity: str, recorded: Recorded) -> None:
+        try:
+            self.engine.chats.save(entity, recorded.head, recorded.append, replace=recorded.replace)
         except Exception as exc:  # the answer is whole; only the next turn will miss this one
             logger.warning("firsttoken: cannot hold a chat's turn: %s", type(exc).__name__)
 

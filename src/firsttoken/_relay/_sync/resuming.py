@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._chat import RelayStart, error_response
-from ..._conversation import Conversation
+from ..._conversation import Conversation, load_messages
 from ..._state.chats import chat_entity
 from ..core import EngineParts
 from ..resume import ResumedStream
@@ -110,14 +110,16 @@ class SyncResuming:
         for that owner (another owner's chat included)."""
         if not valid_chat_id(chat_id):
             return error_response(404, NO_CHAT)
+        entity = chat_entity(owner_digest(owner), chat_id)
+        chats = self.engine.chats
         try:
-            raw = self.engine.chats.load(chat_entity(owner_digest(owner), chat_id))
+            held = Conversation.loads(chats.load_head(entity))
+            if held is None:
+                return error_response(404, NO_CHAT)
+            held.messages = load_messages(chats.load_messages(entity))
         except Exception as exc:
             logger.warning("firsttoken: cannot read a held chat: %s", type(exc).__name__)
             return error_response(503, UNAVAILABLE)
-        held = Conversation.loads(raw)
-        if held is None:
-            return error_response(404, NO_CHAT)
         body = {"chat_id": chat_id, "messages": held.contract_messages()}
         return RelayStart(
             200,

@@ -444,8 +444,11 @@ class EmulatorApp:
 
     async def _messages(self, http: _Request) -> _Outcome:
         arrived = asyncio.get_running_loop().time()
-        data = parse_json(await self._read_body(http.receive, http.headers))
-        # What the request itself carried, before a thread's held turns are added: tests read it.
+        raw = await self._read_body(http.receive, http.headers)
+        data = parse_json(raw)
+        # What the request itself carried, before a thread's held turns are added: tests and the
+        # threaded-chat benchmark read it.
+        http.entry["request_bytes"] = len(raw)
         thread, sent = data.get("thread"), data.get("messages")
         http.entry["thread"] = thread.get("type") if isinstance(thread, dict) else None
         http.entry["sent_messages"] = len(sent) if isinstance(sent, list) else None
