@@ -79,6 +79,7 @@ SUBS = [
     ("aclaim", "claim"),
     ("arelease", "release"),
     ("atake", "take"),
+    ("aswap", "swap"),
     ("_clients.async_", "_clients.sync"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),

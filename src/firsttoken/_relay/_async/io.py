@@ -25,13 +25,23 @@ __all__ = ["AsyncRelay"]
 class AsyncRelay(RelayCore):
     async def aopen(self) -> RelayStart:
         """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error."""
-        stream: _AsyncStream = self.engine.astream(**self._call)
-        self._async = stream
-        try:
-            await stream.open()
-        except (anthropic.APIError, RateLimited) as exc:
-            self.closed = True
-            return upstream_error(exc)
+        uploads = self._uploads
+        call, pending = await uploads.aswap(self._call) if uploads is not None else (self._call, [])
+        while True:
+            stream: _AsyncStream = self.engine.astream(**call)
+            self._async = stream
+            try:
+                await stream.open()
+            except (anthropic.APIError, RateLimited) as exc:
+                if uploads is not None and call is not self._call and uploads.forget(self._call, exc):
+                    # A file the API no longer has: this turn sends the bytes again.
+                    call = self._call
+                    continue
+                self.closed = True
+                return upstream_error(exc)
+            break
+        if uploads is not None and pending:
+            uploads.later(pending)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
             self._producer = self._hub.produce(

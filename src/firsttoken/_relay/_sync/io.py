@@ -26,13 +26,23 @@ __all__ = ["SyncRelay"]
 class SyncRelay(RelayCore):
     def open(self) -> RelayStart:
         """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error."""
-        stream: _SyncStream = self.engine.stream(**self._call)
-        self._sync = stream
-        try:
-            stream.open()
-        except (anthropic.APIError, RateLimited) as exc:
-            self.closed = True
-            return upstream_error(exc)
+        uploads = self._uploads
+        call, pending = uploads.swap(self._call) if uploads is not None else (self._call, [])
+        while True:
+            stream: _SyncStream = self.engine.stream(**call)
+            self._sync = stream
+            try:
+                stream.open()
+            except (anthropic.APIError, RateLimited) as exc:
+                if uploads is not None and call is not self._call and uploads.forget(self._call, exc):
+                    # A file the API no longer has: this turn sends the bytes again.
+                    call = self._call
+                    continue
+                self.closed = True
+                return upstream_error(exc)
+            break
+        if uploads is not None and pending:
+            uploads.later(pending)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
             self._producer = self._hub.produce(

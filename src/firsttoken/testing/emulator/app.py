@@ -443,7 +443,10 @@ class EmulatorApp:
 
     async def _messages(self, http: _Request) -> _Outcome:
         arrived = asyncio.get_running_loop().time()
-        data = parse_json(await self._read_body(http.receive, http.headers))
+        body = await self._read_body(http.receive, http.headers)
+        # In the request log: what a request cost to send (attachments by bytes or by file id).
+        http.entry["body_bytes"] = len(body)
+        data = parse_json(body)
         with self.threads.turn(data, http.headers) as turn:
             return await self._answer(http, turn, arrived)
 
