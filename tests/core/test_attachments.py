@@ -203,3 +203,11 @@ def test_a_citation_is_one_flat_object_in_each_format() -> None:
     part = json.loads(AISDKFormat().event(cite).split(b"data: ", 1)[1])
     assert part["type"] == "source-document" and part["mediaType"] == "application/pdf"
     assert part["title"] == "sky.pdf" and part["providerMetadata"]["anthropic"]["startPageNumber"] == 2
+
+
+def test_what_the_api_would_refuse_is_413_here_first() -> None:
+    with pytest.raises(Refused, match="the image is 9000x10 pixels; the API takes at most 8000") as wide:
+        accept(turn(image_block(jpeg_header(9000, 10), "image/jpeg")))
+    assert wide.value.status == 413
+    with pytest.raises(Refused, match="the PDF has 101 pages; the API takes at most 100"):
+        accept(turn(document_block(pdf(("p",) * 101))), max_input_tokens=1_000_000)

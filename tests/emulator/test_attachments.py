@@ -11,7 +11,7 @@ import pytest
 
 from firsttoken._attachments import block_tokens as estimated
 from firsttoken.testing.emulator.media import block_tokens as counted
-from tests.files import SENTENCE, document_block, gif, image_block, pdf, png
+from tests.files import SENTENCE, document_block, gif, image_block, jpeg_header, pdf, png
 
 MODEL = "claude-sonnet-5"
 
@@ -71,6 +71,8 @@ def test_a_pdfs_citation_names_its_page_and_streams_as_a_citations_delta(client:
         (image_block(png(), "image/jpeg"), "Image does not match the provided media type image/jpeg"),
         (image_block(png(), "image/bmp"), "Input should be 'image/jpeg'"),
         (document_block(png()), "The PDF specified was not valid"),
+        (image_block(jpeg_header(8001, 600), "image/jpeg"), "image dimensions exceed max allowed size: 8000"),
+        (document_block(pdf(("p",) * 101)), "A maximum of 100 PDF pages may be provided"),
     ],
 )
 def test_bytes_that_are_not_what_they_say_are_the_apis_400(
