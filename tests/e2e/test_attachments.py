@@ -114,6 +114,8 @@ def test_the_ai_sdk_client_sends_a_file_part_and_rebuilds_the_source(
     source = sources[0]
     assert source["title"] == "sky.pdf" and source["mediaType"] == "application/pdf"
     assert source["providerMetadata"]["anthropic"]["citedText"] == SENTENCE
+    if served.app.name != "starlette":
+        return  # the refusal below is the same core code in every server (the SSE test covers each)
     # A text file sent as a PDF is refused by its content, before anything goes upstream.
     fake = tmp_path / "fake.pdf"
     fake.write_bytes(b"not a pdf at all")
