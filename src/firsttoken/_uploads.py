@@ -163,18 +163,18 @@ class Uploads:
         try:
             client = self._pool.sync
             for p in pending:
-                try:
-                    meta = client.beta.files.upload(
-                        file=(p.name, base64.b64decode(p.data), p.media_type),
-                        expires_in_seconds=UPLOAD_TTL,
-                        betas=[FILES_BETA],
-                    )
-                except (anthropic.APIError, ValueError) as exc:
-                    logger.warning("could not upload an attachment to the Files API: %s", type(exc).__name__)
-                    continue
+                meta = client.beta.files.upload(
+                    file=(p.name, base64.b64decode(p.data), p.media_type),
+                    expires_in_seconds=UPLOAD_TTL,
+                    betas=[FILES_BETA],
+                )
                 self.store.set(p.key, meta.id.encode(), UPLOAD_TTL - _MARGIN)
                 with self._lock:
                     self.uploaded += 1
+        # Best effort in the background, after the answer began: whatever stops it (the API, the
+        # engine closing) leaves the files inline, as they were. The type alone: never a secret.
+        except Exception as exc:
+            logger.warning("could not upload an attachment to the Files API: %s", type(exc).__name__)
         finally:
             with self._lock:
                 self._uploading.difference_update(p.key for p in pending)
