@@ -80,3 +80,19 @@ def test_bytes_that_are_not_what_they_say_are_the_apis_400(
 ) -> None:
     with pytest.raises(anthropic.BadRequestError, match=message):
         client.messages.create(model=MODEL, max_tokens=5, messages=ask(block))
+
+
+def test_a_citation_of_an_uploaded_pdf_names_its_file(client: anthropic.Anthropic) -> None:
+    uploaded = client.beta.files.upload(file=("sky.pdf", pdf(), "application/pdf"))
+    document = {
+        "type": "document",
+        "source": {"type": "file", "file_id": uploaded.id},
+        "citations": {"enabled": True},
+    }
+    answer = client.messages.create(model=MODEL, max_tokens=200, messages=ask(document))
+    cited = [c for b in answer.content if b.type == "text" for c in b.citations or []]
+    assert [(c.type, c.cited_text, c.file_id) for c in cited] == [("page_location", SENTENCE, uploaded.id)]
+    # Counted as the same PDF sent inline: the file's id is not prompt text.
+    inline = client.messages.count_tokens(model=MODEL, messages=ask(document_block(pdf(), title=None)))
+    by_id = client.messages.count_tokens(model=MODEL, messages=ask(document))
+    assert by_id.input_tokens == inline.input_tokens
