@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .media import check_source
-from .tokens import FILE_MARK
 from .protocol import ApiError, new_id
+from .tokens import FILE_MARK
 
 __all__ = ["FILES_BETA", "MAX_FILES", "MAX_STORE_BYTES", "FileStore", "Reply", "rfc3339"]
 
