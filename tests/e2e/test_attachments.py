@@ -145,6 +145,18 @@ def test_the_page_attaches_a_pdf_and_shows_the_citation(example: RunningExample,
             page = context.new_page()
             page.goto(example.url + "/")
             page.wait_for_function("() => document.readyState === 'complete'")
+            # A file that is not what it says is refused with the server's reason, and goes back
+            # to the tray.
+            fake = tmp_path / "fake.png"
+            fake.write_bytes(b"not an image")
+            page.set_input_files("#attach-input", [str(fake)])
+            page.fill("#prompt", "What is this?")
+            page.click("#send")
+            page.wait_for_selector(".answer[data-state='error']", timeout=30_000)
+            assert "judged by its content" in page.locator(".answer").first.inner_text()
+            page.wait_for_selector("#attachments .attachment-chip >> text=fake.png")
+            page.click("#attachments .attachment-chip button")
+            assert page.locator("#attachments .attachment-chip").count() == 0
             page.set_input_files("#attach-input", [str(sky), str(picture)])
             page.wait_for_selector(".attachment-chip >> text=sky.pdf")
             page.wait_for_selector(".attachment-thumb")
@@ -152,13 +164,9 @@ def test_the_page_attaches_a_pdf_and_shows_the_citation(example: RunningExample,
             page.click("#send")
             page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
             # The user's turn shows what went with it; the answer lists what it cited.
-            assert (
-                page.locator(".user-attachments .attachment-chip")
-                .first.inner_text()
-                .strip()
-                .startswith("sky.pdf")
-            )
-            assert page.locator(".user-attachments img.attachment-thumb").count() == 1
+            shown = page.locator(".user-attachments").nth(1)  # the refused turn's are first
+            assert shown.locator(".attachment-chip").first.inner_text().strip().startswith("sky.pdf")
+            assert shown.locator("img.attachment-thumb").count() == 1
             cited = page.locator(".answer .citations li")
             assert cited.count() == 1
             assert SENTENCE in cited.inner_text() and "sky.pdf" in cited.inner_text()
@@ -173,6 +181,6 @@ def test_the_page_attaches_a_pdf_and_shows_the_citation(example: RunningExample,
             page.wait_for_function(
                 "() => document.querySelectorAll(\".answer[data-state='done']\").length === 2"
             )
-            assert page.locator(".user-attachments").nth(1).inner_text().strip().startswith("drop.png")
+            assert page.locator(".user-attachments").nth(2).inner_text().strip().startswith("drop.png")
         finally:
             context.close()
