@@ -88,6 +88,7 @@ SUBS = [
     ("_aload_chat", "_load_chat"),
     ("_asave_chat", "_save_chat"),
     ("akeep", "keep"),
+    ("aswap", "swap"),
     ("_clients.async_", "_clients.sync"),
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),

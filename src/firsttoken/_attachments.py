@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import BadRequest, UnsupportedMediaType
+from ._errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
     "IMAGE_TYPES",
@@ -53,6 +53,10 @@ MAX_PIXELS = 1_150_000
 PIXELS_PER_TOKEN = 750
 # A file source (uploaded once, `_files`) has no bytes here: counted as the largest image.
 UNREAD_IMAGE_TOKENS = math.ceil(MAX_PIXELS / PIXELS_PER_TOKEN)
+# The API refuses an image over 8000 px a side and a PDF over 100 pages: refused here first, so
+# the browser hears why (413) instead of a bad gateway.
+MAX_IMAGE_SIDE = 8000
+MAX_PDF_PAGES = 100
 # A title the API shows in citations; longer is a client's mistake, not a document's name.
 MAX_TITLE = 500
 
@@ -241,8 +245,19 @@ def _built(
         raise UnsupportedMediaType(f"{where}: the file is not {KINDS}, judged by its content{said}")
     source = {"type": "base64", "media_type": media, "data": data}
     if media != PDF:
+        size = image_size(raw)
+        if size is not None and max(size) > MAX_IMAGE_SIDE:
+            raise PayloadTooLarge(
+                f"{where}: the image is {size[0]}x{size[1]} pixels; the API takes at most "
+                f"{MAX_IMAGE_SIDE} a side"
+            )
         out: dict[str, Any] = {"type": "image", "source": source}
     else:
+        pages = pdf_pages(raw)
+        if pages > MAX_PDF_PAGES:
+            raise PayloadTooLarge(
+                f"{where}: the PDF has {pages} pages; the API takes at most {MAX_PDF_PAGES}"
+            )
         out = {"type": "document", "source": source}
         title, citations = block.get("title"), block.get("citations")
         if title is not None:

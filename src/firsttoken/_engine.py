@@ -33,6 +33,7 @@ from ._routing import Classification, Router, Routing
 from ._settings import Settings
 from ._state import build_chats, build_state, build_streams
 from ._telemetry import Telemetry
+from ._uploads import Uploads
 from ._upstream._async.calls import AsyncTextStream
 from ._upstream._sync.calls import TextStream
 from ._upstream.clients import ClientPool
@@ -69,6 +70,8 @@ class Engine(Lifecycle):
         # Held conversations of browser chats that name a `chat_id` (_conversation.py): memory, or Redis.
         self.chats = build_chats(s)
         self.responses = ResponseCache.for_settings(self.shared.responses, self.upstream, s)
+        # Attached files uploaded once and sent by id on later turns (_uploads.py), when asked for.
+        self.uploads = Uploads.for_settings(self.shared.responses, self._pool, self.upstream, s)
         # Fallback chains, cooldowns and the rate-limit governor (_fallback.py); intent routing (_routing.py).
         self.resilience = Resilience(
             s,

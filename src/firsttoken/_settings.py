@@ -206,6 +206,11 @@ class Settings:
     max_request_attachment_bytes: int = 10 * 1024 * 1024
     """All the files of one browser request together, in bytes as decoded (413 past it). The body
     read may be this much larger than `max_body_bytes` (as base64) when attachments are on."""
+    # Off: it keeps users' files in the operator's Anthropic organisation for a day (_uploads.py).
+    upload_attachments: bool = False
+    """Upload each attached file once through the Files API (beta `files-api-2025-04-14`) after the
+    turn that sends it, and send it by `file_id` on later turns instead of its bytes; the mapping
+    lives in the state backend (Redis across workers). Files expire after a day."""
     client_requests_per_minute: int | None = None
     """Requests per client (an IP, a user id: what the app says identifies one) per minute, shared
     across workers through Redis when it is set (429 with `Retry-After`); 0 is off; none is 30 in

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from firsttoken import Refused, Settings, SettingsError, parse_chat_request
+from firsttoken import Engine, Refused, Settings, SettingsError, parse_chat_request
 from firsttoken._attachments import block_tokens, image_size, image_tokens, pdf_pages, sniff
 from firsttoken._caching.policy import place
 from firsttoken._events import Citation
@@ -203,3 +203,26 @@ def test_a_citation_is_one_flat_object_in_each_format() -> None:
     part = json.loads(AISDKFormat().event(cite).split(b"data: ", 1)[1])
     assert part["type"] == "source-document" and part["mediaType"] == "application/pdf"
     assert part["title"] == "sky.pdf" and part["providerMetadata"]["anthropic"]["startPageNumber"] == 2
+
+
+def test_what_the_api_would_refuse_is_413_here_first() -> None:
+    with pytest.raises(Refused, match="the image is 9000x10 pixels; the API takes at most 8000") as wide:
+        accept(turn(image_block(jpeg_header(9000, 10), "image/jpeg")))
+    assert wide.value.status == 413
+    with pytest.raises(Refused, match="the PDF has 101 pages; the API takes at most 100"):
+        accept(turn(document_block(pdf(("p",) * 101))), max_input_tokens=1_000_000)
+
+
+def test_a_question_edited_about_the_same_file_reads_the_file_from_cache(engine: Engine) -> None:
+    """Through the engine and the emulator's prompt cache: the attachment's own breakpoint is
+    written on the first turn and read when only the question after it changes."""
+    scan = image_block(png(1568, 1000))  # scaled to ~1.15 MP: 1,534 tokens, over the minimum
+
+    def ask(question: str) -> Any:
+        messages = [{"role": "user", "content": [scan, {"type": "text", "text": question}]}]
+        return engine.create(messages=messages, max_tokens=20).usage
+
+    first = ask("What is in this picture?")
+    assert first.cache_creation_input_tokens >= 1534
+    edited = ask("What colour is this picture, mostly?")
+    assert edited.cache_read_input_tokens >= 1534

@@ -7,6 +7,8 @@ page and showing the citation under the answer."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,11 @@ from typing import Any
 import pytest
 
 from tests.browser import chromium
-from tests.files import SENTENCE, data_url, document_block, image_block, pdf, png
+from tests.files import SENTENCE, document_block, image_block, pdf, png
 
 from .conftest import EXAMPLE_APPS, ExampleApp, RunningExample, _pick, _start_all
 from .sse import named, parse
-from .test_blocks import rebuild
+from .test_blocks import AISDK
 from .test_hardening import JSON, refused, upstream_requests
 
 DJANGO_ASGI = ExampleApp(
@@ -84,28 +86,41 @@ def test_refusals_name_the_limit_and_send_nothing_upstream(served: RunningExampl
     assert upstream_requests(served) == before + 1
 
 
-def test_the_ai_sdk_client_sends_a_file_part_and_rebuilds_the_source(served: RunningExample) -> None:
-    parts = [
-        {
-            "type": "file",
-            "mediaType": "application/pdf",
-            "filename": "sky.pdf",
-            "url": data_url(pdf(), "application/pdf"),
-        },
-        {"type": "text", "text": "What colour is the sky?"},
-    ]
-    body = {
-        "id": "chat-files",
-        "messages": [{"id": "u1", "role": "user", "parts": parts}],
-        "trigger": "submit-message",
-    }
-    rebuilt = rebuild(served, body)
-    assert rebuilt["status"] == 200, rebuilt
-    sources = [p for p in rebuilt["message"]["parts"] if p["type"] == "source-document"]
+def send_file(example: RunningExample, path: Path, media_type: str) -> dict[str, Any]:
+    """`files.mjs`: the AI SDK's own chat transport sends a file part, its reader rebuilds the answer."""
+    if shutil.which("node") is None or not (AISDK / "node_modules" / "ai").is_dir():
+        pytest.skip("needs node and the AI SDK: run `npm ci` in tests/e2e/aisdk")
+    url = f"{example.url}/api/chat?protocol=ai-sdk"
+    done = subprocess.run(
+        ["node", str(AISDK / "files.mjs"), url, str(path), media_type, "What colour is the sky?"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_ai_sdk_client_sends_a_file_part_and_rebuilds_the_source(
+    served: RunningExample, tmp_path: Path
+) -> None:
+    sky = tmp_path / "sky.pdf"
+    sky.write_bytes(pdf())
+    sent = send_file(served, sky, "application/pdf")
+    assert sent["status"] == 200, sent
+    sources = [p for p in sent["message"]["parts"] if p["type"] == "source-document"]
     assert len(sources) == 1
     source = sources[0]
     assert source["title"] == "sky.pdf" and source["mediaType"] == "application/pdf"
     assert source["providerMetadata"]["anthropic"]["citedText"] == SENTENCE
+    if served.app.name != "starlette":
+        return  # the refusal below is the same core code in every server (the SSE test covers each)
+    # A text file sent as a PDF is refused by its content, before anything goes upstream.
+    fake = tmp_path / "fake.pdf"
+    fake.write_bytes(b"not a pdf at all")
+    refused_file = send_file(served, fake, "application/pdf")
+    assert refused_file["status"] == "refused" and "judged by its content" in refused_file["error"]
 
 
 DROP = """(bytes) => {
@@ -130,6 +145,18 @@ def test_the_page_attaches_a_pdf_and_shows_the_citation(example: RunningExample,
             page = context.new_page()
             page.goto(example.url + "/")
             page.wait_for_function("() => document.readyState === 'complete'")
+            # A file that is not what it says is refused with the server's reason, and goes back
+            # to the tray.
+            fake = tmp_path / "fake.png"
+            fake.write_bytes(b"not an image")
+            page.set_input_files("#attach-input", [str(fake)])
+            page.fill("#prompt", "What is this?")
+            page.click("#send")
+            page.wait_for_selector(".answer[data-state='error']", timeout=30_000)
+            assert "judged by its content" in page.locator(".answer").first.inner_text()
+            page.wait_for_selector("#attachments .attachment-chip >> text=fake.png")
+            page.click("#attachments .attachment-chip button")
+            assert page.locator("#attachments .attachment-chip").count() == 0
             page.set_input_files("#attach-input", [str(sky), str(picture)])
             page.wait_for_selector(".attachment-chip >> text=sky.pdf")
             page.wait_for_selector(".attachment-thumb")
@@ -137,13 +164,9 @@ def test_the_page_attaches_a_pdf_and_shows_the_citation(example: RunningExample,
             page.click("#send")
             page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
             # The user's turn shows what went with it; the answer lists what it cited.
-            assert (
-                page.locator(".user-attachments .attachment-chip")
-                .first.inner_text()
-                .strip()
-                .startswith("sky.pdf")
-            )
-            assert page.locator(".user-attachments img.attachment-thumb").count() == 1
+            shown = page.locator(".user-attachments").nth(1)  # the refused turn's are first
+            assert shown.locator(".attachment-chip").first.inner_text().strip().startswith("sky.pdf")
+            assert shown.locator("img.attachment-thumb").count() == 1
             cited = page.locator(".answer .citations li")
             assert cited.count() == 1
             assert SENTENCE in cited.inner_text() and "sky.pdf" in cited.inner_text()
@@ -158,6 +181,6 @@ def test_the_page_attaches_a_pdf_and_shows_the_citation(example: RunningExample,
             page.wait_for_function(
                 "() => document.querySelectorAll(\".answer[data-state='done']\").length === 2"
             )
-            assert page.locator(".user-attachments").nth(1).inner_text().strip().startswith("drop.png")
+            assert page.locator(".user-attachments").nth(2).inner_text().strip().startswith("drop.png")
         finally:
             context.close()

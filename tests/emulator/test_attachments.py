@@ -11,7 +11,7 @@ import pytest
 
 from firsttoken._attachments import block_tokens as estimated
 from firsttoken.testing.emulator.media import block_tokens as counted
-from tests.files import SENTENCE, document_block, gif, image_block, pdf, png
+from tests.files import SENTENCE, document_block, gif, image_block, jpeg_header, pdf, png
 
 MODEL = "claude-sonnet-5"
 
@@ -71,6 +71,8 @@ def test_a_pdfs_citation_names_its_page_and_streams_as_a_citations_delta(client:
         (image_block(png(), "image/jpeg"), "Image does not match the provided media type image/jpeg"),
         (image_block(png(), "image/bmp"), "Input should be 'image/jpeg'"),
         (document_block(png()), "The PDF specified was not valid"),
+        (image_block(jpeg_header(8001, 600), "image/jpeg"), "image dimensions exceed max allowed size: 8000"),
+        (document_block(pdf(("p",) * 101)), "A maximum of 100 PDF pages may be provided"),
     ],
 )
 def test_bytes_that_are_not_what_they_say_are_the_apis_400(
@@ -78,3 +80,19 @@ def test_bytes_that_are_not_what_they_say_are_the_apis_400(
 ) -> None:
     with pytest.raises(anthropic.BadRequestError, match=message):
         client.messages.create(model=MODEL, max_tokens=5, messages=ask(block))
+
+
+def test_a_citation_of_an_uploaded_pdf_names_its_file(client: anthropic.Anthropic) -> None:
+    uploaded = client.beta.files.upload(file=("sky.pdf", pdf(), "application/pdf"))
+    document = {
+        "type": "document",
+        "source": {"type": "file", "file_id": uploaded.id},
+        "citations": {"enabled": True},
+    }
+    answer = client.messages.create(model=MODEL, max_tokens=200, messages=ask(document))
+    cited = [c for b in answer.content if b.type == "text" for c in b.citations or []]
+    assert [(c.type, c.cited_text, c.file_id) for c in cited] == [("page_location", SENTENCE, uploaded.id)]
+    # Counted as the same PDF sent inline: the file's id is not prompt text.
+    inline = client.messages.count_tokens(model=MODEL, messages=ask(document_block(pdf(), title=None)))
+    by_id = client.messages.count_tokens(model=MODEL, messages=ask(document))
+    assert by_id.input_tokens == inline.input_tokens

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .._settings import Settings
     from .._state.chats import ChatStore
     from .._timings import Timings
+    from .._uploads import Uploads
     from .resume import ResumeHub
 
 __all__ = ["EngineParts", "RelayCore"]
@@ -175,6 +176,9 @@ class RelayCore:
         # getattr: an engine-like object without resumable answers (a test double) has none.
         hub = getattr(engine, "resume", None)
         self._hub = hub if hub is not None and self.format.name in RESUMABLE_FORMATS else None
+        # Attached files sent by id once uploaded (_uploads.py), when the engine has that on.
+        uploads = getattr(engine, "uploads", None)
+        self._uploads: Uploads | None = uploads if uploads is not None and uploads.enabled else None
         # Set once a resumable answer is handed to its producer (`open`/`aopen`).
         self._producer: Any = None
         self._sync: _SyncStream | None = None

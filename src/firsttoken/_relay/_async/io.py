@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import anthropic
 
@@ -19,6 +19,7 @@ from ..._errors import Refused, UpstreamFailure
 from ..._events import StepStart
 from ..._heartbeat import abeating
 from ..._structured import PartialObject
+from ..._uploads import Pending
 from ..._upstream.governor import RateLimited
 from ..core import RelayCore, _AsyncStream, logger
 
@@ -30,22 +31,34 @@ class AsyncRelay(RelayCore):
         """Open the upstream stream: a 200 with the stream's headers, or the refusal as an HTTP error.
 
         A held chat's turn (`hold`) loads its conversation first, and is sent again as the API's
-        answer asks (a lost thread replayed whole, an unthreadable one sent unthreaded)."""
+        answer asks (a lost thread replayed whole, an unthreadable one sent unthreaded). Files
+        uploaded before go by their id (`upload_attachments`), their bytes again if the API lost one."""
         turn = None
         if self._chat is not None:
             turn = self._begin_turn(await self._aload_chat(self._chat))
+        uploads = self._uploads
+        inline = False
+        pending: list[Pending] = []
         while True:
             if turn is not None and self._chat is not None and turn.needs_history:
                 refused = self._history(turn, await self._aload_history(self._chat))
                 if refused is not None:
                     return refused
-            stream: _AsyncStream = self.engine.astream(**self._turn_call())
+            whole = self._turn_call()
+            call: Mapping[str, Any] = whole
+            if uploads is not None and not inline:
+                call, pending = await uploads.aswap(whole)
+            stream: _AsyncStream = self.engine.astream(**call)
             self._async = stream
             self._watch_objects(stream)
             try:
                 await stream.open()
                 break
             except (anthropic.APIError, RateLimited) as exc:
+                if uploads is not None and call is not whole and uploads.forget(whole, exc):
+                    # A file the API no longer has: this turn sends the bytes again.
+                    inline = True
+                    continue
                 if self._turn is not None and self._turn.recovers_from(exc):
                     continue
                 self.closed = True
@@ -54,6 +67,8 @@ class AsyncRelay(RelayCore):
                 # A resumed turn's approvals that fit no paused turn: the browser's 4xx.
                 self.closed = True
                 return refusal(exc)
+        if uploads is not None and pending:
+            uploads.later(pending)
         if self._hub is not None:
             # Resumable: a producer iterates the relay from now on, whatever the connection does.
             self._producer = self._hub.produce(

@@ -120,9 +120,28 @@
       row.append(...pending.map((file) => chip(file, false)));
       shown.append(row);
     }
+    watchRefusal(pending);
     pending = [];
     showTray();
   });
+
+  // A turn that fails (a 413 or 415 for a file, a network error) is dropped from the history by
+  // chat.js: its files go back to the tray, to be removed or sent again.
+  function watchRefusal(files) {
+    const answers = conversation.querySelectorAll(".answer");
+    const answer = answers[answers.length - 1];
+    if (!answer) return;
+    const watch = new MutationObserver(() => {
+      const state = answer.dataset.state;
+      if (state === "streaming") return;
+      watch.disconnect();
+      if (state === "error") {
+        pending = [...files, ...pending];
+        showTray();
+      }
+    });
+    watch.observe(answer, { attributes: true, attributeFilter: ["data-state"] });
+  }
 
   // `citation`: {cited_text, document_index, title, start_page_number...}, one per cited span.
   page.on("citation", (data, answer) => {

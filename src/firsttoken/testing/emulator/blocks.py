@@ -18,6 +18,7 @@ from typing import Any
 from .media import pdf_page_texts
 from .protocol import ApiError
 from .servertools import continues_paused_turn
+from .tokens import FILE_MARK
 
 __all__ = [
     "ADAPTIVE_SINCE",
@@ -246,12 +247,15 @@ def pick_label(labels: list[str], user_text: str, draw: float) -> str:
     return labels[int(draw * len(labels)) % len(labels)]
 
 
-def cited_document(messages: list[dict[str, Any]]) -> tuple[int, str, str | None, int | None] | None:
+Cited = tuple[int, str, "str | None", "int | None", "str | None"]
+
+
+def cited_document(messages: list[dict[str, Any]]) -> Cited | None:
     """The first document of the last user turn that asks for citations: its index among all the
-    request's documents (as the API counts `document_index`), its text, its title, and for a PDF
-    the page (1-based) the text is on; None for a plain-text document."""
+    request's documents (as the API counts `document_index`), its text, its title, for a PDF the
+    page (1-based) the text is on (None for a plain-text document), and the file it came from."""
     index = 0
-    found: tuple[int, str, str | None, int | None] | None = None
+    found: Cited | None = None
     for position, message in enumerate(messages):
         content = message.get("content")
         if not isinstance(content, list):
@@ -262,13 +266,14 @@ def cited_document(messages: list[dict[str, Any]]) -> tuple[int, str, str | None
             source = doc.get("source") or {}
             last = position == len(messages) - 1
             if last and found is None and (doc.get("citations") or {}).get("enabled"):
+                file_id = doc.get(FILE_MARK)
                 if source.get("type") == "text":
-                    found = index, str(source.get("data", "")), doc.get("title"), None
+                    found = index, str(source.get("data", "")), doc.get("title"), None, file_id
                 elif source.get("media_type") == "application/pdf":
                     pages = pdf_page_texts(source)
                     page = next((i for i, text in enumerate(pages) if text.strip()), None)
                     if page is not None:
-                        found = index, pages[page], doc.get("title"), page + 1
+                        found = index, pages[page], doc.get("title"), page + 1, file_id
             index += 1
     return found
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from .media import check_source
 from .protocol import ApiError, new_id
+from .tokens import FILE_MARK
 
 __all__ = ["FILES_BETA", "MAX_FILES", "MAX_STORE_BYTES", "FileStore", "Reply", "rfc3339"]
 
@@ -251,6 +252,8 @@ class FileStore:
             source = block.get("source")
             if isinstance(source, dict) and source.get("type") == "file":
                 block["source"] = _inline(self._referenced(block, source.get("file_id"), f"{where}.{j}"))
+                # Which file it was, for the citations that quote it (not prompt text: not counted).
+                block[FILE_MARK] = source.get("file_id")
             refused = check_source(block, f"{where}.{j}")
             if refused is not None:
                 raise _bad(refused)

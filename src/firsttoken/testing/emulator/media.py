@@ -28,6 +28,9 @@ PAGE_TOKENS = 2_300
 MAX_EDGE = 1568
 MAX_PIXELS = 1_150_000
 LARGEST_IMAGE = math.ceil(MAX_PIXELS / 750)
+# The API's refusals: an image over 8000 px a side, a PDF over 100 pages.
+MAX_IMAGE_SIDE = 8000
+MAX_PDF_PAGES = 100
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
@@ -167,7 +170,15 @@ def check_source(block: dict[str, Any], where: str) -> str | None:
             if media == "image/webp"
             else head.startswith(_MAGIC[media])
         )
-        return None if ok else f"{where}.source.base64: Image does not match the provided media type {media}"
-    if media == "application/pdf" and (raw is None or b"%PDF-" not in raw[:1024]):
-        return f"{where}.source.base64: The PDF specified was not valid."
+        if not ok:
+            return f"{where}.source.base64: Image does not match the provided media type {media}"
+        size = _size(raw or b"")
+        if size is not None and max(size) > MAX_IMAGE_SIDE:
+            return f"{where}.source.base64: image dimensions exceed max allowed size: {MAX_IMAGE_SIDE} pixels"
+        return None
+    if media == "application/pdf":
+        if raw is None or b"%PDF-" not in raw[:1024]:
+            return f"{where}.source.base64: The PDF specified was not valid."
+        if pdf_pages(raw) > MAX_PDF_PAGES:
+            return f"{where}.source.base64.data: A maximum of {MAX_PDF_PAGES} PDF pages may be provided."
     return None

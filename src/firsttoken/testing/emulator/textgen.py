@@ -671,7 +671,7 @@ def shape(
         ]
     document = cited_document(req.messages)
     if document is not None:
-        index, data, title, page = document
+        index, data, title, page, file_id = document
         cited = quote(data)
         start = data.find(cited)
         citation: dict[str, Any] = {"cited_text": cited, "document_index": index, "document_title": title}
@@ -680,7 +680,7 @@ def shape(
         else:
             # A PDF is cited by pages: the end page is exclusive, as the API's are.
             citation.update(type="page_location", start_page_number=page, end_page_number=page + 1)
-        citation["file_id"] = None
+        citation["file_id"] = file_id
         head += [TextPlan(_words("The document says:")), CitedText(_words(" " + cited), citation)]
     if calls:
         head += [*calls, TextPlan(_words("".join(_reported(call) for call in calls).strip()))]

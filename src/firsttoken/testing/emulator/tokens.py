@@ -21,19 +21,25 @@ from typing import Any
 
 from .media import block_tokens as media_tokens
 
-__all__ = ["MESSAGE_OVERHEAD", "block_tokens", "canonical", "text_tokens"]
+__all__ = ["FILE_MARK", "MESSAGE_OVERHEAD", "block_tokens", "canonical", "text_tokens"]
 
 MESSAGE_OVERHEAD = 3
 
 
+# The file a `file` source named, kept on its block once the file is inlined (`files.py`).
+FILE_MARK = "_emulator_file_id"
+_NOT_TEXT = frozenset({"cache_control", FILE_MARK})
+
+
 def canonical(value: Any) -> str:
-    """Stable JSON for hashing and counting; `cache_control` is stripped from dict levels."""
+    """Stable JSON for hashing and counting; `cache_control` (and the emulator's own file mark) is
+    stripped from dict levels."""
     return json.dumps(_strip(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _strip(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+        return {k: _strip(v) for k, v in value.items() if k not in _NOT_TEXT}
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
