@@ -108,6 +108,10 @@ class Profile:
     tool_timeout: float = 30.0
     """Seconds one tool call may run (a tool's own `timeout` wins); past it, it is cancelled and the
     model is told so."""
+    mcp_servers: tuple[Mapping[str, Any], ...] = ()
+    """MCP servers the API calls for this profile (the MCP connector), each `{"type": "url",
+    "url": "https://...", "name": ...}` (and its `authorization_token`); the calls send them with
+    an `mcp_toolset` each and the `mcp-client-2025-11-20` beta."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -117,6 +121,7 @@ class Profile:
         _validate_caching(self)
         _validate_thinking(self)
         _validate_agent(self)
+        _validate_mcp(self)
 
     def thinking_params(self) -> dict[str, Any]:
         """The Messages API arguments this profile's thinking fields send (none when it is off)."""
@@ -231,6 +236,26 @@ def _validate_agent(p: Profile) -> None:
         raise SettingsError("max_steps", f"must be a positive integer, not {p.max_steps!r}")
     if isinstance(p.tool_timeout, bool) or not isinstance(p.tool_timeout, int | float) or p.tool_timeout <= 0:
         raise SettingsError("tool_timeout", f"must be a positive number of seconds, not {p.tool_timeout!r}")
+
+
+def _validate_mcp(p: Profile) -> None:
+    if isinstance(p.mcp_servers, list):
+        object.__setattr__(p, "mcp_servers", tuple(p.mcp_servers))
+    if not isinstance(p.mcp_servers, tuple):
+        raise SettingsError("mcp_servers", f"must be a list of MCP servers, not {p.mcp_servers!r}")
+    names: list[str] = []
+    for i, server in enumerate(p.mcp_servers):
+        key = f"mcp_servers[{i}]"
+        if not isinstance(server, Mapping) or server.get("type") != "url":
+            raise SettingsError(
+                key, f"must be an MCP server {{'type': 'url', 'url', 'name'}}, not {server!r}"
+            )
+        name, url = server.get("name"), server.get("url")
+        if not isinstance(name, str) or not name or name in names:
+            raise SettingsError(key, f"needs a 'name' no other server of the profile has, not {name!r}")
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise SettingsError(key, "needs a 'url' starting with https://")
+        names.append(name)
 
 
 def model_version(model: str) -> tuple[int, int] | None:
