@@ -210,7 +210,9 @@ def test_server_tools_stream_marked_and_priced_through_every_server(
 
 
 def test_the_ai_sdk_client_rebuilds_provider_executed_tool_parts(thinking_example: RunningExample) -> None:
-    text = "What is the weather in Paris? Use get_weather. Read https://example.com/weather first."
+    text = (
+        "What is the weather in Paris? Use get_weather. Read https://example.com/weather and ask docs first."
+    )
     user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
     rebuilt = rebuild(
         thinking_example, {"id": "chat-s", "messages": [user], "trigger": "submit-message", **FAST}
@@ -218,10 +220,17 @@ def test_the_ai_sdk_client_rebuilds_provider_executed_tool_parts(thinking_exampl
     assert rebuilt["status"] == 200, rebuilt
     tools = [p for p in rebuilt["message"]["parts"] if p["type"].startswith("tool-")]
     kinds = [p["type"] for p in tools]
-    assert kinds == ["tool-web_search", "tool-web_fetch", "tool-tool_search_tool_regex", "tool-get_weather"]
-    server, client = tools[:3], tools[3]
+    assert kinds == [
+        "tool-web_search",
+        "tool-web_fetch",
+        "tool-search",  # the MCP server's tool
+        "tool-tool_search_tool_regex",
+        "tool-get_weather",
+    ]
+    server, client = tools[:4], tools[4]
     assert all(p["providerExecuted"] is True and p["state"] == "output-available" for p in server)
-    assert server[2]["output"]["tool_references"] == [{"type": "tool_reference", "tool_name": "get_weather"}]
+    assert server[2]["callProviderMetadata"] == {"anthropic": {"mcpServerName": "docs"}}
+    assert server[3]["output"]["tool_references"] == [{"type": "tool_reference", "tool_name": "get_weather"}]
     assert "providerExecuted" not in client and client["state"] == "input-available"
     # The page answers the client tool; the server tools' parts go back as the API's blocks.
     client.update(state="output-available", output={"temperature_c": 18})
