@@ -13,6 +13,7 @@ import pytest
 from firsttoken import Engine, Settings, SettingsError, parse_chat_request
 from firsttoken._pricing import CostModel
 from firsttoken._prometheus import render_prometheus
+from firsttoken._telemetry import collect_calls
 from firsttoken.testing.emulator import Emulator
 from firsttoken.testing.emulator.servertools import MCP_BETA
 from tests.tools import WEATHER
@@ -100,8 +101,11 @@ def test_sse_and_ndjson_mark_every_server_tool_call_and_result(engine: Engine, k
 
 def test_done_counts_server_tool_use_and_prices_it(engine: Engine) -> None:
     call, _ = KINDS["web search"]
-    done = events(relayed(engine, "sse", call))[-1][1]
+    with collect_calls() as rows:
+        done = events(relayed(engine, "sse", call))[-1][1]
     assert done["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 0}
+    # The request's row (the Debug Toolbar panel's) prices the call as `done` does.
+    assert [row["cost_usd"] for row in rows] == [done["cost_usd"]]
     with engine.stream(**call) as stream:
         stream.text()
         usage = stream.message.usage
