@@ -183,6 +183,9 @@ class CallBuilder:
         params.setdefault("timeout", chosen.timeout or self._settings.timeout)
         if chosen.concise:
             params["system"] = _with_instruction(params.get("system"), chosen.concise)
+        if chosen.mcp_servers:
+            _with_mcp(params, chosen.mcp_servers)
+        # Last: a thread's `continue` leaves out the tools the MCP servers added too.
         _beta_fields(params, chosen)
         return params
 
@@ -236,6 +239,30 @@ def _refuse_runnable(params: Mapping[str, Any]) -> Mapping[str, Tool]:
             "use engine.stream() or astream(); create() sends API tool definitions only"
         )
     return _NO_TOOLS
+
+
+MCP_BETA = "mcp-client-2025-11-20"
+
+
+def _with_mcp(params: dict[str, Any], servers: tuple[Mapping[str, Any], ...]) -> None:
+    """The profile's MCP servers in the body (`extra_body`, which the SDK's non-beta `create()`
+    has no argument for), an `mcp_toolset` for each the call's tools leave out, and the beta."""
+    extra = dict(params.get("extra_body") or {})
+    extra.setdefault("mcp_servers", [dict(s) for s in servers])
+    params["extra_body"] = extra
+    tools = list(params.get("tools") or ())
+    named = {
+        t.get("mcp_server_name") for t in tools if isinstance(t, Mapping) and t.get("type") == "mcp_toolset"
+    }
+    tools += [
+        {"type": "mcp_toolset", "mcp_server_name": s["name"]} for s in servers if s["name"] not in named
+    ]
+    params["tools"] = tools
+    headers = dict(params.get("extra_headers") or {})
+    betas = [b.strip() for b in str(headers.get("anthropic-beta") or "").split(",") if b.strip()]
+    if MCP_BETA not in betas:
+        headers["anthropic-beta"] = ",".join([*betas, MCP_BETA])
+    params["extra_headers"] = headers
 
 
 def _with_instruction(system: Any, instruction: str) -> Any:

@@ -138,6 +138,10 @@ class Profile:
     # A tenth: past the p90 about a tenth of calls wait, and a hedge never doubles the load.
     hedge_share: float = 0.1
     """The most hedges a profile sends, as a share of its calls (0 to 1)."""
+    mcp_servers: tuple[Mapping[str, Any], ...] = ()
+    """MCP servers the API calls for this profile (the MCP connector), each `{"type": "url",
+    "url": "https://...", "name": ...}` (and its `authorization_token`); the calls send them with
+    an `mcp_toolset` each and the `mcp-client-2025-11-20` beta."""
 
     def __post_init__(self) -> None:
         if isinstance(self.fallbacks, list):
@@ -149,6 +153,7 @@ class Profile:
         _validate_agent(self)
         _validate_output(self)
         _validate_hedging(self)
+        _validate_mcp(self)
 
     def thinking_params(self) -> dict[str, Any]:
         """The Messages API arguments this profile's thinking fields send (none when it is off)."""
@@ -331,6 +336,26 @@ def _validate_hedging(p: Profile) -> None:
     share = p.hedge_share
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
         raise SettingsError("hedge_share", f"must be a share of calls above 0 and at most 1, not {share!r}")
+
+
+def _validate_mcp(p: Profile) -> None:
+    if isinstance(p.mcp_servers, list):
+        object.__setattr__(p, "mcp_servers", tuple(p.mcp_servers))
+    if not isinstance(p.mcp_servers, tuple):
+        raise SettingsError("mcp_servers", f"must be a list of MCP servers, not {p.mcp_servers!r}")
+    names: list[str] = []
+    for i, server in enumerate(p.mcp_servers):
+        key = f"mcp_servers[{i}]"
+        if not isinstance(server, Mapping) or server.get("type") != "url":
+            raise SettingsError(
+                key, f"must be an MCP server {{'type': 'url', 'url', 'name'}}, not {server!r}"
+            )
+        name, url = server.get("name"), server.get("url")
+        if not isinstance(name, str) or not name or name in names:
+            raise SettingsError(key, f"needs a 'name' no other server of the profile has, not {name!r}")
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise SettingsError(key, "needs a 'url' starting with https://")
+        names.append(name)
 
 
 def model_version(model: str) -> tuple[int, int] | None:

@@ -159,8 +159,8 @@ class Settings:
     """Per model family, the minimum cacheable prompt length, overriding the built-in table
     (`{"sonnet": 1024}`)."""
     pricing: Mapping[str, float] = field(default_factory=dict)
-    """Per model family, the input price in $ per million tokens used for the cost estimates of
-    prompt caching, overriding the built-in table."""
+    """Per model family, the input price in $ per million tokens used for the cost estimates
+    (prompt caching's, each answer's `cost_usd`), overriding the built-in table."""
     # Off: it adds a field to every call.
     cache_debug: bool = False
     """Ask the API why a continuing conversation missed the prompt cache, and log it."""

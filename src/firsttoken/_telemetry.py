@@ -29,7 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from ._metrics import CallRecord, ProviderCheck
-from ._pricing import OUTPUT_MULTIPLIER, CostModel, Ttl
+from ._pricing import CostModel, Ttl
 from ._version import __version__
 
 __all__ = ["CAPTURE_CONTENT_ENV", "Telemetry", "collect_calls", "server_timing"]
@@ -106,15 +106,16 @@ class Telemetry:
         return otel_context.get_current()
 
     def cost(self, record: CallRecord) -> float:
-        """Estimated dollars for the call: its prompt (cache reads and writes priced) and its answer."""
-        prompt = self._costs.cost(
-            record.model,
-            input_tokens=record.input_tokens,
-            read=record.cache_read_input_tokens,
-            write=record.cache_creation_input_tokens,
-            ttl=self._ttl_of(record.profile),
-        )
-        return prompt + self._costs.price(record.model) * OUTPUT_MULTIPLIER * record.output_tokens
+        """Estimated dollars for the call: its prompt (cache reads and writes priced), its answer and
+        the server tools priced per request, as `done`'s `cost_usd` counts them."""
+        usage = {
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "cache_read_input_tokens": record.cache_read_input_tokens,
+            "cache_creation_input_tokens": record.cache_creation_input_tokens,
+            "server_tool_use": dict(record.server_tool_use),
+        }
+        return self._costs.answer_cost(record.model, usage, ttl=self._ttl_of(record.profile))
 
     def finished(
         self,

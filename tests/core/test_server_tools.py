@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from firsttoken import Engine, Settings, parse_chat_request
+from firsttoken import Engine, Settings, SettingsError, parse_chat_request
 from firsttoken._pricing import CostModel
 from firsttoken._prometheus import render_prometheus
+from firsttoken._telemetry import collect_calls
 from firsttoken.testing.emulator import Emulator
 from firsttoken.testing.emulator.servertools import MCP_BETA
 from tests.tools import WEATHER
@@ -100,8 +101,11 @@ def test_sse_and_ndjson_mark_every_server_tool_call_and_result(engine: Engine, k
 
 def test_done_counts_server_tool_use_and_prices_it(engine: Engine) -> None:
     call, _ = KINDS["web search"]
-    done = events(relayed(engine, "sse", call))[-1][1]
+    with collect_calls() as rows:
+        done = events(relayed(engine, "sse", call))[-1][1]
     assert done["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 0}
+    # The request's row (the Debug Toolbar panel's) prices the call as `done` does.
+    assert [row["cost_usd"] for row in rows] == [done["cost_usd"]]
     with engine.stream(**call) as stream:
         stream.text()
         usage = stream.message.usage
@@ -244,3 +248,35 @@ def test_server_tool_requests_reach_the_metrics(emulator: Emulator) -> None:
         'firsttoken_profile="chat",gen_ai_response_model="claude-sonnet-5-5",gen_ai_tool_name="web_search"'
     )
     assert f"firsttoken_server_tool_requests_total{{{labels}}} 2.0" in scrape
+
+
+MCP_SERVER = {"type": "url", "url": "https://mcp.example.com/mcp", "name": "docs"}
+
+
+def test_a_profiles_mcp_servers_go_with_each_call(emulator: Emulator) -> None:
+    settings = Settings(base_url=emulator.base_url, max_retries=0).replace(
+        profiles={"chat": Settings().profile("chat").replace(mcp_servers=[MCP_SERVER])}
+    )
+    with Engine(settings) as engine:
+        _, params = engine.prepare(messages=ask("Ask docs about caching."))
+        assert params["extra_body"]["mcp_servers"] == [MCP_SERVER]
+        assert params["tools"] == [{"type": "mcp_toolset", "mcp_server_name": "docs"}]
+        assert params["extra_headers"]["anthropic-beta"] == MCP_BETA
+        with engine.stream(messages=ask("Ask docs about caching.")) as stream:
+            calls = [e for e in stream.typed_events() if type(e).__name__ == "ToolCall"]
+        assert [(c.name, c.server, c.server_name) for c in calls] == [("search", True, "docs")]
+
+
+@pytest.mark.parametrize(
+    ("servers", "key"),
+    [
+        ({"type": "url"}, "mcp_servers"),
+        ([{"type": "url", "url": "http://mcp.example.com", "name": "a"}], "mcp_servers[0]"),
+        ([MCP_SERVER, MCP_SERVER], "mcp_servers[1]"),
+        ([{"type": "stdio", "name": "a"}], "mcp_servers[0]"),
+    ],
+)
+def test_bad_mcp_servers_fail_at_start_up_naming_the_key(servers: Any, key: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_mapping({"profiles": {"chat": {"mcp_servers": servers}}})
+    assert info.value.key == f"profiles['chat'][{key!r}]"

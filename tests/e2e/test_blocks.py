@@ -33,10 +33,12 @@ SERVER_TOOLS = [
     {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
     {**WEATHER, "defer_loading": True},
 ]
+# An MCP server the emulator makes up answers for: it is never contacted.
+MCP_SERVER = {"type": "url", "url": "https://mcp.example.com/mcp", "name": "docs"}
 PROFILES = json.dumps(
     {
         "chat": {"thinking": "adaptive", "thinking_display": "summarized", "prefix_tools": [WEATHER]},
-        "fast": {"max_tokens": 400, "prefix_tools": SERVER_TOOLS},
+        "fast": {"max_tokens": 400, "prefix_tools": SERVER_TOOLS, "mcp_servers": [MCP_SERVER]},
     }
 )
 QUESTION = "What is the weather in Paris? Use get_weather."
@@ -176,7 +178,7 @@ def test_the_page_shows_thinking_and_tool_calls_as_they_stream(thinking_example:
 # A web fetch, a script run in the sandbox and a web search; "in depth" makes the emulated server
 # loop long, so the API pauses the turn and the server continues it (servertools.py's triggers).
 FAST = {"profile": "fast"}
-SERVER_QUESTION = "Read https://example.com/latency and run 6*7 in python, in depth."
+SERVER_QUESTION = "Read https://example.com/latency, ask docs and run 6*7 in python, in depth."
 
 
 def test_server_tools_stream_marked_and_priced_through_every_server(
@@ -189,12 +191,13 @@ def test_server_tools_stream_marked_and_priced_through_every_server(
     events = named(parse(response.content))
     calls = [e.data for e in events if e.name == "tool_call"]
     results = [e.data for e in events if e.name == "tool_result"]
-    names = ["web_search", "web_fetch", "text_editor_code_execution", "bash_code_execution"]
+    names = ["web_search", "web_fetch", "text_editor_code_execution", "bash_code_execution", "search"]
     assert [c["name"] for c in calls] == names and all(c["server"] is True for c in calls)
     assert [r["id"] for r in results] == [c["id"] for c in calls]
     assert all(r["server"] is True and not r["is_error"] for r in results)
     assert all(e.data["server"] is True for e in events if e.name == "tool_input")
-    assert results[-1]["output"]["stdout"] == "42\n"
+    assert results[3]["output"]["stdout"] == "42\n"
+    assert calls[-1]["server_name"] == "docs" and results[-1]["output"][0]["type"] == "text"
     done = events[-1].data
     assert events[-1].name == "done" and done["stop_reason"] == "end_turn"
     # pause_turn continued: two upstream requests, one answer, its text after the tools'.
@@ -207,7 +210,9 @@ def test_server_tools_stream_marked_and_priced_through_every_server(
 
 
 def test_the_ai_sdk_client_rebuilds_provider_executed_tool_parts(thinking_example: RunningExample) -> None:
-    text = "What is the weather in Paris? Use get_weather. Read https://example.com/weather first."
+    text = (
+        "What is the weather in Paris? Use get_weather. Read https://example.com/weather and ask docs first."
+    )
     user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
     rebuilt = rebuild(
         thinking_example, {"id": "chat-s", "messages": [user], "trigger": "submit-message", **FAST}
@@ -215,10 +220,17 @@ def test_the_ai_sdk_client_rebuilds_provider_executed_tool_parts(thinking_exampl
     assert rebuilt["status"] == 200, rebuilt
     tools = [p for p in rebuilt["message"]["parts"] if p["type"].startswith("tool-")]
     kinds = [p["type"] for p in tools]
-    assert kinds == ["tool-web_search", "tool-web_fetch", "tool-tool_search_tool_regex", "tool-get_weather"]
-    server, client = tools[:3], tools[3]
+    assert kinds == [
+        "tool-web_search",
+        "tool-web_fetch",
+        "tool-search",  # the MCP server's tool
+        "tool-tool_search_tool_regex",
+        "tool-get_weather",
+    ]
+    server, client = tools[:4], tools[4]
     assert all(p["providerExecuted"] is True and p["state"] == "output-available" for p in server)
-    assert server[2]["output"]["tool_references"] == [{"type": "tool_reference", "tool_name": "get_weather"}]
+    assert server[2]["callProviderMetadata"] == {"anthropic": {"mcpServerName": "docs"}}
+    assert server[3]["output"]["tool_references"] == [{"type": "tool_reference", "tool_name": "get_weather"}]
     assert "providerExecuted" not in client and client["state"] == "input-available"
     # The page answers the client tool; the server tools' parts go back as the API's blocks.
     client.update(state="output-available", output={"temperature_c": 18})
@@ -249,9 +261,10 @@ def test_the_page_marks_server_tools_and_shows_the_cost(thinking_examples: dict[
             page.click("#send")
             page.wait_for_selector(".answer[data-state='done']", timeout=30_000)
             boxes = page.locator(".answer .tool[data-server='true']")
-            assert boxes.count() == 4
+            assert boxes.count() == 5
             assert boxes.first.locator(".tool-server").inner_text() == "server"
             assert "web_fetch" in boxes.nth(1).locator(".tool-name").inner_text()
+            assert boxes.last.locator(".tool-server").inner_text() == "server · docs"
             stats = page.locator(".turn .stats").last
             assert float(stats.get_attribute("data-cost-usd") or 0) > 0.01
             assert "~$0.0" in stats.inner_text() and "1 web search" in stats.inner_text()

@@ -13,15 +13,20 @@
     queueMicrotask(fn);
   }
 
+  // The first of a call's events marks its box; its `tool_call` names an MCP call's server.
   function markServer(body, data) {
     const box = body.querySelector(`.tool[data-id="${CSS.escape(data.id)}"]`);
-    if (!box || box.dataset.server === "true") return;
-    box.dataset.server = "true";
-    const badge = document.createElement("span");
-    badge.className = "tool-server";
-    badge.textContent = data.server_name ? `server · ${data.server_name}` : "server";
-    badge.title = "run by the API, not by this app";
-    box.querySelector(".tool-name").append(" ", badge);
+    if (!box) return;
+    let badge = box.querySelector(".tool-server");
+    if (!badge) {
+      box.dataset.server = "true";
+      badge = document.createElement("span");
+      badge.className = "tool-server";
+      badge.textContent = "server";
+      badge.title = "run by the API, not by this app";
+      box.querySelector(".tool-name").append(" ", badge);
+    }
+    if (data.server_name) badge.textContent = `server · ${data.server_name}`;
   }
 
   for (const event of ["tool_input", "tool_call", "tool_result"]) {
