@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
+from ._errors import UpstreamFailure
 from ._events import (
     ApprovalRequest,
     Citation,
@@ -186,6 +187,13 @@ class TextFormat(WireFormat):
 
     def error(self, type: str, message: str) -> bytes:
         return f"\n[error] {type}: {message}\n".encode()
+
+    def event(self, event: StreamEvent) -> bytes:
+        if isinstance(event, Reset):
+            # Plain text cannot take back what it sent: a restart ends it, as the overload did.
+            message = f"the answer broke off and restarted on {event.model}, which plain text cannot show"
+            raise UpstreamFailure("overloaded_error", message)
+        return b""
 
 
 class AISDKFormat(WireFormat):
