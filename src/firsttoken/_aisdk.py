@@ -85,25 +85,23 @@ def assistant_turns(parts: list[Any], i: int) -> list[dict[str, Any]]:
 def approval_answers(raw: list[Any]) -> tuple[tuple[Approval, ...], str | None]:
     """The user's answers in the last assistant `UIMessage` (its tool parts in state
     `approval-responded`, what `addToolApprovalResponse` makes them), and that message's id, which
-    the resumed answer continues."""
+    an answer resuming its turn continues (None when the last message is not the assistant's)."""
     last = raw[-1] if raw else None
-    if (
-        not isinstance(last, dict)
-        or last.get("role") != "assistant"
-        or not isinstance(last.get("parts"), list)
-    ):
-        return (), None
-    answers = []
-    for part in last["parts"]:
-        if isinstance(part, dict) and part.get("state") == "approval-responded":
-            approval = part.get("approval")
-            if isinstance(approval, dict):
-                answers.append(approval)
-    if not answers:
+    if not isinstance(last, dict) or last.get("role") != "assistant":
         return (), None
     message_id = last.get("id")
-    where = f"messages[{len(raw) - 1}].parts[].approval"
-    return as_approvals(answers, where), message_id if isinstance(message_id, str) else None
+    continued = message_id if isinstance(message_id, str) and message_id else None
+    parts = last.get("parts")
+    answers = [
+        part["approval"]
+        for part in (parts if isinstance(parts, list) else [])
+        if isinstance(part, dict)
+        and part.get("state") == "approval-responded"
+        and isinstance(part.get("approval"), dict)
+    ]
+    if not answers:
+        return (), continued
+    return as_approvals(answers, f"messages[{len(raw) - 1}].parts[].approval"), continued
 
 
 def as_blocks(content: str | Blocks) -> Blocks:

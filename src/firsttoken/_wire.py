@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
+from ._errors import UpstreamFailure
 from ._events import (
     ApprovalRequest,
     Citation,
@@ -210,6 +211,13 @@ class TextFormat(WireFormat):
     def error(self, type: str, message: str) -> bytes:
         return f"\n[error] {type}: {message}\n".encode()
 
+    def event(self, event: StreamEvent) -> bytes:
+        if isinstance(event, Reset):
+            # Plain text cannot take back what it sent: a restart ends it, as the overload did.
+            message = f"the answer broke off and restarted on {event.model}, which plain text cannot show"
+            raise UpstreamFailure("overloaded_error", message)
+        return b""
+
 
 class AISDKFormat(WireFormat):
     """Vercel AI SDK UI message stream protocol v1: `start`, `text-start`, `text-delta`...,
@@ -360,31 +368,29 @@ def message_metadata(summary: Mapping[str, Any]) -> dict[str, Any]:
     out = {key: summary.get(key) for key in ("model", "ttft_ms", "tps", "usage")}
     if summary.get("cost_usd") is not None:
         out["cost_usd"] = summary["cost_usd"]
-    if summary.get("awaiting_approval"):
-        out["awaiting_approval"] = list(summary["awaiting_approval"])
+    # Always there: the client merges metadata into the message a resumed turn continues, and an
+    # answered approval must not look pending still.
+    out["awaiting_approval"] = list(summary.get("awaiting_approval") or ())
     return out
 
 
 def extras(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """firsttoken's own facts of the answer as typed `data-*` parts: the prompt cache always, the
-    route when the call was routed, the fallback when another model served."""
+    route when the call was routed, the fallback when another model served. Transient: `useChat`
+    hands them to `onData` and keeps them out of the message (and out of what it sends back)."""
     usage = summary.get("usage") or {}
     cache = {
         "read": int(usage.get("cache_read_input_tokens") or 0),
         "written": int(usage.get("cache_creation_input_tokens") or 0),
     }
-    parts: list[dict[str, Any]] = [{"type": "data-cache", "data": cache}]
-    if summary.get("route"):
-        parts.append(
-            {
-                "type": "data-route",
-                "data": {"route": summary["route"], "classify_ms": summary.get("classify_ms")},
-            }
-        )
-    if summary.get("fallbacks"):
-        fallback = {key: summary.get(key) for key in ("served_by", "fallbacks", "retries")}
-        parts.append({"type": "data-fallback", "data": fallback})
-    return parts
+    route = {"route": summary.get("route"), "classify_ms": summary.get("classify_ms")}
+    fallback = {key: summary.get(key) for key in ("served_by", "fallbacks", "retries")}
+    parts = [
+        ("cache", cache),
+        *([("route", route)] if summary.get("route") else []),
+        *([("fallback", fallback)] if summary.get("fallbacks") else []),
+    ]
+    return [{"type": f"data-{name}", "data": data, "transient": True} for name, data in parts]
 
 
 _NEW_PART = frozenset({"reasoning-start", "tool-input-start", "tool-output-available", "tool-output-error"})

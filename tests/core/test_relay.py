@@ -98,11 +98,9 @@ def test_ai_sdk_format(engine: Engine) -> None:
     assert parts[-2]["messageMetadata"]["stop_reason"] == "end_turn"
     assert parts[-2]["finishReason"] == "stop"
     metadata = parts[-5]["messageMetadata"]
-    assert (
-        set(metadata) == {"model", "ttft_ms", "tps", "usage", "cost_usd"}
-        and metadata["usage"]["output_tokens"] > 0
-    )
-    assert set(parts[-4]["data"]) == {"read", "written"}
+    assert set(metadata) == {"model", "ttft_ms", "tps", "usage", "cost_usd", "awaiting_approval"}
+    assert metadata["usage"]["output_tokens"] > 0 and metadata["awaiting_approval"] == []
+    assert set(parts[-4]["data"]) == {"read", "written"} and parts[-4]["transient"] is True
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,16 @@ def test_overload_after_text_restarts_the_answer_on_a_newer_fallback(emu: Emulat
     done = json.loads(body.split("event: done\ndata: ")[1].split("\n")[0])
     assert (done["served_by"], done["fallbacks"]) == (FALLBACK, 1)
 
+    # Plain text cannot take back what it sent: there the restart ends the answer, as before.
+    with make_engine(emu) as engine:
+        relay = engine.relay(format="text", messages=USER, **fault(f"midstream_overloaded@{PRIMARY}"))
+        assert relay.open().status == 200
+        text = b"".join(relay).decode()
+    assert text.endswith(
+        f"[error] overloaded_error: the answer broke off and restarted on {FALLBACK}, "
+        "which plain text cannot show\n"
+    )
+
 
 def test_overload_after_text_continues_on_the_fallback_when_opted_in(emu: Emulator) -> None:
     # A continuation is a prefill, which only models before Claude 4.6 take (test_stream_events.py

@@ -40,6 +40,8 @@ def test_profile_models_are_ones_the_sdk_knows() -> None:
         ({"max_retries": -1}, "FIRSTTOKEN_MAX_RETRIES", "non-negative integer"),
         ({"max_retries": 1.5}, "FIRSTTOKEN_MAX_RETRIES", "integer"),
         ({"emulator": "sometimes"}, "FIRSTTOKEN_EMULATOR", "auto, off, always"),
+        ({"aisdk_protocol": "4"}, "FIRSTTOKEN_AISDK_PROTOCOL", "one of 5, 6, 7"),
+        ({"aisdk_protocol": 7}, "FIRSTTOKEN_AISDK_PROTOCOL", "one of 5, 6, 7"),
         ({"base_url": "ftp://x"}, "FIRSTTOKEN_BASE_URL", "http"),
         ({"default_profile": "huge"}, "FIRSTTOKEN_DEFAULT_PROFILE", "names no profile"),
         ({"advisor": "yes"}, "FIRSTTOKEN_ADVISOR", "true or false"),

@@ -1,7 +1,9 @@
 """Agent turns through every example's real server (Django under WSGI and ASGI too): the `agent`
 profile's two-step answer in SSE and in the AI SDK's parts (rebuilt by its own client under node),
 a raising tool, a tool past its timeout, a browser leaving mid-tool, two tools at once, and the
-page showing the calls and their results before the final answer.
+page showing the calls and their results before the final answer. Then approvals (`set_reminder`
+paused, approved, denied, answered twice; the page's Approve and Deny) and an answer that
+restarts on the fallback model after an overload mid-stream (SSE, the AI SDK 7 client, the page).
 
 The examples run unchanged: their `chat` profile gets the test tools (`agent_tools.py`) through
 `FIRSTTOKEN_PROFILES`, the way an operator would configure one.
@@ -39,6 +41,8 @@ PROFILES = json.dumps(
                 "tests.e2e.agent_tools:nap",
             ],
             "tool_timeout": 1.0,
+            # A newer model: an overload mid-answer restarts the answer on it.
+            "fallbacks": ["claude-haiku-5-5"],
         }
     }
 )
@@ -309,3 +313,231 @@ def test_leaving_during_the_second_step_stops_that_model_call_within_100ms(
     assert len(stops) == 3, (tries, stops)
     # The median, so one scheduling hiccup on a shared machine does not decide the result.
     assert sorted(stops)[1] < 0.1, stops
+
+
+# -- approvals ---------------------------------------------------------------------------------
+
+# The date's dashes escaped in the JSON: written out, "2026-12-24" reads as arithmetic to the
+# emulated model, which would call `calculate` as well.
+REMINDER = 'Please set_reminder({"text": "call mom", "at": "2026\\u002d12\\u002d24T09:00"}) for me.'
+REMINDER_INPUT = {"text": "call mom", "at": "2026-12-24T09:00"}
+
+
+def post(example: RunningExample, body: dict[str, Any]) -> tuple[int, list[Any]]:
+    response = example.client.post("/api/chat", json=body)
+    if response.status_code != 200:
+        return response.status_code, [response.json()]
+    return 200, named(parse(response.content))
+
+
+def paused(example: RunningExample) -> tuple[list[dict[str, str]], str]:
+    messages = [{"role": "user", "content": REMINDER}]
+    status, events = post(example, {"messages": messages, "profile": "agent"})
+    assert status == 200
+    names = [e.name for e in events]
+    call = next(e.data for e in events if e.name == "tool_call")
+    approval = next(e.data for e in events if e.name == "tool_approval")
+    assert approval == {"id": call["id"], "name": "set_reminder", "input": REMINDER_INPUT}
+    assert names.index("tool_approval") > names.index("tool_call") and "tool_result" not in names
+    done = events[-1]
+    assert done.name == "done" and done.data["awaiting_approval"] == [call["id"]]
+    assert done.data["stop_reason"] == "tool_use" and done.data["steps"] == 1
+    return messages, call["id"]
+
+
+def test_an_approved_call_runs_and_the_turn_goes_on(agent_example: RunningExample) -> None:
+    messages, id = paused(agent_example)
+    answer = {"messages": messages, "profile": "agent", "approvals": [{"id": id, "approved": True}]}
+    status, events = post(agent_example, answer)
+    assert status == 200, events
+    result = next(e.data for e in events if e.name == "tool_result")
+    assert result["id"] == id and not result["is_error"]
+    assert result["output"] == "reminder set for 2026-12-24T09:00:00: call mom"
+    text = "".join(e.data["text"] for e in events if e.name == "token")
+    assert "set_reminder tool says reminder set for 2026-12-24T09:00:00" in text
+    assert events[-1].name == "done" and "awaiting_approval" not in events[-1].data
+    # Taken once: the same answer again finds nothing waiting, and nothing runs twice.
+    status, again = post(agent_example, answer)
+    assert status == 409 and id in again[0]["error"]
+
+
+def test_a_denied_call_is_an_error_result_the_model_answers(agent_example: RunningExample) -> None:
+    messages, id = paused(agent_example)
+    # Answers that do not fit the paused turn are refused, and leave it waiting.
+    other = [{"role": "user", "content": "Something else entirely."}]
+    status, refused = post(
+        agent_example, {"messages": other, "profile": "agent", "approvals": [{"id": id, "approved": False}]}
+    )
+    assert status == 400 and "another conversation" in refused[0]["error"]
+    status, refused = post(
+        agent_example, {"messages": messages, "profile": "agent", "approvals": [{"id": id, "approved": "no"}]}
+    )
+    assert status == 400 and "approvals[0].approved" in refused[0]["error"]
+    denial = {"id": id, "approved": False, "reason": "not now"}
+    status, events = post(agent_example, {"messages": messages, "profile": "agent", "approvals": [denial]})
+    assert status == 200, events
+    result = next(e.data for e in events if e.name == "tool_result")
+    assert (
+        result["is_error"] and result["output"] == "The user denied this tool call: not now. It did not run."
+    )
+    text = "".join(e.data["text"] for e in events if e.name == "token")
+    assert "set_reminder tool failed (The user denied this tool call: not now" in text
+
+
+def test_the_ai_sdk_7_client_asks_and_answers(agent_example: RunningExample) -> None:
+    user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": REMINDER}]}
+    body = {"id": "c9", "messages": [user], "trigger": "submit-message", "profile": "agent"}
+    first = rebuild(agent_example, body, package="ai7")
+    assert first["status"] == 200, first
+    message = first["message"]
+    tool = next(p for p in message["parts"] if p["type"] == "tool-set_reminder")
+    assert tool["state"] == "approval-requested" and tool["input"] == REMINDER_INPUT
+    # What `addToolApprovalResponse` makes of the part; `useChat` sends the conversation back.
+    tool.update(state="approval-responded", approval={"id": tool["approval"]["id"], "approved": False})
+    body = {"id": "c9", "messages": [user, message], "trigger": "submit-message", "profile": "agent"}
+    second = rebuild(agent_example, body, package="ai7", message=message)
+    assert second["status"] == 200, second
+    resumed = second["message"]
+    assert resumed["id"] == message["id"]
+    tool = next(p for p in resumed["parts"] if p["type"] == "tool-set_reminder")
+    assert tool["state"] == "output-error" and "denied" in tool["errorText"]
+    final = [p["text"] for p in resumed["parts"] if p["type"] == "text"][-1]
+    assert "set_reminder tool failed (The user denied this tool call" in final
+
+
+# -- an answer that restarts on the fallback model ------------------------------------------------
+
+
+def test_an_overload_mid_answer_restarts_it_on_the_fallback(
+    agent_example: RunningExample, agent_emulator: Emulator
+) -> None:
+    question = "Explain in a few sentences why streaming makes a chat feel fast."
+    agent_emulator.set_faults(["midstream_overloaded@claude-sonnet-5-5"])
+    try:
+        status, events = post(agent_example, {"messages": [{"role": "user", "content": question}]})
+        user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": question}]}
+        rebuilt = rebuild(agent_example, {"id": "c8", "messages": [user]}, package="ai7")
+    finally:
+        agent_emulator.set_faults([])
+    assert status == 200 and "error" not in [e.name for e in events]
+    names = [e.name for e in events]
+    reset = names.index("reset")
+    assert events[reset].data == {"reason": "fallback", "model": "claude-haiku-5-5"}
+    assert "token" in names[:reset] and "token" in names[reset:]
+    after = "".join(e.data["text"] for e in events[reset:] if e.name == "token")
+    done = events[-1].data
+    assert done["served_by"] == "claude-haiku-5-5" and done["fallbacks"] == 1
+    # The AI SDK 7 client dropped the first model's words (reset-step): the fallback's alone remain.
+    texts = [p["text"] for p in rebuilt["message"]["parts"] if p["type"] == "text"]
+    assert rebuilt["status"] == 200 and texts == [after], rebuilt
+
+
+# -- the page: Approve and Deny, and a restarted answer -------------------------------------------
+
+WATCH_ERRORS = """() => {
+  window.__errors = 0; window.__longest = 0; window.__shrank = false;
+  new MutationObserver(() => {
+    for (const answer of document.querySelectorAll('.answer')) {
+      if (answer.dataset.state === 'error' || answer.querySelector('span.error')) window.__errors += 1;
+    }
+    const last = [...document.querySelectorAll('.answer')].pop();
+    const length = last ? last.textContent.length : 0;
+    if (length < window.__longest) window.__shrank = true;
+    window.__longest = Math.max(window.__longest, length);
+  }).observe(document.getElementById('conversation'), {subtree: true, childList: true,
+                                                       characterData: true, attributes: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def approvals_page(agent_emulator: Emulator) -> Iterator[tuple[RunningExample, Emulator]]:
+    # A fifth of real time, so the page is watched while the answers stream in; the chat profile
+    # falls back to a newer model, for the restart.
+    env = {"FIRSTTOKEN_PROFILES": json.dumps({"chat": {"fallbacks": ["claude-haiku-5-5"]}})}
+    with Emulator(time_scale=0.2, seed=0) as emulator:
+        for running in _start(replace(EXAMPLE_APPS[0], env={**EXAMPLE_APPS[0].env, **env}), emulator):
+            yield running, emulator
+
+
+def _answers_done(page: Any, count: int) -> None:
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.answer[data-state=\"done\"]').length >= {count}", timeout=30_000
+    )
+
+
+@pytest.mark.browser
+def test_the_page_approves_and_denies_from_the_keyboard(
+    approvals_page: tuple[RunningExample, Emulator],
+) -> None:
+    example, _ = approvals_page
+    for browser in chromium():
+        context = browser.new_context(viewport={"width": 1000, "height": 760})
+        try:
+            page = context.new_page()
+            page.goto(example.url + "/")
+            page.wait_for_function("() => document.readyState === 'complete'")
+            page.evaluate(WATCH_ERRORS)
+            page.select_option("#profile", "agent")
+            page.fill("#prompt", REMINDER)
+            page.press("#prompt", "Enter")
+            page.wait_for_selector(".tool[data-approval='waiting'] button.approve", timeout=30_000)
+            _answers_done(page, 1)
+            # The Approve button has the focus: Enter presses it.
+            assert page.evaluate("() => document.activeElement.className") == "approve"
+            page.keyboard.press("Enter")
+            _answers_done(page, 2)
+            resumed = page.locator(".answer").nth(1)
+            assert "reminder set for 2026-12-24T09:00:00" in (
+                resumed.locator(".tool-output").text_content() or ""
+            )
+            assert "set_reminder tool says reminder set" in (resumed.text_content() or "")
+
+            page.fill("#prompt", REMINDER)
+            page.press("#prompt", "Enter")
+            waiting = ".tool[data-approval='waiting'] button.deny"
+            page.wait_for_function(
+                f'() => document.querySelectorAll("{waiting}").length === 1', timeout=30_000
+            )
+            _answers_done(page, 3)
+            # Tab from Approve reaches Deny; Space presses it.
+            page.keyboard.press("Tab")
+            assert page.evaluate("() => document.activeElement.className") == "deny"
+            page.keyboard.press(" ")
+            _answers_done(page, 4)
+            denied = page.locator(".answer").nth(3)
+            assert "denied" in (denied.locator(".tool-output.error").text_content() or "")
+            assert "set_reminder tool failed" in (denied.text_content() or "")
+            assert page.evaluate("() => window.__errors") == 0
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
+def test_the_page_replaces_a_restarted_answer_without_an_error(
+    approvals_page: tuple[RunningExample, Emulator],
+) -> None:
+    example, emulator = approvals_page
+    question = "Explain in a few sentences why streaming makes a chat feel fast."
+    emulator.set_faults(["midstream_overloaded@claude-sonnet-5-5"])
+    try:
+        status, events = post(example, {"messages": [{"role": "user", "content": question}]})
+        assert status == 200
+        reset = [e.name for e in events].index("reset")
+        expected = "".join(e.data["text"] for e in events[reset:] if e.name == "token")
+        for browser in chromium():
+            context = browser.new_context(viewport={"width": 1000, "height": 760})
+            try:
+                page = context.new_page()
+                page.goto(example.url + "/")
+                page.wait_for_function("() => document.readyState === 'complete'")
+                page.evaluate(WATCH_ERRORS)
+                page.fill("#prompt", question)
+                page.press("#prompt", "Enter")
+                _answers_done(page, 1)
+                assert page.locator(".answer span.text").all_text_contents() == [expected]
+                # The first model's words were shown, then dropped; no error ever showed.
+                assert page.evaluate("() => [window.__shrank, window.__errors]") == [True, 0]
+            finally:
+                context.close()
+    finally:
+        emulator.set_faults([])

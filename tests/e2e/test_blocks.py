@@ -9,6 +9,7 @@ through `FIRSTTOKEN_PROFILES`, the way an operator would configure one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -82,15 +83,25 @@ def test_sse_streams_thinking_tool_input_and_the_call(thinking_example: RunningE
     assert events[-1].name == "done" and events[-1].data["stop_reason"] == "tool_use"
 
 
-def rebuild(example: RunningExample, body: dict[str, Any]) -> dict[str, Any]:
-    if shutil.which("node") is None or not (AISDK / "node_modules" / "ai").is_dir():
+def rebuild(
+    example: RunningExample,
+    body: dict[str, Any],
+    *,
+    package: str = "ai",
+    message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The answer as that AI SDK client rebuilds it (`package`: `ai` is 5, `ai6`, `ai7`), continuing
+    `message` when given (as `useChat` continues its last assistant message)."""
+    if shutil.which("node") is None or not (AISDK / "node_modules" / package).is_dir():
         pytest.skip("needs node and the AI SDK: run `npm ci` in tests/e2e/aisdk")
+    env = {**os.environ, "AISDK_PACKAGE": package, "AISDK_MESSAGE": json.dumps(message) if message else ""}
     done = subprocess.run(
         ["node", str(AISDK / "rebuild.mjs"), f"{example.url}/api/chat?protocol=ai-sdk", json.dumps(body)],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
+        env=env,
     )
     result: dict[str, Any] = json.loads(done.stdout)
     return result

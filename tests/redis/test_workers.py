@@ -208,3 +208,26 @@ def test_killing_redis_mid_load_loses_no_request_and_a_restart_restores_sharing(
         http, first["pid"], lambda: http.get("/classify", params={"text": "after the restart"}).json()
     )
     assert other["source"] == "cache"
+
+
+def test_a_turn_paused_on_one_worker_goes_on_on_another(http: httpx2.Client) -> None:
+    # Each pause is answered by whichever worker takes the next request: go on until one pair
+    # crossed workers. With the paused turn in one worker's memory the crossing one would be a 409.
+    prompt = 'Please set_reminder({"text": "water the plants", "at": "2026\\u002d12\\u002d24T18:00"}).'
+    crossed = 0
+    for _ in range(40):
+        paused = http.post("/turn", json={"prompt": prompt}).json()
+        assert len(paused["awaiting"]) == 1 and paused["outputs"] == []
+        answer = {"prompt": prompt, "approvals": [{"id": paused["awaiting"][0], "approved": True}]}
+        response = http.post("/turn", json=answer)
+        assert response.status_code == 200, response.text
+        resumed = response.json()
+        assert resumed["awaiting"] == [] and resumed["outputs"] == [
+            "reminder set for 2026-12-24T18:00:00: water the plants"
+        ]
+        crossed += resumed["pid"] != paused["pid"]
+        if crossed >= 2:
+            break
+    assert crossed >= 2
+    # Taken once, wherever it is answered.
+    assert http.post("/turn", json=answer).status_code == 409

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs
 
 import anthropic
 
-from firsttoken import Engine, RateLimited
+from example_projects.agent_tools import set_reminder
+from firsttoken import Engine, RateLimited, Refused, ToolOutput
 
 _engine: Engine | None = None
 _lock = threading.Lock()
@@ -49,6 +50,24 @@ def _call(body: dict[str, Any]) -> dict[str, Any]:
     return {"model": message.model, "id": message.id}
 
 
+def _turn(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """An agent turn with the examples' `set_reminder` (it needs approval): paused, or resumed
+    from `approvals`, on whichever worker this is."""
+    kwargs: dict[str, Any] = {
+        "profile": "fast",
+        "messages": [{"role": "user", "content": body["prompt"]}],
+        "tools": [set_reminder],
+    }
+    if body.get("approvals"):
+        kwargs["approvals"] = body["approvals"]
+    try:
+        with engine().stream(**kwargs) as turn:
+            outputs = [e.output for e in turn.typed_events() if isinstance(e, ToolOutput)]
+    except Refused as exc:
+        return exc.status, {"error": exc.message}
+    return 200, {"awaiting": list(turn.awaiting_approval), "outputs": outputs}
+
+
 def _route(method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]) -> tuple[int, Any]:
     if path == "/healthz":
         return 200, {"ok": True}
@@ -59,6 +78,8 @@ def _route(method: str, path: str, query: dict[str, list[str]], body: dict[str, 
             return 429, {"error": "rate_limited_locally"}
         except anthropic.APIStatusError as exc:
             return exc.status_code, {"error": type(exc).__name__}
+    if path == "/turn" and method == "POST":
+        return _turn(body)
     if path == "/classify":
         text = query["text"][0]
         found = engine().classification(

@@ -1,7 +1,8 @@
 """Shared state for many workers and machines: one interface, a memory and a Redis backend.
 
 Cooldowns, rate-limit budgets, prompt-cache warming leases, the classification cache, the opt-in
-response cache's entries and the metrics live behind `State` (see `base.py`). The protocol of each
+response cache's entries, agent turns paused for approval and the metrics live behind `State` (see
+`base.py`). The protocol of each
 store is defined here, next to its implementations; the layers above import it from here. In-process
 memory is the embedded default; `redis_url` (or `FIRSTTOKEN_REDIS_URL`) moves them to Redis,
 shared by every worker that uses the same URL and `redis_prefix`. Redis is imported only then.

@@ -29,6 +29,7 @@
     postHeaders,
     addTurn,
     history,
+    resume,
   };
 
   // Headers for every POST. Django's CSRF protection wants its token back in X-CSRFToken: from
@@ -264,9 +265,44 @@
     return body;
   }
 
+  // The text of an answer that paused for the user's approval: the answer that resumes it ends
+  // the assistant's turn in the history (one message for both).
+  let carried = "";
+  // The answer streaming now, if any: a resumed one starts once it has ended.
+  let current = Promise.resolve();
+
   async function ask(question) {
+    if (carried) {
+      // A new question instead of an answer to the approval: the paused turn ends where it was.
+      history.push({ role: "assistant", content: carried });
+      carried = "";
+    }
     history.push({ role: "user", content: question });
     addTurn("You", "question").body.textContent = question;
+    await answerTurn({});
+  }
+
+  // Go on with the conversation as it is, `extra` added to the body (`approvals`): a new answer.
+  async function resume(extra) {
+    await current;
+    send.disabled = true;
+    try {
+      current = answerTurn(extra);
+      await current;
+    } finally {
+      send.disabled = false;
+      refocus();
+    }
+  }
+
+  // Back to the text box after an answer, unless the answer asked for something (a button of it
+  // has the focus).
+  function refocus() {
+    if (!conversation.contains(document.activeElement)) prompt.focus();
+  }
+
+  async function answerTurn(extra) {
+    const resuming = Object.keys(extra).length > 0;
     const { turn, body: answer } = addTurn("Claude", "answer");
     answer.dataset.state = "streaming";
     const text = document.createElement("span");
@@ -278,11 +314,12 @@
 
     let reply = "";
     let finished = false;
+    let paused = false;
     try {
       const response = await fetch("api/chat", {
         method: "POST",
         headers: postHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-        body: JSON.stringify(requestBody()),
+        body: JSON.stringify({ ...requestBody(), ...extra }),
       });
       if (!response.ok) {
         showError(answer, await refusal(response));
@@ -313,8 +350,16 @@
           output.className = data.is_error ? "tool-output error" : "tool-output";
           output.textContent = typeof data.output === "string" ? data.output : JSON.stringify(data.output, null, 2);
           box.append(output);
+        } else if (event === "reset") {
+          // The answer starts again on another model: what it showed so far goes, quietly.
+          reply = "";
+          text.replaceChildren();
+          answer.replaceChildren(text);
+          node = document.createTextNode("");
+          text.append(node);
         } else if (event === "done") {
           finished = true;
+          paused = Boolean(data.awaiting_approval && data.awaiting_approval.length);
           endThinking(answer);
           answer.dataset.state = "done";
           if (data.stop_details) {
@@ -334,9 +379,12 @@
     } catch (err) {
       showError(answer, `network error: ${err.message}`);
     } finally {
-      if (finished) {
-        history.push({ role: "assistant", content: reply });
-      } else {
+      if (finished && paused) {
+        carried += reply;
+      } else if (finished) {
+        history.push({ role: "assistant", content: carried + reply });
+        carried = "";
+      } else if (!resuming) {
         // A failed turn is dropped, so the next question is not sent after an unanswered one.
         history.pop();
       }
@@ -350,10 +398,11 @@
     prompt.value = "";
     send.disabled = true;
     try {
-      await ask(question);
+      current = ask(question);
+      await current;
     } finally {
       send.disabled = false;
-      prompt.focus();
+      refocus();
     }
   });
 
