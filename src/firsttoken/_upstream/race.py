@@ -8,8 +8,9 @@ race; a hedge that claims it cuts the first request's read short by shutting its
 (closing it from another task or thread would leave the read, and the connection, waiting for the
 next byte).
 
-Who closes what: the caller closes the first request unless it is kept; the hedge's run closes the
-hedge unless it won.
+Who closes what: the caller closes the first request unless it is kept (`discard`); the hedge's
+run closes the hedge unless it won. Neither waits for the other's close: the kept answer goes on
+at once, and an async close runs as a task of its own.
 """
 
 from __future__ import annotations
@@ -19,10 +20,19 @@ import contextlib
 import socket
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .hedging import Contender
 
 __all__ = ["AsyncRace", "Race"]
+
+# Closes and cancelled hedges still running: the loop keeps only weak references to its tasks.
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _keep(task: asyncio.Task[Any]) -> None:
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 class AsyncRace:
@@ -30,8 +40,11 @@ class AsyncRace:
 
     def __init__(self, first: Contender) -> None:
         self.first = first
+        # Whether a hedge went out, and its response once open.
+        self.sent = False
         self.hedge: Contender | None = None
         self.winner: Contender | None = None
+        self._stopped = False
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -43,10 +56,15 @@ class AsyncRace:
         self._timer = None
         self._task = asyncio.ensure_future(run())
 
+    def sending(self) -> bool:
+        """The hedge is about to go out: True to send it, False if the race is over."""
+        self.sent = self.sent or not self._stopped
+        return not self._stopped
+
     def entered(self, hedge: Contender) -> bool:
-        """The hedge's response is open: True to read it (a task is cancelled, never left over)."""
+        """The hedge's response is open: True to read it, False if the race is over."""
         self.hedge = hedge
-        return True
+        return not self._stopped
 
     def claim(self, contender: Contender) -> bool:
         """The first to claim wins; whether `contender` is the winner."""
@@ -66,14 +84,20 @@ class AsyncRace:
             await asyncio.wait({self._task})
 
     async def stop(self) -> None:
-        """No hedge from now on; a hedge's run still going is cancelled (it closes its response)."""
+        """No hedge from now on; a hedge's run still going is cancelled, and closes its response
+        on its own time."""
+        self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
-            await asyncio.wait({task})
+            _keep(task)
+
+    async def discard(self, contender: Contender) -> None:
+        """Close a request that lost, in a task of its own."""
+        _keep(asyncio.ensure_future(contender.cm.__aexit__(None, None, None)))
 
 
 class Race:
@@ -81,6 +105,7 @@ class Race:
 
     def __init__(self, first: Contender) -> None:
         self.first = first
+        self.sent = False
         self.hedge: Contender | None = None
         self.winner: Contender | None = None
         self._lock = threading.Lock()
@@ -99,6 +124,12 @@ class Race:
                 return
             self._fired = True
         run()
+
+    def sending(self) -> bool:
+        """The hedge is about to go out: True to send it, False if the race is over."""
+        with self._lock:
+            self.sent = self.sent or not self._stopped
+            return not self._stopped
 
     def entered(self, hedge: Contender) -> bool:
         """The hedge's response is open: True to read it, False if the race ended meanwhile."""
@@ -137,6 +168,10 @@ class Race:
             self._timer.cancel()
         if hedge is not None and winner is not hedge:
             shut_down(hedge)
+
+    def discard(self, contender: Contender) -> None:
+        """Close a request that lost (its socket is shut down already: this does not wait)."""
+        contender.cm.__exit__(None, None, None)
 
 
 def shut_down(contender: Contender) -> None:

@@ -148,18 +148,21 @@ class AsyncTextStream(StreamCore, TextIteration):
         kept = hedge if hedge is not None and race.winner is hedge else first
         if kept is not first:
             self._cm, self._chunks = kept.cm, kept.chunks
-            await first.cm.__aexit__(None, None, None)
+            await race.discard(first)
         self._pending, self._pending_error = kept.read, kept.error
-        if hedge is not None:
+        if race.sent:
+            # The loser's usage as its message_start said; a hedge closed before that was sent the
+            # same prompt, so the kept request's usage stands for it.
             loser = first if kept is hedge else hedge
-            self._hedge_finished(HedgeOutcome(kept is hedge, loser.usage or kept.usage))
+            usage = loser.usage if loser is not None and loser.usage else kept.usage
+            self._hedge_finished(HedgeOutcome(kept is hedge, usage))
 
     async def _hedge(self, race: AsyncRace) -> None:
         """At the delay: the hedge, if the plan admits one now, read up to its first token; if that
         comes first, the first request's read is cut short. A refused hedge changes nothing."""
         plan, params = self._plan, self._params
         seq = plan.hedge_admission(params)
-        if seq is None:
+        if seq is None or not race.sending():
             return
         try:
             with plan.tracking(seq, Attempts()):
