@@ -36,7 +36,7 @@ __all__ = ["Contender", "HedgeOutcome", "Hedging", "TtftPercentile"]
 # The model's TTFT percentile `q` (0 to 100) over its recent calls, in seconds; None while too few.
 TtftPercentile = Callable[[str, float], float | None]
 # A profile's saved-up hedges are capped at this many calls' worth, so a quiet hour cannot fund a burst.
-BURST_CALLS = 20
+BURST_CALLS = 50
 # A share added up call after call drifts below a whole hedge in floating point (ten additions of
 # 0.1 make 0.9999999999999999): a budget this close to one has one.
 WHOLE = 1.0 - 1e-9
