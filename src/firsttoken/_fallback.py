@@ -270,7 +270,9 @@ class Chain:
         return released
 
     def hedge_delay(self) -> float | None:
-        return self.resilience.hedging.delay(self.profile, self.options, str(self.current))
+        # The delay counts from the call's start, as the TTFT its percentile comes from does.
+        delay = self.resilience.hedging.delay(self.profile, self.options, str(self.current))
+        return None if delay is None else max(0.0, delay - (perf_counter() - self.timings.started))
 
     def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
         return self.resilience.hedging.admit(self.profile, str(self.current), params)

@@ -16,7 +16,11 @@ import pytest
 
 from firsttoken import Engine, Relay, Settings, SettingsError
 from firsttoken._metrics import CallRecord, Metrics
+from firsttoken._profiles import Profile
 from firsttoken._sse import SSEDecoder
+from firsttoken._upstream.breaker import Breaker
+from firsttoken._upstream.governor import Governor
+from firsttoken._upstream.hedging import Hedging
 from firsttoken.testing.emulator import Emulator
 
 from .conftest import USER
@@ -129,7 +133,9 @@ def test_hedges_stay_within_their_share_of_calls(emu: Emulator) -> None:
             hedged.append(s.timings.hedge is not None)
         # Each call earns half a hedge: the 2nd and the 4th have a whole one to spend.
         assert hedged == [False, True, False, True]
-        assert settled(emu)["requests_total"] == 6
+        stats = settled(emu)
+        # Each hedged call closed the request that lost (with the same draw, mostly the hedge).
+        assert (stats["requests_total"], stats["client_disconnects"], stats["streams_open"]) == (6, 2, 0)
         assert engine.metrics.snapshot()["models"][MODEL]["hedges"] == 2
 
 
@@ -196,3 +202,18 @@ def test_a_percentile_delay_waits_for_enough_calls_and_follows_the_window() -> N
     for _ in range(16):
         call(10.0)
     assert metrics.ttft_percentile(MODEL, 90) == 10.0
+
+
+def test_a_tenth_share_has_its_hedge_after_ten_calls() -> None:
+    # Regression: ten additions of 0.1 are 0.9999999999999999, and a budget compared with 1.0
+    # refused the hedge the share had paid for.
+    hedging = Hedging(
+        governor=Governor(), breaker=Breaker(failures=5, window=30, cooldown=30), ttft=None, pause=30
+    )
+    options = Profile(model=MODEL, max_tokens=8, hedge_after=100, hedge_share=0.1)
+    params = {"model": MODEL, "max_tokens": 8, "messages": USER}
+    for _ in range(9):
+        assert hedging.delay("fast", options, MODEL) == 0.1
+    assert hedging.admit("fast", MODEL, params) is None
+    hedging.delay("fast", options, MODEL)
+    assert hedging.admit("fast", MODEL, params) is not None

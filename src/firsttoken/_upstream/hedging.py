@@ -36,7 +36,10 @@ __all__ = ["Contender", "HedgeOutcome", "Hedging", "TtftPercentile"]
 # The model's TTFT percentile `q` (0 to 100) over its recent calls, in seconds; None while too few.
 TtftPercentile = Callable[[str, float], float | None]
 # A profile's saved-up hedges are capped at this many calls' worth, so a quiet hour cannot fund a burst.
-BURST_CALLS = 20
+BURST_CALLS = 50
+# A share added up call after call drifts below a whole hedge in floating point (ten additions of
+# 0.1 make 0.9999999999999999): a budget this close to one has one.
+WHOLE = 1.0 - 1e-9
 
 
 class Hedging:
@@ -62,7 +65,8 @@ class Hedging:
         self._quiet_until[model] = self.clock() + self.pause
 
     def delay(self, profile: str, options: Profile, model: str) -> float | None:
-        """Seconds a call waits for its first token before a hedge; None when it is not hedged.
+        """Seconds from a call's start until its hedge, if it has no token by then (a TTFT, as the
+        percentile is); None when it is not hedged.
 
         Every call of a hedging profile earns its share of a hedge here, once.
         """
@@ -84,7 +88,7 @@ class Hedging:
         if self.clock() < self._quiet_until.get(model, -math.inf) or self.breaker.cooling_down(model):
             return None
         with self._lock:
-            if self._budgets.get(profile, 0.0) < 1.0:
+            if self._budgets.get(profile, 0.0) < WHOLE:
                 return None
             wait, seq, probing = self.governor.reserve(model, estimate_input_tokens(params))
             if wait > 0 or probing:

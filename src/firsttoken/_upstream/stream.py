@@ -76,7 +76,8 @@ class AttemptPlan(Protocol):
     def error_type(self, exc: BaseException) -> str: ...
 
     def hedge_delay(self) -> float | None:
-        """Seconds the current attempt waits for its first token before a hedge; None: no hedge."""
+        """Seconds from now until the current attempt is hedged if it has no token by then (the
+        delay counts from the call's start); None: no hedge."""
 
     def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
         """The governor's admission of a hedge of the current attempt now, or None if none may go."""

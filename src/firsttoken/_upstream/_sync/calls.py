@@ -127,54 +127,61 @@ class TextStream(StreamCore, TextIteration):
 
     def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
         self._params = params
+        return self._request(params)
+
+    def _request(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
         cm = self._client.messages.with_streaming_response.create(stream=True, **params)
         return cm, cm.__enter__()
 
     def _hedged(self, first: Contender, delay: float) -> None:
-        """Wait up to `delay` for `first`'s token; past it, race a hedge (the same request) against
-        it. The stream goes on with whichever produced a token first, its bytes so far replayed by
-        `events()`; the other is closed at once, so its events never reach the caller."""
-        race = Race()
-        contenders = [first]
-        winner: Contender | None = None
+        """Read `first` up to its first token; past `delay` without one, the race sends a hedge (the
+        same request) and reads it elsewhere (`_hedge`). Whichever shows a token first is kept, its
+        bytes so far replayed by `events()`; the other is closed at once, its events never reaching
+        the caller. `first` is read here, not in a task or thread, so a call that needs no hedge
+        gets its token as soon as an unhedged call would."""
+        race = Race(first)
+        race.after(delay, lambda: self._hedge(race))
         try:
-            race.start(first, _until_first_token)
-            winner = race.first(delay)
-            if winner is None:
-                hedge = self._send_hedge()
-                if hedge is not None:
-                    contenders.append(hedge)
-                    race.start(hedge, _until_first_token)
-                winner = race.first(None)
-                # A request that failed before its token leaves the answer to the other one.
-                while winner is not None and winner.outcome == "failed" and race.running:
-                    winner = race.first(None)
+            _until_first_token(first)
+            if not (first.outcome == "token" and race.claim(first)):
+                # No token here, or the hedge's came first and cut this read short: the hedge decides.
+                race.hedge_ended()
         finally:
             race.stop()
-            if winner is not None:
-                self._cm, self._chunks = winner.cm, winner.chunks
-            for contender in contenders:
-                if contender.cm is not self._cm:
-                    contender.cm.__exit__(None, None, None)
-        assert winner is not None
-        self._pending, self._pending_error = winner.read, winner.error
-        if len(contenders) > 1:
-            loser = contenders[0] if winner.hedge else contenders[1]
-            self._hedge_finished(HedgeOutcome(winner.hedge, loser.usage or winner.usage))
+        hedge = race.hedge
+        kept = hedge if hedge is not None and race.winner is hedge else first
+        if kept is not first:
+            self._cm, self._chunks = kept.cm, kept.chunks
+            race.discard(first)
+        self._pending, self._pending_error = kept.read, kept.error
+        if race.sent:
+            # The loser's usage as its message_start said; a hedge closed before that was sent the
+            # same prompt, so the kept request's usage stands for it.
+            loser = first if kept is hedge else hedge
+            usage = loser.usage if loser is not None and loser.usage else kept.usage
+            self._hedge_finished(HedgeOutcome(kept is hedge, usage))
 
-    def _send_hedge(self) -> Contender | None:
-        """The hedge, sent if the plan admits one now; None if not, or if the API refused it (the
-        first request still runs, so a refused hedge changes nothing for the caller)."""
+    def _hedge(self, race: Race) -> None:
+        """At the delay: the hedge, if the plan admits one now, read up to its first token; if that
+        comes first, the first request's read is cut short. A refused hedge changes nothing."""
         plan, params = self._plan, self._params
         seq = plan.hedge_admission(params)
-        if seq is None:
-            return None
+        if seq is None or not race.sending():
+            return
         try:
             with plan.tracking(seq, Attempts()):
-                cm, response = self._send(params)
+                cm, response = self._request(params)
         except anthropic.APIError:
-            return None
-        return Contender(cm, response, response.http_response.iter_bytes(), hedge=True)
+            return
+        hedge = Contender(cm, response, response.http_response.iter_bytes(), hedge=True)
+        try:
+            if race.entered(hedge):
+                _until_first_token(hedge)
+                if hedge.outcome == "token" and race.claim(hedge):
+                    race.interrupt(race.first)
+        finally:
+            if race.winner is not hedge:
+                cm.__exit__(None, None, None)
 
     def _drop_attempt(self) -> None:
         cm, self._chunks = self._cm, None
