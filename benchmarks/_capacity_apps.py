@@ -13,6 +13,8 @@ emulator reads (`x-bench-model`, `x-emulator-output-tokens`), so one server serv
     uvicorn --app-dir benchmarks --factory _capacity_apps:django_asgi
     gunicorn -k gthread --chdir benchmarks '_capacity_apps:flask_app()'
     gunicorn -k gthread --chdir benchmarks '_capacity_apps:django_wsgi()'
+    granian --factory --interface asgi --working-dir benchmarks _capacity_apps:starlette_app
+    granian --factory --interface wsgi --working-dir benchmarks _capacity_apps:flask_app
 """
 
 from __future__ import annotations
@@ -78,6 +80,14 @@ def _sdk_kwargs() -> dict[str, Any]:
     return {"api_key": os.environ.get("ANTHROPIC_API_KEY", "bench"), "max_retries": 0}
 
 
+def _async_sdk() -> anthropic.AsyncAnthropic:
+    """The hand-written and helper relays' async client: on the SDK's aiohttp transport when the rig
+    runs a `/aiohttp` setup (`BENCH_TRANSPORT`), as firsttoken's is then."""
+    if os.environ.get("BENCH_TRANSPORT") == "aiohttp":
+        return anthropic.AsyncAnthropic(**_sdk_kwargs(), http_client=anthropic.DefaultAioHttpClient())
+    return anthropic.AsyncAnthropic(**_sdk_kwargs())
+
+
 # -- Starlette on uvicorn ----------------------------------------------------------------------
 
 
@@ -90,7 +100,7 @@ def starlette_app() -> Any:
 
     from firsttoken_starlette import FirstToken, FirstTokenMiddleware
 
-    sdk = anthropic.AsyncAnthropic(**_sdk_kwargs())
+    sdk = _async_sdk()
 
     async def chat(request: Request) -> Response:
         await request.body()
@@ -206,7 +216,7 @@ def _django_views() -> list[Any]:
     from firsttoken_django import FirstToken
 
     sync_sdk = anthropic.Anthropic(**_sdk_kwargs())
-    async_sdk = anthropic.AsyncAnthropic(**_sdk_kwargs())
+    async_sdk = _async_sdk()
 
     # The view matches the server, as a Django user writes it: async under ASGI, sync under WSGI.
     @csrf_exempt

@@ -63,13 +63,35 @@ LABELS = {
     "flask": "Flask, gunicorn gthread",
     "django-wsgi": "Django WSGI, gunicorn gthread",
 }
+# The same apps on Granian (its ASGI and WSGI interfaces, one worker), and the async ones with the
+# SDK's aiohttp transport (`async_http_client: aiohttp`; the hand-written relay's client as well):
+# `--setups starlette/granian,flask/granian,starlette/aiohttp,...`.
+_GRANIAN = ["-m", "granian", "--factory", "--interface"]
+VARIANTS: dict[str, list[str]] = {
+    **SETUPS,
+    "starlette/granian": [*_GRANIAN, "asgi", "_capacity_apps:starlette_app"],
+    "django-asgi/granian": [*_GRANIAN, "asgi", "_capacity_apps:django_asgi"],
+    "flask/granian": [*_GRANIAN, "wsgi", "_capacity_apps:flask_app"],
+    "django-wsgi/granian": [*_GRANIAN, "wsgi", "_capacity_apps:django_wsgi"],
+}
+for _name in ("starlette", "django-asgi", "starlette/granian", "django-asgi/granian"):
+    VARIANTS[f"{_name}/aiohttp"] = VARIANTS[_name]
+for _name in list(VARIANTS):
+    if _name not in LABELS:
+        _base, *_rest = _name.split("/")
+        _label = LABELS[_base].rsplit(", ", 1)[0]
+        _server = "Granian" if "granian" in _rest else LABELS[_base].rsplit(", ", 1)[1]
+        LABELS[_name] = f"{_label}, {_server}" + (", aiohttp" if "aiohttp" in _rest else "")
+
+
+AIOHTTP = {"FIRSTTOKEN_ASYNC_HTTP_CLIENT": "aiohttp", "BENCH_TRANSPORT": "aiohttp"}
 
 
 def arguments(doc: str | None) -> argparse.ArgumentParser:
     """A tool's command line: its docstring as the help, `--setups` and `--json`."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(SETUPS)
+        "--setups", default=",".join(SETUPS), help="comma-separated subset of " + ", ".join(VARIANTS)
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON results")
     return parser
@@ -106,10 +128,16 @@ def server(
     setup: str, base_url: str, env_extra: dict[str, str] | None = None
 ) -> Iterator[tuple[int, psutil.Process]]:
     port = free_port()
-    cmd = [sys.executable, *SETUPS[setup]]
+    cmd = [sys.executable, *VARIANTS[setup]]
     if "uvicorn" in cmd:
         cmd += ["--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--http", "httptools", "--log-level", "warning", "--backlog", "4096"]
+    elif "granian" in cmd:
+        cmd += ["--working-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        cmd += ["--no-ws", "--log-level", "warning", "--backlog", "4096", "--backpressure", "4096"]
+        if "wsgi" in cmd:
+            # As gthread's: a thread per open stream, above the largest trial.
+            cmd += ["--blocking-threads", "1200"]
     else:
         # gthread: a thread per open stream; the worker's connection cap above the largest trial.
         cmd += ["-k", "gthread", "--threads", "1200", "--worker-connections", "4096", "-w", "1"]
@@ -121,6 +149,7 @@ def server(
         "ANTHROPIC_API_KEY": "bench",
         "FIRSTTOKEN_MAX_RETRIES": "0",
         "FIRSTTOKEN_ADVISOR": "0",
+        **(AIOHTTP if setup.endswith("/aiohttp") else {}),
         **(env_extra or {}),
     }
     proc = subprocess.Popen(cmd, env=env, preexec_fn=pin_to_server_core)

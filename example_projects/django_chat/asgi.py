@@ -1,5 +1,7 @@
 """ASGI entry point, for async views:
-`uvicorn example_projects.django_chat.asgi:application --http httptools`.
+`FIRSTTOKEN_ASYNC_HTTP_CLIENT=aiohttp uvicorn example_projects.django_chat.asgi:application --http httptools`
+(the aiohttp transport: `firsttoken[aiohttp]`), or
+`granian --interface asgi example_projects.django_chat.asgi:application`.
 """
 
 import os

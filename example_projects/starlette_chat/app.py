@@ -1,9 +1,11 @@
 """The chat example on Starlette: the page, `POST /api/chat`, `GET /api/metrics`, `GET /healthz`.
 
 Every handler is a few lines: parsing, wire formats, error statuses and metrics are firsttoken's.
-In production:
+In production (the async clients on the SDK's aiohttp transport: `firsttoken[aiohttp]`):
 
-    uvicorn example_projects.starlette_chat.app:app --http httptools
+    FIRSTTOKEN_ASYNC_HTTP_CLIENT=aiohttp uvicorn example_projects.starlette_chat.app:app --http httptools
+
+or on Granian: `granian --interface asgi example_projects.starlette_chat.app:app`.
 """
 
 from __future__ import annotations

@@ -62,6 +62,14 @@ async def test_aiohttp_keeps_the_sdks_retries_and_errors(emulator: Emulator) -> 
         async with engine.astream(messages=USER, profile="fast") as stream:
             await stream.text()
     assert broken.value.type == "overloaded_error"
+
+    # A cut connection: aiohttp's error, mapped by the SDK's transport to httpx's, is the relay's
+    # lost connection, as over httpx.
+    emulator.set_faults([])
+    with pytest.raises(UpstreamFailure) as cut:
+        async with engine.astream(messages=USER, extra_headers={"x-emulator-fault": "drop"}) as stream:
+            await stream.text()
+    assert cut.value.type == "api_connection_error"
     await engine.aclose()
 
 
