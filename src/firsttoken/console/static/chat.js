@@ -28,6 +28,8 @@
     },
     postHeaders,
     addTurn,
+    events,
+    refusal,
   };
 
   // Headers for every POST. Django's CSRF protection wants its token back in X-CSRFToken: from
@@ -58,6 +60,7 @@
     try {
       const response = await fetch("api/metrics", { headers: { Accept: "application/json" } });
       const metrics = await response.json();
+      fillPicker(metrics.browser_profiles);
       const upstream = metrics.upstream || {};
       if (upstream.kind === "emulator") {
         banner.textContent =
@@ -69,6 +72,15 @@
       // The banner is informational; the chat works without it.
       console.warn("could not read /api/metrics", err);
     }
+  }
+
+  // The profiles the server lets a browser name (api/metrics says which), the default chosen; the
+  // page's own list stays where an older server does not say.
+  function fillPicker(profiles) {
+    const picker = document.getElementById("profile");
+    if (!picker || !profiles || !profiles.names || !profiles.names.length) return;
+    picker.replaceChildren(...profiles.names.map((name) => new Option(name, name)));
+    picker.value = profiles.names.includes(profiles.default) ? profiles.default : profiles.names[0];
   }
 
   function addTurn(who, className) {
@@ -268,6 +280,8 @@
     addTurn("You", "question").body.textContent = question;
     const { turn, body: answer } = addTurn("Claude", "answer");
     answer.dataset.state = "streaming";
+    // Screen readers hear the answer once it is whole, not a token at a time.
+    answer.setAttribute("aria-busy", "true");
     const text = document.createElement("span");
     text.className = "text";
     answer.append(text);
@@ -333,6 +347,7 @@
     } catch (err) {
       showError(answer, `network error: ${err.message}`);
     } finally {
+      answer.removeAttribute("aria-busy");
       if (finished) {
         history.push({ role: "assistant", content: reply });
       } else {
