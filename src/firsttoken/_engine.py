@@ -65,7 +65,9 @@ class Engine(Lifecycle):
         self.limits = Limits(s, self.shared.client_budgets)
         # Resumable answers (_relay/resume.py): each written to a Redis Stream as it is sent.
         streams = build_streams(s)
-        self.resume = ResumeHub(streams, s) if streams is not None else None
+        self.resume = (
+            ResumeHub(streams, s, resumed=self.metrics.stream_resumed) if streams is not None else None
+        )
         self.responses = ResponseCache.for_settings(self.shared.responses, self.upstream, s)
         # Fallback chains, cooldowns and the rate-limit governor (_fallback.py); intent routing (_routing.py).
         self.resilience = Resilience(

@@ -19,7 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from ._metrics import ADVICE, HISTOGRAMS, WARMING
+from ._metrics import ADVICE, HISTOGRAMS, RESUMED, WARMING
 
 __all__ = ["render_prometheus"]
 
@@ -81,6 +81,12 @@ class _Snapshot:
                 counter.add_metric([model], float(window.get(field) or 0))
             yield counter
         yield from _warming(series)
+        resumed = sum(float(c["value"]) for c in series.get("counters", ()) if c["name"] == RESUMED)
+        yield CounterMetricFamily(
+            "firsttoken_streams_resumed",
+            "Answers a client resumed after its connection dropped",
+            value=resumed,
+        )
         yield from _turns(self.snapshot.get("turns") or {})
         saved = GaugeMetricFamily(
             "firsttoken_cache_saved_usd",

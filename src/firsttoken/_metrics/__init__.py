@@ -8,7 +8,7 @@ ties them together for one process.
 """
 
 from .export import ProviderCheck
-from .instruments import ADVICE, HISTOGRAMS, UNCOUNTED, WARMING, CountWarming, Instrument
+from .instruments import ADVICE, HISTOGRAMS, RESUMED, UNCOUNTED, WARMING, CountWarming, Instrument
 from .record import CallRecord
 from .recorder import Metrics, merge_dumps
 from .series import Series, merge_series
@@ -17,6 +17,7 @@ from .windows import CacheWindow, Window, percentile, summarize_turns
 __all__ = [
     "ADVICE",
     "HISTOGRAMS",
+    "RESUMED",
     "UNCOUNTED",
     "WARMING",
     "CacheWindow",

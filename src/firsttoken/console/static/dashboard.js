@@ -64,7 +64,9 @@
     for (const key of ["ahead sent", "ahead skipped", "ahead hit", "keep_warm sent", "stay_warm sent"]) {
       counters[`warm:${key}`] = 0;
     }
+    counters.resumed = 0;
     for (const c of (snapshot.series || {}).counters || []) {
+      if (c.name === "firsttoken.streams.resumed") counters.resumed += c.value;
       if (c.name !== "firsttoken.warming") continue;
       const a = c.attributes;
       const key = `warm:${a["firsttoken.warm.kind"]} ${a["firsttoken.warm.outcome"]}`;
@@ -92,6 +94,7 @@
       put("agent", "steps", delta("steps"));
       put("agent", "tool errors", delta("tool_errors"));
       put("tools", "tool time", delta("tool_seconds"));
+      put("streams", "resumed", delta("resumed"));
     }
     previous = { counters, at: Date.now() };
     put("streams", "open", snapshot.open_streams || 0);
