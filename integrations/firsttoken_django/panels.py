@@ -5,8 +5,10 @@ Enable it by adding its path to the toolbar's panels::
     from debug_toolbar.settings import PANELS_DEFAULTS
     DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "firsttoken_django.panels.FirstTokenPanel"]
 
-One row per call that finished while the view ran (model, profile, TTFT, tokens/s, cache read and
-write tokens, fallbacks, retries, an estimated cost), also sent as `Server-Timing` entries. A
+One row per call that finished while the view ran (model, profile, which step of an agent turn it
+was, TTFT, tokens/s, cache read and write tokens, fallbacks, retries, an estimated cost), and under
+an agent turn's last step the tools it ran with their time; the calls are also sent as
+`Server-Timing` entries. A
 stream that the view returned finishes after the toolbar has rendered, so it is not listed.
 """
 

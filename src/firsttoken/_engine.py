@@ -66,7 +66,9 @@ class Engine(Lifecycle):
         self.limits = Limits(s, self.shared.client_budgets)
         # Resumable answers (_relay/resume.py): each written to a Redis Stream as it is sent.
         streams = build_streams(s)
-        self.resume = ResumeHub(streams, s) if streams is not None else None
+        self.resume = (
+            ResumeHub(streams, s, resumed=self.metrics.stream_resumed) if streams is not None else None
+        )
         # Held conversations of browser chats that name a `chat_id` (_conversation.py): memory, or Redis.
         self.chats = build_chats(s)
         self.responses = ResponseCache.for_settings(self.shared.responses, self.upstream, s)

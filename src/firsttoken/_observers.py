@@ -84,6 +84,7 @@ class Observers:
     def turn(self, record: TurnRecord) -> None:
         self._metrics.record_turn(record)
         self._shared.watch(self._metrics)
+        self._telemetry.turn(record)
 
     def metrics(self, outcome: CallOutcome) -> None:
         record = outcome.record

@@ -19,7 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from ._metrics import ADVICE, HISTOGRAMS, SERVER_TOOL_REQUESTS, WARMING
+from ._metrics import ADVICE, HISTOGRAMS, RESUMED, SERVER_TOOL_REQUESTS, WARMING
 
 __all__ = ["render_prometheus"]
 
@@ -105,6 +105,12 @@ class _Snapshot:
                 counter.add_metric([model], float(window.get(field) or 0))
             yield counter
         yield from _warming(series)
+        resumed = sum(float(c["value"]) for c in series.get("counters", ()) if c["name"] == RESUMED)
+        yield CounterMetricFamily(
+            "firsttoken_streams_resumed",
+            "Answers a client resumed after its connection dropped",
+            value=resumed,
+        )
         yield from _turns(self.snapshot.get("turns") or {})
         saved = GaugeMetricFamily(
             "firsttoken_cache_saved_usd",

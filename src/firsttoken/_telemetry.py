@@ -130,6 +130,24 @@ class Telemetry:
         if parent is not None:
             self._span(parent, params, record, message if record.error is None else None)
 
+    def turn(self, turn: Any) -> None:
+        """An agent turn (`_agent.TurnRecord`) finished inside `collect_calls()`: its steps' rows,
+        the last `turn.steps` of its profile's not yet claimed, say which turn and step each was,
+        and the last one lists the tools the turn ran (name, milliseconds, whether it failed)."""
+        rows = _calls.get()
+        if rows is None or turn.steps <= 0:
+            return
+        free = [r for r in rows if r["profile"] == turn.profile and "step" not in r]
+        steps = free[-turn.steps :]
+        number = 1 + max((r.get("turn", 0) for r in rows), default=0)
+        for n, row in enumerate(steps, 1):
+            row.update(turn=number, step=n, steps=turn.steps)
+        if steps:
+            steps[-1]["tools"] = [
+                {"name": name, "ms": round(seconds * 1000, 1), "failed": failed}
+                for name, seconds, failed in turn.tools
+            ]
+
     def row(self, record: CallRecord) -> dict[str, Any]:
         return {
             "model": record.model,

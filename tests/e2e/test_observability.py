@@ -68,14 +68,14 @@ def test_dashboard_plots_points_after_traffic(example: RunningExample, browser: 
             _chat(example)
             page.wait_for_timeout(600)
         page.wait_for_function(
-            """() => ['ttft', 'tps', 'cache', 'streams', 'failures'].every(name => {
-                 const lines = document.querySelectorAll(`[data-chart=${name}] polyline`);
-                 return lines.length > 0 && [...lines].some(l => Number(l.dataset.points) >= 2);
+            """() => ['ttft_model', 'tps', 'cache', 'streams', 'failures'].every(name => {
+                 const chart = document.querySelector(`[data-chart=${name}]`);
+                 return Number(chart.dataset.points) >= 2 && chart.querySelector('canvas');
                })""",
             timeout=15_000,
         )
         series = page.eval_on_selector_all(
-            "[data-chart=ttft] polyline", "lines => lines.map(l => l.dataset.series)"
+            "[data-chart=ttft_model] .u-legend .u-label", "labels => labels.map(l => l.textContent)"
         )
         assert any(s.endswith(" p50") for s in series) and any(s.endswith(" p95") for s in series)
         assert page.locator("#banner").is_hidden()

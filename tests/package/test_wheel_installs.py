@@ -228,6 +228,60 @@ def _streams_an_answer(url: str, log: Path) -> None:
     assert "event: token" in answer.text and "event: done" in answer.text, detail
 
 
+def _console_served(url: str, log: Path) -> None:
+    """The one-line mount at `/firsttoken/`: the page, the dashboard and their files, from the wheel."""
+    with httpx2.Client(base_url=url, timeout=30) as client:
+        for path in ("/firsttoken/", "/firsttoken/dashboard", "/firsttoken/static/vendor/uPlot.iife.min.js"):
+            answer = client.get(path)
+            detail = f"{path}: {answer.status_code} {answer.text[:500]}\n--- server log:\n{log.read_text()}"
+            assert answer.status_code == 200, detail
+            assert "default-src 'self'" in answer.headers["content-security-policy"], detail
+        assert 'src="static/chat.js"' in client.get("/firsttoken/").text
+
+
+# Run in the venv: the same app in production (no debug) refuses the console, 403 on every path.
+REFUSED = """
+    import json
+
+    paths = ("/firsttoken/", "/firsttoken/dashboard", "/firsttoken/api/metrics")
+    statuses = {path: get(path) for path in paths}
+    print(json.dumps(statuses))
+    assert set(statuses.values()) == {403}, statuses
+"""
+# How each framework's `get(path) -> status` is made, for REFUSED.
+ASGI_GET = """
+    import asyncio
+
+    from main import app
+
+    app.debug = False
+
+
+    def get(path):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"]
+"""
+
+
+def _refused_in_production(install: Install, get: str) -> None:
+    install.write("refused.py", textwrap.dedent(get) + textwrap.dedent(REFUSED))
+    install.run("python", "refused.py", env=install.env(ANTHROPIC_API_KEY="sk-ant-not-a-key"))
+
+
 def _core_script(install: Install, env: dict[str, str]) -> str:
     """The README's core in ten lines, streamed from the embedded emulator."""
     install.write(
@@ -387,17 +441,40 @@ def test_django_quickstart_under_runserver(installs: dict[str, Install]) -> None
     install.write(
         "site_urls.py",
         """
-        from django.urls import path
+        from django.urls import include, path
 
         from views import chat
 
-        urlpatterns = [path("api/chat", chat)]
+        urlpatterns = [
+            path("api/chat", chat),
+            path("firsttoken/", include("firsttoken_django.urls")),
+        ]
         """,
     )
     port = _free_port()
     argv = ["python", "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
     with _serving(install, argv, port, install.env()) as url:
         _streams_an_answer(url, install.home / f"server-{port}.log")
+        _console_served(url, install.home / f"server-{port}.log")
+    # Without DEBUG, and with no staff user (no auth here), the same URLconf refuses it.
+    django_get = """
+        import os
+
+        os.environ["DJANGO_SETTINGS_MODULE"] = "site_settings"
+        import django
+        from django.conf import settings
+        from django.test import Client
+        from django.test.utils import setup_test_environment
+
+        django.setup()
+        settings.DEBUG = False
+        setup_test_environment()
+
+
+        def get(path):
+            return Client().get(path).status_code
+    """
+    _refused_in_production(install, django_get)
 
 
 def test_flask_quickstart_under_flask_run(installs: dict[str, Install]) -> None:
@@ -407,7 +484,7 @@ def test_flask_quickstart_under_flask_run(installs: dict[str, Install]) -> None:
         """
         from flask import Flask
 
-        from firsttoken_flask import FirstToken
+        from firsttoken_flask import FirstToken, console
 
         firsttoken = FirstToken()
 
@@ -416,6 +493,7 @@ def test_flask_quickstart_under_flask_run(installs: dict[str, Install]) -> None:
             app = Flask(__name__)
             app.config["FIRSTTOKEN_PROFILES"] = {"chat": {"max_tokens": 300}}
             firsttoken.init_app(app)
+            app.register_blueprint(console(), url_prefix="/firsttoken")
 
             @app.post("/api/chat")
             def chat():
@@ -429,6 +507,17 @@ def test_flask_quickstart_under_flask_run(installs: dict[str, Install]) -> None:
     argv = ["flask", "--app", "app", "run", "--debug", "--no-reload", "--port", str(port)]
     with _serving(install, argv, port, install.env()) as url:
         _streams_an_answer(url, install.home / f"server-{port}.log")
+        _console_served(url, install.home / f"server-{port}.log")
+    flask_get = """
+        from app import create_app
+
+        client = create_app().test_client()
+
+
+        def get(path):
+            return client.get(path).status_code
+    """
+    _refused_in_production(install, flask_get)
 
 
 STARLETTE_APP = """
@@ -436,9 +525,9 @@ STARLETTE_APP = """
     from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import Response
-    from starlette.routing import Route
+    from starlette.routing import Mount, Route
 
-    from firsttoken_starlette import FirstTokenMiddleware
+    from firsttoken_starlette import FirstTokenMiddleware, console
 
 
     async def chat(request: Request) -> Response:
@@ -446,7 +535,8 @@ STARLETTE_APP = """
 
 
     app = Starlette(
-        routes=[Route("/api/chat", chat, methods=["POST"])],
+        debug=True,
+        routes=[Route("/api/chat", chat, methods=["POST"]), Mount("/firsttoken", app=console())],
         middleware=[Middleware(FirstTokenMiddleware, settings={"timeout": 60})],
     )
 """
@@ -459,15 +549,17 @@ FASTAPI_APP = """
     from starlette.middleware import Middleware
 
     from firsttoken import ChatRequest
-    from firsttoken_starlette import FirstToken, FirstTokenMiddleware
+    from firsttoken_starlette import FirstToken, FirstTokenMiddleware, console
     from firsttoken_starlette.fastapi import chat_body, exception_handlers, get_firsttoken
 
     SETTINGS = {"profiles": {"chat": {"max_tokens": 300}}}
 
     app = FastAPI(
+        debug=True,
         middleware=[Middleware(FirstTokenMiddleware, settings=SETTINGS)],
         exception_handlers=exception_handlers(),
     )
+    app.mount("/firsttoken", console())
 
 
     @app.post("/api/chat")
@@ -487,3 +579,5 @@ def test_asgi_quickstart_under_uvicorn(installs: dict[str, Install], extra: str,
     argv = ["uvicorn", "main:app", "--port", str(port)]
     with _serving(install, argv, port, install.env(FIRSTTOKEN_DEVELOPMENT="1")) as url:
         _streams_an_answer(url, install.home / f"server-{port}.log")
+        _console_served(url, install.home / f"server-{port}.log")
+    _refused_in_production(install, ASGI_GET)

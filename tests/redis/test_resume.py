@@ -181,6 +181,10 @@ def test_a_dropped_answer_resumes_on_the_other_worker_generated_once(pair: Pair,
     assert upstream.stats()["requests_total"] - before == 1
     # Everything read: nothing to resume.
     assert _resume(pair.a, rid, _events(rest)[-1][0]).status_code == 204
+    # Counted where it was resumed (the dashboard's and the scrape's `resumed`), twice on b.
+    with httpx2.Client(timeout=30) as client:
+        scrape = client.get(pair.b.url + "/metrics").text
+    assert re.search(r"^firsttoken_streams_resumed_total [2-9]", scrape, re.M), scrape[-2000:]
 
 
 def test_resume_is_scoped_to_its_owner(pair: Pair) -> None:

@@ -11,6 +11,7 @@ from .export import ProviderCheck
 from .instruments import (
     ADVICE,
     HISTOGRAMS,
+    RESUMED,
     SERVER_TOOL_REQUESTS,
     UNCOUNTED,
     WARMING,
@@ -25,6 +26,7 @@ from .windows import CacheWindow, Window, percentile, summarize_turns
 __all__ = [
     "ADVICE",
     "HISTOGRAMS",
+    "RESUMED",
     "SERVER_TOOL_REQUESTS",
     "UNCOUNTED",
     "WARMING",

@@ -14,6 +14,7 @@ __all__ = [
     "DURATION",
     "EXECUTE_TOOL",
     "HISTOGRAMS",
+    "RESUMED",
     "SERVER_TOOL_REQUESTS",
     "TIME_PER_OUTPUT_CHUNK",
     "TIME_TO_FIRST_CHUNK",
@@ -90,6 +91,8 @@ SERVER_TOOL_REQUESTS = "firsttoken.server_tool.requests"
 # `firsttoken.warm.outcome` (`sent`, `skipped`, `failed`, and `hit` for a later call that read a
 # warm of `ahead`'s from the cache); a skipped `ahead` warm carries its `firsttoken.warm.reason`.
 WARMING = "firsttoken.warming"
+# Answers a client resumed after its connection dropped (GET /api/chat/{id}/stream with Last-Event-ID).
+RESUMED = "firsttoken.streams.resumed"
 # What counts one (`Metrics.warming`): kind, outcome, and the reason of a skip (else None).
 CountWarming = Callable[[str, str, "str | None"], None]
 

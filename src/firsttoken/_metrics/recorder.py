@@ -11,6 +11,7 @@ from .instruments import (
     ADVICE,
     DURATION,
     EXECUTE_TOOL,
+    RESUMED,
     SERVER_TOOL_REQUESTS,
     TIME_PER_OUTPUT_CHUNK,
     TIME_TO_FIRST_CHUNK,
@@ -201,6 +202,12 @@ class Metrics:
             self.changes += 1
             self.series.add(ADVICE, key)
         self._otel.advised(key)
+
+    def stream_resumed(self) -> None:
+        """A client resumed an answer after its connection dropped (`RESUMED`)."""
+        with self._lock:
+            self.changes += 1
+            self.series.add(RESUMED, ())
 
     def warming(self, kind: str, outcome: str, reason: str | None = None) -> None:
         """One of warming's requests (`WARMING`): sent, skipped (why), failed, or a later hit."""

@@ -155,7 +155,7 @@ class Window:
 
     def summary(self) -> dict[str, Any]:
         ttft = list(self.ttft)
-        p50, p95 = percentile(ttft, 50), percentile(ttft, 95)
+        p50, p95, p99 = percentile(ttft, 50), percentile(ttft, 95), percentile(ttft, 99)
         tps = percentile(list(self.tps), 50)
         prompt = self.input + self.cache_read + self.cache_write
         return {
@@ -166,6 +166,7 @@ class Window:
             "routes": dict(self.routes),
             "ttft_p50_ms": _ms(p50),
             "ttft_p95_ms": _ms(p95),
+            "ttft_p99_ms": _ms(p99),
             "tps_p50": None if tps is None else round(tps, 1),
             "input_tokens": self.input,
             "output_tokens": self.output,

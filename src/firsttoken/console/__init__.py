@@ -28,7 +28,6 @@ import secrets
 from pathlib import Path
 
 __all__ = [
-    "API_ROUTES",
     "CONTENT_SECURITY_POLICY",
     "GRAFANA_DASHBOARD",
     "HEADERS",
@@ -47,8 +46,6 @@ GRAFANA_DASHBOARD = Path(__file__).resolve().parent / "grafana" / "firsttoken.js
 
 # The page and the dashboard, by their path under the mount.
 PAGES = {"": "index.html", "dashboard": "dashboard.html"}
-# The chat API the console serves when the app does not serve its own (`api=True`).
-API_ROUTES = ("api/chat", "api/chat/<id>/stream", "api/chat/<id>/stop", "api/warm", "api/metrics", "metrics")
 
 # No inline script or style anywhere, and nothing from another origin (no CDN): the pages load
 # their own files, talk to their own API and cannot be framed.

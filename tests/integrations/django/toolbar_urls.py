@@ -15,4 +15,21 @@ def two_calls(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"<html><body><p>{first.content[0].text}</p><p>{second}</p></body></html>")
 
 
-urlpatterns = [path("two-calls", two_calls), *debug_toolbar_urls()]
+def lookup(city: str) -> str:
+    """The weather in a city.
+
+    Args:
+        city: Which city.
+    """
+    return f"sunny in {city}"
+
+
+def agent_turn(request: HttpRequest) -> HttpResponse:
+    engine = request.firsttoken.engine  # type: ignore[attr-defined]
+    asked = [{"role": "user", "content": 'Run lookup({"city": "Paris"})'}]
+    with engine.stream(messages=asked, profile="chat", tools=[lookup], max_tokens=64) as turn:
+        text = "".join(turn)
+    return HttpResponse(f"<html><body><p>{text}</p></body></html>")
+
+
+urlpatterns = [path("two-calls", two_calls), path("agent-turn", agent_turn), *debug_toolbar_urls()]

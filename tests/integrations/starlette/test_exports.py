@@ -11,6 +11,7 @@ def test_exported_names() -> None:
         "FirstTokenMiddleware",
         "RelayResponse",
         "StarletteNotInstalled",
+        "console",
         "firsttoken_of",
         "get_engine",
         "start_response",

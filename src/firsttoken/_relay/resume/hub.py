@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ..._threads import Daemon
@@ -37,8 +37,12 @@ TICK = 0.025
 class ResumeHub:
     """This process's producers, and the thread that keeps their leases, stops and grace."""
 
-    def __init__(self, store: RedisStreams, settings: Settings) -> None:
+    def __init__(
+        self, store: RedisStreams, settings: Settings, *, resumed: Callable[[], None] = lambda: None
+    ) -> None:
         self.store = store
+        # Counts each answer a client resumed (the metrics' `firsttoken.streams.resumed`).
+        self._resumed = resumed
         self.settings = settings
         self.grace = settings.resume_grace
         self._producers: dict[str, Producer] = {}
@@ -130,6 +134,7 @@ class ResumeHub:
         # SDK asks by chat id whenever a page loads: only an answer still going is resumed then.
         if ended is not None and (chat or after >= ended - 1):
             return None
+        self._resumed()
         return ResumedStream(
             self.store,
             rid,

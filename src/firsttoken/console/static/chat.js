@@ -30,6 +30,8 @@
     addTurn,
     history,
     resume,
+    events,
+    refusal,
   };
 
   // Headers for every POST. Django's CSRF protection wants its token back in X-CSRFToken: from
@@ -60,6 +62,7 @@
     try {
       const response = await fetch("api/metrics", { headers: { Accept: "application/json" } });
       const metrics = await response.json();
+      fillPicker(metrics.browser_profiles);
       const upstream = metrics.upstream || {};
       if (upstream.kind === "emulator") {
         banner.textContent =
@@ -71,6 +74,15 @@
       // The banner is informational; the chat works without it.
       console.warn("could not read /api/metrics", err);
     }
+  }
+
+  // The profiles the server lets a browser name (api/metrics says which), the default chosen; the
+  // page's own list stays where an older server does not say.
+  function fillPicker(profiles) {
+    const picker = document.getElementById("profile");
+    if (!picker || !profiles || !profiles.names || !profiles.names.length) return;
+    picker.replaceChildren(...profiles.names.map((name) => new Option(name, name)));
+    picker.value = profiles.names.includes(profiles.default) ? profiles.default : profiles.names[0];
   }
 
   function addTurn(who, className) {
@@ -305,6 +317,8 @@
     const resuming = Object.keys(extra).length > 0;
     const { turn, body: answer } = addTurn("Claude", "answer");
     answer.dataset.state = "streaming";
+    // Screen readers hear the answer once it is whole, not a token at a time.
+    answer.setAttribute("aria-busy", "true");
     const text = document.createElement("span");
     text.className = "text";
     answer.append(text);
@@ -379,6 +393,7 @@
     } catch (err) {
       showError(answer, `network error: ${err.message}`);
     } finally {
+      answer.removeAttribute("aria-busy");
       if (finished && paused) {
         carried += reply;
       } else if (finished) {
