@@ -138,6 +138,8 @@ class CallBuilder:
         if "messages" not in params:
             raise TypeError("a call needs messages=[{'role': 'user', 'content': ...}]")
         tools = _tools(chosen, params) if runs_tools else _refuse_runnable(params)
+        if approvals and not runs_tools:
+            raise TypeError("approvals= answer a paused agent turn: use engine.stream() or astream()")
         sent = MappingProxyType(self._sent(chosen, params))
         return Call(name, chosen, sent, tools, route, tenant, approvals)
 

@@ -84,9 +84,12 @@ def test_ai_sdk_protocol(example: RunningExample) -> None:
     parts = [e.data for e in named(parse(response.content))]
     kinds = [p["type"] if isinstance(p, dict) else p for p in parts]
     assert kinds[:3] == ["start", "start-step", "text-start"]
-    assert kinds[-4:] == ["text-end", "finish-step", "finish", "[DONE]"]
-    assert set(kinds[3:-4]) == {"text-delta"}
-    assert 1 <= len(kinds[3:-4]) <= parts[-2]["messageMetadata"]["usage"]["output_tokens"]
+    # The answer's metadata, then firsttoken's extras as (transient) data parts, then the end.
+    end = ["text-end", "message-metadata", "data-cache", "finish-step", "finish", "[DONE]"]
+    assert kinds[-6:] == end
+    assert set(kinds[3:-6]) == {"text-delta"}
+    assert 1 <= len(kinds[3:-6]) <= parts[-2]["messageMetadata"]["usage"]["output_tokens"]
+    assert parts[-5]["messageMetadata"]["ttft_ms"] == parts[-2]["messageMetadata"]["ttft_ms"]
 
 
 def test_metrics_count_the_calls(example: RunningExample) -> None:

@@ -87,7 +87,7 @@ def test_ai_sdk_protocol(http: httpx2.Client) -> None:
     types = [p["type"] if isinstance(p, dict) else p for p in parts]
     assert types[:3] == ["start", "start-step", "text-start"]
     assert "text-delta" in types
-    assert types[-4:] == ["text-end", "finish-step", "finish", "[DONE]"]
+    assert types[-6:] == ["text-end", "message-metadata", "data-cache", "finish-step", "finish", "[DONE]"]
 
 
 @pytest.mark.parametrize(
