@@ -17,7 +17,16 @@ from hypothesis import strategies as st
 from jiter import from_json
 from pydantic import BaseModel
 
-from firsttoken import Engine, OutputInvalid, Relay, Settings, SettingsError, tool
+from firsttoken import (
+    BadRequest,
+    Engine,
+    OutputInvalid,
+    Relay,
+    Settings,
+    SettingsError,
+    parse_chat_request,
+    tool,
+)
 from firsttoken._call import CallBuilder
 from firsttoken._coalesce import Latest, acoalesce, encode
 from firsttoken._sse import SSEDecoder
@@ -288,6 +297,12 @@ def test_ndjson_text_and_ai_sdk_carry_the_object_their_way(structured: Engine) -
     assert data and all(p["id"] == "object" for p in data)
     finish = parts[-1]
     assert finish["type"] == "finish" and finish["messageMetadata"]["object"] == data[-1]["data"]
+
+
+def test_protocol_text_asks_for_the_text_format_and_others_are_400s() -> None:
+    assert parse_chat_request({"messages": USER}, protocol="text").format == "text"
+    with pytest.raises(BadRequest, match="use 'ai-sdk', 'text' or leave it out"):
+        parse_chat_request({"messages": USER}, protocol="json")
 
 
 def test_an_invalid_object_is_an_error_event_not_a_done(structured: Engine) -> None:
