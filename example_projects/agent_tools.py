@@ -116,12 +116,15 @@ AGENT: dict[str, Any] = {
     ],
     "max_steps": 6,
     "tool_timeout": 10.0,
-    # A chat that names a `chat_id` is held on the API's side; long ones are summarised there.
+    # A chat that names a `chat_id` is held on the API's side (each tool round sends only its
+    # results); long ones are summarised there.
     "threads": True,
     "compact": 100_000,
 }
-# The `chat` profile's changes: threaded chats and compaction, as the agent's.
-CHAT: dict[str, Any] = {"threads": True, "compact": 100_000}
+# The `chat` profile's changes: compaction. Its chats are held by firsttoken and sent whole, not
+# threaded: warming while the user types (`/api/warm`) pre-warms the whole conversation, which
+# the next turn then reads from the prompt cache; a thread's `continue` would not send it.
+CHAT: dict[str, Any] = {"compact": 100_000}
 
 
 def profiles_with_agent(environ: Mapping[str, str]) -> dict[str, Any]:

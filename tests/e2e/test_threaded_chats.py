@@ -5,6 +5,7 @@ else), and the AI SDK's "send only the last message" body (`message` with the ch
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -51,15 +52,25 @@ def _threads(emulator: Emulator, n: int) -> list[tuple[str | None, int | None]]:
     return [(r.get("thread"), r.get("sent_messages")) for r in asked[-n:]]
 
 
-def test_a_threaded_chat_sends_only_its_new_message(
-    server: RunningExample, contract_emulator: Emulator
+@pytest.mark.parametrize(
+    ("profile", "upstream"),
+    [
+        # The examples' `agent` profile has `threads`: the API's thread carries the conversation.
+        ("agent", [("create", 1), ("continue", 1), ("continue", 1)]),
+        # `chat` has not (warming while typing needs the whole conversation): firsttoken holds it.
+        ("chat", [(None, 1), (None, 3), (None, 5)]),
+    ],
+)
+def test_a_held_chat_sends_only_its_new_message(
+    server: RunningExample, contract_emulator: Emulator, profile: str, upstream: list[Any]
 ) -> None:
     chat_id, owner = f"chat-{uuid.uuid4().hex}", uuid.uuid4().hex
     for text in ("Hello there.", "Tell me more.", "And then?"):
-        events = _post(server, {"chat_id": chat_id, "messages": [{"role": "user", "content": text}]}, owner)
+        body = {"chat_id": chat_id, "profile": profile, "messages": [{"role": "user", "content": text}]}
+        events = _post(server, body, owner)
         done = next(e.data for e in events if e.name == "done")
-        assert done["chat_id"] == chat_id and done["threaded"] is True
-    assert _threads(contract_emulator, 3) == [("create", 1), ("continue", 1), ("continue", 1)]
+        assert done["chat_id"] == chat_id and done["threaded"] is (profile == "agent")
+    assert _threads(contract_emulator, 3) == upstream
 
     held = server.client.get(f"/api/chat/{chat_id}/messages", headers={"Cookie": f"chat_owner={owner}"})
     assert held.status_code == 200 and held.headers["cache-control"] == "no-store"
@@ -75,7 +86,8 @@ def test_the_ai_sdk_sends_only_the_last_message(server: RunningExample, contract
     chat_id, owner = f"aisdk-{uuid.uuid4().hex}", uuid.uuid4().hex
     for i, text in enumerate(("Hello there.", "Tell me more.")):
         message = {"id": f"m{i}", "role": "user", "parts": [{"type": "text", "text": text}]}
-        events = _post(server, {"id": chat_id, "message": message}, owner, protocol="ai-sdk")
+        body = {"id": chat_id, "message": message, "profile": "agent"}
+        events = _post(server, body, owner, protocol="ai-sdk")
         finish = next(e.data for e in events if isinstance(e.data, dict) and e.data.get("type") == "finish")
         assert finish["messageMetadata"]["chat_id"] == chat_id
     assert _threads(contract_emulator, 2) == [("create", 1), ("continue", 1)]
@@ -108,12 +120,16 @@ def test_the_page_sends_only_the_new_message_and_a_reload_shows_the_chat_again(
         chat_id = page.get_attribute("html", "data-chat-id")
         for n, question in enumerate(("Hello there.", "Tell me more."), start=1):
             page.fill("#prompt", question)
-            page.press("#prompt", "Enter")
+            with page.expect_request(lambda r: r.url.endswith("/api/chat")) as posted:
+                page.press("#prompt", "Enter")
+            body = json.loads(posted.value.post_data or "{}")
+            assert body["chat_id"] == chat_id and body["messages"] == [{"role": "user", "content": question}]
             page.wait_for_function(
                 f"() => document.querySelectorAll(\".answer[data-state='done']\").length === {n}",
                 timeout=30_000,
             )
-        assert _threads(contract_emulator, 2) == [("create", 1), ("continue", 1)]
+        # The page's `chat` profile: firsttoken holds the chat and sends it whole upstream.
+        assert _threads(contract_emulator, 2) == [(None, 1), (None, 3)]
         page.reload()
         page.wait_for_selector("html[data-restored='4']", timeout=10_000)
         assert page.get_attribute("html", "data-chat-id") == chat_id
@@ -124,4 +140,4 @@ def test_the_page_sends_only_the_new_message_and_a_reload_shows_the_chat_again(
         page.fill("#prompt", "And then?")
         page.press("#prompt", "Enter")
         page.wait_for_function("() => document.querySelectorAll(\".answer[data-state='done']\").length === 3")
-        assert _threads(contract_emulator, 1) == [("continue", 1)]
+        assert _threads(contract_emulator, 1) == [(None, 5)]

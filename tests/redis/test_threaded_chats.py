@@ -44,7 +44,8 @@ def _env(upstream: Emulator, redis_url: str) -> dict[str, str | None]:
 
 
 def _ask(url: str, chat_id: str, text: str, owner: str = "alice") -> dict[str, Any]:
-    body = {"chat_id": chat_id, "messages": [{"role": "user", "content": text}]}
+    # The examples' `agent` profile has `threads`.
+    body = {"chat_id": chat_id, "profile": "agent", "messages": [{"role": "user", "content": text}]}
     response = httpx2.post(
         url + "/api/chat", json=body, headers={"Cookie": f"chat_owner={owner}"}, timeout=30
     )

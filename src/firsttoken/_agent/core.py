@@ -25,7 +25,7 @@ from .._events import TYPED, ApprovalRequest, Finished, Reset, StreamEvent, Tool
 from .._state import Approvals
 from .._timings import Timings
 from .._tools import Approval
-from .._upstream.stream import sent_block
+from .._upstream.stream import answer_turn, sent_block
 
 if TYPE_CHECKING:
     from .._upstream.stream import StreamCore
@@ -351,11 +351,7 @@ class AgentCore:
     def answer(self) -> list[Mapping[str, Any]]:
         """The turn's part of the conversation, once it ended: each step's answer and the tool
         results between them, as the next turn sends them back."""
-        last = (
-            [{"role": "assistant", "content": [sent_block(b) for b in self._last.blocks]}]
-            if self._steps
-            else []
-        )
+        last = [answer_turn(self._last.blocks)] if self._steps else []
         return [*self._messages[len(self.call.messages) :], *last]
 
     def _ran(self, name: str, seconds: float, is_error: bool) -> None:

@@ -142,7 +142,7 @@ class StreamCore:
     @property
     def answer(self) -> list[dict[str, Any]]:
         """The answer as the conversation's next assistant turn, sent back as the API takes it."""
-        return [{"role": "assistant", "content": [sent_block(b) for b in self.blocks]}]
+        return [answer_turn(self.blocks)]
 
     # A plain call is one step of one model call; an agent turn (`_agent/`) counts its calls.
     steps = 1
@@ -265,6 +265,16 @@ def server_tool_counts(counts: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(counts, Mapping):
         counts = counts.model_dump()
     return tuple((str(k), int(v)) for k, v in counts.items() if isinstance(v, int) and v)
+
+
+def answer_turn(blocks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """An answer as the next request's assistant turn: plain text stays a string, as a page sends
+    it back (so a conversation held by the server and one a page holds make the same prompt, and
+    the same prompt-cache prefix); any other block (thinking, tool use, compaction) goes back whole."""
+    sent = [sent_block(b) for b in blocks]
+    if all(b.get("type") == "text" and set(b) == {"type", "text"} for b in sent):
+        return {"role": "assistant", "content": "".join(b["text"] for b in sent)}
+    return {"role": "assistant", "content": sent}
 
 
 def text_of(name: str, data: Any) -> str | None:
