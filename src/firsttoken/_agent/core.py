@@ -103,7 +103,7 @@ class Paused:
         return by_id
 
 
-def denied_result(id: str, reason: str | None) -> str:
+def denied_result(reason: str | None) -> str:
     """What the model is told of a call the user denied, so that it can answer the user."""
     why = f": {reason}" if reason else ""
     return f"The user denied this tool call{why}. It did not run."

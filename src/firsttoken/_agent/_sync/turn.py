@@ -83,7 +83,7 @@ class AgentStream(AgentCore, TextIteration):
             if answer.approved:
                 runner.start(ToolCall(0, id, name, input, False))
                 continue
-            said = denied_result(id, answer.reason)
+            said = denied_result(answer.reason)
             results.append({"type": "tool_result", "tool_use_id": id, "content": said, "is_error": True})
             self._held.append((TYPED, ToolOutput(id, name, said, True, 0.0)))
             self._ran(name, 0.0, True)
