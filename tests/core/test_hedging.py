@@ -8,6 +8,7 @@ of TTFT, and no test asserts how fast anything was.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from firsttoken import Engine, Relay, Settings, SettingsError
-from firsttoken._metrics import CallRecord, Metrics
+from firsttoken._metrics import CallRecord, Metrics, merge_dumps
 from firsttoken._profiles import Profile
 from firsttoken._sse import SSEDecoder
 from firsttoken._upstream.breaker import Breaker
@@ -217,3 +218,30 @@ def test_a_tenth_share_has_its_hedge_after_ten_calls() -> None:
     assert hedging.admit("fast", MODEL, params) is None
     hedging.delay("fast", options, MODEL)
     assert hedging.admit("fast", MODEL, params) is not None
+
+
+def test_hedge_counters_add_up_across_workers() -> None:
+    # What Redis deployments merge (`merge_dumps`); a worker of an older version has no hedge counters.
+    metrics = Metrics()
+    hedged = CallRecord(
+        profile="chat",
+        model=MODEL,
+        streamed=True,
+        total=1.0,
+        ttft=0.5,
+        hedge="won",
+        hedge_input_tokens=40,
+        hedge_cache_read_input_tokens=10,
+        hedge_output_tokens=1,
+    )
+    metrics.record(hedged, hedge_cost=0.002)
+    metrics.record(CallRecord(profile="chat", model=MODEL, streamed=True, total=1.0, ttft=0.4))
+    dump = metrics.dump()
+    older = json.loads(json.dumps(dump))
+    for window in (older["total"], *older["models"].values(), *older["profiles"].values()):
+        for name in ("hedges", "hedges_won", "hedge_input", "hedge_output", "hedge_cost"):
+            del window[name]
+    merged = merge_dumps([dump, dump, older])["models"][MODEL]
+    assert (merged["count"], merged["hedges"], merged["hedges_won"]) == (6, 2, 2)
+    assert (merged["hedge_input_tokens"], merged["hedge_output_tokens"]) == (100, 2)
+    assert merged["hedge_cost_usd"] == pytest.approx(0.004)
