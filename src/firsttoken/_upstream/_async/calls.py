@@ -7,6 +7,7 @@ checks that it is current), so a fix lands in both by editing this file alone.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -25,6 +26,8 @@ from ..stream import AttemptPlan, Event, Finish, StreamCore
 from .text import TextIteration
 
 __all__ = ["AsyncTextStream", "acreate"]
+
+logger = logging.getLogger("firsttoken.hedging")
 
 _R = TypeVar("_R")
 _Response = AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]
@@ -167,7 +170,10 @@ class AsyncTextStream(StreamCore, TextIteration):
         try:
             with plan.tracking(seq, Attempts()):
                 cm, response = await self._request(params)
-        except anthropic.APIError:
+        except Exception:
+            # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
+            # still answers: nothing to raise, and no one to raise it to from a timer.
+            logger.debug("firsttoken: a hedge did not go out", exc_info=True)
             return
         hedge = Contender(cm, response, response.http_response.aiter_bytes(), hedge=True)
         try:

@@ -7,6 +7,7 @@ checks that it is current), so a fix lands in both by editing this file alone.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -26,6 +27,8 @@ from ..stream import AttemptPlan, Event, Finish, StreamCore
 from .text import TextIteration
 
 __all__ = ["TextStream", "create"]
+
+logger = logging.getLogger("firsttoken.hedging")
 
 _R = TypeVar("_R")
 _Response = AbstractContextManager[anthropic.APIResponse[Any]]
@@ -164,7 +167,10 @@ class TextStream(StreamCore, TextIteration):
         try:
             with plan.tracking(seq, Attempts()):
                 cm, response = self._request(params)
-        except anthropic.APIError:
+        except Exception:
+            # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
+            # still answers: nothing to raise, and no one to raise it to from a timer.
+            logger.debug("firsttoken: a hedge did not go out", exc_info=True)
             return
         hedge = Contender(cm, response, response.http_response.iter_bytes(), hedge=True)
         try:
