@@ -82,10 +82,12 @@ class Dispatch:
         )
 
     def text_stream(self, call: Call) -> TextStream:
-        return self._one(call, lambda chain, finish: TextStream(self.client(), chain, finish))
+        return self._one(call, lambda chain, finish: TextStream(self.client(), chain, finish, self.client))
 
     def atext_stream(self, call: Call) -> AsyncTextStream:
-        return self._one(call, lambda chain, finish: AsyncTextStream(self.async_client(), chain, finish))
+        return self._one(
+            call, lambda chain, finish: AsyncTextStream(self.async_client(), chain, finish, self.async_client)
+        )
 
     def _one(self, call: Call, make: Callable[[Chain, Finish], _S]) -> _S:
         chain = self.chain(call)

@@ -96,9 +96,18 @@ class AsyncTextStream(StreamCore, TextIteration):
     once, so the model stops generating.
     """
 
-    def __init__(self, client: anthropic.AsyncAnthropic, plan: AttemptPlan, on_finish: Finish) -> None:
+    def __init__(
+        self,
+        client: anthropic.AsyncAnthropic,
+        plan: AttemptPlan,
+        on_finish: Finish,
+        hedge_client: Callable[[], anthropic.AsyncAnthropic] | None = None,
+    ) -> None:
         super().__init__(plan, on_finish)
         self._client = client
+        # Where a hedge goes: the pool's client at that moment (another shard when this one's are
+        # busy); this stream's own client when none is given.
+        self._hedge_client = hedge_client
         self._cm: _Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
         # The arguments of the current attempt (a hedge sends them again).
@@ -126,10 +135,12 @@ class AsyncTextStream(StreamCore, TextIteration):
 
     async def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
         self._params = params
-        return await self._request(params)
+        return await self._request(self._client, params)
 
-    async def _request(self, params: dict[str, Any]) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
-        cm = self._client.messages.with_streaming_response.create(stream=True, **params)
+    async def _request(
+        self, client: anthropic.AsyncAnthropic, params: dict[str, Any]
+    ) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
+        cm = client.messages.with_streaming_response.create(stream=True, **params)
         return cm, await cm.__aenter__()
 
     async def _hedged(self, first: Contender, delay: float) -> None:
@@ -168,8 +179,9 @@ class AsyncTextStream(StreamCore, TextIteration):
         if seq is None or not race.sending():
             return
         try:
+            client = self._client if self._hedge_client is None else self._hedge_client()
             with plan.tracking(seq, Attempts()):
-                cm, response = await self._request(params)
+                cm, response = await self._request(client, params)
         except Exception:
             # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
             # still answers: nothing to raise, and no one to raise it to from a timer.

@@ -93,9 +93,18 @@ class TextStream(StreamCore, TextIteration):
     once, so the model stops generating.
     """
 
-    def __init__(self, client: anthropic.Anthropic, plan: AttemptPlan, on_finish: Finish) -> None:
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        plan: AttemptPlan,
+        on_finish: Finish,
+        hedge_client: Callable[[], anthropic.Anthropic] | None = None,
+    ) -> None:
         super().__init__(plan, on_finish)
         self._client = client
+        # Where a hedge goes: the pool's client at that moment (another shard when this one's are
+        # busy); this stream's own client when none is given.
+        self._hedge_client = hedge_client
         self._cm: _Response | None = None
         self._chunks: Iterator[bytes] | None = None
         # The arguments of the current attempt (a hedge sends them again).
@@ -123,10 +132,12 @@ class TextStream(StreamCore, TextIteration):
 
     def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
         self._params = params
-        return self._request(params)
+        return self._request(self._client, params)
 
-    def _request(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
-        cm = self._client.messages.with_streaming_response.create(stream=True, **params)
+    def _request(
+        self, client: anthropic.Anthropic, params: dict[str, Any]
+    ) -> tuple[_Response, anthropic.APIResponse[Any]]:
+        cm = client.messages.with_streaming_response.create(stream=True, **params)
         return cm, cm.__enter__()
 
     def _hedged(self, first: Contender, delay: float) -> None:
@@ -165,8 +176,9 @@ class TextStream(StreamCore, TextIteration):
         if seq is None or not race.sending():
             return
         try:
+            client = self._client if self._hedge_client is None else self._hedge_client()
             with plan.tracking(seq, Attempts()):
-                cm, response = self._request(params)
+                cm, response = self._request(client, params)
         except Exception:
             # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
             # still answers: nothing to raise, and no one to raise it to from a timer.
