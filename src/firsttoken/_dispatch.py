@@ -88,12 +88,17 @@ class Dispatch:
 
     def text_stream(self, call: Call) -> TextStream:
         output = call.options.output
-        return self._one(call, lambda chain, finish: TextStream(self.client(), chain, finish, output))
+        return self._one(
+            call, lambda chain, finish: TextStream(self.client(), chain, finish, output, self.client)
+        )
 
     def atext_stream(self, call: Call) -> AsyncTextStream:
         output = call.options.output
         return self._one(
-            call, lambda chain, finish: AsyncTextStream(self.async_client(), chain, finish, output)
+            call,
+            lambda chain, finish: AsyncTextStream(
+                self.async_client(), chain, finish, output, self.async_client
+            ),
         )
 
     def _one(self, call: Call, make: Callable[[Chain, Finish], _S]) -> _S:

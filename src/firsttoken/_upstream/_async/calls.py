@@ -7,6 +7,7 @@ checks that it is current), so a fix lands in both by editing this file alone.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -26,6 +27,8 @@ from ..stream import AttemptPlan, Event, Finish, StreamCore
 from .text import TextIteration
 
 __all__ = ["AsyncTextStream", "acreate"]
+
+logger = logging.getLogger("firsttoken.hedging")
 
 _R = TypeVar("_R")
 _Response = AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]
@@ -100,9 +103,13 @@ class AsyncTextStream(StreamCore, TextIteration):
         plan: AttemptPlan,
         on_finish: Finish,
         output: Output | None = None,
+        hedge_client: Callable[[], anthropic.AsyncAnthropic] | None = None,
     ) -> None:
         super().__init__(plan, on_finish, output)
         self._client = client
+        # Where a hedge goes: the pool's client at that moment (another shard when this one's are
+        # busy); this stream's own client when none is given.
+        self._hedge_client = hedge_client
         self._cm: _Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
         # The arguments of the current attempt (a hedge sends them again).
@@ -130,10 +137,12 @@ class AsyncTextStream(StreamCore, TextIteration):
 
     async def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
         self._params = params
-        return await self._request(params)
+        return await self._request(self._client, params)
 
-    async def _request(self, params: dict[str, Any]) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
-        cm = self._client.messages.with_streaming_response.create(stream=True, **params)
+    async def _request(
+        self, client: anthropic.AsyncAnthropic, params: dict[str, Any]
+    ) -> tuple[_Response, anthropic.AsyncAPIResponse[Any]]:
+        cm = client.messages.with_streaming_response.create(stream=True, **params)
         return cm, await cm.__aenter__()
 
     async def _hedged(self, first: Contender, delay: float) -> None:
@@ -172,9 +181,13 @@ class AsyncTextStream(StreamCore, TextIteration):
         if seq is None or not race.sending():
             return
         try:
+            client = self._client if self._hedge_client is None else self._hedge_client()
             with plan.tracking(seq, Attempts()):
-                cm, response = await self._request(params)
-        except anthropic.APIError:
+                cm, response = await self._request(client, params)
+        except Exception:
+            # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
+            # still answers: nothing to raise, and no one to raise it to from a timer.
+            logger.debug("firsttoken: a hedge did not go out", exc_info=True)
             return
         hedge = Contender(cm, response, response.http_response.aiter_bytes(), hedge=True)
         try:

@@ -7,6 +7,7 @@ checks that it is current), so a fix lands in both by editing this file alone.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -27,6 +28,8 @@ from ..stream import AttemptPlan, Event, Finish, StreamCore
 from .text import TextIteration
 
 __all__ = ["TextStream", "create"]
+
+logger = logging.getLogger("firsttoken.hedging")
 
 _R = TypeVar("_R")
 _Response = AbstractContextManager[anthropic.APIResponse[Any]]
@@ -97,9 +100,13 @@ class TextStream(StreamCore, TextIteration):
         plan: AttemptPlan,
         on_finish: Finish,
         output: Output | None = None,
+        hedge_client: Callable[[], anthropic.Anthropic] | None = None,
     ) -> None:
         super().__init__(plan, on_finish, output)
         self._client = client
+        # Where a hedge goes: the pool's client at that moment (another shard when this one's are
+        # busy); this stream's own client when none is given.
+        self._hedge_client = hedge_client
         self._cm: _Response | None = None
         self._chunks: Iterator[bytes] | None = None
         # The arguments of the current attempt (a hedge sends them again).
@@ -127,10 +134,12 @@ class TextStream(StreamCore, TextIteration):
 
     def _send(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
         self._params = params
-        return self._request(params)
+        return self._request(self._client, params)
 
-    def _request(self, params: dict[str, Any]) -> tuple[_Response, anthropic.APIResponse[Any]]:
-        cm = self._client.messages.with_streaming_response.create(stream=True, **params)
+    def _request(
+        self, client: anthropic.Anthropic, params: dict[str, Any]
+    ) -> tuple[_Response, anthropic.APIResponse[Any]]:
+        cm = client.messages.with_streaming_response.create(stream=True, **params)
         return cm, cm.__enter__()
 
     def _hedged(self, first: Contender, delay: float) -> None:
@@ -169,9 +178,13 @@ class TextStream(StreamCore, TextIteration):
         if seq is None or not race.sending():
             return
         try:
+            client = self._client if self._hedge_client is None else self._hedge_client()
             with plan.tracking(seq, Attempts()):
-                cm, response = self._request(params)
-        except anthropic.APIError:
+                cm, response = self._request(client, params)
+        except Exception:
+            # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
+            # still answers: nothing to raise, and no one to raise it to from a timer.
+            logger.debug("firsttoken: a hedge did not go out", exc_info=True)
             return
         hedge = Contender(cm, response, response.http_response.iter_bytes(), hedge=True)
         try:
