@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from example_projects.agent_tools import AGENT, CHAT
 from example_projects.extract import EXTRACT
@@ -97,8 +97,9 @@ def create_app(
         Route("/metrics", prometheus),
         Route("/healthz", healthz),
         # The packaged page at `/`, the dashboard at `/dashboard`, their files at `/static/`; the
-        # chat API they call is the routes above (api=False).
-        Mount("/", app=console(api=False, allow=from_this_machine)),
+        # chat API they call is the routes above (api=False). Its routes beside ours, not a mount
+        # at `/`, which would answer 404 where ours answer 405.
+        *console(api=False, allow=from_this_machine).routes,
     ]
     return Starlette(
         routes=routes, middleware=[Middleware(FirstTokenMiddleware, settings=settings, engine=engine)]

@@ -80,7 +80,8 @@ def create_app(
         return {"ok": True}
 
     # The packaged page at `/`, the dashboard at `/dashboard`; the chat API is the routes above.
-    app.mount("/", console(api=False, allow=from_this_machine))
+    # Its routes beside ours, not a mount at `/`, which would answer 404 where ours answer 405.
+    app.router.routes.extend(console(api=False, allow=from_this_machine).routes)
     return app
 
 

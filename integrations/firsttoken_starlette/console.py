@@ -5,9 +5,9 @@ app = Starlette(routes=[..., Mount("/firsttoken", app=console())], middleware=[.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -17,16 +17,13 @@ from firsttoken.console import HEADERS, OWNER_COOKIE, PAGES, REFUSAL, asset, con
 
 from .handle import firsttoken_of
 
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
-
 __all__ = ["Allow", "console"]
 
 # The app's access check: the request in, whether it may see the console (a coroutine or not).
 Allow = Callable[[Request], bool | Awaitable[bool]]
 
 
-def console(*, allow: Allow | None = None, api: bool = True) -> ASGIApp:
+def console(*, allow: Allow | None = None, api: bool = True) -> Router:
     """The chat page at the mount's root, the dashboard at `dashboard`, their files at `static/`,
     and (`api=True`) the chat API they call at `api/...` and the Prometheus scrape at `metrics`.
 
@@ -34,36 +31,46 @@ def console(*, allow: Allow | None = None, api: bool = True) -> ASGIApp:
     anyone else gets a 403 (`allow` is how an app opens it in production: its own login, staff
     only). `api=False` when the app serves the chat API itself at `api/...` beside the pages.
     The API needs `FirstTokenMiddleware` on the app, as any view does.
+
+    A `Router`: mount it (`Mount("/firsttoken", app=console())`), or, at the root beside the app's
+    own routes, add its `.routes` to them, so a wrong method on one of the app's routes is still
+    its 405 (a mount at `/` would take every path it does not know).
     """
+    gate = _Gate(allow)
     routes = [
-        Route("/", _index),
-        Route("/dashboard", _dashboard),
-        Route("/static/{name:path}", _static),
+        Route("/", gate(_index)),
+        Route("/dashboard", gate(_dashboard)),
+        Route("/static/{name:path}", gate(_static)),
     ]
     if api:
         routes += [
-            Route("/api/chat", _chat, methods=["POST"]),
-            Route("/api/chat/{response_id}/stream", _resume, methods=["GET"]),
-            Route("/api/chat/{response_id}/stop", _stop, methods=["POST"]),
-            Route("/api/warm", _warm, methods=["POST"]),
-            Route("/api/metrics", _metrics, methods=["GET"]),
-            Route("/metrics", _prometheus, methods=["GET"]),
+            Route("/api/chat", gate(_chat), methods=["POST"]),
+            Route("/api/chat/{response_id}/stream", gate(_resume), methods=["GET"]),
+            Route("/api/chat/{response_id}/stop", gate(_stop), methods=["POST"]),
+            Route("/api/warm", gate(_warm), methods=["POST"]),
+            Route("/api/metrics", gate(_metrics), methods=["GET"]),
+            Route("/metrics", gate(_prometheus), methods=["GET"]),
         ]
-    return _Gate(Router(routes), allow)
+    return Router(routes)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _Gate:
-    """Pure ASGI: every request is checked before the console's routes see it."""
+    """Wraps each of the console's endpoints: the request is checked before the endpoint runs."""
 
-    def __init__(self, app: ASGIApp, allow: Allow | None) -> None:
-        self.app = app
+    def __init__(self, allow: Allow | None) -> None:
         self.allow = allow
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not await self._allowed(Request(scope, receive)):
-            await JSONResponse(REFUSAL, status_code=403, headers=HEADERS)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    def __call__(self, endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def gated(request: Request) -> Response:
+            if not await self._allowed(request):
+                return JSONResponse(REFUSAL, status_code=403, headers=HEADERS)
+            return await endpoint(request)
+
+        return gated
 
     async def _allowed(self, request: Request) -> bool:
         # The app the console is mounted in (Starlette puts itself in the scope): its debug flag.
