@@ -73,6 +73,7 @@ def console(*, allow: Allow | None = None, api: bool = True) -> list[URLPattern]
             path("api/chat", gated(_chat, "POST")),
             path("api/chat/<str:response_id>/stream", gated(_resume, "GET")),
             path("api/chat/<str:response_id>/stop", gated(_stop, "POST")),
+            path("api/chat/<str:chat_id>/messages", gated(_messages, "GET")),
             path("api/warm", gated(_warm, "POST")),
             path("api/metrics", gated(_metrics, "GET")),
             path("metrics", gated(_prometheus, "GET")),
@@ -133,6 +134,10 @@ def _resume(request: HttpRequest, response_id: str) -> HttpResponseBase:
 
 def _stop(request: HttpRequest, response_id: str) -> HttpResponseBase:
     return _handle(request).stop(response_id, owner=request.COOKIES.get(OWNER_COOKIE))
+
+
+def _messages(request: HttpRequest, chat_id: str) -> HttpResponseBase:
+    return _handle(request).messages(chat_id, owner=request.COOKIES.get(OWNER_COOKIE))
 
 
 def _warm(request: HttpRequest) -> HttpResponseBase:

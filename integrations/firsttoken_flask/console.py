@@ -56,6 +56,7 @@ def console(*, allow: Allow | None = None, api: bool = True) -> Blueprint:
         blueprint.add_url_rule("/api/chat", "chat", _chat, methods=["POST"])
         blueprint.add_url_rule("/api/chat/<response_id>/stream", "resume", _resume)
         blueprint.add_url_rule("/api/chat/<response_id>/stop", "stop", _stop, methods=["POST"])
+        blueprint.add_url_rule("/api/chat/<chat_id>/messages", "messages", _messages)
         blueprint.add_url_rule("/api/warm", "warm", _warm, methods=["POST"])
         blueprint.add_url_rule("/api/metrics", "metrics", _metrics)
         blueprint.add_url_rule("/metrics", "prometheus", _prometheus)
@@ -98,6 +99,10 @@ def _resume(response_id: str) -> Response:
 
 def _stop(response_id: str) -> Response:
     return _handle.stop(response_id, owner=request.cookies.get(OWNER_COOKIE))
+
+
+def _messages(chat_id: str) -> Response:
+    return _handle.messages(chat_id, owner=request.cookies.get(OWNER_COOKIE))
 
 
 def _warm() -> Response:

@@ -47,6 +47,7 @@ def console(*, allow: Allow | None = None, api: bool = True) -> Router:
             Route("/api/chat", gate(_chat), methods=["POST"]),
             Route("/api/chat/{response_id}/stream", gate(_resume), methods=["GET"]),
             Route("/api/chat/{response_id}/stop", gate(_stop), methods=["POST"]),
+            Route("/api/chat/{chat_id}/messages", gate(_messages), methods=["GET"]),
             Route("/api/warm", gate(_warm), methods=["POST"]),
             Route("/api/metrics", gate(_metrics), methods=["GET"]),
             Route("/metrics", gate(_prometheus), methods=["GET"]),
@@ -122,6 +123,11 @@ async def _resume(request: Request) -> Response:
 async def _stop(request: Request) -> Response:
     owner = request.cookies.get(OWNER_COOKIE)
     return await firsttoken_of(request).stop(request.path_params["response_id"], owner=owner)
+
+
+async def _messages(request: Request) -> Response:
+    owner = request.cookies.get(OWNER_COOKIE)
+    return await firsttoken_of(request).messages(request.path_params["chat_id"], owner=owner)
 
 
 async def _warm(request: Request) -> Response:

@@ -174,7 +174,9 @@ class Uploads:
         # Best effort in the background, after the answer began: whatever stops it (the API, the
         # engine closing) leaves the files inline, as they were. The type alone: never a secret.
         except Exception as exc:
-            logger.warning("could not upload an attachment to the Files API: %s", type(exc).__name__)
+            logger.warning(
+                "firsttoken: could not upload an attachment to the Files API: %s", type(exc).__name__
+            )
         finally:
             with self._lock:
                 self._uploading.difference_update(p.key for p in pending)

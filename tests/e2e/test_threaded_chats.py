@@ -41,7 +41,7 @@ def _post(server: RunningExample, body: dict[str, Any], owner: str, protocol: st
     response = server.client.post(
         "/api/chat" + (f"?protocol={protocol}" if protocol else ""),
         json=body,
-        headers={"Cookie": f"chat_owner={owner}"},
+        headers={"Cookie": f"firsttoken_owner={owner}"},
     )
     assert response.status_code == 200, response.text
     return parse(response.content)
@@ -72,12 +72,12 @@ def test_a_held_chat_sends_only_its_new_message(
         assert done["chat_id"] == chat_id and done["threaded"] is (profile == "agent")
     assert _threads(contract_emulator, 3) == upstream
 
-    held = server.client.get(f"/api/chat/{chat_id}/messages", headers={"Cookie": f"chat_owner={owner}"})
+    held = server.client.get(f"/api/chat/{chat_id}/messages", headers={"Cookie": f"firsttoken_owner={owner}"})
     assert held.status_code == 200 and held.headers["cache-control"] == "no-store"
     messages = held.json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3
     assert messages[4] == {"role": "user", "content": "And then?"} and messages[5]["content"]
-    for other in ({"Cookie": "chat_owner=someone-else"}, {}):
+    for other in ({"Cookie": "firsttoken_owner=someone-else"}, {}):
         refused = server.client.get(f"/api/chat/{chat_id}/messages", headers=other)
         assert refused.status_code == 404 and refused.json() == {"error": "no chat under that id"}
 
@@ -92,7 +92,7 @@ def test_the_ai_sdk_sends_only_the_last_message(server: RunningExample, contract
         assert finish["messageMetadata"]["chat_id"] == chat_id
     assert _threads(contract_emulator, 2) == [("create", 1), ("continue", 1)]
     held = server.client.get(
-        f"/api/chat/{chat_id}/messages", headers={"Cookie": f"chat_owner={owner}"}
+        f"/api/chat/{chat_id}/messages", headers={"Cookie": f"firsttoken_owner={owner}"}
     ).json()
     assert [m["content"] for m in held["messages"] if m["role"] == "user"] == [
         "Hello there.",

@@ -13,7 +13,14 @@ from firsttoken.console import CONTENT_SECURITY_POLICY, OWNER_COOKIE, REFUSAL, S
 Get = Callable[[str], tuple[int, Mapping[str, str], bytes]]
 
 # Every path a browser loads from the console, and one of the chat API's.
-PATHS = ("", "dashboard", "static/chat.js", "static/vendor/uPlot.iife.min.js", "api/metrics")
+PATHS = (
+    "",
+    "dashboard",
+    "static/chat.js",
+    "static/vendor/uPlot.iife.min.js",
+    "api/metrics",
+    "api/chat/held-1/messages",
+)
 
 
 def served(get: Get) -> None:

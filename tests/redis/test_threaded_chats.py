@@ -47,7 +47,7 @@ def _ask(url: str, chat_id: str, text: str, owner: str = "alice") -> dict[str, A
     # The examples' `agent` profile has `threads`.
     body = {"chat_id": chat_id, "profile": "agent", "messages": [{"role": "user", "content": text}]}
     response = httpx2.post(
-        url + "/api/chat", json=body, headers={"Cookie": f"chat_owner={owner}"}, timeout=30
+        url + "/api/chat", json=body, headers={"Cookie": f"firsttoken_owner={owner}"}, timeout=30
     )
     assert response.status_code == 200, response.text
     events = parse(response.content)
@@ -85,9 +85,13 @@ def test_a_worker_killed_between_turns_loses_nothing_of_the_chat(
         third = _ask(b.url, "two-workers", "And then?")
         assert second["threaded"] is True and third["usage"]["input_tokens"] > first["usage"]["input_tokens"]
         assert _sent(upstream, 3) == [("create", 1), ("continue", 1), ("continue", 1)]
-        held = httpx2.get(f"{b.url}/api/chat/two-workers/messages", headers={"Cookie": "chat_owner=alice"})
+        held = httpx2.get(
+            f"{b.url}/api/chat/two-workers/messages", headers={"Cookie": "firsttoken_owner=alice"}
+        )
         assert [m["role"] for m in held.json()["messages"]] == ["user", "assistant"] * 3
-        other = httpx2.get(f"{b.url}/api/chat/two-workers/messages", headers={"Cookie": "chat_owner=mallory"})
+        other = httpx2.get(
+            f"{b.url}/api/chat/two-workers/messages", headers={"Cookie": "firsttoken_owner=mallory"}
+        )
         assert other.status_code == 404
 
     with redis.Redis.from_url(redis_server.url) as store:

@@ -67,6 +67,8 @@ class Paused:
     messages: list[Any]
     results: list[dict[str, Any]]
     pending: list[tuple[str, str, Any]]
+    # On an API thread: the id of the answer that called the tools, which the thread continues from.
+    previous: str | None = None
 
     def dumps(self) -> bytes:
         data = {
@@ -75,6 +77,7 @@ class Paused:
             "messages": self.messages,
             "results": self.results,
             "pending": [list(p) for p in self.pending],
+            "previous": self.previous,
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -82,7 +85,8 @@ class Paused:
     def loads(cls, raw: bytes) -> Paused:
         data = json.loads(raw)
         pending = [(str(i), str(n), v) for i, n, v in data["pending"]]
-        return cls(data["profile"], data["asked"], data["messages"], data["results"], pending)
+        previous = data.get("previous")
+        return cls(data["profile"], data["asked"], data["messages"], data["results"], pending, previous)
 
     def answered(self, call: Call, approvals: Sequence[Approval]) -> dict[str, Approval]:
         """The answers by call id, once they answer every waiting call of this turn, in the
@@ -152,6 +156,8 @@ class AgentCore:
         self._on_turn = parts.on_turn
         self._threads = parts.threads
         self._messages: list[Mapping[str, Any]] = list(call.messages)
+        # A resumed threaded turn's first call (`_resumed`); None: the conversation as it stands.
+        self._resumed_call: Call | None = None
         self._steps: list[StreamCore] = []
         self._started = perf_counter()
         # When the last step's first text arrived: the final answer's first token.
@@ -309,6 +315,7 @@ class AgentCore:
             [*self._messages, {"role": "assistant", "content": content}],
             results,
             [(c.id, c.name, c.input) for c in self._awaiting],
+            step.message_id if self.call.threaded else None,
         )
         self.awaiting_approval = tuple(c.id for c in self._awaiting)
         return list(self.awaiting_approval), paused.dumps()
@@ -318,6 +325,14 @@ class AgentCore:
         order = {id: i for i, (id, _, _) in enumerate(paused.pending)}
         ordered = sorted(results, key=lambda b: order.get(b["tool_use_id"], -1))
         self._messages = [*paused.messages, {"role": "user", "content": [*paused.results, *ordered]}]
+        if paused.previous is not None and self.call.threaded:
+            # The thread holds the answer that paused: it goes on from there with the results alone.
+            self._resumed_call = self.call.continued(paused.previous, self._messages[-1:])
+
+    def _first_call(self) -> Call:
+        """The turn's first model call: a resumed threaded turn's `continue`, else the conversation."""
+        call = self._resumed_call
+        return call if call is not None else self.call.step(self.messages)
 
     def _next_messages(self, step: StreamCore, blocks: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         """The conversation for the next step: this step's answer as sent (thinking blocks with

@@ -223,7 +223,10 @@ class RelayCore:
     def _recorded(self, stream: _Stream) -> Recorded | None:
         """What to store of the held chat once the answer ended; None for no held chat."""
         turn = self._turn
-        if turn is None or not stream.finished:
+        # A turn paused for approvals is held by the approvals store until the user answers; the
+        # chat records the answer that resumes it, so the resuming body (the same new message with
+        # `approvals`) meets the conversation exactly as the paused call sent it.
+        if turn is None or not stream.finished or stream.awaiting_approval:
             return None
         fallback = bool(stream.timings.fallbacks)
         return turn.recorded(

@@ -90,6 +90,10 @@ def test_the_chat_api_streams_under_the_prefix(urls: None, settings: Any, anthro
         == 400
     )
     assert client.get("/firsttoken/api/chat").status_code == 405
+    held = client.post("/firsttoken/api/chat", {**HI, "chat_id": "held-1"}, content_type="application/json")
+    assert b"event: done" in b"".join(held.streaming_content)
+    assert len(client.get("/firsttoken/api/chat/held-1/messages").json()["messages"]) == 2
+    assert client.get("/firsttoken/api/chat/held-2/messages").status_code == 404
 
 
 def test_api_false_serves_the_pages_only(urls: None, settings: Any) -> None:

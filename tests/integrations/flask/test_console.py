@@ -56,6 +56,9 @@ def test_the_chat_api_streams_under_the_prefix(anthropic_emulator: Any) -> None:
     assert client.get("/firsttoken/api/metrics").get_json()["total"]["count"] >= 1
     assert b"gen_ai" in client.get("/firsttoken/metrics").get_data()
     assert client.post("/firsttoken/api/chat", json={"messages": []}).status_code == 400
+    assert b"event: done" in client.post("/firsttoken/api/chat", json={**HI, "chat_id": "held-1"}).get_data()
+    assert len(client.get("/firsttoken/api/chat/held-1/messages").get_json()["messages"]) == 2
+    assert client.get("/firsttoken/api/chat/held-2/messages").status_code == 404
 
 
 def test_api_false_serves_the_pages_only() -> None:

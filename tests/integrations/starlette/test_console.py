@@ -71,6 +71,9 @@ def test_the_chat_api_streams_under_the_prefix(anthropic_emulator: Any) -> None:
         assert client.get("/firsttoken/api/metrics").json()["total"]["count"] >= 1
         assert "gen_ai" in client.get("/firsttoken/metrics").text
         assert client.post("/firsttoken/api/chat", json={"messages": []}).status_code == 400
+        assert "event: done" in client.post("/firsttoken/api/chat", json={**HI, "chat_id": "held-1"}).text
+        assert len(client.get("/firsttoken/api/chat/held-1/messages").json()["messages"]) == 2
+        assert client.get("/firsttoken/api/chat/held-2/messages").status_code == 404
 
 
 def test_api_false_serves_the_pages_only() -> None:

@@ -55,7 +55,7 @@ class AsyncAgentStream(AgentCore, TextIteration):
         if self._step is None:
             if self.call.approvals:
                 await self._resume()
-            self._step = self._new_step(self.call.step(self.messages))
+            self._step = self._new_step(self._first_call())
             self._stepped(self._step)
             await self._step.open()
         return self

@@ -56,7 +56,7 @@ class AgentStream(AgentCore, TextIteration):
         if self._step is None:
             if self.call.approvals:
                 self._resume()
-            self._step = self._new_step(self.call.step(self.messages))
+            self._step = self._new_step(self._first_call())
             self._stepped(self._step)
             self._step.open()
         return self

@@ -13,7 +13,9 @@
   }
 
   let chatId = sessionStorage.getItem(KEY);
-  if (!chatId) {
+  // A chat this tab has not named before has nothing held to restore (and asking would log a 404).
+  const known = Boolean(chatId);
+  if (!known) {
     chatId = newId();
     sessionStorage.setItem(KEY, chatId);
   }
@@ -66,5 +68,5 @@
     document.documentElement.dataset.restored = String((held.messages || []).length);
   }
 
-  restore();
+  if (known) restore();
 })();
