@@ -179,10 +179,17 @@ async def _load(
 
 
 def _answer(events: list[Any]) -> tuple[str, str] | None:
-    """(model, text) of a completed answer; None when it did not end in `done`."""
+    """(model, text) of a completed answer; None when it did not end in `done`. A `reset` (the
+    answer restarted on the fallback model) drops what came before it, as the page does."""
     if not events or events[-1].name != "done":
         return None
-    return events[-1].data["model"], "".join(e.data["text"] for e in events if e.name == "token")
+    text: list[str] = []
+    for event in events:
+        if event.name == "reset":
+            text.clear()
+        elif event.name == "token":
+            text.append(event.data["text"])
+    return events[-1].data["model"], "".join(text)
 
 
 @contextmanager
@@ -369,7 +376,8 @@ def problems(report: SoakReport) -> list[str]:
         if answer[1] != expected:
             found.append(f"stream {n}: answer from {answer[0]} differs from the emulator's")
     midstream = report.faults_fired("midstream_overloaded")
-    # An error event is only acceptable for a mid-stream fault (no fallback once text was sent).
+    # An error event is only acceptable for a mid-stream fault whose answer could not go on (a
+    # restart on a newer fallback ends in `done`).
     if errors > midstream:
         found.append(f"{errors} error events for {midstream} mid-stream faults")
     if report.emulator_stats["streams_open"] != 0:
