@@ -1,6 +1,5 @@
 """ASGI entry point, for async views:
-`FIRSTTOKEN_ASYNC_HTTP_CLIENT=aiohttp uvicorn example_projects.django_chat.asgi:application --http httptools`
-(the aiohttp transport: `firsttoken[aiohttp]`), or
+`uvicorn example_projects.django_chat.asgi:application --http httptools`, or
 `granian --interface asgi example_projects.django_chat.asgi:application`.
 """
 

@@ -1,9 +1,9 @@
 """The chat example on Starlette: the page, `POST /api/chat`, `GET /api/metrics`, `GET /healthz`.
 
 Every handler is a few lines: parsing, wire formats, error statuses and metrics are firsttoken's.
-In production (the async clients on the SDK's aiohttp transport: `firsttoken[aiohttp]`):
+In production:
 
-    FIRSTTOKEN_ASYNC_HTTP_CLIENT=aiohttp uvicorn example_projects.starlette_chat.app:app --http httptools
+    uvicorn example_projects.starlette_chat.app:app --http httptools
 
 or on Granian: `granian --interface asgi example_projects.starlette_chat.app:app`.
 """
