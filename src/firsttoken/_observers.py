@@ -95,6 +95,7 @@ class Observers:
             saved=saved,
             requested=str(outcome.params.get("model", record.model)),
             hedge_cost=hedge_cost,
+            cost=self._caching.cost(record),
         )
         self._shared.watch(self._metrics)
 

@@ -119,6 +119,16 @@ def test_done_counts_server_tool_use_and_prices_it(engine: Engine) -> None:
     assert "server_tool_use" not in plain and 0 < plain["cost_usd"] < done["cost_usd"]
 
 
+def test_the_metrics_add_up_what_done_prices(engine: Engine) -> None:
+    # The dashboard's cost per hour and the snapshot's `cost_usd` are the answers' `done` prices.
+    before = engine.metrics_snapshot()["total"]["cost_usd"]
+    calls = (KINDS["web search"][0], {"messages": ask("hello")})
+    dones = [events(relayed(engine, "sse", call))[-1][1] for call in calls]
+    after = engine.metrics_snapshot()["total"]["cost_usd"]
+    assert after - before == pytest.approx(sum(done["cost_usd"] for done in dones), abs=1e-5)
+    assert after - before > 0.01  # the search's own price is in it
+
+
 def test_cost_prices_cache_reads_and_writes_by_ttl() -> None:
     costs = CostModel()
     price = costs.price("claude-sonnet-5")

@@ -181,6 +181,17 @@ class CacheManager:
             ttl=self.ttl_of(record.profile),
         )
 
+    def cost(self, record: CallRecord) -> float:
+        """Estimated dollars of the call's answer, as `done`'s `cost_usd` prices it."""
+        usage = {
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "cache_read_input_tokens": record.cache_read_input_tokens,
+            "cache_creation_input_tokens": record.cache_creation_input_tokens,
+            "server_tool_use": dict(record.server_tool_use),
+        }
+        return self.costs.answer_cost(record.model, usage, ttl=self.ttl_of(record.profile))
+
     def hedge_cost(self, record: CallRecord) -> float:
         """Estimated dollars of a hedged call's request that lost: its prompt and what it generated."""
         costs = self.costs

@@ -106,10 +106,17 @@ class Metrics:
             return value
 
     def record(
-        self, record: CallRecord, *, saved: float = 0.0, requested: str | None = None, hedge_cost: float = 0.0
+        self,
+        record: CallRecord,
+        *,
+        saved: float = 0.0,
+        requested: str | None = None,
+        hedge_cost: float = 0.0,
+        cost: float = 0.0,
     ) -> None:
-        """Count one finished call; `saved` is what prompt caching saved on it, in dollars, and
-        `hedge_cost` what the request that lost cost, when the call was hedged.
+        """Count one finished call; `saved` is what prompt caching saved on it, in dollars,
+        `hedge_cost` what the request that lost cost, when the call was hedged, and `cost` what
+        its answer cost (`done`'s `cost_usd`).
 
         `requested` is the model the call asked for, when a fallback answered with another one.
         """
@@ -122,8 +129,8 @@ class Metrics:
                 window = groups.get(name)
                 if window is None:
                     window = groups[name] = Window(self._window)
-                window.add(record, saved, hedge_cost)
-            self._all.add(record, saved, hedge_cost)
+                window.add(record, saved, hedge_cost, cost)
+            self._all.add(record, saved, hedge_cost, cost)
             # Straight into the series' counts (looked up once per attribute set): this runs for
             # every call, and the scrape needs nothing more.
             duration, first_chunk, per_chunk, tokens_in, tokens_out = self._entries_for(keys)

@@ -70,6 +70,7 @@ class Window:
         "cache",
         "cache_read",
         "cache_write",
+        "cost",
         "count",
         "errors",
         "fallbacks",
@@ -94,10 +95,13 @@ class Window:
         self.input = self.output = self.cache_read = self.cache_write = 0
         self.hedges = self.hedges_won = self.hedge_input = self.hedge_output = 0
         self.hedge_cost = 0.0
+        # Dollars of the answers (the requests that lost a hedge are in `hedge_cost`).
+        self.cost = 0.0
         self.cache = CacheWindow(size)
 
-    def add(self, record: CallRecord, saved: float = 0.0, hedge_cost: float = 0.0) -> None:
+    def add(self, record: CallRecord, saved: float = 0.0, hedge_cost: float = 0.0, cost: float = 0.0) -> None:
         self.cache.add(record, saved)
+        self.cost += cost
         if record.hedge is not None:
             self.hedges += 1
             self.hedges_won += record.hedge == "won"
@@ -128,6 +132,7 @@ class Window:
         """The counters and samples, JSON-able (a worker's part of the deployment's view)."""
         out: dict[str, Any] = {name: getattr(self, name) for name in (*_COUNTERS, *_HEDGE_COUNTERS)}
         out["hedge_cost"] = self.hedge_cost
+        out["cost"] = self.cost
         out["routes"] = dict(self.routes)
         out["ttft"], out["tps"] = list(self.ttft), list(self.tps)
         out["hit"], out["miss"], out["saved"] = list(self.cache.hit), list(self.cache.miss), self.cache.saved
@@ -144,6 +149,7 @@ class Window:
             for name in _HEDGE_COUNTERS:
                 setattr(window, name, getattr(window, name) + int(part.get(name, 0)))
             window.hedge_cost += float(part.get("hedge_cost", 0.0))
+            window.cost += float(part.get("cost", 0.0))
             for route, count in part["routes"].items():
                 window.routes[route] = window.routes.get(route, 0) + int(count)
             window.ttft.extend(part["ttft"])
@@ -178,6 +184,7 @@ class Window:
             "hedge_input_tokens": self.hedge_input,
             "hedge_output_tokens": self.hedge_output,
             "hedge_cost_usd": round(self.hedge_cost, 6),
+            "cost_usd": round(self.cost, 6),
             **self.cache.summary(),
         }
 
