@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,7 +146,9 @@ def test_the_extract_card_fills_field_by_field(realtime_example: RunningExample,
     assert card.get_attribute("data-sentiment") == final["sentiment"]
     assert page.locator(".answer .text").first.is_hidden()  # the raw JSON is not what the reader sees
     seen = page.evaluate("window.__cards")
-    # Field by field: the title was on the card, growing, before the summary appeared.
-    titles = [s["fields"]["title"] for s in seen if "title" in s["fields"] and "summary" not in s["fields"]]
-    assert len(set(titles)) > 1
+    # Filled in steps, not at once: the card showed several partial objects before the last. (How
+    # many depends on the server's writes: a WSGI writer that falls behind sends what its queue
+    # holds as one write, with one object event, so the title may be whole in the first one.)
+    filled = [s["fields"] for s in seen if s["fields"]]
+    assert len({json.dumps(fields, sort_keys=True) for fields in filled}) > 2
     assert list(seen[-1]["fields"])[:2] == ["title", "summary"]

@@ -9,8 +9,8 @@ from tests.integrations.django.project.settings import INSTALLED_APPS, MIDDLEWAR
 
 DEBUG = True
 INTERNAL_IPS = ["127.0.0.1"]
-# The toolbar needs staticfiles, which the example project (whose page is the package's) does not.
-INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.staticfiles", "debug_toolbar"]
+# The toolbar needs staticfiles, which the test project adds (tests/integrations/django/project).
+INSTALLED_APPS = [*INSTALLED_APPS, "debug_toolbar"]
 STATIC_URL = "/toolbar-static/"
 MIDDLEWARE = [*MIDDLEWARE, "debug_toolbar.middleware.DebugToolbarMiddleware"]
 ROOT_URLCONF = "tests.integrations.django.toolbar_urls"
