@@ -44,6 +44,7 @@ _MODEL_COUNTERS = (
         "Output tokens of the hedged calls' losing requests",
     ),
     ("hedge_cost_usd", "firsttoken_hedge_cost_usd", "Estimated dollars of the hedged calls' losing requests"),
+    ("cost_usd", "firsttoken_cost_usd", "Estimated dollars of the answers, as each one's done prices it"),
 )
 
 

@@ -127,6 +127,13 @@ def test_the_metrics_add_up_what_done_prices(engine: Engine) -> None:
     after = engine.metrics_snapshot()["total"]["cost_usd"]
     assert after - before == pytest.approx(sum(done["cost_usd"] for done in dones), abs=1e-5)
     assert after - before > 0.01  # the search's own price is in it
+    # The scrape's counter (Grafana's cost per hour) is the same sum, per model.
+    scraped = [
+        float(line.rsplit(" ", 1)[1])
+        for line in engine.prometheus()[0].decode().splitlines()
+        if line.startswith("firsttoken_cost_usd_total{")
+    ]
+    assert sum(scraped) == pytest.approx(after, abs=1e-5)
 
 
 def test_cost_prices_cache_reads_and_writes_by_ttl() -> None:
