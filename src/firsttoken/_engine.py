@@ -117,7 +117,7 @@ class Engine(Lifecycle):
             count=self.metrics.warming,
         )
         # Spans per call when the app traces, and the rows of a request's calls (debug toolbar panel).
-        self.telemetry = Telemetry(costs=self.caching.costs, ttl_of=self.caching.ttl_of)
+        self.telemetry = Telemetry(cost=self.caching.cost)
         self._close_lock = threading.Lock()
         # Runs agent turns' sync tools; made by the first turn that has one (no threads at construction).
         self._tools = ToolThreads(s.tool_threads)

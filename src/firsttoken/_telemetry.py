@@ -29,7 +29,6 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from ._metrics import CallRecord, ProviderCheck
-from ._pricing import CostModel, Ttl
 from ._version import __version__
 
 __all__ = ["CAPTURE_CONTENT_ENV", "Telemetry", "collect_calls", "server_timing"]
@@ -75,8 +74,7 @@ class Telemetry:
     def __init__(
         self,
         *,
-        costs: CostModel,
-        ttl_of: Callable[[str], Ttl],
+        cost: Callable[[CallRecord], float],
         capture_content: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -84,7 +82,8 @@ class Telemetry:
             flag = (os.environ if environ is None else environ).get(CAPTURE_CONTENT_ENV, "")
             capture_content = flag.strip().lower() in ("1", "true", "yes")
         self.capture_content = capture_content
-        self._costs, self._ttl_of = costs, ttl_of
+        # The call's dollars as `done` prices them: the caching manager's `cost`, one pricing for all.
+        self._cost = cost
         # A proxy until the app sets a provider; it follows the provider from then on.
         self._tracer = trace.get_tracer("firsttoken", __version__)
         self._tracing = ProviderCheck(trace.get_tracer_provider, _PLACEHOLDERS)
@@ -104,18 +103,6 @@ class Telemetry:
         if not self._tracing():
             return None
         return otel_context.get_current()
-
-    def cost(self, record: CallRecord) -> float:
-        """Estimated dollars for the call: its prompt (cache reads and writes priced), its answer and
-        the server tools priced per request, as `done`'s `cost_usd` counts them."""
-        usage = {
-            "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens,
-            "cache_read_input_tokens": record.cache_read_input_tokens,
-            "cache_creation_input_tokens": record.cache_creation_input_tokens,
-            "server_tool_use": dict(record.server_tool_use),
-        }
-        return self._costs.answer_cost(record.model, usage, ttl=self._ttl_of(record.profile))
 
     def finished(
         self,
@@ -162,7 +149,7 @@ class Telemetry:
             "cache_creation_input_tokens": record.cache_creation_input_tokens,
             "fallbacks": record.fallbacks,
             "retries": record.retries,
-            "cost_usd": round(self.cost(record), 6),
+            "cost_usd": round(self._cost(record), 6),
             "error": record.error,
         }
 
