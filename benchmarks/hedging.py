@@ -1,8 +1,11 @@
 """Hedged first tokens: TTFT p50/p99, extra requests and extra cost, beside the same calls unhedged.
 
-One emulator (its own process) at time-scale 1 with the seed's latency table (Sonnet: p50 400 ms,
-p95 1,200 ms, a lognormal), and two engines side by side in one event loop, sending the same
-prompts in the same order at the same time: "plain" (the examples' `chat` profile) and "hedged"
+Two emulators (each its own process, the same seed) at time-scale 1 with the seed's latency table
+(Sonnet: p50 400 ms, p95 1,200 ms, a lognormal), and two engines side by side in one event loop,
+each on its own emulator, sending the same prompts in the same order at the same time, so a prompt
+draws the same TTFT on both. A hedge is an identical request in flight beside its original, which
+the emulator gives a draw of its own (`copies.py`), as the API gives every request its own wait.
+The engines: "plain" (the examples' `chat` profile) and "hedged"
 (the same, plus `hedge_after: p92`, `hedge_share: 0.12`: a hedge past the p92 asks for about 8% of
 calls on the lognormal alone, leaving room in the 12% budget for the 2% stalled requests). The
 prompts are the examples' kind: one short user question each, all different (answers cut to 32
@@ -25,6 +28,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anthropic
@@ -127,16 +131,16 @@ def ms(values: list[float], q: float) -> float:
 
 
 async def phase(
-    control: httpx.AsyncClient,
+    faults: Callable[[list[str]], Awaitable[None]],
     name: str,
-    faults: list[str],
+    specs: list[str],
     plain: Engine,
     hedged: Engine,
     n: int,
     conc: int,
     first: int,
 ) -> dict[str, Any]:
-    (await control.post("/_emulator/faults", json=faults)).raise_for_status()
+    await faults(specs)
     before = (totals(plain), totals(hedged))
     started = time.perf_counter()
     base_ttfts, hedged_ttfts = await arms((plain, hedged), first, n, conc)
@@ -166,21 +170,27 @@ async def phase(
 
 async def main(args: argparse.Namespace) -> None:
     logging.getLogger("firsttoken").setLevel(logging.ERROR)
-    with emulator_process(time_scale=1.0) as base_url:
-        control = httpx.AsyncClient(base_url=base_url)
-        (await control.post("/_emulator/reset")).raise_for_status()
-        plain = engine(base_url)
-        hedged = engine(base_url, hedge_after=args.hedge_after, hedge_share=args.hedge_share)
+    with emulator_process(time_scale=1.0) as plain_url, emulator_process(time_scale=1.0) as hedged_url:
+        controls = [httpx.AsyncClient(base_url=url) for url in (plain_url, hedged_url)]
+
+        async def faults(specs: list[str]) -> None:
+            for control in controls:
+                (await control.post("/_emulator/faults", json=specs)).raise_for_status()
+
+        for control in controls:
+            (await control.post("/_emulator/reset")).raise_for_status()
+        plain = engine(plain_url)
+        hedged = engine(hedged_url, hedge_after=args.hedge_after, hedge_share=args.hedge_share)
         async with plain, hedged:
             n, conc, warm = args.requests, args.concurrency, args.warm
             await arms((plain, hedged), 0, warm, conc)
             start = warm
-            await phase(control, "lognormal", [], plain, hedged, n, conc, start)
-            await phase(control, "slow 2%", ["slow:0.02"], plain, hedged, n, conc, start + n)
+            await phase(faults, "lognormal", [], plain, hedged, n, conc, start)
+            await phase(faults, "slow 2%", ["slow:0.02"], plain, hedged, n, conc, start + n)
             # An engine learns of 529s from its own calls: until its first one it cannot know. The
             # phase is measured from there: calls go out until the hedged engine's SDK has retried
             # a 529 (its `retries`), and the hedges of that lead-in are reported beside.
-            (await control.post("/_emulator/faults", json=["overloaded:0.05"])).raise_for_status()
+            await faults(["overloaded:0.05"])
             before, lead = totals(hedged)["hedges"], start + 2 * n
             while totals(hedged)["retries"] == 0:
                 await arms((plain, hedged), lead, conc, conc)
@@ -194,8 +204,9 @@ async def main(args: argparse.Namespace) -> None:
                     }
                 )
             )
-            await phase(control, "529 on 5%", ["overloaded:0.05"], plain, hedged, n // 3, conc, lead)
-        await control.aclose()
+            await phase(faults, "529 on 5%", ["overloaded:0.05"], plain, hedged, n // 3, conc, lead)
+        for control in controls:
+            await control.aclose()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ token is due, then every event at its deadline. A concurrent `receive()` watches
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -35,6 +36,7 @@ from .blocks import CitedText, SearchPlan, ThinkingPlan, check_turns, thinking_c
 from .cache import CacheUsage, PromptCache, flatten
 from .config import EmulatorConfig
 from .context import read_edits
+from .copies import Copies
 from .faults import MIDSTREAM_AFTER_TOKENS, Fault, draw, parse_faults, pick_fault
 from .files import FileStore, Reply
 from .protocol import (
@@ -50,7 +52,17 @@ from .ratelimit import RateLimiter
 from .schemacheck import check_structured
 from .servertools import ServerCall, check_server_tools, server_tool_usage
 from .stats import Stats
-from .textgen import Answer, TextPlan, ToolPlan, canned, generate, request_rng, search_result, shape
+from .textgen import (
+    Answer,
+    TextPlan,
+    ToolPlan,
+    canned,
+    generate,
+    logical_key,
+    request_rng,
+    search_result,
+    shape,
+)
 from .threads import ThreadStore, ThreadTurn, betas
 from .timing import Schedule, plan_schedule
 
@@ -161,6 +173,7 @@ class EmulatorApp:
         self._faults: list[Fault] = list(config.faults)  # type: ignore[arg-type]
         self._arrivals = 0
         self._lock = threading.Lock()
+        self.copies = Copies()
         self.files = FileStore(clock)
         self.batches = BatchStore(
             lambda body, headers: asgi_post(self, "/v1/messages", body, headers), config.time_scale
@@ -513,60 +526,65 @@ class EmulatorApp:
             answer = Answer(stop_reason="compaction")
         message_id = new_id("msg_")
         self.cache.remember(message_id, req, blocks, usage)
-        schedule = plan_schedule(
-            timing,
-            request_rng(req, seed, "timing"),
-            uncached_tokens=usage.input_tokens + usage.cache_creation,
-            cached_tokens=usage.cache_read,
-            fast=req.speed == "fast",
-            slow=fault is not None and fault.kind == "slow",
-            time_scale=self.config.time_scale,
-        )
-        message = {
-            "id": message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": req.model,
-            "content": [*context.lead, *answer.content()],
-            "stop_reason": answer.stop_reason,
-            "stop_sequence": answer.stop_sequence,
-            "stop_details": answer.stop_details,
-            "usage": _usage(usage, answer.output_tokens, req.speed),
-        }
-        _server_side(message, answer, new_id("container_"))
-        context.annotate(message, answer.output_tokens)
-        if req.diagnostics_requested:
-            message["diagnostics"] = {"cache_miss_reason": diagnosis} if diagnosis else None
-        extra_headers = self._headers(rid, req.model, None)
-        conn = _Conn()
-        fault_kind = fault.kind if fault else None
-
-        def before_last(tokens: int) -> None:
-            # Held before the client has the end of the reply, so its next `continue` finds it.
-            if fault_kind != "midstream_overloaded":
-                turn.hold(message_id, message["content"])
-            http.finish(_Outcome(200, fault_kind, tokens))
-
-        conn.before_last = before_last
-        if req.stream:
-            self._stats.stream_opened()
-            producer = self._stream(send, conn, req, answer, message, schedule, arrived, fault, extra_headers)
-        else:
-            producer = self._respond_later(
-                send, conn, message, answer, schedule, arrived, fault, extra_headers
+        # A copy beside an identical request in flight draws its own pace (`copies.py`).
+        with self.copies.take(hashlib.sha256(logical_key(req).encode()).hexdigest()) as copy:
+            schedule = plan_schedule(
+                timing,
+                request_rng(req, seed, f"timing#{copy}" if copy else "timing"),
+                uncached_tokens=usage.input_tokens + usage.cache_creation,
+                cached_tokens=usage.cache_read,
+                fast=req.speed == "fast",
+                slow=fault is not None and fault.kind == "slow",
+                time_scale=self.config.time_scale,
             )
-        try:
-            sent = await self._race(producer, receive, conn)
-        finally:
+            entry.update(copy=copy, ttft_ms=round(schedule.ttft * 1000, 3))
+            message = {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": req.model,
+                "content": [*context.lead, *answer.content()],
+                "stop_reason": answer.stop_reason,
+                "stop_sequence": answer.stop_sequence,
+                "stop_details": answer.stop_details,
+                "usage": _usage(usage, answer.output_tokens, req.speed),
+            }
+            _server_side(message, answer, new_id("container_"))
+            context.annotate(message, answer.output_tokens)
+            if req.diagnostics_requested:
+                message["diagnostics"] = {"cache_miss_reason": diagnosis} if diagnosis else None
+            extra_headers = self._headers(rid, req.model, None)
+            conn = _Conn()
+            fault_kind = fault.kind if fault else None
+
+            def before_last(tokens: int) -> None:
+                # Held before the client has the end of the reply, so its next `continue` finds it.
+                if fault_kind != "midstream_overloaded":
+                    turn.hold(message_id, message["content"])
+                http.finish(_Outcome(200, fault_kind, tokens))
+
+            conn.before_last = before_last
             if req.stream:
-                self._stats.stream_closed(disconnected=conn.disconnected)
-        self.limiter.charge_output(req.model, sent)
-        return _Outcome(
-            status=499 if conn.disconnected else 200,
-            fault=fault.kind if fault else None,
-            output_tokens=sent,
-            disconnected=conn.disconnected,
-        )
+                self._stats.stream_opened()
+                producer = self._stream(
+                    send, conn, req, answer, message, schedule, arrived, fault, extra_headers
+                )
+            else:
+                producer = self._respond_later(
+                    send, conn, message, answer, schedule, arrived, fault, extra_headers
+                )
+            try:
+                sent = await self._race(producer, receive, conn)
+            finally:
+                if req.stream:
+                    self._stats.stream_closed(disconnected=conn.disconnected)
+            self.limiter.charge_output(req.model, sent)
+            return _Outcome(
+                status=499 if conn.disconnected else 200,
+                fault=fault.kind if fault else None,
+                output_tokens=sent,
+                disconnected=conn.disconnected,
+            )
 
     async def _race(self, producer: Awaitable[int], receive: Receive, conn: _Conn) -> int:
         """Run the producer until it ends or the client disconnects, whichever comes first."""

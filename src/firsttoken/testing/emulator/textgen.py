@@ -315,6 +315,12 @@ def request_rng(req: MessageRequest, seed: int, salt: str) -> random.Random:
     `cache_control` marks are not prompt content (`canonical` drops them), so a caching policy
     that only re-shapes the request meets the same draws as the request it re-shaped.
     """
+    digest = hashlib.sha256(f"{seed}|{salt}|{logical_key(req)}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:16], "big"))
+
+
+def logical_key(req: MessageRequest) -> str:
+    """What makes two requests the same logical request (see `request_rng`)."""
     raw = req.raw
     key = {k: raw.get(k) for k in ("model", "tools", "tool_choice", "temperature", "top_p")}
     key["system"] = _as_blocks(raw.get("system"))
@@ -323,8 +329,7 @@ def request_rng(req: MessageRequest, seed: int, salt: str) -> random.Random:
         for m in raw.get("messages") or []
         if isinstance(m, dict)
     ]
-    digest = hashlib.sha256(f"{seed}|{salt}|{canonical(key)}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:16], "big"))
+    return canonical(key)
 
 
 def _as_blocks(content: Any) -> Any:
