@@ -53,7 +53,10 @@ async def test_a_copy_in_flight_draws_its_own_wait_and_a_later_repeat_the_first(
 
 async def test_copies_of_different_requests_do_not_count_as_copies(real_time: Emulator) -> None:
     other = {**BODY, "messages": [{"role": "user", "content": "What is a common mistake with DNS?"}]}
-    async with anthropic.AsyncAnthropic(base_url=real_time.base_url, api_key="test", max_retries=0) as client:
-        async with client.messages.stream(**BODY), client.messages.stream(**other):
-            pass
+    async with (
+        anthropic.AsyncAnthropic(base_url=real_time.base_url, api_key="test", max_retries=0) as client,
+        client.messages.stream(**BODY),
+        client.messages.stream(**other),
+    ):
+        pass
     assert [r["copy"] for r in await _recorded(real_time, 2)] == [0, 0]
