@@ -7,7 +7,7 @@ share of a core (BENCHMARKS.md, Capacity). Each row times one step over real dat
 runs of many repetitions, in this process:
 
 1. a token event's bytes: the general JSON encoder over `{"text": ...}` vs the bytes written
-   around one JSON string (`_wire.py`; tests/core/test_wire.py holds them equal);
+   around one JSON string (`_wire/formats.py`; tests/core/test_wire.py holds them equal);
 2. one stream event's SSE block: the spec's field-by-field reading vs the fast reading of the
    API's `event:`/`data:` shape (`_sse.py`; tests/core/test_sse.py holds them equal), over the
    blocks of a real answer from the emulator;

@@ -8,7 +8,7 @@ from ._agent import AgentStream, AsyncAgentStream
 from ._bench import BENCH_DEFAULTS, BenchReport, BenchRow, run_latency_bench
 from ._caching.ahead import AheadResult
 from ._caching.manager import WarmResult
-from ._chat import ChatRequest, RelayStart, accept_chat, parse_chat_request, refusal
+from ._chat import ChatRequest, accept_chat, parse_chat_request
 from ._engine import Engine
 from ._errors import (
     BadRequest,
@@ -45,6 +45,7 @@ from ._relay import EngineHandle, Relay, ResumedStream
 from ._review import Finding, review_settings
 from ._routing import Classification
 from ._settings import Settings
+from ._statuses import RelayStart, refusal
 from ._structured import OutputInvalid
 from ._telemetry import collect_calls, server_timing
 from ._timings import Timings

@@ -25,7 +25,7 @@ from ._latency import expected_seconds
 from ._metrics import CallRecord
 from ._observers import CallOutcome, Observers
 from ._responses import ResponseCache
-from ._routing import Classification, Routing
+from ._routing import Classification, Router, Routing
 from ._state import Approvals
 from ._telemetry import Telemetry
 from ._upstream._async.calls import AsyncTextStream, acreate
@@ -56,8 +56,10 @@ class Dispatch:
         observers: Observers,
         threads: ToolThreads,
         approvals: Approvals,
+        router: Router,
     ) -> None:
         self._calls, self._pool, self._resilience, self._caching = calls, pool, resilience, caching
+        self._router = router
         self._responses, self._telemetry, self._observers = responses, telemetry, observers
         self._turn = TurnParts(threads, error_type, observers.turn, approvals)
 
@@ -113,9 +115,10 @@ class Dispatch:
         stream = make(chain, finish)
         return stream
 
-    # -- a routed call: the classification stamped on a stream's timings --------------------------
+    # -- a routed call: classified, then sent; the classification stamped on a stream's timings ----
 
-    def routed(self, routing: Routing, choice: Classification) -> Any:
+    def routed(self, routing: Routing) -> Any:
+        choice = self._router.classify(routing.text, **routing.question)
         call = self._routed(routing, choice)
         if not routing.stream:
             return self.create(call)
@@ -123,7 +126,8 @@ class Dispatch:
         # An agent turn's timings are its steps': the classification is not stamped on them.
         return routing.stamp(stream, choice) if isinstance(stream, TextStream) else stream
 
-    async def arouted(self, routing: Routing, choice: Classification) -> Any:
+    async def arouted(self, routing: Routing) -> Any:
+        choice = await self._router.aclassify(routing.text, **routing.question)
         call = self._routed(routing, choice)
         if not routing.stream:
             return await self.acreate(call)
@@ -160,10 +164,13 @@ class Dispatch:
 
     # -- parallel calls ----------------------------------------------------------------------------
 
-    def gather(self, calls: Sequence[Gathered], concurrency: int) -> list[Message | BaseException]:
-        if not calls:
+    def gather(
+        self, arguments: Sequence[Mapping[str, Any]], concurrency: int
+    ) -> list[Message | BaseException]:
+        if not arguments:
             return []
         self._check_open()
+        calls = [self._calls.gathered(call) for call in arguments]
 
         def one(call: Gathered) -> Message | BaseException:
             try:
@@ -175,8 +182,11 @@ class Dispatch:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="firsttoken-gather") as pool:
             return list(pool.map(one, calls))
 
-    async def agather(self, calls: Sequence[Gathered], concurrency: int) -> list[Message | BaseException]:
+    async def agather(
+        self, arguments: Sequence[Mapping[str, Any]], concurrency: int
+    ) -> list[Message | BaseException]:
         self._check_open()
+        calls = [self._calls.gathered(call) for call in arguments]
         limit = asyncio.Semaphore(concurrency)
 
         async def one(call: Gathered) -> Message | BaseException:

@@ -7,7 +7,6 @@ finished call is `_observers.py`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from ._caching.ahead import AheadResult, WarmAhead
 from ._call import CallBuilder
 from ._dispatch import Dispatch
 from ._fallback import Resilience
-from ._lifecycle import Lifecycle
+from ._lifecycle import Lifecycle, Shutdown
 from ._limits import Limits
 from ._metrics import Metrics
 from ._observers import CallOutcome, Observers
@@ -64,7 +63,7 @@ class Engine(Lifecycle):
         self.shared = build_state(s, metrics=self.metrics)
         # What one browser request may cost (size, messages, tokens, the client's budget): _limits.py.
         self.limits = Limits(s, self.shared.client_budgets)
-        # Resumable answers (_relay/resume.py): each written to a Redis Stream as it is sent.
+        # Resumable answers (_relay/resume/): each written to a Redis Stream as it is sent.
         streams = build_streams(s)
         self.resume = (
             ResumeHub(streams, s, resumed=self.metrics.stream_resumed) if streams is not None else None
@@ -118,9 +117,14 @@ class Engine(Lifecycle):
         )
         # Spans per call when the app traces, and the rows of a request's calls (debug toolbar panel).
         self.telemetry = Telemetry(cost=self.caching.cost)
-        self._close_lock = threading.Lock()
         # Runs agent turns' sync tools; made by the first turn that has one (no threads at construction).
         self._tools = ToolThreads(s.tool_threads)
+        self._shutdown = Shutdown(
+            self._pool,
+            background=(self.warmup, self.caching, self.resume, self.chats),
+            storage=self.shared,
+            last=(self._tools, self.upstream),  # the upstream: the embedded emulator, when one was started
+        )
         self._calls = CallBuilder(s)
         self._observers = Observers(
             self.metrics, self.shared, self.advisor, self.caching, self.telemetry, self.ahead, self.warmup
@@ -137,12 +141,12 @@ class Engine(Lifecycle):
             observers=self._observers,
             threads=self._tools,
             approvals=self.shared.approvals,
+            router=self.router,
         )
 
     def __repr__(self) -> str:
-        return (
-            f"<Engine {self.state} upstream={self.upstream.kind} profiles={sorted(self.settings.profiles)}>"
-        )
+        profiles = sorted(self.settings.profiles)
+        return f"<Engine {self.state} upstream={self.upstream.kind} profiles={profiles}>"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Engine:
@@ -209,31 +213,11 @@ class Engine(Lifecycle):
     ) -> AheadResult:
         return await self.ahead.awarm_for(messages, profile=profile, client=client, system=system)
 
-    # -- lifecycle -------------------------------------------------------------------------------
-
     def close(self) -> None:
-        with self._close_lock:
-            if not self._pool.closed:
-                self._stop_background()
-                self.shared.close()
-                self._pool.close()
-                self._tools.close()
-                self.upstream.close()  # the embedded emulator, when one was started
+        self._shutdown.close()
 
     async def aclose(self) -> None:
-        if not self._pool.closed:
-            self._stop_background()
-            await self.shared.aclose()
-            await self._pool.aclose()
-            self._tools.close()
-            self.upstream.close()
-
-    def _stop_background(self) -> None:
-        self.warmup.close()
-        self.caching.close()
-        if self.resume is not None:
-            self.resume.close()
-        self.chats.close()
+        await self._shutdown.aclose()
 
     # -- building a call -------------------------------------------------------------------------
 
@@ -290,16 +274,12 @@ class Engine(Lifecycle):
         `classify_profile=` (default `"fast"`) and `classify_options=` shape the classification;
         every other argument goes to the routed call.
         """
-        routing = Routing(text_or_messages, routes, default, options)
-        choice = self.router.classify(routing.text, **routing.question)
-        return self._dispatch.routed(routing, choice)
+        return self._dispatch.routed(Routing(text_or_messages, routes, default, options))
 
     async def aroute(
         self, text_or_messages: Any, *, routes: Mapping[str, str], default: str, **options: Any
     ) -> Any:
-        routing = Routing(text_or_messages, routes, default, options)
-        choice = await self.router.aclassify(routing.text, **routing.question)
-        return await self._dispatch.arouted(routing, choice)
+        return await self._dispatch.arouted(Routing(text_or_messages, routes, default, options))
 
     # -- parallel calls (guide step 5) -----------------------------------------------------------
 
@@ -310,11 +290,9 @@ class Engine(Lifecycle):
 
         Results come back in order; a failed call leaves its exception in its place.
         """
-        built = [self._calls.gathered(call) for call in calls]
-        return self._dispatch.gather(built, concurrency or self.settings.gather_concurrency)
+        return self._dispatch.gather(calls, concurrency or self.settings.gather_concurrency)
 
     async def agather(
         self, calls: Sequence[Mapping[str, Any]], *, concurrency: int | None = None
     ) -> list[Message | BaseException]:
-        built = [self._calls.gathered(call) for call in calls]
-        return await self._dispatch.agather(built, concurrency or self.settings.gather_concurrency)
+        return await self._dispatch.agather(calls, concurrency or self.settings.gather_concurrency)

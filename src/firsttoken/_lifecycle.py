@@ -1,18 +1,20 @@
 """The engine's lifecycle as httpx's clients have it: an explicit state, both context managers.
 
 Building an engine opens nothing; its client pool says whether a client was made yet and whether
-it was closed. `Engine` adds `close()` and `aclose()`, which know the parts it built.
+it was closed. `Engine` adds `close()` and `aclose()`: a `Shutdown` of the parts it built.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import threading
+from collections.abc import Sequence
+from typing import Literal, Protocol, Self
 
 import anthropic
 
 from ._upstream.clients import ClientPool
 
-__all__ = ["Lifecycle", "State"]
+__all__ = ["Lifecycle", "Shutdown", "State"]
 
 State = Literal["unopened", "open", "closed"]
 
@@ -59,3 +61,49 @@ class Lifecycle:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class _Closes(Protocol):
+    def close(self) -> None: ...
+
+
+class _AsyncCloses(_Closes, Protocol):
+    async def aclose(self) -> None: ...
+
+
+class Shutdown:
+    """The engine's parts closed once, in order: background work first (it may still use storage
+    or the clients), then storage, then the client pool, then what closes the same from both sides."""
+
+    def __init__(
+        self,
+        pool: ClientPool,
+        *,
+        background: Sequence[_Closes | None],
+        storage: _AsyncCloses,
+        last: Sequence[_Closes],
+    ) -> None:
+        self._pool, self._storage = pool, storage
+        self._background = [part for part in background if part is not None]
+        self._last = last
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._pool.closed:
+                self._stop(self._background)
+                self._storage.close()
+                self._pool.close()
+                self._stop(self._last)
+
+    async def aclose(self) -> None:
+        if not self._pool.closed:
+            self._stop(self._background)
+            await self._storage.aclose()
+            await self._pool.aclose()
+            self._stop(self._last)
+
+    @staticmethod
+    def _stop(parts: Sequence[_Closes]) -> None:
+        for part in parts:
+            part.close()

@@ -1,4 +1,5 @@
-"""The engine's caching hook: placement per call, pre-warming, keep-warm, cost and debug accounting."""
+"""The engine's caching hook: placement per call, pre-warming, keep-warm, debug accounting; the
+calls' prices are `CallCosts`' (`costs.py`)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from typing import Any
 
 from .._call import Call
 from .._metrics import UNCOUNTED, CallRecord, CountWarming
-from .._pricing import OUTPUT_MULTIPLIER, TTL_SECONDS, CostModel, Ttl
+from .._pricing import TTL_SECONDS, CostModel
 from .._profiles import Profile
 from .._settings import Settings
 from .._state import LockFactory, file_locks, lock_name
 from ._async.warm import COUNT_TIMEOUT, awarm
 from ._sync.warm import warm
 from .clients import Clients
+from .costs import CallCosts
 from .diagnostics import ConversationLog, report_miss
 from .estimate import prefix_digest, prefix_tokens
 from .keepwarm import LEAD, KeepWarm
@@ -34,7 +36,7 @@ CONFIRM_MARGIN = 0.2
 MAX_CONFIRMED = 1024
 
 
-class CacheManager:
+class CacheManager(CallCosts):
     """One per engine: it is handed the settings, the clients, where its locks come from, where its
     advice goes and the upstream's address (for the locks' names), never the engine itself.
 
@@ -167,52 +169,6 @@ class CacheManager:
                     read=record.cache_read_input_tokens,
                     written=record.cache_creation_input_tokens,
                 )
-
-    def ttl_of(self, profile: str) -> Ttl:
-        found = self._profiles.get(profile)
-        return found.cache_ttl if found is not None else "5m"
-
-    def saved(self, record: CallRecord) -> float:
-        """Estimated dollars this call's caching saved (negative when it wrote more than it read)."""
-        return self.costs.saved(
-            record.model,
-            read=record.cache_read_input_tokens,
-            write=record.cache_creation_input_tokens,
-            ttl=self.ttl_of(record.profile),
-        )
-
-    def cost(self, record: CallRecord) -> float:
-        """Estimated dollars of the call's answer, as `done`'s `cost_usd` prices it."""
-        usage = {
-            "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens,
-            "cache_read_input_tokens": record.cache_read_input_tokens,
-            "cache_creation_input_tokens": record.cache_creation_input_tokens,
-            "server_tool_use": dict(record.server_tool_use),
-        }
-        return self.costs.answer_cost(record.model, usage, ttl=self.ttl_of(record.profile))
-
-    def hedge_cost(self, record: CallRecord) -> float:
-        """Estimated dollars of a hedged call's request that lost: its prompt and what it generated."""
-        costs = self.costs
-        prompt = costs.cost(
-            record.model,
-            input_tokens=record.hedge_input_tokens,
-            read=record.hedge_cache_read_input_tokens,
-            write=record.hedge_cache_creation_input_tokens,
-            ttl=self.ttl_of(record.profile),
-        )
-        return prompt + costs.price(record.model) * OUTPUT_MULTIPLIER * record.hedge_output_tokens
-
-    def report(self, record: CallRecord) -> dict[str, Any]:
-        """Per call: cache read and write tokens, read ratio, estimated cost saved."""
-        prompt = record.prompt_tokens
-        return {
-            "cache_read_input_tokens": record.cache_read_input_tokens,
-            "cache_creation_input_tokens": record.cache_creation_input_tokens,
-            "cache_read_ratio": round(record.cache_read_input_tokens / prompt, 4) if prompt else None,
-            "cost_saved_usd": round(self.saved(record), 6),
-        }
 
     # -- token counts, off the request path ------------------------------------------------------
 

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anthropic
 
-from .._chat import RelayStart, refusal
 from .._conversation import ChatTurn, Conversation, Recorded, load_messages
 from .._errors import Refused
 from .._events import EventReader
 from .._heartbeat import Heartbeat
 from .._pricing import CostModel
 from .._state.chats import chat_entity
+from .._statuses import RelayStart, refusal
 from .._structured import OutputInvalid, PartialObject
 from .._wire import WireFormat, get_format
 from .ids import new_response_id

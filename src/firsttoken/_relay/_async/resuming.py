@@ -12,9 +12,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..._chat import RelayStart, error_response
 from ..._conversation import Conversation, load_messages
 from ..._state.chats import chat_entity
+from ..._statuses import RelayStart, error_response
 from ..core import EngineParts
 from ..resume import ResumedStream
 from ..resume.protocol import owner_digest, resume_request, valid_chat_id, valid_id

@@ -13,12 +13,12 @@ from typing import Any, cast
 
 import anthropic
 
-from ..._chat import RelayStart, refusal, upstream_error
 from ..._coalesce import Item, Latest, coalesce
 from ..._conversation import Recorded
 from ..._errors import Refused, UpstreamFailure
 from ..._events import StepStart
 from ..._heartbeat import beating
+from ..._statuses import RelayStart, refusal, upstream_error
 from ..._structured import PartialObject
 from ..._uploads import Pending
 from ..._upstream.governor import RateLimited

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..._chat import RelayStart
 from ..._heartbeat import Heartbeat
+from ..._statuses import RelayStart
 from ..._wire import get_format
 from .protocol import LOST, stamp
 

@@ -1,22 +1,16 @@
-"""Browser-facing wire formats: how text deltas, the other stream events, the summary and errors
-are written to the response.
+"""The Vercel AI SDK's UI message stream (protocol v1) as a wire format, for `useChat` front ends.
 
-Each format turns relay moments into bytes; adapters only move those bytes. `sse` is the default;
-`ai-sdk` speaks the Vercel AI SDK UI message stream protocol v1, so `useChat` front ends work as is.
-Text takes `token()`, the hot path; every other kind of event (thinking, tool calls, citations,
-server tool results) takes `event()`, typed by `_events.EventReader`.
+Stateful where the others are not: a text, reasoning or tool part opens, takes deltas and closes,
+so an event's bytes depend on what was written before it.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
-from json.encoder import encode_basestring
 from typing import Any
 
-from ._errors import UpstreamFailure
-from ._events import (
+from .._events import (
     ApprovalRequest,
     Citation,
     Compaction,
@@ -33,190 +27,10 @@ from ._events import (
     ToolOutput,
     ToolResult,
 )
-from ._settings import AISDK_PROTOCOLS
+from .._settings import AISDK_PROTOCOLS
+from .formats import STREAM_HEADERS, WireFormat, dumps, json_string
 
-__all__ = [
-    "AISDK_PROTOCOLS",
-    "FORMATS",
-    "AISDKFormat",
-    "NDJSONFormat",
-    "SSEFormat",
-    "TextFormat",
-    "WireFormat",
-    "get_format",
-]
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# What `_dumps` writes for a str, without its walk through a container: a token's event is fixed
-# bytes around one JSON string, and this is a tenth of the cost per token (tests/core/test_wire.py
-# holds it to `_dumps`' bytes).
-_string = encode_basestring
-
-# Proxies (nginx) buffer responses unless told not to; a cached stream would replay an old answer.
-STREAM_HEADERS: tuple[tuple[str, str], ...] = (("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"))
-
-
-class WireFormat:
-    name = ""
-    media_type = ""
-    headers: tuple[tuple[str, str], ...] = STREAM_HEADERS
-    # Whether encoding an event changes what the next one encodes to (the AI SDK's open parts):
-    # such a format is encoded by the one thread that writes, in order (`_coalesce.py`).
-    stateful = False
-    # Whether a structured answer's object travels beside its text (`object()`), as it fills.
-    shows_objects = True
-
-    def start(self, response_id: str | None = None) -> bytes:
-        """Bytes sent with the headers: a first heartbeat pushes them through buffering proxies."""
-        return self.heartbeat()
-
-    def token(self, text: str) -> bytes:
-        raise NotImplementedError
-
-    def done(self, summary: Mapping[str, Any]) -> bytes:
-        raise NotImplementedError
-
-    def error(self, type: str, message: str) -> bytes:
-        raise NotImplementedError
-
-    def heartbeat(self) -> bytes:
-        return b""
-
-    def event(self, event: StreamEvent) -> bytes:
-        """The bytes of a non-text event; a format with no room for one sends nothing."""
-        return b""
-
-    def object(self, partial: Any) -> bytes:
-        """A structured answer's object as it has filled so far (`output=`)."""
-        return b""
-
-
-def contract_event(event: StreamEvent) -> tuple[str, dict[str, Any]] | None:
-    """The example contract's name and object for an event (`EXAMPLE_CONTRACT.md`), or None for
-    the ones it leaves out (block starts, a thinking block's end: its signature is for the API)."""
-    if isinstance(event, ThinkingDelta):
-        return "thinking", {"text": event.text}
-    if isinstance(event, ToolInputDelta):
-        delta = {"id": event.id, "name": event.name, "delta": event.delta}
-        return "tool_input", {**delta, "server": True} if event.server else delta
-    if isinstance(event, ToolCall):
-        call = {"id": event.id, "name": event.name, "input": event.input}
-        if event.server_name is not None:
-            call["server_name"] = event.server_name
-        return "tool_call", {**call, "server": True} if event.server else call
-    if isinstance(event, ToolResult):
-        name = event.name or event.kind.removesuffix("_tool_result")
-        result = {"id": event.tool_use_id, "name": name, "output": event.content, "is_error": event.is_error}
-        return "tool_result", {**result, "server": True}
-    if isinstance(event, Citation):
-        # Flat, as the contract has it: the API's location fields, the document's title as `title`,
-        # and its `type` as `location` (an NDJSON line's own `type` is the event's name).
-        cite = {k: v for k, v in event.citation.items() if k not in ("document_title", "type")}
-        title = event.citation.get("document_title", cite.get("title"))
-        return "citation", {"location": event.citation.get("type"), **cite, "title": title}
-    if isinstance(event, ToolOutput):
-        output = {"id": event.id, "name": event.name, "output": event.output, "is_error": event.is_error}
-        return "tool_result", output
-    if isinstance(event, Compaction):
-        return "compaction", {"summary": event.summary}
-    if isinstance(event, ApprovalRequest):
-        return "tool_approval", {"id": event.id, "name": event.name, "input": event.input}
-    if isinstance(event, Reset):
-        return "reset", {"reason": event.reason, "model": event.model}
-    return None
-
-
-class SSEFormat(WireFormat):
-    """`event: token` / `event: done` / `event: error`, with `: ping` comments as heartbeats."""
-
-    name = "sse"
-    media_type = "text/event-stream; charset=utf-8"
-
-    def start(self, response_id: str | None = None) -> bytes:
-        """`event: start` naming the response (the key to resume or stop it); it also pushes the
-        headers through buffering proxies, as a heartbeat would."""
-        if response_id is None:
-            return self.heartbeat()
-        return b"event: start\ndata: " + _dumps({"response_id": response_id}).encode() + b"\n\n"
-
-    def token(self, text: str) -> bytes:
-        return b'event: token\ndata: {"text":' + _string(text).encode() + b"}\n\n"
-
-    def done(self, summary: Mapping[str, Any]) -> bytes:
-        return b"event: done\ndata: " + _dumps(summary).encode() + b"\n\n"
-
-    def error(self, type: str, message: str) -> bytes:
-        return b"event: error\ndata: " + _dumps({"type": type, "message": message}).encode() + b"\n\n"
-
-    def heartbeat(self) -> bytes:
-        return b": ping\n\n"
-
-    def event(self, event: StreamEvent) -> bytes:
-        named = contract_event(event)
-        if named is None:
-            return b""
-        return b"event: " + named[0].encode() + b"\ndata: " + _dumps(named[1]).encode() + b"\n\n"
-
-    def object(self, partial: Any) -> bytes:
-        return b'event: object\ndata: {"partial":' + _dumps(partial).encode() + b"}\n\n"
-
-
-class NDJSONFormat(WireFormat):
-    """One JSON object a line: `{"type": "token", "text": ...}`, then `done` or `error`."""
-
-    name = "ndjson"
-    media_type = "application/x-ndjson"
-
-    def token(self, text: str) -> bytes:
-        return b'{"type":"token","text":' + _string(text).encode() + b"}\n"
-
-    def done(self, summary: Mapping[str, Any]) -> bytes:
-        return _dumps({"type": "done", **summary}).encode() + b"\n"
-
-    def error(self, type: str, message: str) -> bytes:
-        return _dumps({"type": "error", "error": {"type": type, "message": message}}).encode() + b"\n"
-
-    def heartbeat(self) -> bytes:
-        return b'{"type":"ping"}\n'
-
-    def event(self, event: StreamEvent) -> bytes:
-        named = contract_event(event)
-        if named is None:
-            return b""
-        return _dumps({"type": named[0], **named[1]}).encode() + b"\n"
-
-    def object(self, partial: Any) -> bytes:
-        return b'{"type":"object","partial":' + _dumps(partial).encode() + b"}\n"
-
-
-class TextFormat(WireFormat):
-    """Plain chunked text: the answer's text alone (thinking, tool calls and citations left out).
-    It has no room for a summary; an error after the first token is appended as a last line
-    starting `[error]`, since a status code can no longer change."""
-
-    name = "text"
-    media_type = "text/plain; charset=utf-8"
-    # The body is the JSON text itself, which the AI SDK's `useObject` parses as it comes.
-    shows_objects = False
-
-    def start(self, response_id: str | None = None) -> bytes:
-        return b""
-
-    def token(self, text: str) -> bytes:
-        return text.encode()
-
-    def done(self, summary: Mapping[str, Any]) -> bytes:
-        return b""
-
-    def error(self, type: str, message: str) -> bytes:
-        return f"\n[error] {type}: {message}\n".encode()
-
-    def event(self, event: StreamEvent) -> bytes:
-        if isinstance(event, Reset):
-            # Plain text cannot take back what it sent: a restart ends it, as the overload did.
-            message = f"the answer broke off and restarted on {event.model}, which plain text cannot show"
-            raise UpstreamFailure("overloaded_error", message)
-        return b""
+__all__ = ["AISDKFormat", "extras", "message_metadata"]
 
 
 class AISDKFormat(WireFormat):
@@ -255,7 +69,7 @@ class AISDKFormat(WireFormat):
 
     @staticmethod
     def _part(part: Mapping[str, Any]) -> bytes:
-        return b"data: " + _dumps(part).encode() + b"\n\n"
+        return b"data: " + dumps(part).encode() + b"\n\n"
 
     def start(self, response_id: str | None = None) -> bytes:
         # The response id is the message's id: the AI SDK resumes it by the chat's id, and a
@@ -270,11 +84,11 @@ class AISDKFormat(WireFormat):
 
     def token(self, text: str) -> bytes:
         # Encoded first: a text that cannot be (a lone surrogate) raises before the part opens.
-        encoded = _string(text).encode()
+        encoded = json_string(text).encode()
         if self._text_open:
             return self._delta + encoded + b"}\n\n"
         self._text_open = True
-        self._delta = b'data: {"type":"text-delta","id":' + _string(self._text_id).encode() + b',"delta":'
+        self._delta = b'data: {"type":"text-delta","id":' + json_string(self._text_id).encode() + b',"delta":'
         return self._part({"type": "text-start", "id": self._text_id}) + self._delta + encoded + b"}\n\n"
 
     def _close_text(self) -> bytes:
@@ -308,7 +122,7 @@ class AISDKFormat(WireFormat):
     def object(self, partial: Any) -> bytes:
         # One data part, replaced in the message by each next one of the same id (the AI SDK's
         # reconciliation of `data-*` parts), so the message ends holding the checked object.
-        return b'data: {"type":"data-object","id":"object","data":' + _dumps(partial).encode() + b"}\n\n"
+        return b'data: {"type":"data-object","id":"object","data":' + dumps(partial).encode() + b"}\n\n"
 
     def _reset(self, event: Reset) -> bytes:
         data = {"reason": event.reason, "model": event.model}
@@ -498,16 +312,3 @@ _LOCATION = {
     "start_char_index": "startCharIndex",
     "end_char_index": "endCharIndex",
 }
-
-
-FORMATS: dict[str, type[WireFormat]] = {f.name: f for f in (SSEFormat, NDJSONFormat, TextFormat, AISDKFormat)}
-
-
-def get_format(name: str, *, aisdk: str = AISDK_PROTOCOLS[-1], message_id: str | None = None) -> WireFormat:
-    """A new format by name; `aisdk` and `message_id` are the AI SDK format's (see `AISDKFormat`)."""
-    if name == AISDKFormat.name:
-        return AISDKFormat(aisdk, message_id)
-    try:
-        return FORMATS[name]()
-    except KeyError:
-        raise ValueError(f"unknown wire format {name!r}; formats are {', '.join(FORMATS)}") from None
