@@ -7,7 +7,6 @@ The `CacheManager` is one: the observers and the telemetry rows price a call thr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from .._metrics import CallRecord
 from .._pricing import OUTPUT_MULTIPLIER, CostModel, Ttl
@@ -57,13 +56,3 @@ class CallCosts:
             ttl=self.ttl_of(record.profile),
         )
         return prompt + costs.price(record.model) * OUTPUT_MULTIPLIER * record.hedge_output_tokens
-
-    def report(self, record: CallRecord) -> dict[str, Any]:
-        """Per call: cache read and write tokens, read ratio, estimated cost saved."""
-        prompt = record.prompt_tokens
-        return {
-            "cache_read_input_tokens": record.cache_read_input_tokens,
-            "cache_creation_input_tokens": record.cache_creation_input_tokens,
-            "cache_read_ratio": round(record.cache_read_input_tokens / prompt, 4) if prompt else None,
-            "cost_saved_usd": round(self.saved(record), 6),
-        }
