@@ -113,7 +113,7 @@ def table(results: dict[str, Any], setups: list[str], streams: list[int]) -> str
     lines = [
         "| setup | streams | largest gap: worst stream / median stream, `gc_freeze` off | on "
         "| full collection, off | on (objects walked) |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for setup in setups:
         for n in streams:
