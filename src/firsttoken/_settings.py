@@ -237,7 +237,7 @@ class Settings:
     """The longest the start-up warm-up may take, in seconds."""
     gc_freeze: bool = True
     """After warm-up, leave what the process has loaded out of the garbage collector's full passes
-    (`gc.freeze()`), which otherwise stop every stream of the process for 50 to 100 ms."""
+    (`gc.freeze()`), which otherwise stop every stream of the process for about 100 ms."""
     stay_warm: float = 600.0
     """Seconds after its last call that a worker keeps one upstream connection open (0: off); past
     it the next call connects again."""

@@ -22,12 +22,12 @@ A failure is logged once per process and never raised: the first call then conne
 have without warm-up.
 
 Once the code paths have run, the objects the process holds (the framework, the SDK and its model
-classes, the app: some 200,000 in a Django process) are moved out of the garbage collector's reach
-(`gc.freeze()`, setting `gc_freeze`). A full collection walks every object it tracks and holds the
-GIL while it does, so in a relay serving streams it stopped every stream at once for 50 to 100 ms
-on this project's 2-core rig (`benchmarks/gc_pauses.py`); after the freeze it walks only what was
-allocated since, well under a millisecond. Reference counting still frees frozen objects; only a
-reference cycle among them is never collected.
+classes, the app: some 215,000 in the benchmarks' Django process) are moved out of the garbage
+collector's reach (`gc.freeze()`, setting `gc_freeze`). A full collection walks every object it
+tracks and holds the GIL while it does, so in a relay serving streams it stopped every stream at
+once for 90 to 130 ms on this project's 2-core rig (`benchmarks/gc_pauses.py`); after the freeze
+it walks only what was allocated since, in a few milliseconds at most. Reference counting still
+frees frozen objects; only a reference cycle among them is never collected.
 """
 
 from __future__ import annotations
