@@ -19,8 +19,10 @@ emulator reads (`x-bench-model`, `x-emulator-output-tokens`), so one server serv
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -273,12 +275,23 @@ def _django_views() -> list[Any]:
     def healthz(request: HttpRequest) -> HttpResponseBase:
         return JsonResponse({"ok": True})
 
+    @csrf_exempt
+    async def full_collection(request: HttpRequest) -> HttpResponseBase:
+        """One full garbage collection now, as CPython runs one by itself (`gc_pauses.py`), on the
+        server's loop, and the objects the next one walks. Not `gc.get_freeze_count()`: it walks
+        the frozen objects' list, itself a stall of the size measured."""
+        started = time.perf_counter()
+        gc.collect()
+        ms = (time.perf_counter() - started) * 1000
+        return JsonResponse({"ms": ms, "tracked": len(gc.get_objects())})
+
     asgi = os.environ.get("BENCH_DJANGO") == "asgi"
     return [
         path("api/chat", achat if asgi else chat),
         path("api/bare", abare if asgi else bare),
         path("api/helper", ahelper if asgi else helper),
         path("healthz", healthz),
+        path("api/gc", full_collection),
     ]
 
 

@@ -235,6 +235,9 @@ class Settings:
     with a free `GET /v1/models`; a failure is logged, never raised."""
     warm_up_timeout: float = 3.0
     """The longest the start-up warm-up may take, in seconds."""
+    gc_freeze: bool = True
+    """After warm-up, leave what the process has loaded out of the garbage collector's full passes
+    (`gc.freeze()`), which otherwise stop every stream of the process for about 100 ms."""
     stay_warm: float = 600.0
     """Seconds after its last call that a worker keeps one upstream connection open (0: off); past
     it the next call connects again."""

@@ -8,6 +8,8 @@ import logging
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -119,6 +121,59 @@ def test_warm_up_over_https_against_the_emulators_certificate(monkeypatch: pytes
         with httpx2.Client(verify=context) as client:
             # The handshake succeeds; the emulator then asks for a key, as the API does.
             assert client.get(emu.base_url + "/v1/models").status_code == 401
+
+
+# A process that warms up and streams three answers over the SDK's aiohttp transport (the
+# transport whose stalls led here, BENCHMARKS.md), in a process of its own: the freeze is the
+# whole interpreter's, and the test run's own heap is not what a server's is.
+_FREEZE_SCRIPT = """
+import asyncio, gc, json, sys
+from firsttoken import Engine, Settings
+
+async def main(base_url, freeze):
+    settings = Settings(base_url=base_url, max_retries=0, async_http_client="aiohttp", gc_freeze=freeze)
+    engine = Engine(settings)
+    report = await engine.awarm_up()
+
+    async def answer():
+        user = [{"role": "user", "content": "Hi"}]
+        async with engine.astream(messages=user, profile="fast", max_tokens=20) as s:
+            return await s.text()
+
+    texts = await asyncio.gather(*(answer() for _ in range(3)))
+    await engine.aclose()
+    gc.collect()
+    print(json.dumps({"status": report.status, "answered": all(texts), "frozen": gc.get_freeze_count(),
+                      "walked": len(gc.get_objects())}))
+
+asyncio.run(main(sys.argv[1], sys.argv[2] == "on"))
+"""
+
+
+@pytest.mark.parametrize("freeze", ["on", "off"])
+def test_warm_up_leaves_what_the_process_loaded_out_of_full_collections(
+    emulator: Emulator, freeze: str
+) -> None:
+    pytest.importorskip("aiohttp")
+    # A full collection walks every object the collector tracks, holding the GIL: in a relay it
+    # stopped every stream at once for 50 to 100 ms (`benchmarks/gc_pauses.py`). Counted in
+    # objects, not milliseconds, so that a loaded machine cannot fail it.
+    done = subprocess.run(
+        [sys.executable, "-c", _FREEZE_SCRIPT, emulator.base_url, freeze],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    after = json.loads(done.stdout.splitlines()[-1])
+    assert after["status"] == "warm" and after["answered"]
+    if freeze == "on":
+        # The framework-free core, the SDK, aiohttp and their classes: tens of thousands of objects.
+        assert after["frozen"] > 50_000
+        # What a full pass still walks: what the answers and the process made since the warm-up.
+        assert after["walked"] < after["frozen"] / 5, after
+    else:
+        assert after["frozen"] == 0 and after["walked"] > 50_000, after
 
 
 # -- staying warm ------------------------------------------------------------------------------------
