@@ -18,7 +18,7 @@ tokens: see ANSWER). Three phases:
 Each engine first sends `--warm` calls (not counted) so the hedged one's TTFT window can tell its p92.
 
     .venv/bin/python benchmarks/hedging.py [--requests 1000] [--concurrency 16] [--warm 64]
-        [--hedge-after p92] [--hedge-share 0.12]                # about 4 minutes
+        [--hedge-after p92] [--hedge-share 0.12] [--seed 0]     # about 4 minutes
 """
 
 from __future__ import annotations
@@ -170,7 +170,11 @@ async def phase(
 
 async def main(args: argparse.Namespace) -> None:
     logging.getLogger("firsttoken").setLevel(logging.ERROR)
-    with emulator_process(time_scale=1.0) as plain_url, emulator_process(time_scale=1.0) as hedged_url:
+    seed = ("--seed", str(args.seed))
+    with (
+        emulator_process(time_scale=1.0, extra=seed) as plain_url,
+        emulator_process(time_scale=1.0, extra=seed) as hedged_url,
+    ):
         controls = [httpx.AsyncClient(base_url=url) for url in (plain_url, hedged_url)]
 
         async def faults(specs: list[str]) -> None:
@@ -218,4 +222,5 @@ if __name__ == "__main__":
     parser.add_argument("--warm", type=int, default=64, help="calls per engine before the phases")
     parser.add_argument("--hedge-after", default="p92", help="the hedged engine's hedge_after")
     parser.add_argument("--hedge-share", type=float, default=0.12, help="the hedged engine's hedge_share")
+    parser.add_argument("--seed", type=int, default=0, help="both emulators' seed: another sample of draws")
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,6 @@
 """One typed, validated settings object that every adapter builds from its framework's own config.
 
-Longer than this package's other modules on purpose: each of the 53 fields carries its one
+Longer than this package's other modules on purpose: each of the 54 fields carries its one
 description (about 200 lines), and a field's type, description, check and parsing from the
 environment are read together here.
 """
