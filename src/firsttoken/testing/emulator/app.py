@@ -136,6 +136,8 @@ class _Conn:
             self.before_last(tokens)
 
     sent: int = 0  # output tokens handed to the server so far
+    # Loop time when the first output token was handed to the server (streams only).
+    first_sent: float | None = None
 
 
 @dataclass
@@ -458,6 +460,7 @@ class EmulatorApp:
     async def _messages(self, http: _Request) -> _Outcome:
         arrived = asyncio.get_running_loop().time()
         raw = await self._read_body(http.receive, http.headers)
+        read = asyncio.get_running_loop().time()
         data = parse_json(raw)
         # What the request itself carried, before a thread's held turns are added: tests and the
         # threaded-chat benchmark read it.
@@ -466,9 +469,9 @@ class EmulatorApp:
         http.entry["thread"] = thread.get("type") if isinstance(thread, dict) else None
         http.entry["sent_messages"] = len(sent) if isinstance(sent, list) else None
         with self.threads.turn(data, http.headers) as turn:
-            return await self._answer(http, turn, arrived)
+            return await self._answer(http, turn, arrived, read)
 
-    async def _answer(self, http: _Request, turn: ThreadTurn, arrived: float) -> _Outcome:
+    async def _answer(self, http: _Request, turn: ThreadTurn, arrived: float, read: float) -> _Outcome:
         headers, receive, send, rid, entry = (
             http.headers,
             http.receive,
@@ -557,7 +560,15 @@ class EmulatorApp:
             conn = _Conn()
             fault_kind = fault.kind if fault else None
 
+            def note_held() -> None:
+                # How long the emulator held the request, from its whole body in hand to its first
+                # token handed to the server: a client's TTFT minus this is the time the request
+                # spent outside the emulator, free of the emulator's pace (`ttft_open_streams.py`).
+                if conn.first_sent is not None:
+                    entry["held_ms"] = round((conn.first_sent - read) * 1000, 3)
+
             def before_last(tokens: int) -> None:
+                note_held()
                 # Held before the client has the end of the reply, so its next `continue` finds it.
                 if fault_kind != "midstream_overloaded":
                     turn.hold(message_id, message["content"])
@@ -576,6 +587,7 @@ class EmulatorApp:
             try:
                 sent = await self._race(producer, receive, conn)
             finally:
+                note_held()  # a client that left before the last event
                 if req.stream:
                     self._stats.stream_closed(disconnected=conn.disconnected)
             self.limiter.charge_output(req.model, sent)
@@ -693,6 +705,8 @@ class EmulatorApp:
             if j > i:
                 last = j == n and finish
                 tokens = sum(carries[i:j])
+                if tokens and not total:
+                    conn.first_sent = now
                 total += tokens
                 conn.sent = total
                 self._stats.add_tokens(tokens, after_disconnect=conn.disconnected)
