@@ -4,7 +4,6 @@ test on the second."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import anthropic
 import pytest
 
 from firsttoken.testing.emulator import Emulator
+from tests.upstream import recorded
 
 MODEL = "claude-sonnet-5"
 BODY: dict[str, Any] = {
@@ -28,23 +28,15 @@ def real_time() -> Iterator[Emulator]:
         yield emulator
 
 
-async def _recorded(emu: Emulator, n: int) -> list[dict[str, Any]]:
-    for _ in range(500):
-        if len(emu.requests) >= n:
-            return emu.requests
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{len(emu.requests)} of {n} requests recorded")
-
-
 async def test_a_copy_in_flight_draws_its_own_wait_and_a_later_repeat_the_first(real_time: Emulator) -> None:
     async with anthropic.AsyncAnthropic(base_url=real_time.base_url, api_key="test", max_retries=0) as client:
         # Both opened (headers and message_start read) before either has a token: two in flight.
         async with client.messages.stream(**BODY), client.messages.stream(**BODY):
             pass
-        first, second = sorted(await _recorded(real_time, 2), key=lambda r: r["copy"])
+        first, second = sorted(await recorded(real_time, 2), key=lambda r: r["copy"])
         async with client.messages.stream(**BODY):
             pass
-        again = (await _recorded(real_time, 3))[-1]
+        again = (await recorded(real_time, 3))[-1]
     assert (first["copy"], second["copy"], again["copy"]) == (0, 1, 0)
     assert first["ttft_ms"] != second["ttft_ms"]
     assert again["ttft_ms"] == first["ttft_ms"]
@@ -59,4 +51,4 @@ async def test_copies_of_different_requests_do_not_count_as_copies(real_time: Em
         client.messages.stream(**other),
     ):
         pass
-    assert [r["copy"] for r in await _recorded(real_time, 2)] == [0, 0]
+    assert [r["copy"] for r in await recorded(real_time, 2)] == [0, 0]

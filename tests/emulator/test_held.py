@@ -5,7 +5,6 @@ own pace."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ import anthropic
 import pytest
 
 from firsttoken.testing.emulator import Emulator, ModelTiming
+from tests.upstream import recorded
 
 MODEL = "claude-haiku-4-5"
 BODY: dict[str, Any] = {
@@ -32,14 +32,6 @@ def paced() -> Iterator[Emulator]:
         yield emulator
 
 
-async def _entry(emu: Emulator) -> dict[str, Any]:
-    for _ in range(500):
-        if emu.requests:
-            return emu.requests[-1]
-        await asyncio.sleep(0.01)
-    raise AssertionError("no request recorded")
-
-
 async def test_held_is_the_emulators_share_of_the_clients_ttft(paced: Emulator) -> None:
     async with anthropic.AsyncAnthropic(base_url=paced.base_url, api_key="test", max_retries=0) as client:
         started = time.perf_counter()
@@ -49,7 +41,7 @@ async def test_held_is_the_emulators_share_of_the_clients_ttft(paced: Emulator) 
                     ttft_ms = (time.perf_counter() - started) * 1000
                     break
         # The client left after its first token, long before the answer's last event.
-        entry = await _entry(paced)
+        entry = (await recorded(paced, 1))[-1]
     assert entry["disconnected"] is True
     assert 50 <= entry["held_ms"] < ttft_ms
     # What is left is the way there and back over loopback, not the emulator's wait.
@@ -59,5 +51,5 @@ async def test_held_is_the_emulators_share_of_the_clients_ttft(paced: Emulator) 
 async def test_a_request_without_tokens_has_no_held_time(paced: Emulator) -> None:
     async with anthropic.AsyncAnthropic(base_url=paced.base_url, api_key="test", max_retries=0) as client:
         await client.messages.count_tokens(model=MODEL, messages=BODY["messages"])
-        entry = await _entry(paced)
+        entry = (await recorded(paced, 1))[-1]
     assert "held_ms" not in entry

@@ -458,9 +458,10 @@ class EmulatorApp:
         return pick_fault([*request_faults, *self._faults], req.model, u)
 
     async def _messages(self, http: _Request) -> _Outcome:
-        arrived = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
         raw = await self._read_body(http.receive, http.headers)
-        read = asyncio.get_running_loop().time()
+        read = loop.time()
         data = parse_json(raw)
         # What the request itself carried, before a thread's held turns are added: tests and the
         # threaded-chat benchmark read it.
