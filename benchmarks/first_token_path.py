@@ -1,7 +1,7 @@
 """The two halves of a relay's added TTFT: before the upstream request goes out, and from the first
 token's arrival to its write. firsttoken's relay beside a hand-written one.
 
-    .venv/bin/python benchmarks/first_token_path.py [--requests N] [--json]
+    .venv/bin/python benchmarks/first_token_path.py [--requests N] [--turns N] [--json]
 
 Each of the four apps of `capacity.py` (`_capacity_apps.py`: Starlette and Django under ASGI,
 Flask and Django under WSGI) is called in this process, as its server would call it, for one-token
@@ -17,6 +17,9 @@ The other half, "before the send", is from the app being called to the first wri
 request on its socket (httpcore's write, patched the same way): the framework's routing, the body,
 and everything the relay does before the SDK sends (the engine's preparation, the cache policy,
 the rate-limit governor's admission), besides the SDK's own work, which both relays share.
+
+`--turns N` asks with N earlier exchanges in the conversation (about 1.9 KB each: a question and a
+300-word answer), as a chat's later turns do; both relays send the same history.
 """
 
 from __future__ import annotations
@@ -81,6 +84,16 @@ def _note_arrivals() -> None:
     async_backend.AnyIOStream.read = aread  # type: ignore[method-assign]
     sync_backend.SyncStream.write = write  # type: ignore[method-assign]
     async_backend.AnyIOStream.write = awrite  # type: ignore[method-assign]
+
+
+def conversation(turns: int) -> list[dict[str, Any]]:
+    """`turns` earlier exchanges, then the question `_capacity_apps` asks."""
+    messages: list[dict[str, Any]] = []
+    for n in range(turns):
+        messages.append({"role": "user", "content": f"Tell me more about streaming, part {n}. " * 12})
+        answer = "Streaming sends each token to the page as the model writes it. " * 22
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+    return [*messages, {"role": "user", "content": "Explain streaming."}]
 
 
 def wsgi_once(app: Callable[..., Any], path: str) -> tuple[float, float]:
@@ -169,6 +182,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=300, help="per endpoint and app (default 300)")
+    parser.add_argument("--turns", type=int, default=0, help="earlier exchanges in the conversation")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     _note_arrivals()
@@ -183,6 +197,10 @@ def main() -> None:
             }
         )
         import _capacity_apps
+
+        _capacity_apps.QUESTION[:] = conversation(args.turns)
+        size = len(json.dumps(_capacity_apps.QUESTION))
+        print(f"{args.turns} earlier exchanges, {size:,} bytes of messages", flush=True)
 
         for name, make, kind in (
             ("Starlette (ASGI)", _capacity_apps.starlette_app, "asgi"),

@@ -5,17 +5,21 @@ have them), all made here from the formats' specifications."""
 from __future__ import annotations
 
 import base64
+import os
 import struct
 import zlib
 
 SENTENCE = "The sky is blue."
 
 
-def png(width: int = 64, height: int = 48) -> bytes:
+def png(width: int = 64, height: int = 48, *, noise: bool = False) -> bytes:
+    """`noise`: random pixels, which deflate cannot shrink: a photo's size for its dimensions."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = b"".join(b"\x00" + b"\x80\x40\x20" * width for _ in range(height))
+    pixels = (lambda: os.urandom(3 * width)) if noise else (lambda: b"\x80\x40\x20" * width)
+    rows = b"".join(b"\x00" + pixels() for _ in range(height))
     head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"

@@ -65,7 +65,8 @@ class Dispatch:
 
     def chain(self, call: Call) -> Chain:
         """`call` as a fallback chain (of one model, for most profiles), its breakpoints placed."""
-        return self._resilience.chain(call, self._caching.apply(call))
+        params, input_tokens = self._caching.placed(call)
+        return self._resilience.chain(call, params, input_tokens)
 
     def client(self) -> anthropic.Anthropic:
         """The shared sync client for a call made now, with the governor (and the SDK's tracing

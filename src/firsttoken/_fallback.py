@@ -15,6 +15,7 @@ request loops of `_upstream/_async/calls.py` drive as their `AttemptPlan`.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -34,7 +35,7 @@ from ._state import BreakerStore
 from ._state.budgets import Budgets
 from ._timings import Timings
 from ._upstream.breaker import Breaker
-from ._upstream.governor import Attempts, Governor, RateLimited, estimate_input_tokens
+from ._upstream.governor import Attempts, Governor, RateLimited
 from ._upstream.hedging import Hedging, TtftPercentile
 from ._upstream.stream import Event, lost
 
@@ -121,9 +122,10 @@ class Resilience:
             pair = self._clients[base] = (governed, twin)
         return pair[0] if traced else pair[1]
 
-    def chain(self, call: Call, params: dict[str, Any]) -> Chain:
-        """`call` as a chain of its model and fallbacks; `params` are what it sends (breakpoints placed)."""
-        return Chain(self, call, params, Timings(route=call.route))
+    def chain(self, call: Call, params: dict[str, Any], input_tokens: int) -> Chain:
+        """`call` as a chain of its model and fallbacks; `params` are what it sends (breakpoints
+        placed), `input_tokens` their estimate, charged to the rate-limit budget per attempt."""
+        return Chain(self, call, params, input_tokens, Timings(route=call.route))
 
     def plan(self, options: Profile, model: str) -> tuple[list[str], int]:
         """The models to try and how many were skipped because they are cooling down.
@@ -164,12 +166,15 @@ class Chain:
     do next (`_upstream.stream.AttemptPlan`).
     """
 
-    def __init__(self, resilience: Resilience, call: Call, params: dict[str, Any], timings: Timings) -> None:
+    def __init__(
+        self, resilience: Resilience, call: Call, params: dict[str, Any], input_tokens: int, timings: Timings
+    ) -> None:
         self.resilience = resilience
         self.call = call
         self.profile = call.profile
         self.model = str(params["model"])
         self.params = params
+        self.input_tokens = input_tokens
         # The call's resilience fields: fallbacks, continue_on_fallback, on_rate_limit, queue_timeout.
         self.options = options = call.options
         self.timings = timings
@@ -196,11 +201,11 @@ class Chain:
             return model, _continuation(self.params, model, self.prefix, len(self.sent))
         return model, {**self.params, "model": model}
 
-    def admission(self, model: str, params: Mapping[str, Any]) -> float | None:
+    def admission(self, model: str) -> float | None:
         governor = self.resilience.governor
         if self._deadline is None:
             self._deadline = governor.clock() + self.options.queue_timeout
-        wait, seq, probing = governor.reserve(model, estimate_input_tokens(params))
+        wait, seq, probing = governor.reserve(model, self._attempt_tokens())
         if wait <= 0:
             return seq
         remaining = self._deadline - governor.clock()
@@ -213,6 +218,10 @@ class Chain:
         if self.options.on_rate_limit == "fail" or wait > remaining:
             raise RateLimited(model, wait)
         return -min(wait, remaining)
+
+    def _attempt_tokens(self) -> int:
+        # A continuation sends what was streamed so far as a prefill on top of the prompt.
+        return self.input_tokens + (math.ceil(len(self.prefix) / 4) if self.prefix else 0)
 
     def tracking(self, seq: int, attempts: Attempts) -> AbstractContextManager[Any]:
         return self.resilience.governor.tracking(seq, attempts)
@@ -274,8 +283,8 @@ class Chain:
         delay = self.resilience.hedging.delay(self.profile, self.options, str(self.current))
         return None if delay is None else max(0.0, delay - (perf_counter() - self.timings.started))
 
-    def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
-        return self.resilience.hedging.admit(self.profile, str(self.current), params)
+    def hedge_admission(self) -> int | None:
+        return self.resilience.hedging.admit(self.profile, str(self.current), self._attempt_tokens())
 
     def broke_off(self, exc: httpx2.TransportError | UpstreamFailure) -> UpstreamFailure | None:
         failure = lost(exc) if isinstance(exc, httpx2.TransportError) else exc

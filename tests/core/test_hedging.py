@@ -219,12 +219,11 @@ def test_a_tenth_share_has_its_hedge_after_ten_calls() -> None:
         governor=Governor(), breaker=Breaker(failures=5, window=30, cooldown=30), ttft=None, pause=30
     )
     options = Profile(model=MODEL, max_tokens=8, hedge_after=100, hedge_share=0.1)
-    params = {"model": MODEL, "max_tokens": 8, "messages": USER}
     for _ in range(9):
         assert hedging.delay("fast", options, MODEL) == 0.1
-    assert hedging.admit("fast", MODEL, params) is None
+    assert hedging.admit("fast", MODEL, 8) is None
     hedging.delay("fast", options, MODEL)
-    assert hedging.admit("fast", MODEL, params) is not None
+    assert hedging.admit("fast", MODEL, 8) is not None
 
 
 def test_hedge_counters_add_up_across_workers() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from firsttoken import Engine, RateLimited, Settings
 from firsttoken._state.budgets import retry_after as _retry_after
 from firsttoken._upstream.governor import Attempts, Governor
 from firsttoken.testing.emulator import Emulator, RateLimit
+from tests import files
 
 FAST = "claude-haiku-5-5"
 CHAT = "claude-sonnet-5-5"
@@ -59,6 +61,26 @@ def test_a_concurrent_burst_stays_under_the_limit_with_no_upstream_429(limited: 
     assert len(served) in (4, 5), (len(served), statuses(limited))
     assert statuses(limited) == [200] * len(served)
     assert all(r.retry_after > 1.0 for r in refused)
+
+
+def test_an_image_is_charged_by_its_pixels_not_by_its_base64() -> None:
+    # The governor once charged a call `len(str(params)) / 4` input tokens: this photo's 960 KB of
+    # base64 counted as 240,000 against a budget of 100,000 a minute, and the calls after the first
+    # were refused here although the API takes each for the 320 tokens its pixels cost.
+    photo = base64.b64encode(files.png(600, 400, noise=True)).decode()
+    assert len(photo) > 900_000
+    content = [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": photo}},
+        {"type": "text", "text": "What is in it?"},
+    ]
+    budget = RateLimit(model="*haiku*", input_tokens_per_minute=100_000)
+    with Emulator(time_scale=0.0, rate_limits=[budget]) as emu:
+        with engine_for(emu, on_rate_limit="fail") as engine:
+            for _ in range(3):
+                engine.create(profile="fast", messages=[{"role": "user", "content": content}], max_tokens=5)
+            snap = engine.resilience.governor.snapshot()
+        assert statuses(emu) == [200, 200, 200]
+    assert 98_000 < snap[FAST]["remaining"]["input-tokens"] < 100_000, snap[FAST]
 
 
 def test_queue_waits_for_the_budget_to_refill() -> None:

@@ -100,6 +100,11 @@ class CacheManager(CallCosts):
     def apply(self, call: Call) -> dict[str, Any]:
         """The call's final arguments: registered prefix merged in, breakpoints placed (by the
         call's `caching` and `cache_ttl`), debug ids added."""
+        return self.placed(call)[0]
+
+    def placed(self, call: Call) -> tuple[dict[str, Any], int]:
+        """`apply()`'s arguments and the prompt's estimated input tokens (`estimate.py`'s rule),
+        which the rate-limit governor charges: one walk of the conversation serves both."""
         name, profile, params = call.profile, call.options, call.params
         registered = self._by_profile.get(name)
         prefix = registered if registered is not None and registered.model == params["model"] else None
@@ -140,7 +145,7 @@ class CacheManager(CallCosts):
             previous = self.conversations.previous(out)
             if previous is not None:
                 out["diagnostics"] = {"previous_message_id": previous}
-        return out
+        return out, placed.total_tokens
 
     def finished(
         self, name: str, params: Mapping[str, Any], record: CallRecord, message: Callable[[], Any] | None

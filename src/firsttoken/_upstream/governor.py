@@ -27,7 +27,7 @@ from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, 
 from .._errors import FirstTokenError
 from .._state.budgets import Admission, Budgets, MemoryBudgets
 
-__all__ = ["Attempts", "Governor", "RateLimited", "estimate_input_tokens"]
+__all__ = ["Attempts", "Governor", "RateLimited"]
 
 # The call whose SDK request runs in this context, while `Governor.tracking()` holds it.
 _current: ContextVar[Attempts | None] = ContextVar("firsttoken_call", default=None)
@@ -143,13 +143,3 @@ class Governor(Middleware):
             raise
         self._seen(request, attempts, response.status_code, response.headers)
         return response
-
-
-def estimate_input_tokens(params: Mapping[str, Any]) -> int:
-    """A rough count (4 characters a token) for charging the input budget before the call."""
-    size = (
-        len(str(params.get("messages", "")))
-        + len(str(params.get("system", "")))
-        + len(str(params.get("tools", "")))
-    )
-    return size // 4 + 1

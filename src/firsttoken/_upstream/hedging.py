@@ -29,7 +29,7 @@ import anthropic
 from .._profiles import Profile, hedge_percentile
 from .._sse import SSEDecoder
 from .breaker import Breaker
-from .governor import Governor, estimate_input_tokens
+from .governor import Governor
 
 __all__ = ["Contender", "HedgeOutcome", "Hedging", "TtftPercentile"]
 
@@ -82,7 +82,7 @@ class Hedging:
             return float(after) / 1000.0
         return None if self._ttft is None else self._ttft(model, q)
 
-    def admit(self, profile: str, model: str, params: Mapping[str, Any]) -> int | None:
+    def admit(self, profile: str, model: str, input_tokens: int) -> int | None:
         """The governor's admission (its seq) for a hedge of `profile`'s call to `model`, or None
         when none may go now; an admitted hedge spends one of the profile's budget."""
         if self.clock() < self._quiet_until.get(model, -math.inf) or self.breaker.cooling_down(model):
@@ -90,7 +90,7 @@ class Hedging:
         with self._lock:
             if self._budgets.get(profile, 0.0) < WHOLE:
                 return None
-            wait, seq, probing = self.governor.reserve(model, estimate_input_tokens(params))
+            wait, seq, probing = self.governor.reserve(model, input_tokens)
             if wait > 0 or probing:
                 return None
             self._budgets[profile] -= 1.0

@@ -45,7 +45,7 @@ class AttemptPlan(Protocol):
 
     def next_attempt(self) -> tuple[str, dict[str, Any]]: ...
 
-    def admission(self, model: str, params: Mapping[str, Any]) -> float | None:
+    def admission(self, model: str) -> float | None:
         """The admission's seq (>= 1) to go now, None to pass the model over, or minus seconds to wait."""
 
     def not_admitted(self, model: str) -> None: ...
@@ -79,7 +79,7 @@ class AttemptPlan(Protocol):
         """Seconds from now until the current attempt is hedged if it has no token by then (the
         delay counts from the call's start); None: no hedge."""
 
-    def hedge_admission(self, params: Mapping[str, Any]) -> int | None:
+    def hedge_admission(self) -> int | None:
         """The governor's admission of a hedge of the current attempt now, or None if none may go."""
 
 

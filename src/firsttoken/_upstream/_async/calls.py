@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -34,10 +34,10 @@ _R = TypeVar("_R")
 _Response = AbstractAsyncContextManager[anthropic.AsyncAPIResponse[Any]]
 
 
-async def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) -> int | None:
+async def _admitted(plan: AttemptPlan, model: str) -> int | None:
     """Wait until the rate-limit governor admits the call: its seq, or None to pass the model over."""
     while True:
-        step = plan.admission(model, params)
+        step = plan.admission(model)
         if step is None or step >= 0:
             return None if step is None else int(step)
         await asyncio.sleep(-step)
@@ -52,7 +52,7 @@ async def _first_accepted(
     """
     while True:
         model, params = plan.next_attempt()
-        seq = await _admitted(plan, model, params)
+        seq = await _admitted(plan, model)
         if seq is None:
             plan.not_admitted(model)
             continue
@@ -177,7 +177,7 @@ class AsyncTextStream(StreamCore, TextIteration):
         """At the delay: the hedge, if the plan admits one now, read up to its first token; if that
         comes first, the first request's read is cut short. A refused hedge changes nothing."""
         plan, params = self._plan, self._params
-        seq = plan.hedge_admission(params)
+        seq = plan.hedge_admission()
         if seq is None or not race.sending():
             return
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -35,10 +35,10 @@ _R = TypeVar("_R")
 _Response = AbstractContextManager[anthropic.APIResponse[Any]]
 
 
-def _admitted(plan: AttemptPlan, model: str, params: Mapping[str, Any]) -> int | None:
+def _admitted(plan: AttemptPlan, model: str) -> int | None:
     """Wait until the rate-limit governor admits the call: its seq, or None to pass the model over."""
     while True:
-        step = plan.admission(model, params)
+        step = plan.admission(model)
         if step is None or step >= 0:
             return None if step is None else int(step)
         time.sleep(-step)
@@ -51,7 +51,7 @@ def _first_accepted(plan: AttemptPlan, send: Callable[[dict[str, Any]], _R]) -> 
     """
     while True:
         model, params = plan.next_attempt()
-        seq = _admitted(plan, model, params)
+        seq = _admitted(plan, model)
         if seq is None:
             plan.not_admitted(model)
             continue
@@ -174,7 +174,7 @@ class TextStream(StreamCore, TextIteration):
         """At the delay: the hedge, if the plan admits one now, read up to its first token; if that
         comes first, the first request's read is cut short. A refused hedge changes nothing."""
         plan, params = self._plan, self._params
-        seq = plan.hedge_admission(params)
+        seq = plan.hedge_admission()
         if seq is None or not race.sending():
             return
         try:
