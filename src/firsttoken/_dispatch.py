@@ -24,6 +24,7 @@ from ._fallback import Chain, Resilience, error_type
 from ._latency import expected_seconds
 from ._metrics import CallRecord
 from ._observers import CallOutcome, Observers
+from ._paused import continuation, joined, paused
 from ._responses import ResponseCache
 from ._routing import Classification, Router, Routing
 from ._state import Approvals
@@ -145,7 +146,13 @@ class Dispatch:
         one = self._one_shot(call)
         if (message := self._responses.lookup(one.cache_key)) is None:
             with one:
-                message = one.done(create(self.client(), one.chain))
+                steps = [one.done(create(self.client(), one.chain))]
+            # A turn the API paused goes on, each continuation a call of its own (`_paused.py`).
+            while paused(steps, call):
+                step = self._one_shot(continuation(call, steps))
+                with step:
+                    steps.append(step.done(create(self.client(), step.chain)))
+            message = joined(steps)
             self._responses.keep(one.cache_key, message)
         return message
 
@@ -153,7 +160,12 @@ class Dispatch:
         one = self._one_shot(call)
         if (message := await self._responses.alookup(one.cache_key)) is None:
             with one:
-                message = one.done(await acreate(self.async_client(), one.chain))
+                steps = [one.done(await acreate(self.async_client(), one.chain))]
+            while paused(steps, call):
+                step = self._one_shot(continuation(call, steps))
+                with step:
+                    steps.append(step.done(await acreate(self.async_client(), step.chain)))
+            message = joined(steps)
             await self._responses.akeep(one.cache_key, message)
         return message
 

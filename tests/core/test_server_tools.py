@@ -192,6 +192,38 @@ async def test_pause_turn_is_continued_in_an_async_agent_turn(engine: Engine, em
     assert turn.usage["server_tool_use"]["web_search_requests"] == 1
 
 
+def test_create_continues_a_paused_turn_into_one_message(engine: Engine, emulator: Emulator) -> None:
+    call = {"tools": [SEARCH], "messages": ask("Research streaming latency in depth."), "max_tokens": 400}
+    with collect_calls() as rows:
+        message = engine.create(**call)
+    # The emulator ends the turn only for the paused answer sent back as is, with no user turn after.
+    sent = [r for r in emulator.requests if r["path"] == "/v1/messages"]
+    assert len(sent) == 2 and all(r["status"] == 200 for r in sent)
+    kinds = [b.type for b in message.content]
+    assert kinds[:2] == ["server_tool_use", "web_search_tool_result"] and kinds[-1] == "text"
+    assert message.stop_reason == "end_turn"
+    # One answer's usage over both calls; each call is a record (and a metrics row) of its own.
+    assert (
+        message.usage.server_tool_use is not None and message.usage.server_tool_use.web_search_requests == 1
+    )
+    assert len(rows) == 2 and not any(r["streamed"] for r in rows)
+    assert message.usage.input_tokens == sum(r["input_tokens"] for r in rows)
+    assert message.usage.output_tokens == sum(r["output_tokens"] for r in rows)
+
+
+async def test_acreate_continues_a_paused_turn_within_the_step_bound(
+    engine: Engine, emulator: Emulator
+) -> None:
+    call = {"tools": [SEARCH], "messages": ask("Research streaming latency in depth."), "max_tokens": 400}
+    message = await engine.acreate(**call)
+    assert message.stop_reason == "end_turn" and message.content[-1].type == "text"
+    assert len([r for r in emulator.requests if r["path"] == "/v1/messages"]) == 2
+    emulator.reset()
+    stopped = await engine.acreate(**call, max_steps=1)
+    assert stopped.stop_reason == "pause_turn"
+    assert len([r for r in emulator.requests if r["path"] == "/v1/messages"]) == 1
+
+
 def test_ai_sdk_parts_of_server_tools(engine: Engine) -> None:
     for kind in ("web fetch", "mcp", "code execution"):
         body = relayed(engine, "ai-sdk", KINDS[kind][0])
