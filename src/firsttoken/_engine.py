@@ -102,7 +102,8 @@ class Engine(Lifecycle):
             self._pool,
             s,
             model=lambda: self.profile(None).model,
-            govern=self.resilience.client,
+            # Read at warm-up, when the telemetry below exists: the client a call made then would use.
+            govern=lambda client: self.resilience.client(client, traced=self.telemetry.sdk_spans()),
             count=self.metrics.warming,
         )
         # `POST /api/warm`: the conversation so far pre-warmed while the user types (_caching/ahead.py).

@@ -98,13 +98,14 @@ class Resilience:
             pause=settings.breaker_window,
             clock=time.monotonic,
         )
-        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def _pushback(self, model: str) -> None:
         self.hedging.pushback(model)
 
     def client(self, base: _Client, *, traced: bool = True) -> _Client:
-        """`base` with the governor as middleware, so it sees every attempt's rate-limit headers.
+        """`base` for a call made now; the governor reads every attempt through the pool's httpx
+        hooks (`governor.py`), so the client itself needs nothing added.
 
         `traced=False` (`Telemetry.sdk_spans()` said the SDK's span of this call could neither
         record nor carry anything) gives its twin with the SDK's tracing off, sharing its
@@ -112,15 +113,16 @@ class Resilience:
         nothing, about 45 µs of every call's way out. A client whose own option names a tracer
         provider, or turns tracing off already, has no twin.
         """
-        pair: tuple[_Client, _Client] | None = self._clients.get(base)
-        if pair is None:
-            governed = base.with_options(middleware=[*base.middleware, self.governor])
+        if traced:
+            return base
+        twin: _Client | None = self._twins.get(base)
+        if twin is None:
             option = base.open_telemetry
-            twin = governed
+            twin = base
             if option["traces"]["enabled"] and option.get("tracer_provider") is None:
-                twin = governed.with_options(open_telemetry={**option, "traces": False})
-            pair = self._clients[base] = (governed, twin)
-        return pair[0] if traced else pair[1]
+                twin = base.with_options(open_telemetry={**option, "traces": False})
+            self._twins[base] = twin
+        return twin
 
     def chain(self, call: Call, params: dict[str, Any], input_tokens: int) -> Chain:
         """`call` as a chain of its model and fallbacks; `params` are what it sends (breakpoints

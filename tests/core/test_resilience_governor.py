@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import pytest
 
 from firsttoken import Engine, RateLimited, Settings
 from firsttoken._state.budgets import retry_after as _retry_after
-from firsttoken._upstream.governor import Attempts, Governor
+from firsttoken._upstream.governor import ASYNC_HOOKS, HOOKS, Attempts, Governor
 from firsttoken.testing.emulator import Emulator, RateLimit
 from tests import files
 
@@ -182,17 +183,15 @@ OPUS = "claude-opus-5-5"
 OVERLOADED = {"x-emulator-fault": "overloaded@*opus*"}
 
 
-def _client_seeing_headers(
-    emu: Emulator, governor: Governor, sent: list[dict[str, str]], *, retries: int
-) -> anthropic.Anthropic:
-    """A real SDK client with the governor as middleware; `sent` gets each request's headers as sent."""
-    http = anthropic.DefaultHttpxClient(event_hooks={"request": [lambda r: sent.append(dict(r.headers))]})
+def _client_seeing_headers(emu: Emulator, sent: list[dict[str, str]], *, retries: int) -> anthropic.Anthropic:
+    """A real SDK client with the governor's hooks, as the pool builds it; `sent` gets each
+    request's headers as sent."""
+    hooks = {**HOOKS, "request": [*HOOKS["request"], lambda r: sent.append(dict(r.headers))]}
     return anthropic.Anthropic(
         api_key="sk-ant-test",
         base_url=emu.base_url,
         max_retries=retries,
-        http_client=http,
-        middleware=[governor],
+        http_client=anthropic.DefaultHttpxClient(event_hooks=hooks),
     )
 
 
@@ -200,13 +199,13 @@ def test_each_call_counts_its_own_attempts_and_its_requests_go_out_as_the_caller
     sent: list[dict[str, str]] = []
     with Emulator(time_scale=0.0) as emu:
         governor = Governor()
-        client = _client_seeing_headers(emu, governor, sent, retries=1)
-        failing, fine = Attempts(), Attempts()
+        client = _client_seeing_headers(emu, sent, retries=1)
+        failing, fine = Attempts(OPUS), Attempts(FAST)
         with governor.tracking(1, failing), pytest.raises(anthropic.InternalServerError):
             client.messages.create(model=OPUS, max_tokens=5, messages=USER, extra_headers=OVERLOADED)
         with governor.tracking(2, fine):
             client.messages.create(model=FAST, max_tokens=5, messages=USER)
-        # Untracked: counted in no call, its budget still read.
+        # Untracked: counted in no call, and read into no budget.
         client.messages.create(model=FAST, max_tokens=5, messages=USER)
         client.close()
     # The SDK retried the overloaded call once; the other call saw only its own attempt.
@@ -219,13 +218,38 @@ def test_each_call_counts_its_own_attempts_and_its_requests_go_out_as_the_caller
     assert not [name for headers in sent for name in headers if "firsttoken" in name.lower()]
 
 
+def test_an_attempt_that_got_no_response_counts_with_status_0() -> None:
+    # Nothing listens on the port: each attempt fails before any response, which no response hook
+    # sees; the next attempt's start, and the call's end, count it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = anthropic.Anthropic(
+        api_key="sk-ant-test",
+        base_url=f"http://127.0.0.1:{port}",
+        max_retries=1,
+        http_client=anthropic.DefaultHttpxClient(event_hooks=HOOKS),
+    )
+    governor, attempts = Governor(), Attempts(FAST)
+    with (
+        governor.tracking(governor.reserve(FAST, 10).seq, attempts),
+        pytest.raises(anthropic.APIConnectionError),
+    ):
+        client.messages.create(model=FAST, max_tokens=5, messages=USER)
+    client.close()
+    assert (attempts.count, attempts.statuses) == (2, [0, 0])
+
+
 async def test_concurrent_async_calls_are_told_apart_by_their_task() -> None:
     with Emulator(time_scale=0.0) as emu:
         governor = Governor()
         client = anthropic.AsyncAnthropic(
-            api_key="sk-ant-test", base_url=emu.base_url, max_retries=1, middleware=[governor]
+            api_key="sk-ant-test",
+            base_url=emu.base_url,
+            max_retries=1,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=ASYNC_HOOKS),
         )
-        calls = [Attempts() for _ in range(4)]
+        calls = [Attempts(OPUS) for _ in range(4)]
 
         async def one(i: int, attempts: Attempts) -> None:
             extra = OVERLOADED if i % 2 else {}

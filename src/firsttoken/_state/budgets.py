@@ -1,7 +1,7 @@
 """Rate-limit budgets: what each model may still spend, as its API headers announce it.
 
-This is the governor's arithmetic and state (`_upstream/governor.py` is the SDK middleware and the
-admission policy that use it). Concurrent calls all see the same "remaining" header, so a burst
+This is the governor's arithmetic and state (`_upstream/governor.py` is the clients' HTTP hooks
+and the admission policy that use it). Concurrent calls all see the same "remaining" header, so a burst
 would overshoot it; each admitted call is charged against the estimate, and a response re-bases it
 less the calls still in flight. Budgets refill continuously at limit/60 per second, as the API's
 token buckets do. A model never seen goes one call at a time until its first response tells us the

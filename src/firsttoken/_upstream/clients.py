@@ -28,6 +28,7 @@ import httpx2
 from .._errors import EngineClosedError
 from .._loops import close_with_loop
 from .._settings import AsyncHttpClient, Settings
+from .governor import ASYNC_HOOKS, HOOKS
 from .resolve import Upstream
 from .shards import CountingTransport, LoopClients, Shard, keepalive_options
 
@@ -121,7 +122,7 @@ class ClientPool:
                 if self._sync is None:
                     self._sync = anthropic.Anthropic(
                         **self._client_options(),
-                        http_client=anthropic.DefaultHttpxClient(limits=self._limits),
+                        http_client=anthropic.DefaultHttpxClient(limits=self._limits, event_hooks=HOOKS),
                     )
                     self.created += 1
                 client = self._sync
@@ -153,12 +154,12 @@ class ClientPool:
         options = self._client_options()
         self.created += 1
         if self._http_client == "aiohttp":
-            aio = _CountedAioHttpClient(limits=self._limits)
+            aio = _CountedAioHttpClient(limits=self._limits, event_hooks=ASYNC_HOOKS)
             return anthropic.AsyncAnthropic(**options, http_client=aio), aio.counting
         transport = CountingTransport(
             httpx2.AsyncHTTPTransport(limits=self._limits, socket_options=keepalive_options())
         )
-        http = anthropic.DefaultAsyncHttpxClient(transport=transport)
+        http = anthropic.DefaultAsyncHttpxClient(transport=transport, event_hooks=ASYNC_HOOKS)
         return anthropic.AsyncAnthropic(**options, http_client=http), transport
 
     def _client_options(self) -> dict[str, Any]:

@@ -1,16 +1,19 @@
 """The rate-limit governor: keeps each model's calls within the budget its API headers announce.
 
-Every HTTP attempt's response (the SDK's retries included) passes through `Governor` as SDK client
-middleware, which reads `anthropic-ratelimit-{requests,input-tokens,output-tokens}-{limit,remaining}`
-and `retry-after` into the model's `Budgets` (`_state/budgets.py`: the arithmetic, in this process
-or in Redis). Before a call the caller asks `reserve(model, ...)`: zero to go now, otherwise the
-seconds until the budget allows it. The profile's `on_rate_limit` policy then queues (bounded by
-`queue_timeout`), moves to a fallback model, or fails fast with `RateLimited` (a 429 to the browser).
+Every HTTP attempt's response (the SDK's retries included) is read by the shared clients' httpx
+event hooks (`HOOKS`, `ASYNC_HOOKS`), which pass `anthropic-ratelimit-{requests,input-tokens,
+output-tokens}-{limit,remaining}` and `retry-after` to the model's `Budgets` (`_state/budgets.py`:
+the arithmetic, in this process or in Redis). Before a call the caller asks `reserve(model, ...)`:
+zero to go now, otherwise the seconds until the budget allows it. The profile's `on_rate_limit`
+policy then queues (bounded by `queue_timeout`), moves to a fallback model, or fails fast with
+`RateLimited` (a 429 to the browser).
 
 Which call an HTTP attempt belongs to is the context it runs in: `tracking()` puts the call's
-`Attempts` in a context variable for the length of the SDK call, and the middleware, which the
-SDK runs in the caller's thread or task, reads it there. Concurrent async calls are told apart
-because each task has its own context; nothing of ours is added to the request.
+`Attempts` in a context variable for the length of the SDK call, and the hooks, which httpx runs in
+the caller's thread or task, read it there. Concurrent async calls are told apart because each
+task has its own context; nothing of ours is added to the request. The hooks are not SDK
+middleware: the SDK's middleware path copies the request options and builds the headers again
+for every attempt, 55 µs of every call's way out (BENCHMARKS.md), where a hook costs one.
 """
 
 from __future__ import annotations
@@ -22,15 +25,15 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
+import httpx2
 
 from .._errors import FirstTokenError
 from .._state.budgets import Admission, Budgets, MemoryBudgets
 
-__all__ = ["Attempts", "Governor", "RateLimited"]
+__all__ = ["ASYNC_HOOKS", "HOOKS", "Attempts", "Governor", "RateLimited"]
 
 # The call whose SDK request runs in this context, while `Governor.tracking()` holds it.
-_current: ContextVar[Attempts | None] = ContextVar("firsttoken_call", default=None)
+_current: ContextVar[_Tracking | None] = ContextVar("firsttoken_call", default=None)
 
 
 class RateLimited(FirstTokenError):
@@ -44,8 +47,10 @@ class RateLimited(FirstTokenError):
 
 @dataclass(eq=False)
 class Attempts:
-    """HTTP attempts of one firsttoken call, counted by the middleware (SDK retries included)."""
+    """HTTP attempts of one firsttoken call to `model`, counted by the hooks (SDK retries included);
+    an attempt that got no response (the connection failed) has status 0."""
 
+    model: str | None = None
     count: int = 0
     statuses: list[int] = field(default_factory=list)
     # The call's admission (`Admission.seq`), so its responses are read in admission order.
@@ -55,14 +60,15 @@ class Attempts:
 class _Tracking:
     """`Governor.tracking()`: a class, not a generator, since it is on every call's way out."""
 
-    __slots__ = ("_attempts", "_token")
+    __slots__ = ("_token", "attempts", "governor")
 
-    def __init__(self, attempts: Attempts) -> None:
-        self._attempts = attempts
-        self._token: Token[Attempts | None] | None = None
+    def __init__(self, governor: Governor, attempts: Attempts) -> None:
+        self.governor = governor
+        self.attempts = attempts
+        self._token: Token[_Tracking | None] | None = None
 
     def __enter__(self) -> None:
-        self._token = _current.set(self._attempts)
+        self._token = _current.set(self)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -70,9 +76,25 @@ class _Tracking:
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
+        self.unanswered()
+
+    def sending(self) -> None:
+        """An HTTP attempt starts: the one before it, if any, got no response."""
+        self.unanswered()
+        self.attempts.count += 1
+
+    def unanswered(self) -> None:
+        if self.attempts.count > len(self.attempts.statuses):
+            self.answered(0, {})
+
+    def answered(self, status: int, headers: Mapping[str, str]) -> None:
+        attempts = self.attempts
+        attempts.statuses.append(status)
+        if attempts.model is not None:
+            self.governor.observe(attempts.model, status, headers, attempts.seq)
 
 
-class Governor(Middleware):
+class Governor:
     def __init__(
         self,
         budgets: Budgets | None = None,
@@ -103,43 +125,49 @@ class Governor(Middleware):
         return self.budgets.snapshot()
 
     def tracking(self, seq: int, attempts: Attempts) -> _Tracking:
-        """Around one SDK call: its HTTP attempts (the SDK's retries included) count in `attempts`."""
+        """Around one SDK call: its HTTP attempts (the SDK's retries included) count in `attempts`,
+        and each response's headers re-base `attempts.model`'s budget."""
         attempts.seq = seq or None
-        return _Tracking(attempts)
+        return _Tracking(self, attempts)
 
     # -- every HTTP attempt ----------------------------------------------------------------------
 
-    def _seen(
-        self, request: APIRequest, attempts: Attempts | None, status: int, headers: Mapping[str, str]
-    ) -> None:
-        if attempts is not None:
-            attempts.count += 1
-            attempts.statuses.append(status)
-        body = request.options.json_data
-        model = body.get("model") if isinstance(body, Mapping) else None
-        if isinstance(model, str):
-            self.budgets.observe(model, status, headers, None if attempts is None else attempts.seq)
-            if status == 529 and self.on_overload is not None:
-                self.on_overload(model)
-            if (status == 429 or status == 529) and self.on_pushback is not None:
-                self.on_pushback(model)
+    def observe(self, model: str, status: int, headers: Mapping[str, str], seq: int | None) -> None:
+        """One HTTP attempt's answer (status 0: none came) for a call admitted as `seq`."""
+        self.budgets.observe(model, status, headers, seq)
+        if status == 529 and self.on_overload is not None:
+            self.on_overload(model)
+        if (status == 429 or status == 529) and self.on_pushback is not None:
+            self.on_pushback(model)
 
-    def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
-        attempts = _current.get()
-        try:
-            response = call_next(request)
-        except Exception:
-            self._seen(request, attempts, 0, {})
-            raise
-        self._seen(request, attempts, response.status_code, response.headers)
-        return response
 
-    async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
-        attempts = _current.get()
-        try:
-            response = await call_next(request)
-        except Exception:
-            self._seen(request, attempts, 0, {})
-            raise
-        self._seen(request, attempts, response.status_code, response.headers)
-        return response
+# -- the clients' httpx event hooks: every HTTP attempt, in the caller's context ---------------------
+
+
+def _sending(request: httpx2.Request) -> None:
+    tracking = _current.get()
+    if tracking is not None:
+        tracking.sending()
+
+
+def _answered(response: httpx2.Response) -> None:
+    tracking = _current.get()
+    if tracking is not None:
+        tracking.answered(response.status_code, response.headers)
+
+
+async def _asending(request: httpx2.Request) -> None:
+    tracking = _current.get()
+    if tracking is not None:
+        tracking.sending()
+
+
+async def _aanswered(response: httpx2.Response) -> None:
+    tracking = _current.get()
+    if tracking is not None:
+        tracking.answered(response.status_code, response.headers)
+
+
+# `event_hooks=` of the pool's httpx clients (`clients.py`): an async client awaits its hooks.
+HOOKS: dict[str, list[Callable[..., Any]]] = {"request": [_sending], "response": [_answered]}
+ASYNC_HOOKS: dict[str, list[Callable[..., Any]]] = {"request": [_asending], "response": [_aanswered]}

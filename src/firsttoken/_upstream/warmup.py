@@ -93,8 +93,8 @@ class WarmUp:
         self._freeze = freeze
         # Each stay-warm ping, counted in the metrics (the deployment's sum, the scrape).
         self._count = count
-        # The client every call goes out on: the pool's, derived once with the governor as its
-        # middleware (`Resilience.client`). The opening request goes out on it, so that neither the
+        # The client calls go out on: the pool's, or its twin with the SDK's tracing off
+        # (`Resilience.client`). The opening request goes out on it, so that neither the twin's
         # derivation nor that client's own first-request set-up is left to the first call.
         self._govern = govern
         self.enabled = enabled

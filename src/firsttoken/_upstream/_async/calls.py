@@ -56,7 +56,7 @@ async def _first_accepted(
         if seq is None:
             plan.not_admitted(model)
             continue
-        attempts = Attempts()
+        attempts = Attempts(model)
         try:
             with plan.tracking(seq, attempts):
                 sent = await send(params)
@@ -182,7 +182,7 @@ class AsyncTextStream(StreamCore, TextIteration):
             return
         try:
             client = self._client if self._hedge_client is None else self._hedge_client()
-            with plan.tracking(seq, Attempts()):
+            with plan.tracking(seq, Attempts(str(params["model"]))):
                 cm, response = await self._request(client, params)
         except Exception:
             # Whatever stopped the hedge (the API's refusal, a closed engine), the first request

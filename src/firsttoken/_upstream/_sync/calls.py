@@ -55,7 +55,7 @@ def _first_accepted(plan: AttemptPlan, send: Callable[[dict[str, Any]], _R]) -> 
         if seq is None:
             plan.not_admitted(model)
             continue
-        attempts = Attempts()
+        attempts = Attempts(model)
         try:
             with plan.tracking(seq, attempts):
                 sent = send(params)
@@ -179,7 +179,7 @@ class TextStream(StreamCore, TextIteration):
             return
         try:
             client = self._client if self._hedge_client is None else self._hedge_client()
-            with plan.tracking(seq, Attempts()):
+            with plan.tracking(seq, Attempts(str(params["model"]))):
                 cm, response = self._request(client, params)
         except Exception:
             # Whatever stopped the hedge (the API's refusal, a closed engine), the first request
