@@ -4,10 +4,12 @@ the engine's lifecycle."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -189,3 +191,46 @@ async def test_under_load_new_requests_go_to_a_fresh_shard_of_the_pool(realtime_
         message = await engine.acreate(messages=USER, profile="fast", max_tokens=5)
         assert message.stop_reason == "max_tokens"
     assert first.is_closed() and second.is_closed()
+
+
+async def test_async_calls_go_through_the_proxy_the_environment_names(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shard builds its own transport (to count its responses), and httpx reads the environment's
+    # proxies only when it builds one itself: the shard mounts them, as the SDK's client would.
+    seen: list[bytes] = []
+    ends: list[asyncio.StreamWriter] = []
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        sink.close()
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ends.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        line, rest = head.split(b"\r\n", 1)
+        method, target, version = line.split(b" ")
+        seen.append(target)
+        url = urlsplit(target.decode())
+        upstream_reader, upstream_writer = await asyncio.open_connection(url.hostname, url.port)
+        ends.append(upstream_writer)
+        upstream_writer.write(b" ".join([method, url.path.encode(), version]) + b"\r\n" + rest)
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    proxy = await asyncio.start_server(forward, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    settings = Settings(base_url=emulator.base_url, max_retries=0, advisor=False)
+    async with proxy, Engine(settings) as engine, engine.astream(messages=USER, max_tokens=20) as stream:
+        text = await stream.text()
+    for end in ends:
+        end.close()
+        with contextlib.suppress(ConnectionError):
+            await end.wait_closed()
+    assert text
+    assert seen == [f"{emulator.base_url}/v1/messages".encode()]

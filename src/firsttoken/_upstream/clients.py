@@ -24,6 +24,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from httpx2._utils import get_environment_proxies
 
 from .._errors import EngineClosedError
 from .._loops import close_with_loop
@@ -156,10 +157,20 @@ class ClientPool:
         if self._http_client == "aiohttp":
             aio = _CountedAioHttpClient(limits=self._limits, event_hooks=ASYNC_HOOKS)
             return anthropic.AsyncAnthropic(**options, http_client=aio), aio.counting
-        transport = CountingTransport(
-            httpx2.AsyncHTTPTransport(limits=self._limits, socket_options=keepalive_options())
-        )
-        http = anthropic.DefaultAsyncHttpxClient(transport=transport, event_hooks=ASYNC_HOOKS)
+        limits, keepalive = self._limits, keepalive_options()
+        transport = CountingTransport(httpx2.AsyncHTTPTransport(limits=limits, socket_options=keepalive))
+        # The environment's proxies (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`...), mounted as the SDK's
+        # default client mounts them: httpx reads them only when it builds a client's transport
+        # itself, and a shard builds its own, to count its responses.
+        mounts: dict[str, httpx2.AsyncBaseTransport | None] = {
+            pattern: None
+            if proxy is None
+            else CountingTransport(
+                httpx2.AsyncHTTPTransport(proxy=proxy, limits=limits, socket_options=keepalive), transport
+            )
+            for pattern, proxy in get_environment_proxies().items()
+        }
+        http = anthropic.DefaultAsyncHttpxClient(transport=transport, mounts=mounts, event_hooks=ASYNC_HOOKS)
         return anthropic.AsyncAnthropic(**options, http_client=http), transport
 
     def _client_options(self) -> dict[str, Any]:

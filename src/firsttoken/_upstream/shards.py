@@ -39,21 +39,24 @@ def keepalive_options() -> list[tuple[int, int, int]]:
 
 class CountingTransport(httpx2.AsyncBaseTransport):
     """A transport (httpx's own, or the SDK's aiohttp one) that knows how many of its responses
-    are still open."""
+    are still open; `counter`, another one whose count its responses add to (a shard's proxy
+    mounts count with the shard's own transport)."""
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport, counter: CountingTransport | None = None) -> None:
         self._inner = inner
         self.open_responses = 0
+        self._counter = self if counter is None else counter
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.open_responses += 1
+        counter = self._counter
+        counter.open_responses += 1
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException:
-            self.open_responses -= 1
+            counter.open_responses -= 1
             raise
         assert isinstance(response.stream, httpx2.AsyncByteStream)
-        response.stream = _Counted(response.stream, self)
+        response.stream = _Counted(response.stream, counter)
         return response
 
     async def aclose(self) -> None:
