@@ -1,6 +1,6 @@
 """One typed, validated settings object that every adapter builds from its framework's own config.
 
-Longer than this package's other modules on purpose: each of the 54 fields carries its one
+Longer than this package's other modules on purpose: each of the 55 fields carries its one
 description (about 200 lines), and a field's type, description, check and parsing from the
 environment are read together here.
 """
@@ -227,8 +227,11 @@ class Settings:
     phone in a tunnel comes back within seconds; a user who left is not billed for long)."""
     # Long enough for a reconnect after a deploy, short enough that Redis holds little.
     resume_ttl: float = 600.0
-    """Seconds a stream stays resumable, and its Redis keys live, after its last event; and a held
-    chat (a body's `chat_id`) after its last turn."""
+    """Seconds a stream stays resumable, and its Redis keys live, after its last event."""
+    # A day: the conversation a user left for lunch or a meeting is there when they come back.
+    chat_ttl: float = 86_400.0
+    """Seconds a held chat (a body's `chat_id`) lives after its last turn, in this process's
+    memory or in Redis; after that the same `chat_id` starts a new conversation."""
     # Warming: _upstream/warmup.py and _caching/ahead.py; docs/warming.md.
     warm_up: bool = True
     """When a server starts serving, run the SDK's paths once and open the upstream connection
@@ -319,6 +322,7 @@ class Settings:
         _validate_limits(self, name, positive)
         positive("resume_grace", self.resume_grace)
         positive("resume_ttl", self.resume_ttl)
+        positive("chat_ttl", self.chat_ttl)
         if self.resumable and self.redis_url is None:
             raise SettingsError(name("resumable"), "needs redis_url: a stream is resumed from Redis")
         _validate_warming(self, name, positive)

@@ -5,6 +5,7 @@ once, an unthreadable one goes on unthreaded, and the held conversation is its o
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,6 +170,22 @@ def test_without_threads_the_server_holds_the_chat_and_sends_it_whole(emulator: 
         assert relay.open().status == 200
         b"".join(relay)
         assert sent(emulator)[-1] == (200, None, 5) and len(held(engine)[1]["messages"]) == 6
+
+
+def test_a_held_chat_lives_chat_ttl_after_its_last_turn_whatever_resume_ttl_says(emulator: Emulator) -> None:
+    emulator.reset()
+    emulator.set_faults([])
+    data = {"base_url": emulator.base_url, "max_retries": 0, "warm_up": False, "chat_ttl": 1.0}
+    with Engine(Settings.from_mapping({**data, "resume_ttl": 0.2})) as engine:
+        turn(engine, "Hello there.")
+        time.sleep(0.4)
+        # Past the resumable answers' TTL, the conversation is still there.
+        assert held(engine)[0] == 200
+        time.sleep(1.0)
+        assert held(engine)[0] == 404
+        turn(engine, "Anyone?")
+        assert sent(emulator)[-1] == (200, None, 1)
+    assert Settings().chat_ttl == 86_400.0
 
 
 def test_the_held_chat_is_its_owners_alone(threaded: Engine, emulator: Emulator) -> None:

@@ -95,15 +95,15 @@ def build_streams(settings: Settings) -> RedisStreams | None:
 
 
 def build_chats(settings: Settings) -> ChatStore:
-    """Where held conversations live (threaded chats): Redis when it is set, with the resumable
-    answers' prefix and TTL, else this process's memory."""
+    """Where held conversations live (threaded chats), each `chat_ttl` after its last turn: Redis
+    when it is set, under the deployment's prefix, else this process's memory."""
     from .chats import MemoryChats, RedisChats
 
     if settings.redis_url is None:
-        return MemoryChats(ttl=settings.resume_ttl)
+        return MemoryChats(ttl=settings.chat_ttl)
     return RedisChats(
         url=settings.redis_url,
         prefix=settings.redis_prefix,
         timeout=settings.redis_timeout,
-        ttl=settings.resume_ttl,
+        ttl=settings.chat_ttl,
     )

@@ -6,7 +6,7 @@ digest of the owner and the chat id: a chat id sent by anyone else names other (
 neither the chat id nor the owner reaches Redis. The hash tag puts both keys on one Cluster slot,
 so each turn's write is one atomic pipeline. A turn appends its messages rather than rewriting the
 conversation: a thread's turn costs the same at turn 50 as at turn 2. Each write renews both TTLs
-(`resume_ttl`, the resumable answers' own): a conversation lives that long after its last turn.
+(`chat_ttl`): a conversation lives that long after its last turn.
 Two turns of one chat racing on two workers both append, in the order they end.
 """
 
