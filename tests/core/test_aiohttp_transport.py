@@ -47,13 +47,16 @@ async def test_a_stream_over_aiohttp_is_the_message_the_sdk_builds(emulator: Emu
 
 
 async def test_aiohttp_keeps_the_sdks_retries_and_errors(emulator: Emulator) -> None:
-    engine = _engine(emulator, max_retries=1)
+    engine = _engine(emulator, max_retries=1, breaker_failures=2)
     emulator.set_faults(["overloaded"])
     with pytest.raises(anthropic.APIStatusError) as refused:
         async with engine.astream(messages=USER, profile="fast") as stream:
             await stream.text()
     assert refused.value.status_code == 529
     assert len(emulator.requests) == 2  # the SDK's retry, over aiohttp
+    # The governor read both attempts (the clients' httpx hooks run over aiohttp too): each 529
+    # went to the breaker as it came, and two of them open it.
+    assert engine.resilience.breaker.cooling_down(engine.profile("fast").model)
     await engine.aclose()
 
     engine = _engine(emulator, max_retries=0)
