@@ -23,6 +23,8 @@ pytestmark = pytest.mark.redis
 
 PREFIX = "threads-test:"
 TTL = 30.0
+# A held chat's own TTL (`chat_ttl`), apart from the resumable answers'.
+CHAT_TTL = 45.0
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ def _env(upstream: Emulator, redis_url: str) -> dict[str, str | None]:
         "FIRSTTOKEN_REDIS_URL": redis_url,
         "FIRSTTOKEN_REDIS_PREFIX": PREFIX,
         "FIRSTTOKEN_RESUME_TTL": str(TTL),
+        "FIRSTTOKEN_CHAT_TTL": str(CHAT_TTL),
         "FIRSTTOKEN_DEVELOPMENT": "1",
     }
 
@@ -97,8 +100,8 @@ def test_a_worker_killed_between_turns_loses_nothing_of_the_chat(
     with redis.Redis.from_url(redis_server.url) as store:
         keys = sorted(k.decode() for k in store.scan_iter(match=f"{PREFIX}chat:*"))
         # The chat's head and its messages, under the deployment's prefix and one hash tag,
-        # expiring with the resume TTL; no chat id or owner in their names.
+        # expiring with the chat TTL; no chat id or owner in their names.
         assert len(keys) == 2 and keys[1] == keys[0] + ":messages"
         assert not any("two-workers" in k or "alice" in k for k in keys)
-        assert all(0 < store.pttl(k) <= TTL * 1000 for k in keys)
+        assert all(TTL * 1000 < store.pttl(k) <= CHAT_TTL * 1000 for k in keys)
         assert store.llen(keys[1]) == 6  # appended turn by turn
