@@ -12,9 +12,10 @@ the bound stopped it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from anthropic import BaseModel
 from anthropic.types import Message
 
 from ._call import Call
@@ -47,19 +48,17 @@ def joined(steps: Sequence[Message]) -> Message:
     usage = last.usage.model_dump()
     for key in _COUNTED:
         usage[key] = sum(getattr(step.usage, key) or 0 for step in steps)
-    tools: dict[str, int] = {}
-    for step in steps:
-        counts = step.usage.server_tool_use
-        for name, count in (counts.model_dump() if counts is not None else {}).items():
-            if isinstance(count, int):
-                tools[name] = tools.get(name, 0) + count
-    usage["server_tool_use"] = tools or None
-    writes: dict[str, int] = {}
-    for step in steps:
-        split = step.usage.cache_creation
-        for name, count in (split.model_dump() if split is not None else {}).items():
-            if isinstance(count, int):
-                writes[name] = writes.get(name, 0) + count
-    usage["cache_creation"] = writes or None
+    usage["server_tool_use"] = _added(step.usage.server_tool_use for step in steps)
+    usage["cache_creation"] = _added(step.usage.cache_creation for step in steps)
     content = [block for step in steps for block in step.content]
     return last.model_copy(update={"content": content, "usage": type(last.usage).model_validate(usage)})
+
+
+def _added(parts: Iterable[BaseModel | None]) -> dict[str, int] | None:
+    """Counts by name (`server_tool_use`, the cache-write split) over the steps that have any."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, count in (part.model_dump() if part is not None else {}).items():
+            if isinstance(count, int):
+                total[name] = total.get(name, 0) + count
+    return total or None
