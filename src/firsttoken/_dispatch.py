@@ -70,8 +70,9 @@ class Dispatch:
         return self._resilience.chain(call, params, input_tokens)
 
     def client(self) -> anthropic.Anthropic:
-        """The shared sync client for a call made now, with the governor (and the SDK's tracing
-        only where its span could record or carry anything: `Telemetry.sdk_spans`)."""
+        """The shared sync client for a call made now, with the SDK's tracing only where its span
+        could record or carry anything (`Telemetry.sdk_spans`); the governor reads every attempt
+        through the pool's httpx hooks."""
         return self._resilience.client(self._pool.sync, traced=self._telemetry.sdk_spans())
 
     def async_client(self) -> anthropic.AsyncAnthropic:
