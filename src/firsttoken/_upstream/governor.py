@@ -156,16 +156,13 @@ def _answered(response: httpx2.Response) -> None:
         tracking.answered(response.status_code, response.headers)
 
 
+# An async client awaits its hooks; these are the sync ones, awaitable.
 async def _asending(request: httpx2.Request) -> None:
-    tracking = _current.get()
-    if tracking is not None:
-        tracking.sending()
+    _sending(request)
 
 
 async def _aanswered(response: httpx2.Response) -> None:
-    tracking = _current.get()
-    if tracking is not None:
-        tracking.answered(response.status_code, response.headers)
+    _answered(response)
 
 
 # `event_hooks=` of the pool's httpx clients (`clients.py`): an async client awaits its hooks.
